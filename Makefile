@@ -1,0 +1,49 @@
+# Store Provisioner: `make run` starts the platform, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements-installed
+PORT ?= 8000
+
+.PHONY: run test test-unit test-integration test-browser cluster cluster-down demo chromium bench check
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+## run: web server + provisioning workers + control workers, against the current kubeconfig
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py stores doctor || true
+	PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+## demo: the same, against the local control plane (stores never serve HTTP there)
+demo: cluster
+	$(MAKE) run KUBECONFIG=$(CURDIR)/.localcluster/kubeconfig CHECK_STORE_URL=false
+
+## cluster / cluster-down: the local control plane used by the tests (see localcluster/README.md)
+cluster:
+	bash localcluster/up.sh
+
+cluster-down:
+	bash localcluster/down.sh
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## test: every test — unit, integration (local control plane, real Helm) and browser
+test: $(STAMP) cluster chromium
+	$(BIN)/python -m pytest
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration and not browser"
+
+test-integration: $(STAMP) cluster
+	$(BIN)/python -m pytest -m integration
+
+test-browser: $(STAMP) cluster chromium
+	$(BIN)/python -m pytest -m browser
+
+bench: $(STAMP) cluster
+	$(BIN)/python bench/provision.py

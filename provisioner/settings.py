@@ -1,0 +1,200 @@
+"""Settings for Store Provisioner, read from the environment (see README)."""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from provisioner.env import envbool, envint, envlist, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = envbool("DEBUG", True)
+
+
+def _secret_key() -> str:
+    key = envstr("SECRET_KEY")
+    if key:
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) is required when DEBUG is false")
+    # Development: generate once and keep it, so sessions survive restarts.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_q",
+    "accounts",
+    "stores",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "provisioner.urls"
+WSGI_APPLICATION = "provisioner.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: a SQLite file by default; DATABASE_URL switches to Postgres.
+DATABASES = {
+    "default": dj_database_url.parse(
+        envstr("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        conn_max_age=envint("DB_CONN_MAX_AGE", 0, minimum=0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASES["default"]["NAME"] != ":memory:":
+        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {
+        # IMMEDIATE takes the write lock when a transaction starts, so the
+        # count-then-insert of the store limits cannot interleave; WAL lets
+        # readers (the dashboard) carry on while a worker writes.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests use a real file too: the concurrency tests need several connections.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# Production hardening; each one can be relaxed for a plain-HTTP deployment.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", not DEBUG)
+if envbool("USE_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- Stores -----------------------------------------------------------------
+INGRESS_DOMAIN_SUFFIX = envstr("INGRESS_DOMAIN_SUFFIX", "127.0.0.1.nip.io")
+INGRESS_CLASS = envstr("INGRESS_CLASS", "nginx")
+INGRESS_CONTROLLER_NAMESPACE = envstr("INGRESS_CONTROLLER_NAMESPACE", "ingress-nginx")
+STORE_URL_SCHEME = envstr("STORE_URL_SCHEME", "http")
+# cert-manager ClusterIssuer for store TLS (e.g. letsencrypt-prod on a VPS); empty means plain HTTP.
+TLS_CLUSTER_ISSUER = envstr("TLS_CLUSTER_ISSUER", "")
+MAX_STORES_PER_USER = envint("MAX_STORES_PER_USER", 3, minimum=0)
+MAX_CONCURRENT_PROVISIONS = envint("MAX_CONCURRENT_PROVISIONS", 2, minimum=1)
+PROVISION_TIMEOUT = envint("PROVISION_TIMEOUT", 900, minimum=1)
+DELETE_TIMEOUT = envint("DELETE_TIMEOUT", 300, minimum=1)
+# A provision whose worker has not reported for this long is taken to be lost
+# (a killed worker) and is resumed by the reconcile task.
+PROVISION_LEASE_SECONDS = envint("PROVISION_LEASE_SECONDS", 60, minimum=5)
+KUBECONFIG = envstr("KUBECONFIG")
+KUBE_CONTEXT = envstr("KUBE_CONTEXT")
+KUBE_REQUEST_TIMEOUT = envint("KUBE_REQUEST_TIMEOUT", 10, minimum=1)
+HELM_BIN = envstr("HELM_BIN")
+CHARTS_DIR = Path(envstr("CHARTS_DIR", str(BASE_DIR / "charts")))
+# Extra values files per engine, e.g. charts/woocommerce/values-k3s.yaml on a VPS.
+CHART_VALUES_PROFILE = envstr("CHART_VALUES_PROFILE", "kind")
+# Check the storefront over its ingress URL as the last step (off where the
+# ingress is not reachable from the workers, e.g. the local test cluster).
+CHECK_STORE_URL = envbool("CHECK_STORE_URL", True)
+
+# --- Task queue (django-q2) ----------------------------------------------------
+# Two workers run provisions; a second, separate cluster ("control") runs
+# deletes and reconciles so they never wait behind two 15-minute provisions.
+REDIS_URL = envstr("REDIS_URL")
+CONTROL_CLUSTER = "control"
+Q_CLUSTER = {
+    "name": "provisioner",
+    "workers": 2,
+    "timeout": PROVISION_TIMEOUT + 60,
+    "retry": PROVISION_TIMEOUT + 120,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "poll": 0.5,
+    "label": "Task queue",
+    "ALT_CLUSTERS": {
+        CONTROL_CLUSTER: {"workers": 2, "timeout": DELETE_TIMEOUT + 120, "retry": DELETE_TIMEOUT + 180},
+    },
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}

@@ -1,0 +1,61 @@
+"""What an engine (a kind of store) is: a small declarative blueprint.
+
+Blueprints know nothing of Django or of the cluster client; the provisioning
+steps hand them a `StoreSpec` and get back plain data (Helm values, the
+credentials to generate, where the shop admin lives).
+"""
+
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """Everything a blueprint needs to know about one store."""
+
+    slug: str
+    store_id: int
+    owner: str
+    owner_email: str
+    host: str
+    url: str
+    ingress_class: str
+    tls_cluster_issuer: str = ""
+
+
+def generate_password(length: int = 24) -> str:
+    # Letters and digits only: the value travels through shell, SQL and YAML.
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A key of the store secret shown to the owner (never stored by the platform)."""
+
+    label: str
+    key: str
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    key: str
+    label: str
+    description: str
+    chart: str  # directory name under CHARTS_DIR
+    build_values: Callable[[StoreSpec], dict]
+    build_secret: Callable[[StoreSpec], dict[str, str]]
+    admin_path: str = "/"
+    credentials: tuple[Credential, ...] = ()
+    # Jobs matching this selector are re-run from scratch on retry: a failed
+    # Job's template is immutable, so it is removed before `helm upgrade`.
+    setup_job_selector: str = ""
+    available: bool = True
+    unavailable_reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def admin_url(self, spec_url: str) -> str:
+        return spec_url.rstrip("/") + self.admin_path

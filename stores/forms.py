@@ -1,0 +1,41 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.text import slugify
+
+from stores.engines import ENGINES
+from stores.models import SLUG_MAX_LENGTH, Store, slug_validator
+
+
+class CreateStoreForm(forms.Form):
+    name = forms.CharField(
+        label="Store name",
+        max_length=SLUG_MAX_LENGTH,
+        help_text=f"Lowercase letters, digits and dashes, up to {SLUG_MAX_LENGTH} characters. "
+        "It becomes the store's address: store-<name>.",
+        widget=forms.TextInput(attrs={"placeholder": "acme-coffee", "autocomplete": "off", "spellcheck": "false"}),
+    )
+    engine = forms.ChoiceField(
+        label="Engine",
+        choices=[(bp.key, bp.label if bp.available else f"{bp.label} (coming soon)") for bp in ENGINES.values()],
+        initial="woocommerce",
+    )
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not slug_validator.regex.match(name):
+            suggestion = slugify(name)[:SLUG_MAX_LENGTH].strip("-")
+            if name.lower() == suggestion:
+                raise ValidationError(f"Use lowercase letters only, for example “{suggestion}”.")
+            hint = f" For example “{suggestion}”." if suggestion else ""
+            raise ValidationError(
+                "Use lowercase letters, digits and dashes, starting and ending with a letter or digit." + hint
+            )
+        if Store.objects.live().filter(slug=name).exists():
+            raise ValidationError(f"The name “{name}” is taken. Choose another.")
+        return name
+
+    def clean_engine(self):
+        blueprint = ENGINES[self.cleaned_data["engine"]]
+        if not blueprint.available:
+            raise ValidationError(blueprint.unavailable_reason)
+        return blueprint.key

@@ -1,0 +1,205 @@
+"""Every change of a store's state, as guarded updates with their events.
+
+A transition is `filter(pk=..., status__in=allowed).update(...)` that must
+touch exactly one row, written in the same transaction as its StoreEvent.
+Losing a race raises `TransitionRefused`; nothing here reads-modifies-saves.
+"""
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import store_limit_for
+from stores.models import ACTIVE, TRANSITIONS, ProvisioningGate, Status, Store, StoreEvent
+
+
+class TransitionRefused(Exception):
+    """The store was not in a state that allows the change (or another process got there first)."""
+
+
+class StoreLimitReached(Exception):
+    pass
+
+
+class SlugTaken(Exception):
+    pass
+
+
+def sources_of(target: str) -> frozenset[str]:
+    return frozenset(src for src, targets in TRANSITIONS.items() if target in targets)
+
+
+def record(store_id: int, message: str, *, kind=StoreEvent.Kind.INFO, step: str = "", duration_ms=None):
+    return StoreEvent.objects.create(
+        store_id=store_id, message=message, kind=kind, step=step, duration_ms=duration_ms
+    )
+
+
+def transition(store_id: int, to: str, message: str, *, only_from=None, where=None, kind=StoreEvent.Kind.INFO,
+               step: str = "", duration_ms=None, **fields) -> None:
+    """Move the store to `to` if its current state allows it; raise otherwise.
+
+    `only_from` narrows the allowed sources; `where` adds conditions (a
+    worker's lease token) that must still hold.
+    """
+    allowed = sources_of(to) if only_from is None else frozenset(only_from) & sources_of(to)
+    with transaction.atomic():
+        rows = Store.objects.filter(pk=store_id, status__in=allowed, **(where or {})).update(
+            status=to, updated_at=timezone.now(), **fields
+        )
+        if rows != 1:
+            current = Store.objects.filter(pk=store_id).values_list("status", flat=True).first()
+            raise TransitionRefused(f"store {store_id} cannot go from {current or 'nowhere'} to {to}")
+        record(store_id, message, kind=kind, step=step, duration_ms=duration_ms)
+
+
+def create_store(owner, slug: str, engine: str) -> Store:
+    """Create a queued store, enforcing the owner's limit race-free."""
+    limit = store_limit_for(owner)
+    with transaction.atomic():
+        # Lock the owner's row so concurrent creates by one user queue up here
+        # (Postgres); on SQLite the IMMEDIATE transaction serialises them.
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+        if Store.objects.owned_by(owner).live().count() >= limit:
+            raise StoreLimitReached(f"You already have {limit} of {limit} stores. Delete one to create another.")
+        if Store.objects.live().filter(slug=slug).exists():
+            raise SlugTaken(f"The name “{slug}” is taken. Choose another.")
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                store = Store.objects.create(owner=owner, slug=slug, engine=engine, status=Status.QUEUED, queued_at=now)
+        except IntegrityError:
+            raise SlugTaken(f"The name “{slug}” is taken. Choose another.") from None
+        record(store.pk, "Store requested; waiting for a free provisioning slot.")
+    return store
+
+
+def claim_provision_slots(limit: int | None = None) -> list[int]:
+    """Move the oldest queued stores to provisioning while fewer than `limit` are.
+
+    Returns the ids claimed; the caller starts a provision task for each.
+    """
+    limit = settings.MAX_CONCURRENT_PROVISIONS if limit is None else limit
+    claimed: list[int] = []
+    with transaction.atomic():
+        ProvisioningGate.objects.select_for_update().filter(pk=1).first()
+        free = limit - Store.objects.filter(status=Status.PROVISIONING).count()
+        if free <= 0:
+            return claimed
+        waiting = Store.objects.filter(status=Status.QUEUED).order_by("queued_at", "pk").values_list("pk", flat=True)
+        now = timezone.now()
+        for store_id in list(waiting[:free]):
+            transition(
+                store_id,
+                Status.PROVISIONING,
+                "Provisioning started.",
+                only_from={Status.QUEUED},
+                started_at=now,
+                deadline_at=now + timedelta(seconds=settings.PROVISION_TIMEOUT),
+                failure_reason="",
+                step="",
+                attempts=F("attempts") + 1,
+                **_reservation(),
+            )
+            claimed.append(store_id)
+    return claimed
+
+
+def take_lease(store_id: int, status: str) -> str | None:
+    """Become the one worker running this store's `status` work; None if another holds it."""
+    now = timezone.now()
+    token = secrets.token_hex(16)
+    rows = (
+        Store.objects.filter(pk=store_id, status=status)
+        .filter(Q(lease_token="") | Q(lease_until__lt=now))
+        .update(lease_token=token, lease_until=now + timedelta(seconds=settings.PROVISION_LEASE_SECONDS))
+    )
+    return token if rows == 1 else None
+
+
+def renew_lease(store_id: int, token: str) -> bool:
+    now = timezone.now()
+    rows = Store.objects.filter(pk=store_id, lease_token=token).update(
+        lease_until=now + timedelta(seconds=settings.PROVISION_LEASE_SECONDS)
+    )
+    return rows == 1
+
+
+def release_lease(store_id: int, token: str) -> None:
+    Store.objects.filter(pk=store_id, lease_token=token).update(lease_token="", lease_until=None)
+
+
+def set_step(store_id: int, token: str, step: str) -> None:
+    Store.objects.filter(pk=store_id, lease_token=token).update(step=step, updated_at=timezone.now())
+
+
+def _reservation():
+    """A lease with no holder: the next worker may take it; reconcile waits for it to expire."""
+    return {"lease_token": "", "lease_until": timezone.now() + timedelta(seconds=settings.PROVISION_LEASE_SECONDS)}
+
+
+def request_delete(store_id: int) -> None:
+    """Any live state -> deleting; a provision in progress notices and stops."""
+    transition(store_id, Status.DELETING, "Delete requested.", failure_reason="", **_reservation())
+
+
+def reserve_for_resume(store_id: int, status: str) -> bool:
+    """Clear an expired lease so a new task can take over (reconcile)."""
+    rows = Store.objects.filter(pk=store_id, status=status, lease_until__lt=timezone.now()).update(**_reservation())
+    return rows == 1
+
+
+def request_retry(store_id: int) -> None:
+    transition(
+        store_id,
+        Status.QUEUED,
+        "Retry requested; waiting for a free provisioning slot.",
+        queued_at=timezone.now(),
+        failure_reason="",
+        lease_token="",
+        lease_until=None,
+    )
+
+
+def mark_ready(store_id: int, token: str, message: str) -> None:
+    # The lease token check: a worker that was superseded must not win.
+    transition(
+        store_id, Status.READY, message, only_from={Status.PROVISIONING}, where={"lease_token": token},
+        ready_at=timezone.now(), lease_token="", lease_until=None,
+    )
+
+
+def mark_failed(store_id: int, reason: str, *, step: str = "", token: str | None = None) -> None:
+    transition(
+        store_id, Status.FAILED, f"Failed: {reason}", only_from={Status.PROVISIONING},
+        where=None if token is None else {"lease_token": token},
+        kind=StoreEvent.Kind.ERROR, step=step, failure_reason=reason, lease_token="", lease_until=None,
+    )
+
+
+def mark_deleted(store_id: int) -> None:
+    transition(
+        store_id, Status.DELETED, "Store deleted; its namespace is gone.",
+        deleted_at=timezone.now(), lease_token="", lease_until=None, step="",
+    )
+
+
+def stale_leases(status: str):
+    """Stores in `status` whose worker stopped reporting (killed) or never started."""
+    return Store.objects.filter(status=status, lease_until__lt=timezone.now())
+
+
+def overdue_provisions():
+    return Store.objects.filter(status=Status.PROVISIONING, deadline_at__lt=timezone.now())
+
+
+__all__ = [
+    "ACTIVE", "SlugTaken", "StoreLimitReached", "TransitionRefused", "claim_provision_slots", "create_store",
+    "mark_deleted", "mark_failed", "mark_ready", "record", "release_lease", "renew_lease", "request_delete",
+    "request_retry", "reserve_for_resume", "set_step", "stale_leases", "take_lease", "transition",
+]

@@ -1,0 +1,164 @@
+"""`manage.py stores list|create|delete|retry|reconcile` for operators and scripts."""
+
+import subprocess
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from stores import lifecycle, provisioning, tasks
+from stores.engines import ENGINES
+from stores.forms import CreateStoreForm
+from stores.models import FINAL, Status, Store
+
+POLL_SECONDS = 1.0
+
+
+class Command(BaseCommand):
+    help = "Create, list, delete, retry and reconcile stores."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        listing = sub.add_parser("list", help="List stores.")
+        listing.add_argument("--all", action="store_true", help="Include deleted stores.")
+
+        create = sub.add_parser("create", help="Create a store.")
+        create.add_argument("--owner", required=True, help="User name of the owner.")
+        create.add_argument("--engine", required=True, choices=sorted(ENGINES))
+        create.add_argument("--name", required=True, help="The store's name (a DNS label).")
+        create.add_argument("--wait", action="store_true", help="Wait until it is ready or failed.")
+
+        delete = sub.add_parser("delete", help="Delete a live store.")
+        delete.add_argument("slug")
+        delete.add_argument("--wait", action="store_true", help="Wait until it is deleted.")
+
+        retry = sub.add_parser("retry", help="Retry a failed store.")
+        retry.add_argument("slug")
+
+        sub.add_parser("doctor", help="Check that the cluster and helm are reachable; say what to do if not.")
+
+        reconcile = sub.add_parser("reconcile", help="Resume lost work; report orphaned namespaces and releases.")
+        reconcile.add_argument("--prune", action="store_true", help="Remove the orphans found.")
+
+    def handle(self, *args, action, **options):
+        getattr(self, f"do_{action}")(**options)
+
+    # --- actions ---------------------------------------------------------------
+
+    def do_list(self, *, all=False, **_):
+        stores = Store.objects.select_related("owner").order_by("created_at")
+        if not all:
+            stores = stores.live()
+        rows = [("SLUG", "OWNER", "ENGINE", "STATUS", "STEP", "URL")]
+        rows += [(s.slug, s.owner.get_username(), s.engine, s.status, s.step or "-", s.url) for s in stores]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+    def do_create(self, *, owner, engine, name, wait=False, **_):
+        user = get_user_model().objects.filter(username=owner).first()
+        if user is None:
+            raise CommandError(f"no user named {owner!r}")
+        form = CreateStoreForm({"name": name, "engine": engine})
+        if not form.is_valid():
+            raise CommandError("; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items()))
+        try:
+            store = tasks.request_create(user, form.cleaned_data["name"], form.cleaned_data["engine"])
+        except (lifecycle.StoreLimitReached, lifecycle.SlugTaken) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"{store.slug}: queued (id {store.pk}, {store.url})")
+        if wait:
+            final = self._follow(store.pk, until=FINAL)
+            if final.status != Status.READY:
+                raise CommandError(f"{store.slug}: {final.status}: {final.failure_reason or 'no reason recorded'}")
+
+    def do_delete(self, *, slug, wait=False, **_):
+        store = self._live_store(slug)
+        try:
+            tasks.request_delete(store.pk)
+        except lifecycle.TransitionRefused:
+            self.stdout.write(f"{slug}: already being deleted")
+        else:
+            self.stdout.write(f"{slug}: deleting")
+        if wait:
+            final = self._follow(store.pk, until={Status.DELETED})
+            self.stdout.write(f"{slug}: {final.status}")
+
+    def do_retry(self, *, slug, **_):
+        store = self._live_store(slug)
+        try:
+            tasks.request_retry(store.pk)
+        except lifecycle.TransitionRefused:
+            raise CommandError(f"{slug} is {store.status}; only a failed store can be retried") from None
+        self.stdout.write(f"{slug}: queued again")
+
+    def do_reconcile(self, *, prune=False, **_):
+        report = tasks.reconcile()
+        for key, ids in report.items():
+            if ids:
+                slugs = ", ".join(Store.objects.filter(pk__in=ids).values_list("slug", flat=True))
+                self.stdout.write(f"{key.replace('_', ' ')}: {slugs}")
+        try:
+            kube, helm = provisioning.connect(), provisioning.helm()
+            orphans = provisioning.find_orphans(kube, helm)
+        except provisioning.cluster.ClusterError as exc:
+            raise CommandError(f"cannot look for orphans: {exc}") from None
+        if not orphans["namespaces"] and not orphans["releases"]:
+            self.stdout.write("no orphaned namespaces or releases")
+            return
+        for ns in orphans["namespaces"]:
+            self.stdout.write(f"orphaned namespace: {ns}")
+        for rel in orphans["releases"]:
+            self.stdout.write(f"orphaned release: {rel}")
+        if prune:
+            provisioning.prune_orphans(kube, helm, orphans)
+            self.stdout.write("pruned")
+        else:
+            self.stdout.write("run with --prune to remove them")
+
+    def do_doctor(self, **_):
+        problems = []
+        try:
+            version = provisioning.connect(request_timeout=5).version()
+            self.stdout.write(f"Kubernetes: {version} ({settings.KUBECONFIG or 'default kubeconfig'})")
+        except provisioning.cluster.ClusterError as exc:
+            problems.append(
+                f"No Kubernetes cluster is reachable: {exc}\n"
+                "  - for the offline test cluster: make cluster, then make demo\n"
+                "  - for real stores: kind create cluster --config kind-config.yaml, install ingress-nginx "
+                "(README, 'Real clusters'), then make run\n"
+                "  The dashboard still starts; provisions fail with this reason until a cluster is reachable."
+            )
+        helm_bin = provisioning.helm_binary()
+        try:
+            out = subprocess.run([helm_bin, "version", "--short"], capture_output=True, text=True, timeout=10)
+            self.stdout.write(f"Helm: {out.stdout.strip() or out.stderr.strip()} ({helm_bin})")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problems.append(f"helm is not usable ({helm_bin}: {exc}); set HELM_BIN or run make cluster to build it")
+        self.stdout.write(
+            f"Stores: http://store-<name>.{settings.INGRESS_DOMAIN_SUFFIX} via ingress class {settings.INGRESS_CLASS}"
+        )
+        if problems:
+            raise CommandError("\n".join(problems))
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _live_store(self, slug: str) -> Store:
+        store = Store.objects.live().filter(slug=slug).first()
+        if store is None:
+            raise CommandError(f"no live store named {slug!r}")
+        return store
+
+    def _follow(self, store_id: int, *, until) -> Store:
+        """Print each new event until the store reaches one of `until`."""
+        seen = 0
+        while True:
+            store = Store.objects.get(pk=store_id)
+            for event in store.events.order_by("created_at", "pk")[seen:]:
+                seen += 1
+                took = f" ({event.duration_seconds:.1f} s)" if event.duration_seconds is not None else ""
+                self.stdout.write(f"{store.slug}: {event.message}{took}")
+            if store.status in until:
+                return store
+            time.sleep(POLL_SECONDS)

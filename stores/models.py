@@ -1,0 +1,155 @@
+"""Stores, their activity feed, and the one lock row that serialises slot claims."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from stores.engines import ENGINE_CHOICES
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROVISIONING = "provisioning", "Provisioning"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    DELETING = "deleting", "Deleting"
+    DELETED = "deleted", "Deleted"
+
+
+# Where a store may go from each state. "Any state -> deleting" covers a
+# store that is still queued or provisioning: deleting it cancels the work.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.QUEUED: frozenset({Status.PROVISIONING, Status.DELETING}),
+    Status.PROVISIONING: frozenset({Status.READY, Status.FAILED, Status.DELETING}),
+    Status.READY: frozenset({Status.DELETING}),
+    Status.FAILED: frozenset({Status.QUEUED, Status.DELETING}),
+    Status.DELETING: frozenset({Status.DELETED}),
+    Status.DELETED: frozenset(),
+}
+# States in which nothing happens until someone acts (polling can stop).
+FINAL = frozenset({Status.READY, Status.FAILED, Status.DELETED})
+ACTIVE = frozenset({Status.QUEUED, Status.PROVISIONING, Status.DELETING})
+# Every state but deleted counts against the owner's limit and holds the slug.
+LIVE = frozenset(set(Status) - {Status.DELETED})
+
+# A DNS-1123 label, short enough that "store-<slug>" (the namespace) is one too.
+SLUG_MAX_LENGTH = 57
+slug_validator = RegexValidator(
+    r"\A[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z",
+    "Use lowercase letters, digits and dashes, starting and ending with a letter or digit.",
+)
+
+
+class StoreQuerySet(models.QuerySet):
+    def live(self):
+        return self.exclude(status=Status.DELETED)
+
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+
+class Store(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="stores")
+    slug = models.CharField(max_length=SLUG_MAX_LENGTH, validators=[slug_validator])
+    engine = models.CharField(max_length=20, choices=ENGINE_CHOICES)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    step = models.CharField(max_length=40, blank=True, help_text="The step running now, or the last one that ran.")
+    failure_reason = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="Place in line is by this time.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    # A worker holds the lease while it runs this store's provision or delete
+    # and renews it while waiting; an expired lease means the worker was lost.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="How many times provisioning has started.")
+
+    objects = StoreQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slug"], condition=~Q(status="deleted"), name="store_slug_unique_among_live"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def namespace(self) -> str:
+        return f"store-{self.slug}"
+
+    @property
+    def host(self) -> str:
+        return f"store-{self.slug}.{settings.INGRESS_DOMAIN_SUFFIX}"
+
+    @property
+    def url(self) -> str:
+        return f"{settings.STORE_URL_SCHEME}://{self.host}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE
+
+    def can_become(self, status: str) -> bool:
+        return status in TRANSITIONS[self.status]
+
+    def place_in_line(self) -> int | None:
+        """1 for the next store to start, None when not queued."""
+        if self.status != Status.QUEUED or self.queued_at is None:
+            return None
+        ahead = Store.objects.filter(status=Status.QUEUED).filter(
+            Q(queued_at__lt=self.queued_at) | Q(queued_at=self.queued_at, pk__lt=self.pk)
+        )
+        return ahead.count() + 1
+
+
+class StoreEvent(models.Model):
+    class Kind(models.TextChoices):
+        INFO = "info", "Info"
+        STEP = "step", "Step"
+        ERROR = "error", "Error"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INFO)
+    step = models.CharField(max_length=40, blank=True)
+    message = models.TextField()
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.store}: {self.message}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return None if self.duration_ms is None else self.duration_ms / 1000
+
+
+class ProvisioningGate(models.Model):
+    """One row, locked while a worker claims provisioning slots.
+
+    Counting the stores in `provisioning` and then claiming one must not
+    interleave between processes; on Postgres this row's lock serialises
+    them, on SQLite the IMMEDIATE transaction already does.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+
+    def __str__(self) -> str:
+        return "provisioning gate"

@@ -1,0 +1,339 @@
+"""The provisioning and deletion steps a worker runs for one store.
+
+Every step is idempotent, so a provision can be re-run from the top after a
+crash (a killed worker) and converge on the same namespace and release.
+Between steps and inside every wait the run asks `should_stop()`: a delete,
+a lost lease or the deadline ends it promptly.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from stores import cluster, lifecycle
+from stores.engines import StoreSpec, get_engine
+from stores.models import LIVE, Status, Store, StoreEvent
+
+log = logging.getLogger(__name__)
+
+# One release per store namespace; the namespace carries the store's name.
+RELEASE_NAME = "store"
+MANAGED_BY = "store-provisioner"
+SECRET_NAME = "store-secret"
+
+STEPS = (
+    ("namespace", "Namespace"),
+    ("guardrails", "Quota, limits and network policies"),
+    ("credentials", "Credentials"),
+    ("release", "Helm release"),
+    ("workloads", "Workloads and setup job"),
+    ("storefront", "Storefront check"),
+)
+STEP_LABELS = dict(STEPS)
+
+
+# --- Connecting ---------------------------------------------------------------
+
+def helm_binary() -> str:
+    """HELM_BIN, else `helm` on PATH, else the build `make cluster` caches."""
+    if settings.HELM_BIN:
+        return settings.HELM_BIN
+    on_path = shutil.which("helm")
+    if on_path:
+        return on_path
+    built = Path(settings.BASE_DIR) / ".localcluster" / "bin" / "helm"
+    return str(built) if built.exists() else "helm"
+
+
+def connect(request_timeout: float | None = None) -> cluster.Cluster:
+    return cluster.connect(
+        kubeconfig=settings.KUBECONFIG or None,
+        context=settings.KUBE_CONTEXT or None,
+        request_timeout=request_timeout or settings.KUBE_REQUEST_TIMEOUT,
+    )
+
+
+def helm() -> cluster.Helm:
+    return cluster.Helm(helm_binary(), kubeconfig=settings.KUBECONFIG or None, kube_context=settings.KUBE_CONTEXT or None)
+
+
+def guardrail_spec() -> cluster.GuardrailSpec:
+    return cluster.GuardrailSpec(ingress_controller_namespace=settings.INGRESS_CONTROLLER_NAMESPACE)
+
+
+def store_spec(store: Store) -> StoreSpec:
+    return StoreSpec(
+        slug=store.slug,
+        store_id=store.pk,
+        owner=store.owner.get_username(),
+        owner_email=store.owner.email,
+        host=store.host,
+        url=store.url,
+        ingress_class=settings.INGRESS_CLASS,
+        tls_cluster_issuer=settings.TLS_CLUSTER_ISSUER,
+    )
+
+
+def namespace_labels(store: Store) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "store-provisioner.io/store-id": str(store.pk),
+        "store-provisioner.io/owner": str(store.owner_id),
+        "store-provisioner.io/engine": store.engine,
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
+
+
+def chart_values_files(chart_dir: Path) -> list[Path]:
+    profile = chart_dir / f"values-{settings.CHART_VALUES_PROFILE}.yaml"
+    return [profile] if settings.CHART_VALUES_PROFILE and profile.exists() else []
+
+
+# --- A provision run -----------------------------------------------------------
+
+class Run:
+    """One worker's run of one store's steps, holding the store's lease."""
+
+    def __init__(self, store_id: int, token: str, *, status: str):
+        self.store_id = store_id
+        self.token = token
+        self.status = status
+        self.step = ""
+        self.timed_out = False
+        self._last_check = 0.0
+        self._stop_reason: str | None = None
+
+    def should_stop(self) -> str | None:
+        """Why this run must stop now, or None. Renews the lease as a side effect."""
+        if self._stop_reason:
+            return self._stop_reason
+        now = time.monotonic()
+        if now - self._last_check < 1.0:
+            return None
+        self._last_check = now
+        row = Store.objects.filter(pk=self.store_id).values("status", "lease_token", "deadline_at").first()
+        if row is None or row["status"] != self.status:
+            self._stop_reason = "cancelled: the store is being deleted"
+        elif row["lease_token"] != self.token:
+            self._stop_reason = "another worker took over this store"
+        elif self.status == Status.PROVISIONING and row["deadline_at"] and timezone.now() >= row["deadline_at"]:
+            self.timed_out = True
+            self._stop_reason = f"timed out while {STEP_LABELS.get(self.step, self.step).lower()}"
+        else:
+            lifecycle.renew_lease(self.store_id, self.token)
+        return self._stop_reason
+
+    def check(self) -> None:
+        reason = self.should_stop()
+        if reason:
+            raise cluster.Stopped(reason)
+
+    def progress(self, line: str) -> None:
+        lifecycle.record(self.store_id, line, step=self.step)
+
+    def run_step(self, key: str, action, done_message) -> object:
+        self._last_check = 0.0
+        self.check()
+        self.step = key
+        lifecycle.set_step(self.store_id, self.token, key)
+        started = time.monotonic()
+        result = action()
+        elapsed = time.monotonic() - started
+        message = done_message(result) if callable(done_message) else done_message
+        lifecycle.record(
+            self.store_id, message, kind=StoreEvent.Kind.STEP, step=key, duration_ms=int(elapsed * 1000)
+        )
+        return result
+
+
+def provision(store_id: int, token: str) -> None:
+    """Run every step for a store this worker holds the lease on."""
+    store = Store.objects.select_related("owner").get(pk=store_id)
+    blueprint = get_engine(store.engine)
+    run = Run(store_id, token, status=Status.PROVISIONING)
+    try:
+        if not blueprint.available:
+            raise cluster.ClusterError(blueprint.unavailable_reason)
+        spec = store_spec(store)
+        run.step = "namespace"
+        kube = connect()
+        lifecycle.record(store_id, f"Connected to Kubernetes {kube.version()}.", step="namespace")
+        _provision_steps(run, store, spec, blueprint, kube)
+    except cluster.Stopped as stopped:
+        if run.timed_out:
+            _fail(store_id, stopped.reason, run)
+        else:
+            lifecycle.record(store_id, f"Provisioning stopped: {stopped.reason}.")
+            lifecycle.release_lease(store_id, token)
+    except cluster.ClusterError as exc:
+        _fail(store_id, str(exc), run)
+    except Exception as exc:  # a bug must still end the store, not strand it
+        log.exception("provision of store %s crashed during %s", store_id, run.step)
+        _fail(store_id, f"internal error during {STEP_LABELS.get(run.step, run.step)}: {type(exc).__name__}", run)
+
+
+def _fail(store_id: int, reason: str, run: Run) -> None:
+    try:
+        lifecycle.mark_failed(store_id, reason, step=run.step, token=run.token)
+    except lifecycle.TransitionRefused:
+        log.info("store %s left provisioning before it could be failed (%s)", store_id, reason)
+
+
+def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: cluster.Cluster) -> None:
+    ns = store.namespace
+    run.run_step(
+        "namespace", lambda: kube.ensure_namespace(ns, namespace_labels(store)), f"Namespace {ns} is in place."
+    )
+    run.run_step(
+        "guardrails",
+        lambda: kube.apply_guardrails(ns, guardrail_spec()),
+        "ResourceQuota, LimitRange and NetworkPolicies applied.",
+    )
+    run.run_step(
+        "credentials",
+        lambda: kube.ensure_secret(ns, SECRET_NAME, blueprint.build_secret(spec)),
+        f"Secret {SECRET_NAME} holds the store's credentials.",
+    )
+    chart_dir = Path(settings.CHARTS_DIR) / blueprint.chart
+
+    def install():
+        if blueprint.setup_job_selector:
+            for name in kube.delete_failed_jobs(ns, blueprint.setup_job_selector):
+                run.progress(f"Removed failed job {name} so it runs again.")
+        return helm().upgrade_install(
+            RELEASE_NAME,
+            str(chart_dir),
+            ns,
+            blueprint.build_values(spec),
+            values_files=chart_values_files(chart_dir),
+            timeout_seconds=max(30, int(settings.PROVISION_TIMEOUT)),
+            should_stop=run.should_stop,
+        )
+
+    run.run_step("release", install, lambda r: f"Helm release {RELEASE_NAME} revision {r.get('version', '?')} installed.")
+    run.run_step(
+        "workloads",
+        lambda: kube.wait_until_ready(ns, should_stop=run.should_stop, on_progress=run.progress),
+        "Every workload is ready and the setup job succeeded.",
+    )
+    if settings.CHECK_STORE_URL:
+        run.run_step("storefront", lambda: _wait_for_storefront(store.url, run), f"{store.url} answers.")
+    else:
+        lifecycle.record(
+            store.pk,
+            "Storefront check skipped (CHECK_STORE_URL is off: the cluster's ingress is not reachable from here).",
+            step="storefront",
+        )
+    lifecycle.mark_ready(store.pk, run.token, f"Store is ready at {store.url}.")
+
+
+def _wait_for_storefront(url: str, run: Run) -> None:
+    """Poll the storefront over the ingress until it answers below 500."""
+    last_error = "no answer yet"
+    while True:
+        run.check()
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (our own store URL)
+                if response.status < 500:
+                    return
+                last_error = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return
+            last_error = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = str(getattr(exc, "reason", exc))
+        run.progress(f"Waiting for {url}: {last_error}")
+        time.sleep(3)
+
+
+# --- Deletion -------------------------------------------------------------------
+
+def teardown(store_id: int, token: str) -> None:
+    """Uninstall the release, delete the namespace and wait until it is gone."""
+    store = Store.objects.get(pk=store_id)
+    run = Run(store_id, token, status=Status.DELETING)
+    try:
+        if store.attempts == 0:
+            # Never left the queue: nothing was created in the cluster.
+            lifecycle.mark_deleted(store_id)
+            return
+        kube = connect()
+        run.run_step(
+            "release",
+            lambda: helm().uninstall(RELEASE_NAME, store.namespace),
+            lambda removed: "Helm release uninstalled." if removed else "No Helm release to uninstall.",
+        )
+        run.run_step(
+            "namespace",
+            lambda: kube.delete_namespace(store.namespace, should_stop=run.should_stop, timeout=settings.DELETE_TIMEOUT),
+            f"Namespace {store.namespace} is gone.",
+        )
+        lifecycle.mark_deleted(store_id)
+    except cluster.Stopped as stopped:
+        lifecycle.record(store_id, f"Delete stopped: {stopped.reason}.")
+    except cluster.ClusterError as exc:
+        # Stay `deleting`: reconcile tries again once the lease runs out.
+        with transaction.atomic():
+            Store.objects.filter(pk=store_id, lease_token=token).update(failure_reason=str(exc))
+            lifecycle.record(store_id, f"Delete did not finish: {exc}", kind=StoreEvent.Kind.ERROR, step=run.step)
+    finally:
+        lifecycle.release_lease(store_id, token)
+
+
+# --- Reading the cluster for the dashboard --------------------------------------
+
+class CredentialsUnavailable(Exception):
+    pass
+
+
+def credentials_for(store: Store) -> list[tuple[str, str, bool]]:
+    """(label, value, is_secret) read from the store's secret, never stored here.
+
+    Runs on the request path, so it uses a short timeout.
+    """
+    blueprint = get_engine(store.engine)
+    try:
+        data = connect(request_timeout=5).read_secret(store.namespace, SECRET_NAME)
+    except cluster.ClusterError as exc:
+        raise CredentialsUnavailable(str(exc)) from exc
+    if not data:
+        raise CredentialsUnavailable(f"the secret {SECRET_NAME} is not in {store.namespace}")
+    return [(c.label, data.get(c.key, ""), c.secret) for c in blueprint.credentials]
+
+
+# --- Reconciling ---------------------------------------------------------------
+
+def find_orphans(kube: cluster.Cluster, helm_client: cluster.Helm) -> dict[str, list[str]]:
+    """Namespaces and releases this platform made that belong to no live store."""
+    live_namespaces = {s.namespace for s in Store.objects.filter(status__in=LIVE)}
+    namespaces = [
+        ns["name"]
+        for ns in kube.list_namespaces(f"app.kubernetes.io/managed-by={MANAGED_BY}")
+        if ns["name"] not in live_namespaces
+    ]
+    releases = [
+        f"{r['namespace']}/{r['name']}"
+        for r in helm_client.list_releases()
+        if r["namespace"].startswith("store-") and r["namespace"] not in live_namespaces
+    ]
+    return {"namespaces": namespaces, "releases": releases}
+
+
+def prune_orphans(kube: cluster.Cluster, helm_client: cluster.Helm, orphans: dict[str, list[str]]) -> None:
+    for ref in orphans["releases"]:
+        namespace, name = ref.split("/", 1)
+        helm_client.uninstall(name, namespace)
+    for namespace in orphans["namespaces"]:
+        kube.delete_namespace(namespace, timeout=settings.DELETE_TIMEOUT)

@@ -1,0 +1,99 @@
+"""django-q2 tasks: thin shells around the lifecycle and the provisioning steps.
+
+Tasks get primary keys only and are enqueued on commit. Provisions run on
+the default cluster (two workers = the provisioning limit); deletes and
+reconciles run on the separate "control" cluster so they never wait behind
+two long provisions.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django_q.tasks import async_task
+
+from stores import lifecycle, provisioning
+from stores.models import Status, Store
+
+log = logging.getLogger(__name__)
+
+
+# --- Enqueueing (called from views, commands and the admin) ---------------------
+
+def start_queued_stores() -> list[int]:
+    """Claim free provisioning slots for the oldest queued stores and start them."""
+    claimed = lifecycle.claim_provision_slots()
+    for store_id in claimed:
+        transaction.on_commit(lambda sid=store_id: enqueue_provision(sid))
+    return claimed
+
+
+def request_create(owner, slug: str, engine: str) -> Store:
+    store = lifecycle.create_store(owner, slug, engine)
+    transaction.on_commit(start_queued_stores)
+    return store
+
+
+def request_delete(store_id: int) -> None:
+    lifecycle.request_delete(store_id)
+    transaction.on_commit(lambda: enqueue_delete(store_id))
+
+
+def request_retry(store_id: int) -> None:
+    lifecycle.request_retry(store_id)
+    transaction.on_commit(start_queued_stores)
+
+
+def enqueue_provision(store_id: int) -> None:
+    async_task("stores.tasks.provision", store_id, task_name=f"provision-store-{store_id}")
+
+
+def enqueue_delete(store_id: int) -> None:
+    async_task("stores.tasks.delete", store_id, cluster=settings.CONTROL_CLUSTER, task_name=f"delete-store-{store_id}")
+
+
+# --- Task bodies -------------------------------------------------------------------
+
+def provision(store_id: int) -> None:
+    token = lifecycle.take_lease(store_id, Status.PROVISIONING)
+    if token is None:
+        log.info("store %s: not provisioning or another worker holds it; nothing to do", store_id)
+        return
+    try:
+        provisioning.provision(store_id, token)
+    finally:
+        start_queued_stores()
+
+
+def delete(store_id: int) -> None:
+    token = lifecycle.take_lease(store_id, Status.DELETING)
+    if token is None:
+        log.info("store %s: not deleting or another worker holds it; nothing to do", store_id)
+        return
+    try:
+        provisioning.teardown(store_id, token)
+    finally:
+        start_queued_stores()
+
+
+def reconcile() -> dict[str, list[int]]:
+    """Backstop for lost tasks: fail overdue provisions, resume orphaned work, fill free slots."""
+    report: dict[str, list[int]] = {"timed_out": [], "resumed": [], "delete_resumed": [], "started": []}
+    for store in lifecycle.overdue_provisions():
+        label = provisioning.STEP_LABELS.get(store.step, store.step or "starting").lower()
+        try:
+            lifecycle.mark_failed(store.pk, f"timed out while {label}", step=store.step)
+            report["timed_out"].append(store.pk)
+        except lifecycle.TransitionRefused:
+            pass
+    for store in lifecycle.stale_leases(Status.PROVISIONING):
+        if lifecycle.reserve_for_resume(store.pk, Status.PROVISIONING):
+            lifecycle.record(store.pk, "Its worker stopped reporting; resuming provisioning.")
+            transaction.on_commit(lambda sid=store.pk: enqueue_provision(sid))
+            report["resumed"].append(store.pk)
+    for store in lifecycle.stale_leases(Status.DELETING):
+        if lifecycle.reserve_for_resume(store.pk, Status.DELETING):
+            transaction.on_commit(lambda sid=store.pk: enqueue_delete(sid))
+            report["delete_resumed"].append(store.pk)
+    report["started"] = start_queued_stores()
+    return report

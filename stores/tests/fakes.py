@@ -1,0 +1,89 @@
+"""Stand-ins for the cluster layer's two entry points (Cluster and Helm).
+
+They are the only fakes in the unit tests: everything above the cluster
+boundary (lifecycle, steps, tasks, views) runs for real against the test DB.
+"""
+
+import time
+
+from stores import cluster
+
+
+class FakeCluster:
+    def __init__(self):
+        self.calls: list[tuple] = []
+        self.namespaces: dict[str, dict] = {}
+        self.secrets: dict[tuple[str, str], dict] = {}
+        self.wait_error: Exception | None = None
+        self.wait_forever = False
+        self.unreachable = False
+
+    def version(self) -> str:
+        if self.unreachable:
+            raise cluster.ClusterUnavailable("cannot reach the Kubernetes API server at https://127.0.0.1:1")
+        return "v1.35.4"
+
+    def ensure_namespace(self, name, labels, annotations=None):
+        self.calls.append(("ensure_namespace", name))
+        self.namespaces[name] = dict(labels)
+
+    def namespace_phase(self, name):
+        return "Active" if name in self.namespaces else None
+
+    def list_namespaces(self, label_selector):
+        return [{"name": n, "labels": l, "phase": "Active"} for n, l in self.namespaces.items()]
+
+    def apply_guardrails(self, namespace, spec):
+        self.calls.append(("apply_guardrails", namespace))
+
+    def ensure_secret(self, namespace, name, data):
+        self.calls.append(("ensure_secret", namespace, name))
+        existing = self.secrets.setdefault((namespace, name), {})
+        for key, value in data.items():
+            existing.setdefault(key, value)
+        return dict(existing)
+
+    def read_secret(self, namespace, name):
+        if self.unreachable:
+            raise cluster.ClusterUnavailable("cannot reach the Kubernetes API server")
+        return self.secrets.get((namespace, name))
+
+    def delete_failed_jobs(self, namespace, label_selector):
+        self.calls.append(("delete_failed_jobs", namespace, label_selector))
+        return []
+
+    def wait_until_ready(self, namespace, *, should_stop, on_progress=None, **_):
+        self.calls.append(("wait_until_ready", namespace))
+        if self.wait_error:
+            raise self.wait_error
+        while self.wait_forever:
+            reason = should_stop()
+            if reason:
+                raise cluster.Stopped(reason)
+            time.sleep(0.05)
+        if on_progress:
+            on_progress("wordpress 1/1 ready")
+
+    def delete_namespace(self, name, *, should_stop=None, timeout=300):
+        self.calls.append(("delete_namespace", name))
+        self.namespaces.pop(name, None)
+
+
+class FakeHelm:
+    def __init__(self):
+        self.calls: list[tuple] = []
+        self.releases: dict[tuple[str, str], dict] = {}
+
+    def upgrade_install(self, release, chart_path, namespace, values, *, timeout_seconds, should_stop, **_):
+        self.calls.append(("upgrade_install", release, namespace, values))
+        rel = self.releases.setdefault((namespace, release), {"name": release, "namespace": namespace, "version": 0})
+        rel["version"] += 1
+        rel["status"] = "deployed"
+        return {"name": release, "version": rel["version"], "info": {"status": "deployed"}}
+
+    def uninstall(self, release, namespace, **_):
+        self.calls.append(("uninstall", release, namespace))
+        return self.releases.pop((namespace, release), None) is not None
+
+    def list_releases(self, all_namespaces=True):
+        return [dict(r) for r in self.releases.values()]

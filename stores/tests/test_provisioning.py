@@ -1,0 +1,198 @@
+"""The provisioning and deletion steps, with the cluster faked at its boundary."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from stores import cluster, lifecycle, provisioning, tasks
+from stores.models import Status, Store, StoreEvent
+
+
+@pytest.fixture
+def claimed_store(alice):
+    store = lifecycle.create_store(alice, "acme", "woocommerce")
+    assert lifecycle.claim_provision_slots() == [store.pk]
+    return store
+
+
+def _run(store):
+    tasks.provision(store.pk)
+    store.refresh_from_db()
+    return store
+
+
+@pytest.mark.django_db
+def test_it_runs_every_step_and_ends_ready(fake_cluster, claimed_store, settings):
+    settings.CHECK_STORE_URL = False
+    store = _run(claimed_store)
+    assert store.status == Status.READY
+    assert store.lease_token == "" and store.ready_at is not None
+    steps = list(StoreEvent.objects.filter(store=store, kind="step").values_list("step", flat=True))
+    assert steps == ["namespace", "guardrails", "credentials", "release", "workloads"]
+    assert all(e.duration_ms is not None for e in StoreEvent.objects.filter(store=store, kind="step"))
+    assert "skipped" in StoreEvent.objects.get(store=store, step="storefront").message
+    labels = fake_cluster.namespaces["store-acme"]
+    assert labels["store-provisioner.io/store-id"] == str(store.pk)
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    (_, release, namespace, values), = [c for c in fake_cluster.helm.calls if c[0] == "upgrade_install"]
+    assert (release, namespace) == ("store", "store-acme")
+    assert values["store"]["host"] == "store-acme.127.0.0.1.nip.io"
+    assert values["ingress"]["className"] == "nginx"
+
+
+@pytest.mark.django_db
+def test_it_never_writes_credentials_to_the_database(fake_cluster, claimed_store, settings):
+    settings.CHECK_STORE_URL = False
+    _run(claimed_store)
+    secret = fake_cluster.secrets[("store-acme", "store-secret")]
+    assert len(secret["admin-password"]) >= 20
+    for message in StoreEvent.objects.values_list("message", flat=True):
+        assert secret["admin-password"] not in message
+        assert secret["db-password"] not in message
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_credentials_of_an_earlier_attempt(fake_cluster, claimed_store, settings):
+    settings.CHECK_STORE_URL = False
+    fake_cluster.secrets[("store-acme", "store-secret")] = {"admin-password": "from-first-attempt"}
+    _run(claimed_store)
+    assert fake_cluster.secrets[("store-acme", "store-secret")]["admin-password"] == "from-first-attempt"
+
+
+@pytest.mark.django_db
+def test_it_fails_with_the_workload_reason(fake_cluster, claimed_store):
+    fake_cluster.wait_error = cluster.WorkloadFailed("pod store-wordpress-x: ErrImagePull: not found")
+    store = _run(claimed_store)
+    assert store.status == Status.FAILED
+    assert store.failure_reason == "pod store-wordpress-x: ErrImagePull: not found"
+    assert store.step == "workloads"
+    assert StoreEvent.objects.filter(store=store, kind="error", message__contains="ErrImagePull").exists()
+
+
+@pytest.mark.django_db
+def test_it_fails_clearly_when_the_cluster_is_unreachable(fake_cluster, claimed_store):
+    fake_cluster.unreachable = True
+    store = _run(claimed_store)
+    assert store.status == Status.FAILED
+    assert "cannot reach the Kubernetes API server" in store.failure_reason
+
+
+@pytest.mark.django_db
+def test_it_times_out_while_waiting(fake_cluster, claimed_store):
+    Store.objects.filter(pk=claimed_store.pk).update(deadline_at=timezone.now() + timedelta(seconds=1))
+    fake_cluster.wait_forever = True
+    store = _run(claimed_store)
+    assert store.status == Status.FAILED
+    assert store.failure_reason == "timed out while workloads and setup job"
+
+
+@pytest.mark.django_db
+def test_it_stops_when_the_store_is_deleted_meanwhile(fake_cluster, claimed_store, monkeypatch):
+    fake_cluster.wait_forever = True
+    original = fake_cluster.wait_until_ready
+
+    def delete_then_wait(namespace, **kwargs):
+        lifecycle.request_delete(claimed_store.pk)
+        return original(namespace, **kwargs)
+
+    monkeypatch.setattr(fake_cluster, "wait_until_ready", delete_then_wait)
+    store = _run(claimed_store)
+    assert store.status == Status.DELETING
+    assert store.failure_reason == ""
+    assert StoreEvent.objects.filter(store=store, message__contains="cancelled").exists()
+
+
+@pytest.mark.django_db
+def test_it_does_nothing_when_another_worker_holds_the_lease(fake_cluster, claimed_store):
+    assert lifecycle.take_lease(claimed_store.pk, Status.PROVISIONING)
+    store = _run(claimed_store)
+    assert store.status == Status.PROVISIONING
+    assert fake_cluster.calls == []
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_unavailable_engine(fake_cluster, alice):
+    store = Store.objects.create(owner=alice, slug="m", engine="medusa", status=Status.QUEUED, queued_at=timezone.now())
+    lifecycle.claim_provision_slots()
+    store = _run(store)
+    assert store.status == Status.FAILED
+    assert "not available" in store.failure_reason
+
+
+@pytest.mark.django_db
+def test_it_tears_down_release_and_namespace(fake_cluster, claimed_store, settings):
+    settings.CHECK_STORE_URL = False
+    _run(claimed_store)
+    lifecycle.request_delete(claimed_store.pk)
+    tasks.delete(claimed_store.pk)
+    claimed_store.refresh_from_db()
+    assert claimed_store.status == Status.DELETED
+    assert "store-acme" not in fake_cluster.namespaces
+    assert ("uninstall", "store", "store-acme") in fake_cluster.helm.calls
+
+
+@pytest.mark.django_db
+def test_it_deletes_a_never_started_store_without_the_cluster(fake_cluster, alice):
+    store = lifecycle.create_store(alice, "early", "woocommerce")
+    lifecycle.request_delete(store.pk)
+    tasks.delete(store.pk)
+    store.refresh_from_db()
+    assert store.status == Status.DELETED
+    assert fake_cluster.calls == [] and fake_cluster.helm.calls == []
+
+
+@pytest.mark.django_db
+def test_it_stays_deleting_with_the_reason_when_deletion_hangs(fake_cluster, claimed_store, monkeypatch):
+    def stuck(name, **_):
+        raise cluster.NamespaceStuck("namespace store-acme still terminating: NamespaceContentRemaining: pods")
+
+    monkeypatch.setattr(fake_cluster, "delete_namespace", stuck)
+    lifecycle.request_delete(claimed_store.pk)
+    tasks.delete(claimed_store.pk)
+    claimed_store.refresh_from_db()
+    assert claimed_store.status == Status.DELETING
+    assert "NamespaceContentRemaining" in claimed_store.failure_reason
+    assert claimed_store.lease_token == ""
+
+
+@pytest.mark.django_db
+def test_reconcile_fails_overdue_provisions(claimed_store):
+    Store.objects.filter(pk=claimed_store.pk).update(
+        step="release", deadline_at=timezone.now() - timedelta(seconds=1)
+    )
+    report = tasks.reconcile()
+    claimed_store.refresh_from_db()
+    assert report["timed_out"] == [claimed_store.pk]
+    assert claimed_store.status == Status.FAILED
+    assert claimed_store.failure_reason == "timed out while helm release"
+
+
+@pytest.mark.django_db
+def test_reconcile_resumes_a_provision_whose_worker_died(
+    fake_cluster, claimed_store, sync_tasks, settings, django_capture_on_commit_callbacks
+):
+    settings.CHECK_STORE_URL = False
+    # A worker took the lease, then was killed: the lease runs out.
+    lifecycle.take_lease(claimed_store.pk, Status.PROVISIONING)
+    Store.objects.filter(pk=claimed_store.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        report = tasks.reconcile()
+    claimed_store.refresh_from_db()
+    assert report["resumed"] == [claimed_store.pk]
+    assert claimed_store.status == Status.READY
+    assert list(fake_cluster.namespaces) == ["store-acme"]
+
+
+@pytest.mark.django_db
+def test_reconcile_starts_queued_stores_when_a_slot_is_free(alice, monkeypatch, django_capture_on_commit_callbacks):
+    enqueued = []
+    monkeypatch.setattr(tasks, "enqueue_provision", enqueued.append)
+    a = lifecycle.create_store(alice, "a", "woocommerce")
+    b = lifecycle.create_store(alice, "b", "woocommerce")
+    c = lifecycle.create_store(alice, "c", "woocommerce")
+    with django_capture_on_commit_callbacks(execute=True):
+        report = tasks.reconcile()
+    assert report["started"] == [a.pk, b.pk] and enqueued == [a.pk, b.pk]
+    assert Store.objects.get(pk=c.pk).place_in_line() == 1

@@ -1,0 +1,75 @@
+import itertools
+
+import pytest
+
+from stores import lifecycle
+from stores.models import TRANSITIONS, Status, Store, StoreEvent
+
+ALL_PAIRS = list(itertools.product(Status.values, Status.values))
+ALLOWED = [(a, b) for a, b in ALL_PAIRS if b in TRANSITIONS[a]]
+REFUSED = [(a, b) for a, b in ALL_PAIRS if b not in TRANSITIONS[a]]
+
+
+def _store_in(owner, status):
+    store = Store.objects.create(owner=owner, slug="shop", engine="woocommerce", status=status)
+    return store
+
+
+def test_it_lists_the_designed_transitions():
+    assert set(ALLOWED) == {
+        ("queued", "provisioning"), ("queued", "deleting"),
+        ("provisioning", "ready"), ("provisioning", "failed"), ("provisioning", "deleting"),
+        ("ready", "deleting"),
+        ("failed", "queued"), ("failed", "deleting"),
+        ("deleting", "deleted"),
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("source,target", ALLOWED)
+def test_it_allows(alice, source, target):
+    store = _store_in(alice, source)
+    lifecycle.transition(store.pk, target, f"{source} to {target}")
+    store.refresh_from_db()
+    assert store.status == target
+    event = StoreEvent.objects.get(store=store)
+    assert event.message == f"{source} to {target}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("source,target", REFUSED)
+def test_it_refuses(alice, source, target):
+    store = _store_in(alice, source)
+    with pytest.raises(lifecycle.TransitionRefused):
+        lifecycle.transition(store.pk, target, "should not happen")
+    store.refresh_from_db()
+    assert store.status == source
+    assert not StoreEvent.objects.filter(store=store).exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_worker_whose_lease_was_taken_over(alice):
+    store = _store_in(alice, Status.PROVISIONING)
+    token = lifecycle.take_lease(store.pk, Status.PROVISIONING)
+    Store.objects.filter(pk=store.pk).update(lease_token="someone-else")
+    with pytest.raises(lifecycle.TransitionRefused):
+        lifecycle.mark_ready(store.pk, token, "ready")
+    store.refresh_from_db()
+    assert store.status == Status.PROVISIONING
+
+
+@pytest.mark.django_db
+def test_it_gives_a_lease_to_one_worker_only(alice):
+    store = _store_in(alice, Status.PROVISIONING)
+    first = lifecycle.take_lease(store.pk, Status.PROVISIONING)
+    second = lifecycle.take_lease(store.pk, Status.PROVISIONING)
+    assert first and second is None
+    lifecycle.release_lease(store.pk, first)
+    assert lifecycle.take_lease(store.pk, Status.PROVISIONING)
+
+
+@pytest.mark.django_db
+def test_it_keeps_a_deleted_slug_free_for_reuse(alice):
+    old = _store_in(alice, Status.DELETED)
+    new = lifecycle.create_store(alice, "shop", "woocommerce")
+    assert new.pk != old.pk and new.status == Status.QUEUED

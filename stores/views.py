@@ -1,0 +1,169 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HTMX_STOP_POLLING
+
+from accounts.models import store_limit_for
+from stores import lifecycle, provisioning, tasks
+from stores.engines import ENGINES
+from stores.forms import CreateStoreForm
+from stores.models import FINAL, Status, Store
+
+
+def _get_store_for_owner(request, pk: int) -> Store:
+    """The store if it belongs to the signed-in user; 404 otherwise (never 403: ids are not a hint)."""
+    return get_object_or_404(Store.objects.select_related("owner"), pk=pk, owner=request.user)
+
+
+def _dashboard_context(request, form=None) -> dict:
+    stores = list(Store.objects.owned_by(request.user).live().order_by("created_at"))
+    limit = store_limit_for(request.user)
+    return {
+        "stores": stores,
+        "store_limit": limit,
+        "at_limit": len(stores) >= limit,
+        "form": form or CreateStoreForm(),
+        "engines": ENGINES,
+        "polling": any(not s.is_final for s in stores),
+    }
+
+
+def _step_rows(store: Store) -> list[dict]:
+    """The step list: each step's state and duration, from the store's events."""
+    finished = {}
+    for event in store.events.filter(kind="step"):
+        finished[event.step] = event
+    rows = []
+    for key, label in provisioning.STEPS:
+        if key in finished:
+            state = "done"
+        elif store.step == key and store.status == Status.PROVISIONING:
+            state = "running"
+        elif store.step == key and store.status == Status.FAILED:
+            state = "failed"
+        else:
+            state = "pending"
+        event = finished.get(key)
+        rows.append({"key": key, "label": label, "state": state, "seconds": event.duration_seconds if event else None})
+    return rows
+
+
+def _status_context(store: Store) -> dict:
+    return {
+        "store": store,
+        "blueprint": ENGINES[store.engine],
+        "steps": _step_rows(store),
+        "events": list(store.events.order_by("-created_at", "-pk")[:50]),
+        "place_in_line": store.place_in_line(),
+        "max_concurrent": settings.MAX_CONCURRENT_PROVISIONS,
+    }
+
+
+@require_GET
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    return render(request, "stores/dashboard.html", _dashboard_context(request))
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def store_list(request):
+    """The store list as a fragment; the dashboard polls it while a store is busy."""
+    context = _dashboard_context(request)
+    if not request.htmx:
+        return redirect("dashboard")
+    status = HTMX_STOP_POLLING if not context["polling"] else 200
+    return render(request, "stores/_store_list.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create_store(request):
+    if request.method == "GET":
+        return redirect("dashboard")
+    form = CreateStoreForm(request.POST)
+    if form.is_valid():
+        try:
+            store = tasks.request_create(request.user, form.cleaned_data["name"], form.cleaned_data["engine"])
+        except lifecycle.StoreLimitReached as exc:
+            form.add_error(None, str(exc))
+        except lifecycle.SlugTaken as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Store “{store.slug}” is queued.")
+            return redirect("store_detail", pk=store.pk)
+    return render(request, "stores/dashboard.html", _dashboard_context(request, form), status=400)
+
+
+@login_required
+@require_GET
+def store_detail(request, pk: int):
+    store = _get_store_for_owner(request, pk)
+    return render(request, "stores/store_detail.html", _status_context(store))
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def store_status(request, pk: int):
+    """The status panel (steps + activity); 286 tells htmx to stop polling once final."""
+    store = _get_store_for_owner(request, pk)
+    status = HTMX_STOP_POLLING if store.status in FINAL else 200
+    return render(request, "stores/_store_status.html", _status_context(store), status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_store(request, pk: int):
+    store = _get_store_for_owner(request, pk)
+    if request.method == "GET":
+        return render(request, "stores/store_delete.html", {"store": store})
+    try:
+        tasks.request_delete(store.pk)
+    except lifecycle.TransitionRefused:
+        messages.info(request, f"“{store.slug}” is already being deleted.")
+    else:
+        messages.success(request, f"Deleting “{store.slug}”: its release and namespace are being removed.")
+    return redirect("store_detail", pk=store.pk)
+
+
+@login_required
+@require_POST
+def retry_store(request, pk: int):
+    store = _get_store_for_owner(request, pk)
+    try:
+        tasks.request_retry(store.pk)
+    except lifecycle.TransitionRefused:
+        messages.info(request, f"Only a failed store can be retried; “{store.slug}” is {store.get_status_display().lower()}.")
+    else:
+        messages.success(request, f"Retrying “{store.slug}”.")
+    return redirect("store_detail", pk=store.pk)
+
+
+@login_required
+@require_POST
+@never_cache
+def store_credentials(request, pk: int):
+    """Read the shop admin login from the namespace secret, on demand only."""
+    store = _get_store_for_owner(request, pk)
+    context = {"store": store, "blueprint": ENGINES[store.engine], "credentials": None, "error": None}
+    if store.status != Status.READY:
+        context["error"] = "Credentials are available once the store is ready."
+    else:
+        try:
+            context["credentials"] = provisioning.credentials_for(store)
+        except provisioning.CredentialsUnavailable as exc:
+            context["error"] = f"Could not read the credentials: {exc}"
+    template = "stores/_credentials.html" if request.htmx else "stores/store_credentials.html"
+    return render(request, template, context)
