@@ -46,7 +46,8 @@ class StoreAdmin(admin.ModelAdmin):
                 done += 1
             except lifecycle.TransitionRefused:
                 refused += 1
-        self.message_user(request, f"Retrying {done} store(s).", messages.SUCCESS)
+        if done:
+            self.message_user(request, f"Retrying {done} store(s).", messages.SUCCESS)
         if refused:
             self.message_user(request, f"{refused} store(s) were not failed and were left alone.", messages.WARNING)
 

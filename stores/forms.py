@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
@@ -23,7 +25,7 @@ class CreateStoreForm(forms.Form):
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if not slug_validator.regex.match(name):
-            suggestion = slugify(name)[:SLUG_MAX_LENGTH].strip("-")
+            suggestion = re.sub(r"[^a-z0-9-]+", "-", slugify(name))[:SLUG_MAX_LENGTH].strip("-")
             if name.lower() == suggestion:
                 raise ValidationError(f"Use lowercase letters only, for example “{suggestion}”.")
             hint = f" For example “{suggestion}”." if suggestion else ""

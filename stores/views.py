@@ -132,7 +132,8 @@ def delete_store(request, pk: int):
     try:
         tasks.request_delete(store.pk)
     except lifecycle.TransitionRefused:
-        messages.info(request, f"“{store.slug}” is already being deleted.")
+        state = "deleted" if store.status == Status.DELETED else "being deleted"
+        messages.info(request, f"“{store.slug}” is already {state}.")
     else:
         messages.success(request, f"Deleting “{store.slug}”: its release and namespace are being removed.")
     return redirect("store_detail", pk=store.pk)

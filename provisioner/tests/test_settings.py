@@ -1,0 +1,276 @@
+"""Settings read from the environment: the readers, production checks and databases."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+
+from provisioner.env import envbool, envint, envlist, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR = "SP_TEST_SETTING"
+
+# Variables the settings module reads; the subprocesses start without any of them.
+SETTINGS_VARIABLES = {
+    "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "VAR_DIR", "DATABASE_URL",
+    "DATABASE_URL_FILE", "DB_CONN_MAX_AGE", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "USE_X_FORWARDED_PROTO",
+    "REDIS_URL", "MAX_STORES_PER_USER", "MAX_CONCURRENT_PROVISIONS", "DJANGO_SETTINGS_MODULE",
+}
+
+
+# --- the readers ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["1", "true", "TRUE", "yes", "on", " On "])
+def test_it_reads_true(monkeypatch, raw):
+    monkeypatch.setenv(VAR, raw)
+    assert envbool(VAR, False) is True
+
+
+@pytest.mark.parametrize("raw", ["0", "false", "False", "no", "off", ""])
+def test_it_reads_false(monkeypatch, raw):
+    monkeypatch.setenv(VAR, raw)
+    assert envbool(VAR, True) is False
+
+
+def test_it_uses_the_default_bool_when_unset(monkeypatch):
+    monkeypatch.delenv(VAR, raising=False)
+    assert envbool(VAR, True) is True
+    assert envbool(VAR, False) is False
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "tru", "y e s"])
+def test_it_rejects_a_bad_bool(monkeypatch, raw):
+    monkeypatch.setenv(VAR, raw)
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        envbool(VAR, False)
+    assert str(excinfo.value) == f"{VAR} must be true or false, not {raw!r}"
+
+
+@pytest.mark.parametrize("raw,value", [("5", 5), (" 42 ", 42), ("0", 0), ("-3", -3)])
+def test_it_reads_an_int(monkeypatch, raw, value):
+    monkeypatch.setenv(VAR, raw)
+    assert envint(VAR, 7) == value
+
+
+@pytest.mark.parametrize("raw", [None, "", "   "])
+def test_it_uses_the_default_int_when_unset_or_empty(monkeypatch, raw):
+    if raw is None:
+        monkeypatch.delenv(VAR, raising=False)
+    else:
+        monkeypatch.setenv(VAR, raw)
+    assert envint(VAR, 7) == 7
+
+
+@pytest.mark.parametrize("raw", ["abc", "1.5", "3 stores", "0x10"])
+def test_it_rejects_a_bad_int(monkeypatch, raw):
+    monkeypatch.setenv(VAR, raw)
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        envint(VAR, 7)
+    assert str(excinfo.value) == f"{VAR} must be a whole number, not {raw!r}"
+
+
+def test_it_rejects_an_int_below_the_minimum(monkeypatch):
+    monkeypatch.setenv(VAR, "0")
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        envint(VAR, 7, minimum=1)
+    assert str(excinfo.value) == f"{VAR} must be at least 1, not 0"
+
+
+def test_it_accepts_an_int_at_the_minimum(monkeypatch):
+    monkeypatch.setenv(VAR, "1")
+    assert envint(VAR, 7, minimum=1) == 1
+
+
+def test_it_reads_a_list(monkeypatch):
+    monkeypatch.setenv(VAR, " a.example.com, b.example.com,,c.example.com ,")
+    assert envlist(VAR, ["default"]) == ["a.example.com", "b.example.com", "c.example.com"]
+
+
+def test_it_reads_an_empty_list(monkeypatch):
+    monkeypatch.setenv(VAR, "")
+    assert envlist(VAR, ["default"]) == []
+
+
+def test_it_uses_a_copy_of_the_default_list(monkeypatch):
+    monkeypatch.delenv(VAR, raising=False)
+    default = ["localhost"]
+    value = envlist(VAR, default)
+    value.append("changed")
+    assert default == ["localhost"]
+    assert envlist(VAR, default) == ["localhost"]
+
+
+def test_it_reads_a_string(monkeypatch):
+    monkeypatch.delenv(f"{VAR}_FILE", raising=False)
+    monkeypatch.setenv(VAR, "value")
+    assert envstr(VAR, "default") == "value"
+
+
+def test_it_uses_the_default_string_when_unset(monkeypatch):
+    monkeypatch.delenv(VAR, raising=False)
+    monkeypatch.delenv(f"{VAR}_FILE", raising=False)
+    assert envstr(VAR, "default") == "default"
+    assert envstr(VAR) == ""
+
+
+def test_it_reads_a_string_from_a_file_first(monkeypatch, tmp_path):
+    path = tmp_path / "value"
+    path.write_text("from-the-file\n")
+    monkeypatch.setenv(VAR, "from-the-environment")
+    monkeypatch.setenv(f"{VAR}_FILE", str(path))
+    assert envstr(VAR, "default") == "from-the-file"
+
+
+def test_it_rejects_a_file_it_cannot_read(monkeypatch, tmp_path):
+    missing = tmp_path / "missing"
+    monkeypatch.setenv(f"{VAR}_FILE", str(missing))
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        envstr(VAR, "default")
+    assert str(excinfo.value).startswith(f"{VAR}_FILE: cannot read {missing}:")
+
+
+# --- the settings module, in a fresh process ---------------------------------------
+
+
+def _run(args, **env):
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    clean.update(env)
+    clean.setdefault("DJANGO_SETTINGS_MODULE", "provisioner.settings")
+    return subprocess.run(
+        [sys.executable, *args], cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=120
+    )
+
+
+def _production(tmp_path, **overrides):
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "provisioner.example.com",
+        "CSRF_TRUSTED_ORIGINS": "https://provisioner.example.com",
+        "VAR_DIR": str(tmp_path),
+    }
+    env.update(overrides)
+    return env
+
+
+def _settings_json(expression, **env):
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({expression}, default=str))"
+    )
+    result = _run(["-c", code], **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_passes_the_deploy_checks_in_production(tmp_path):
+    result = _run(["manage.py", "check", "--deploy"], **_production(tmp_path))
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "WARNINGS" not in output
+    assert "System check identified no issues" in output
+
+
+def test_it_reads_the_secret_key_from_a_file(tmp_path):
+    key_file = tmp_path / "secret_key_file"
+    key = secrets.token_urlsafe(50)
+    key_file.write_text(key + "\n")
+    env = _production(tmp_path, SECRET_KEY_FILE=str(key_file))
+    del env["SECRET_KEY"]
+
+    result = _run(["manage.py", "check", "--deploy"], **env)
+    read = _settings_json("settings.SECRET_KEY", **env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNINGS" not in result.stdout + result.stderr
+    assert read == key
+
+
+def test_it_refuses_to_start_without_a_secret_key_in_production(tmp_path):
+    env = _production(tmp_path)
+    del env["SECRET_KEY"]
+
+    result = _run(["manage.py", "check"], **env)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY (or SECRET_KEY_FILE) is required when DEBUG is false" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_it_keeps_a_generated_secret_key_in_development(tmp_path):
+    first = _settings_json("settings.SECRET_KEY", VAR_DIR=str(tmp_path))
+    second = _settings_json("settings.SECRET_KEY", VAR_DIR=str(tmp_path))
+
+    assert len(first) >= 50
+    assert first == second
+    assert (tmp_path / "secret_key").read_text().strip() == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_it_names_a_malformed_variable(tmp_path):
+    result = _run(["manage.py", "check"], **_production(tmp_path, MAX_STORES_PER_USER="three"))
+
+    assert result.returncode != 0
+    assert "MAX_STORES_PER_USER must be a whole number, not 'three'" in result.stderr
+
+
+def test_it_hardens_production(tmp_path):
+    values = _settings_json(
+        "[settings.DEBUG, settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE,"
+        " settings.SECURE_HSTS_SECONDS, settings.ALLOWED_HOSTS, settings.CSRF_TRUSTED_ORIGINS]",
+        **_production(tmp_path),
+    )
+
+    assert values == [
+        False, True, True, True, 31536000, ["provisioner.example.com"], ["https://provisioner.example.com"]
+    ]
+
+
+def test_it_parses_a_postgres_database_url(tmp_path):
+    database = _settings_json(
+        "settings.DATABASES['default']",
+        VAR_DIR=str(tmp_path),
+        DATABASE_URL="postgres://u:p@db:5432/x",
+    )
+
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert (database["NAME"], database["USER"], database["PASSWORD"], database["HOST"], database["PORT"]) == (
+        "x", "u", "p", "db", 5432,
+    )
+    assert "transaction_mode" not in database.get("OPTIONS", {})
+
+
+def test_it_defaults_to_sqlite_in_the_var_dir(tmp_path):
+    database = _settings_json("settings.DATABASES['default']", VAR_DIR=str(tmp_path))
+
+    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["NAME"] == str(tmp_path / "db.sqlite3")
+    assert database["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "PRAGMA journal_mode=WAL" in database["OPTIONS"]["init_command"]
+
+
+def test_it_configures_sqlite_for_concurrent_writers():
+    options = settings.DATABASES["default"]["OPTIONS"]
+
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert options["transaction_mode"] == "IMMEDIATE"
+    assert "PRAGMA journal_mode=WAL" in options["init_command"]
+
+
+@pytest.mark.django_db
+def test_it_runs_sqlite_in_wal_mode():
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        (mode,) = cursor.fetchone()
+
+    assert mode == "wal"

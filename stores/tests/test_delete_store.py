@@ -1,0 +1,167 @@
+"""Deleting a store: a confirmation page, then a POST that tears it down."""
+
+import pytest
+from django.urls import reverse
+
+from stores import lifecycle, tasks
+from stores.models import Status, Store, StoreEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(store):
+    return reverse("store_delete", args=[store.pk])
+
+
+@pytest.fixture
+def workers(sync_tasks, fake_cluster, settings, django_capture_on_commit_callbacks):
+    """Run the work a request enqueues, in-process, against the fake cluster."""
+    settings.CHECK_STORE_URL = False
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def store(alice):
+    return lifecycle.create_store(alice, "acme", "woocommerce")
+
+
+@pytest.fixture
+def provisioned(alice, workers, fake_cluster):
+    """A store that went through every provisioning step against the fake cluster."""
+    with workers():
+        store = tasks.request_create(alice, "acme", "woocommerce")
+    store.refresh_from_db()
+    assert store.status == Status.READY and store.attempts == 1
+    assert "store-acme" in fake_cluster.namespaces
+    fake_cluster.calls.clear()
+    fake_cluster.helm.calls.clear()
+    return store
+
+
+def test_it_asks_for_confirmation(alice_client, store):
+    response = alice_client.get(_url(store))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Delete “acme”?" in body
+    assert "<code>store-acme</code>" in body
+    assert "deleting it cancels that" in body
+    assert Store.objects.get(pk=store.pk).status == Status.QUEUED
+
+
+def test_it_moves_the_store_to_deleting(alice_client, store):
+    response = alice_client.post(_url(store))
+
+    store.refresh_from_db()
+    assert store.status == Status.DELETING
+    assert StoreEvent.objects.filter(store=store, message="Delete requested.").count() == 1
+    assert response.status_code == 302
+    assert response["Location"] == reverse("store_detail", args=[store.pk])
+
+
+def test_it_says_the_store_is_being_deleted(alice_client, store):
+    response = alice_client.post(_url(store), follow=True)
+
+    assert response.status_code == 200
+    assert Store.objects.get(pk=store.pk).status == Status.DELETING
+    assert "Deleting “acme”: its release and namespace are being removed." in response.content.decode()
+
+
+def test_it_uninstalls_the_release_and_deletes_the_namespace(alice_client, provisioned, workers, fake_cluster):
+    with workers():
+        response = alice_client.post(_url(provisioned))
+
+    provisioned.refresh_from_db()
+    assert response.status_code == 302
+    assert provisioned.status == Status.DELETED
+    assert provisioned.deleted_at is not None
+    assert provisioned.lease_token == ""
+    assert fake_cluster.helm.calls == [("uninstall", "store", "store-acme")]
+    assert ("delete_namespace", "store-acme") in fake_cluster.calls
+    assert "store-acme" not in fake_cluster.namespaces
+    assert fake_cluster.helm.releases == {}
+    messages = list(StoreEvent.objects.filter(store=provisioned).values_list("message", flat=True))
+    assert messages[-4:] == [
+        "Delete requested.",
+        "Helm release uninstalled.",
+        "Namespace store-acme is gone.",
+        "Store deleted; its namespace is gone.",
+    ]
+
+
+def test_it_deletes_a_store_that_never_left_the_queue_without_touching_the_cluster(
+    alice_client, store, workers, fake_cluster
+):
+    with workers():
+        response = alice_client.post(_url(store))
+
+    store.refresh_from_db()
+    assert response.status_code == 302
+    assert store.status == Status.DELETED
+    assert fake_cluster.calls == []
+    assert fake_cluster.helm.calls == []
+
+
+def test_it_frees_the_name_once_deleted(alice_client, provisioned, workers):
+    with workers():
+        alice_client.post(_url(provisioned))
+
+    response = alice_client.post(reverse("store_create"), {"name": "acme", "engine": "woocommerce"})
+
+    assert response.status_code == 302
+    assert Store.objects.filter(slug="acme").count() == 2
+    assert Store.objects.live().get(slug="acme").pk != provisioned.pk
+
+
+def test_it_refuses_a_second_delete(alice_client, store):
+    alice_client.post(_url(store))
+    events_before = StoreEvent.objects.filter(store=store).count()
+    lease_before = Store.objects.get(pk=store.pk).lease_until
+
+    response = alice_client.post(_url(store), follow=True)
+
+    assert response.status_code == 200
+    assert "“acme” is already being deleted." in response.content.decode()
+    store.refresh_from_db()
+    assert store.status == Status.DELETING
+    assert store.lease_until == lease_before
+    assert StoreEvent.objects.filter(store=store).count() == events_before
+
+
+def test_it_does_not_start_a_second_teardown(alice_client, store, workers, fake_cluster, monkeypatch):
+    alice_client.post(_url(store))
+    started = []
+    monkeypatch.setattr(tasks, "enqueue_delete", lambda store_id: started.append(store_id))
+
+    with workers():
+        alice_client.post(_url(store))
+
+    assert started == []
+    assert Store.objects.get(pk=store.pk).status == Status.DELETING
+
+
+def test_it_gives_404_to_another_user_on_the_confirmation_page(bob_client, store):
+    response = bob_client.get(_url(store))
+
+    assert response.status_code == 404
+    assert b"acme" not in response.content
+    assert Store.objects.get(pk=store.pk).status == Status.QUEUED
+
+
+def test_it_gives_404_to_another_user_and_changes_nothing(bob_client, store, workers, fake_cluster):
+    with workers():
+        response = bob_client.post(_url(store))
+
+    assert response.status_code == 404
+    store.refresh_from_db()
+    assert store.status == Status.QUEUED
+    assert StoreEvent.objects.filter(store=store).count() == 1
+    assert fake_cluster.calls == []
+
+
+def test_it_requires_login(client, store):
+    response = client.post(_url(store))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert Store.objects.get(pk=store.pk).status == Status.QUEUED

@@ -1,0 +1,308 @@
+"""`manage.py stores`: list, create, delete, retry and reconcile from the shell."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from stores import cluster, lifecycle, provisioning
+from stores.models import Status, Store, StoreEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(*args) -> str:
+    out = io.StringIO()
+    call_command("stores", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def workers(sync_tasks, fake_cluster, settings):
+    """Tasks run in-process against the fake cluster, at enqueue time."""
+    settings.CHECK_STORE_URL = False
+    return fake_cluster
+
+
+def _managed_labels():
+    return {"app.kubernetes.io/managed-by": provisioning.MANAGED_BY}
+
+
+# --- list ----------------------------------------------------------------------
+
+
+def test_it_lists_live_stores(alice, bob):
+    lifecycle.create_store(alice, "alice-shop", "woocommerce")
+    ready = lifecycle.create_store(bob, "bob-shop", "woocommerce")
+    Store.objects.filter(pk=ready.pk).update(status=Status.READY, step="storefront")
+    gone = lifecycle.create_store(alice, "alice-old", "woocommerce")
+    lifecycle.request_delete(gone.pk)
+    lifecycle.mark_deleted(gone.pk)
+
+    lines = _run("list").splitlines()
+
+    assert lines[0].split() == ["SLUG", "OWNER", "ENGINE", "STATUS", "STEP", "URL"]
+    assert [line.split() for line in lines[1:]] == [
+        ["alice-shop", "alice", "woocommerce", "queued", "-", "http://store-alice-shop.127.0.0.1.nip.io"],
+        ["bob-shop", "bob", "woocommerce", "ready", "storefront", "http://store-bob-shop.127.0.0.1.nip.io"],
+    ]
+    assert Store.objects.count() == 3
+
+
+def test_it_lists_deleted_stores_with_all(alice):
+    gone = lifecycle.create_store(alice, "alice-old", "woocommerce")
+    lifecycle.request_delete(gone.pk)
+    lifecycle.mark_deleted(gone.pk)
+
+    lines = _run("list", "--all").splitlines()
+
+    assert [line.split()[:4] for line in lines[1:]] == [["alice-old", "alice", "woocommerce", "deleted"]]
+
+
+def test_it_lists_only_the_header_without_stores(db):
+    assert _run("list").split() == ["SLUG", "OWNER", "ENGINE", "STATUS", "STEP", "URL"]
+
+
+# --- create --------------------------------------------------------------------
+
+
+def test_it_queues_a_store(alice):
+    output = _run("create", "--owner", "alice", "--engine", "woocommerce", "--name", "shop1")
+
+    store = Store.objects.get()
+    assert (store.owner, store.slug, store.engine, store.status) == (alice, "shop1", "woocommerce", Status.QUEUED)
+    assert output == f"shop1: queued (id {store.pk}, http://store-shop1.127.0.0.1.nip.io)\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_waits_until_the_store_is_ready(alice, workers):
+    output = _run("create", "--owner", "alice", "--engine", "woocommerce", "--name", "shop1", "--wait")
+
+    store = Store.objects.get()
+    assert store.status == Status.READY
+    lines = output.splitlines()
+    assert lines[0] == f"shop1: queued (id {store.pk}, http://store-shop1.127.0.0.1.nip.io)"
+    for message in (
+        "shop1: Provisioning started.",
+        "shop1: Namespace store-shop1 is in place.",
+        "shop1: ResourceQuota, LimitRange and NetworkPolicies applied.",
+        "shop1: Secret store-secret holds the store's credentials.",
+        "shop1: Helm release store revision 1 installed.",
+        "shop1: Every workload is ready and the setup job succeeded.",
+    ):
+        assert any(line.startswith(message) for line in lines), message
+    assert lines[-1] == "shop1: Store is ready at http://store-shop1.127.0.0.1.nip.io."
+    # Every event is printed once, in order.
+    events = list(StoreEvent.objects.filter(store=store).order_by("created_at", "pk").values_list("message", flat=True))
+    assert [line.split(" (")[0] for line in lines[1:]] == [f"shop1: {m}".split(" (")[0] for m in events]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_fails_with_the_reason_when_provisioning_fails(alice, workers):
+    workers.wait_error = cluster.WorkloadFailed("pod x: ErrImagePull: boom")
+
+    with pytest.raises(CommandError) as excinfo:
+        _run("create", "--owner", "alice", "--engine", "woocommerce", "--name", "shop1", "--wait")
+
+    assert "ErrImagePull: boom" in str(excinfo.value)
+    assert str(excinfo.value) == "shop1: failed: pod x: ErrImagePull: boom"
+    store = Store.objects.get()
+    assert store.status == Status.FAILED
+    assert store.failure_reason == "pod x: ErrImagePull: boom"
+
+
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("Shop1", "name: Use lowercase letters only, for example “shop1”."),
+        ("-shop", "name: Use lowercase letters, digits and dashes, starting and ending with a letter or digit."),
+        ("a" * 64, "name: Ensure this value has at most 57 characters (it has 64)."),
+    ],
+)
+def test_it_rejects_a_bad_name(alice, name, message):
+    with pytest.raises(CommandError) as excinfo:
+        # "--name=-shop": a separate "-shop" would be read as an option.
+        _run("create", "--owner", "alice", "--engine", "woocommerce", f"--name={name}")
+
+    assert str(excinfo.value).startswith(message)
+    assert not Store.objects.exists()
+
+
+def test_it_rejects_an_unavailable_engine(alice):
+    with pytest.raises(CommandError) as excinfo:
+        _run("create", "--owner", "alice", "--engine", "medusa", "--name", "shop1")
+
+    assert "MedusaJS stores are not available yet" in str(excinfo.value)
+    assert not Store.objects.exists()
+
+
+def test_it_rejects_an_unknown_owner(alice):
+    with pytest.raises(CommandError) as excinfo:
+        _run("create", "--owner", "nobody", "--engine", "woocommerce", "--name", "shop1")
+
+    assert str(excinfo.value) == "no user named 'nobody'"
+    assert not Store.objects.exists()
+
+
+def test_it_rejects_a_taken_name(alice, bob):
+    lifecycle.create_store(bob, "shop1", "woocommerce")
+
+    with pytest.raises(CommandError) as excinfo:
+        _run("create", "--owner", "alice", "--engine", "woocommerce", "--name", "shop1")
+
+    assert "The name “shop1” is taken." in str(excinfo.value)
+    assert list(Store.objects.values_list("owner__username", flat=True)) == ["bob"]
+
+
+def test_it_enforces_the_store_limit(alice):
+    for name in ("one", "two", "three"):
+        lifecycle.create_store(alice, name, "woocommerce")
+
+    with pytest.raises(CommandError) as excinfo:
+        _run("create", "--owner", "alice", "--engine", "woocommerce", "--name", "four")
+
+    assert str(excinfo.value) == "You already have 3 of 3 stores. Delete one to create another."
+    assert Store.objects.count() == 3
+
+
+# --- delete ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_deletes_a_store_and_waits(alice, workers):
+    _run("create", "--owner", "alice", "--engine", "woocommerce", "--name", "shop1", "--wait")
+    assert "store-shop1" in workers.namespaces
+
+    output = _run("delete", "shop1", "--wait")
+
+    store = Store.objects.get()
+    assert store.status == Status.DELETED
+    lines = output.splitlines()
+    assert lines[0] == "shop1: deleting"
+    assert "shop1: Helm release uninstalled." in [line.split(" (")[0] for line in lines]
+    assert lines[-1] == "shop1: deleted"
+    assert ("delete_namespace", "store-shop1") in workers.calls
+    assert "store-shop1" not in workers.namespaces
+
+
+def test_it_starts_a_delete(alice):
+    store = lifecycle.create_store(alice, "shop1", "woocommerce")
+
+    output = _run("delete", "shop1")
+
+    assert output == "shop1: deleting\n"
+    assert Store.objects.get(pk=store.pk).status == Status.DELETING
+
+
+def test_it_says_when_a_store_is_already_being_deleted(alice):
+    store = lifecycle.create_store(alice, "shop1", "woocommerce")
+    lifecycle.request_delete(store.pk)
+    events_before = StoreEvent.objects.filter(store=store).count()
+
+    output = _run("delete", "shop1")
+
+    assert output == "shop1: already being deleted\n"
+    assert Store.objects.get(pk=store.pk).status == Status.DELETING
+    assert StoreEvent.objects.filter(store=store).count() == events_before
+
+
+def test_it_refuses_to_delete_a_store_that_does_not_exist(alice):
+    gone = lifecycle.create_store(alice, "shop1", "woocommerce")
+    lifecycle.request_delete(gone.pk)
+    lifecycle.mark_deleted(gone.pk)
+
+    with pytest.raises(CommandError) as excinfo:
+        _run("delete", "shop1")
+
+    assert str(excinfo.value) == "no live store named 'shop1'"
+    assert Store.objects.get(pk=gone.pk).status == Status.DELETED
+
+
+# --- retry -----------------------------------------------------------------------
+
+
+def test_it_refuses_to_retry_a_store_that_is_not_failed(alice):
+    store = lifecycle.create_store(alice, "shop1", "woocommerce")
+    Store.objects.filter(pk=store.pk).update(status=Status.READY)
+
+    with pytest.raises(CommandError) as excinfo:
+        _run("retry", "shop1")
+
+    assert str(excinfo.value) == "shop1 is ready; only a failed store can be retried"
+    assert Store.objects.get(pk=store.pk).status == Status.READY
+
+
+def test_it_retries_a_failed_store(alice):
+    store = lifecycle.create_store(alice, "shop1", "woocommerce")
+    Store.objects.filter(pk=store.pk).update(status=Status.FAILED, failure_reason="boom")
+
+    output = _run("retry", "shop1")
+
+    assert output == "shop1: queued again\n"
+    store.refresh_from_db()
+    assert store.status == Status.QUEUED
+    assert store.failure_reason == ""
+
+
+# --- reconcile -------------------------------------------------------------------
+
+
+def test_it_reports_no_orphans_on_an_empty_cluster(fake_cluster):
+    assert _run("reconcile") == "no orphaned namespaces or releases\n"
+
+
+def test_it_does_not_count_a_live_stores_namespace_as_orphaned(alice, fake_cluster):
+    lifecycle.create_store(alice, "shop1", "woocommerce")
+    fake_cluster.namespaces["store-shop1"] = _managed_labels()
+
+    output = _run("reconcile")
+
+    assert output.splitlines()[-1] == "no orphaned namespaces or releases"
+    assert "store-shop1" in fake_cluster.namespaces
+
+
+def test_it_reports_an_orphaned_namespace(alice, fake_cluster):
+    gone = lifecycle.create_store(alice, "gone", "woocommerce")
+    lifecycle.request_delete(gone.pk)
+    lifecycle.mark_deleted(gone.pk)
+    fake_cluster.namespaces["store-gone"] = _managed_labels()
+
+    output = _run("reconcile")
+
+    assert output.splitlines() == ["orphaned namespace: store-gone", "run with --prune to remove them"]
+    assert "store-gone" in fake_cluster.namespaces
+    assert ("delete_namespace", "store-gone") not in fake_cluster.calls
+
+
+def test_it_prunes_orphans(fake_cluster):
+    fake_cluster.namespaces["store-gone"] = _managed_labels()
+    fake_cluster.helm.releases[("store-gone", "store")] = {"name": "store", "namespace": "store-gone", "version": 1}
+
+    output = _run("reconcile", "--prune")
+
+    assert output.splitlines() == [
+        "orphaned namespace: store-gone",
+        "orphaned release: store-gone/store",
+        "pruned",
+    ]
+    assert fake_cluster.namespaces == {}
+    assert fake_cluster.helm.releases == {}
+    assert ("delete_namespace", "store-gone") in fake_cluster.calls
+    assert ("uninstall", "store", "store-gone") in fake_cluster.helm.calls
+
+
+def test_it_fails_a_provision_that_ran_past_its_deadline(alice, fake_cluster):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    store = lifecycle.create_store(alice, "slow", "woocommerce")
+    lifecycle.claim_provision_slots()
+    Store.objects.filter(pk=store.pk).update(step="workloads", deadline_at=timezone.now() - timedelta(seconds=1))
+
+    output = _run("reconcile")
+
+    assert "timed out: slow" in output.splitlines()
+    store.refresh_from_db()
+    assert store.status == Status.FAILED
+    assert store.failure_reason == "timed out while workloads and setup job"

@@ -1,0 +1,104 @@
+"""Run the platform's own processes (web server, both task clusters) for tests.
+
+Integration and browser tests drive the real thing: `manage.py qcluster`
+workers and `manage.py runserver`, sharing the test database file with the
+test process, talking to the local control plane with real Helm.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LOG_DIR = REPO_ROOT / "artifacts" / "logs"
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Platform:
+    def __init__(self, database_path: str, **env: str):
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{database_path}",
+            "DJANGO_SETTINGS_MODULE": "provisioner.settings",
+            "CHECK_STORE_URL": "false",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def _start(self, name: str, args: list[str], extra_env: dict | None = None) -> subprocess.Popen:
+        log = open(LOG_DIR / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env={**self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill it with its workers
+        )
+        self.procs[name] = proc
+        return proc
+
+    def start_workers(self) -> None:
+        self._start("provision-workers", ["qcluster"])
+        self._start("control-workers", ["qcluster"], {"Q_CLUSTER_NAME": "control"})
+
+    def restart_provision_workers(self) -> None:
+        self._start("provision-workers", ["qcluster"])
+
+    def kill(self, name: str, sig=signal.SIGKILL) -> None:
+        """Kill a process group outright, as a crash or OOM kill would."""
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, sig)
+        proc.wait(10)
+
+    def start_web(self) -> str:
+        port = free_port()
+        self._start("web", ["runserver", f"127.0.0.1:{port}", "--noreload"])
+        url = f"http://127.0.0.1:{port}"
+
+        def answers():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        wait_for(answers, timeout=30, what="the web server")
+        return url
+
+    def stop(self) -> None:
+        for name in list(self.procs):
+            proc = self.procs.pop(name)
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+            except ProcessLookupError:
+                pass
