@@ -161,6 +161,9 @@ HELM_BIN = envstr("HELM_BIN")
 CHARTS_DIR = Path(envstr("CHARTS_DIR", str(BASE_DIR / "charts")))
 # Extra values files per engine, e.g. charts/woocommerce/values-k3s.yaml on a VPS.
 CHART_VALUES_PROFILE = envstr("CHART_VALUES_PROFILE", "kind")
+# More values files given to every store's release, after the profile (an image
+# mirror, a storage class...).
+STORE_VALUES_FILES = envlist("STORE_VALUES_FILES", [])
 # Check the storefront over its ingress URL as the last step (off where the
 # ingress is not reachable from the workers, e.g. the local test cluster).
 CHECK_STORE_URL = envbool("CHECK_STORE_URL", True)

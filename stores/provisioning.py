@@ -95,9 +95,13 @@ def namespace_labels(store: Store) -> dict[str, str]:
     }
 
 
-def chart_values_files(chart_dir: Path) -> list[Path]:
+def chart_values_files(chart_dir: Path) -> list[str]:
+    """The engine's profile values (kind, k3s) and the operator's extra files, in order."""
+    files = []
     profile = chart_dir / f"values-{settings.CHART_VALUES_PROFILE}.yaml"
-    return [profile] if settings.CHART_VALUES_PROFILE and profile.exists() else []
+    if settings.CHART_VALUES_PROFILE and profile.exists():
+        files.append(str(profile))
+    return files + list(settings.STORE_VALUES_FILES)
 
 
 # --- A provision run -----------------------------------------------------------
@@ -209,8 +213,8 @@ def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: c
 
     def install():
         if blueprint.setup_job_selector:
-            for name in kube.delete_failed_jobs(ns, blueprint.setup_job_selector):
-                run.progress(f"Removed failed job {name} so it runs again.")
+            for name in kube.delete_unfinished_jobs(ns, blueprint.setup_job_selector):
+                run.progress(f"Removed unfinished job {name} so it runs again.")
         return helm().upgrade_install(
             RELEASE_NAME,
             str(chart_dir),

@@ -48,8 +48,8 @@ class FakeCluster:
             raise cluster.ClusterUnavailable("cannot reach the Kubernetes API server")
         return self.secrets.get((namespace, name))
 
-    def delete_failed_jobs(self, namespace, label_selector):
-        self.calls.append(("delete_failed_jobs", namespace, label_selector))
+    def delete_unfinished_jobs(self, namespace, label_selector):
+        self.calls.append(("delete_unfinished_jobs", namespace, label_selector))
         return []
 
     def wait_until_ready(self, namespace, *, should_stop, on_progress=None, **_):

@@ -1,0 +1,110 @@
+{{/*
+Chart name.
+*/}}
+{{- define "woocommerce.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Base name of every resource: the release name (or fullnameOverride).
+It is not truncated, so derived names stay predictable ("<fullname>-setup");
+it is limited to 40 characters so that the longest derived names (StatefulSet
+revision labels, "<fullname>-mariadb-headless") stay within 63.
+*/}}
+{{- define "woocommerce.fullname" -}}
+{{- $name := default .Release.Name .Values.fullnameOverride -}}
+{{- if gt (len $name) 40 -}}
+{{- fail (printf "resource base name %q is longer than 40 characters; use a shorter release name or fullnameOverride" $name) -}}
+{{- end -}}
+{{- $name -}}
+{{- end -}}
+
+{{- define "woocommerce.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Selector labels of one component. Call with (dict "ctx" $ "component" "wordpress").
+*/}}
+{{- define "woocommerce.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "woocommerce.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/*
+Standard labels of one component. Call with (dict "ctx" $ "component" "wordpress").
+*/}}
+{{- define "woocommerce.labels" -}}
+helm.sh/chart: {{ include "woocommerce.chart" .ctx }}
+{{ include "woocommerce.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: woocommerce
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+{{- end -}}
+
+{{/*
+Pinned image reference: "<repository>:<tag>". An empty or "latest" tag fails.
+*/}}
+{{- define "woocommerce.image" -}}
+{{- $repo := required "image.repository is required" .repository -}}
+{{- $tag := required (printf "a pinned image tag is required for %s" $repo) .tag | toString -}}
+{{- if eq $tag "latest" -}}
+{{- fail (printf "image %s must be pinned to a version, not \"latest\"" $repo) -}}
+{{- end -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+
+{{- define "woocommerce.storeHost" -}}
+{{- required "store.host is required (the store's ingress host)" .Values.store.host -}}
+{{- end -}}
+
+{{- define "woocommerce.storeUrl" -}}
+{{- required "store.url is required (the store's public URL)" .Values.store.url | trimSuffix "/" -}}
+{{- end -}}
+
+{{- define "woocommerce.secretName" -}}
+{{- required "existingSecret is required (the Secret created before install)" .Values.existingSecret -}}
+{{- end -}}
+
+{{- define "woocommerce.wordpressName" -}}
+{{- printf "%s-wordpress" (include "woocommerce.fullname" .) -}}
+{{- end -}}
+
+{{- define "woocommerce.mariadbName" -}}
+{{- printf "%s-mariadb" (include "woocommerce.fullname" .) -}}
+{{- end -}}
+
+{{- define "woocommerce.setupName" -}}
+{{- printf "%s-setup" (include "woocommerce.fullname" .) -}}
+{{- end -}}
+
+{{/*
+Pod annotations: the global podAnnotations merged with component ones.
+Call with (dict "ctx" $ "extra" .Values.setup.podAnnotations).
+*/}}
+{{- define "woocommerce.podAnnotations" -}}
+{{- $annotations := merge (deepCopy (default (dict) .extra)) (deepCopy (default (dict) .ctx.Values.podAnnotations)) -}}
+{{- with $annotations -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Database connection environment shared by WordPress and the setup Job
+(the generated wp-config.php reads these at run time).
+*/}}
+{{- define "woocommerce.dbEnv" -}}
+- name: WORDPRESS_DB_HOST
+  value: {{ include "woocommerce.mariadbName" . | quote }}
+- name: WORDPRESS_DB_NAME
+  value: {{ .Values.mariadb.database | quote }}
+- name: WORDPRESS_DB_USER
+  value: {{ .Values.mariadb.user | quote }}
+- name: WORDPRESS_DB_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "woocommerce.secretName" . }}
+      key: db-password
+{{- end -}}

@@ -1,0 +1,96 @@
+"""``Cluster``: the one object the product uses to talk to Kubernetes."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from kubernetes import client as k8s
+
+from . import dryrun, guardrails, jobs, namespaces, readiness, secrets
+from .client import KubeApi, api_errors, load_api_client
+from .errors import ClusterUnavailable
+from .guardrails import GuardrailSpec
+
+# /version is the cheapest request there is; if it is slow the API server is
+# in trouble, so version() does not wait the full request timeout.
+VERSION_TIMEOUT_SECONDS = 5
+
+
+def connect(
+    kubeconfig: str | None = None, context: str | None = None, request_timeout: float = 10
+) -> "Cluster":
+    """Build a Cluster from a kubeconfig path (None: $KUBECONFIG, in-cluster
+    service account, ~/.kube/config). Does not contact the API server; call
+    ``version()`` for that. Raises ClusterUnavailable when no usable
+    configuration is found."""
+    return Cluster(KubeApi(load_api_client(kubeconfig, context, request_timeout), request_timeout))
+
+
+class Cluster:
+    def __init__(self, api: KubeApi):
+        self.api = api
+
+    @property
+    def host(self) -> str:
+        return self.api.host
+
+    def version(self) -> str:
+        timeout = min(self.api.request_timeout, VERSION_TIMEOUT_SECONDS)
+        with api_errors("reading the server version", self.api.host):
+            info = k8s.VersionApi(self.api.api_client).get_code(_request_timeout=(timeout, timeout))
+        if not info.git_version:
+            raise ClusterUnavailable(f"Kubernetes API at {self.api.host} did not report a version")
+        return info.git_version
+
+    # namespaces
+
+    def ensure_namespace(self, name: str, labels: dict[str, str], annotations: dict[str, str] | None = None) -> None:
+        namespaces.ensure_namespace(self.api, name, labels, annotations or {})
+
+    def namespace_phase(self, name: str) -> str | None:
+        return namespaces.namespace_phase(self.api, name)
+
+    def list_namespaces(self, label_selector: str) -> list[dict]:
+        return namespaces.list_namespaces(self.api, label_selector)
+
+    def delete_namespace(
+        self, name: str, *, should_stop: Callable[[], str | None] | None = None, timeout: float = 300
+    ) -> None:
+        namespaces.delete_namespace(self.api, name, should_stop=should_stop, timeout=timeout)
+
+    # guardrails and credentials
+
+    def apply_guardrails(self, namespace: str, spec: GuardrailSpec) -> None:
+        guardrails.apply_guardrails(self.api, namespace, spec)
+
+    def ensure_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
+        return secrets.ensure_secret(self.api, namespace, name, data)
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        return secrets.read_secret(self.api, namespace, name)
+
+    # workloads
+
+    def delete_unfinished_jobs(self, namespace: str, label_selector: str | None = None) -> list[str]:
+        return jobs.delete_unfinished_jobs(self.api, namespace, label_selector)
+
+    def wait_until_ready(
+        self,
+        namespace: str,
+        *,
+        should_stop: Callable[[], str | None],
+        on_progress: Callable[[str], None] | None = None,
+        poll_seconds: float = 1.0,
+        settle_seconds: float = 0,
+    ) -> None:
+        readiness.wait_until_ready(
+            self.api,
+            namespace,
+            should_stop=should_stop,
+            on_progress=on_progress,
+            poll_seconds=poll_seconds,
+            settle_seconds=settle_seconds,
+        )
+
+    def server_dry_run(self, manifests: list[dict], namespace: str) -> None:
+        dryrun.server_dry_run(self.api, manifests, namespace)

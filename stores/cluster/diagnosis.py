@@ -1,0 +1,331 @@
+"""Judging a store namespace: is everything ready, and if not, is it stuck?
+
+Pure functions over plain dicts in the API server's JSON shape (camelCase
+keys), so they work the same on watch events, listed objects and test
+fixtures. ``readiness`` feeds them; nothing here talks to the cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .jobs import job_failed
+
+# Container waiting reasons that do not fix themselves: retrying pulls the same
+# missing image, restarts the same crashing binary, reads the same broken
+# config. ContainerCreating / PodInitializing are normal and not listed.
+FATAL_WAITING_REASONS = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "CrashLoopBackOff",
+        "CreateContainerConfigError",
+        "InvalidImageName",
+        "CreateContainerError",
+    }
+)
+
+# Controllers that create pods/claims and report FailedCreate events.
+POD_CREATING_KINDS = frozenset({"ReplicaSet", "StatefulSet", "Job", "DaemonSet"})
+
+# Failure texts that clear up by themselves a moment later, because Helm
+# creates a chart's objects all at once and in no guaranteed order.
+TRANSIENT_MARKERS = (
+    # the scheduler waits for a StatefulSet's claim to be bound
+    "unbound immediate PersistentVolumeClaims",
+    # a pod created before its ServiceAccount (the namespace's "default" one
+    # is added by a controller just after the namespace appears)
+    "error looking up service account",
+    # quota admission waits for the quota controller's first count
+    "status unknown for quota",
+    # a pod that must run beside another (the setup Job beside WordPress, for
+    # its volume) waits until that pod is placed; if it never is, the other
+    # pod's own failure (quota, image) is the reason to report
+    "didn't match pod affinity rules",
+)
+
+
+@dataclass
+class Snapshot:
+    """What the namespace looks like right now (lists of API object dicts)."""
+
+    deployments: list[dict] = field(default_factory=list)
+    statefulsets: list[dict] = field(default_factory=list)
+    jobs: list[dict] = field(default_factory=list)
+    pods: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Assessment:
+    ready: bool
+    # one short line per workload, keyed by "<kind>/<name>"
+    progress: dict[str, str]
+
+
+# ---------------------------------------------------------------- readiness
+
+
+def assess(snapshot: Snapshot) -> Assessment:
+    progress: dict[str, str] = {}
+    all_ready = True
+    for deployment in snapshot.deployments:
+        ready, line = deployment_readiness(deployment)
+        progress[f"Deployment/{_name(deployment)}"] = line
+        all_ready &= ready
+    for statefulset in snapshot.statefulsets:
+        ready, line = statefulset_readiness(statefulset)
+        progress[f"StatefulSet/{_name(statefulset)}"] = line
+        all_ready &= ready
+    for job in tracked_jobs(snapshot.jobs):
+        ready, line = job_readiness(job)
+        progress[f"Job/{_name(job)}"] = line
+        all_ready &= ready
+    # An empty namespace is not a ready store: the chart has not created
+    # anything yet (or created nothing we know how to wait for).
+    return Assessment(ready=all_ready and bool(progress), progress=progress)
+
+
+def deployment_readiness(deployment: dict) -> tuple[bool, str]:
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    wanted = _int(spec.get("replicas"), 1)
+    updated = _int(status.get("updatedReplicas"))
+    available = _int(status.get("availableReplicas"))
+    total = _int(status.get("replicas"))
+    ready = (
+        _observed_current(deployment)
+        and updated == wanted
+        and available >= wanted
+        # pods of the previous revision are gone (what `kubectl rollout status` waits for)
+        and total == wanted
+    )
+    return ready, f"{_name(deployment)} {min(available, wanted)}/{wanted} ready"
+
+
+def statefulset_readiness(statefulset: dict) -> tuple[bool, str]:
+    spec, status = statefulset.get("spec") or {}, statefulset.get("status") or {}
+    wanted = _int(spec.get("replicas"), 1)
+    ready_replicas = _int(status.get("readyReplicas"))
+    ready = _observed_current(statefulset) and ready_replicas == wanted
+    current, update = status.get("currentRevision"), status.get("updateRevision")
+    rolling = ((spec.get("updateStrategy") or {}).get("type") or "RollingUpdate") != "OnDelete"
+    if rolling and current and update and current != update:
+        ready = False  # a rolling update is still replacing pods
+    return ready, f"{_name(statefulset)} {min(ready_replicas, wanted)}/{wanted} ready"
+
+
+def job_readiness(job: dict) -> tuple[bool, str]:
+    spec, status = job.get("spec") or {}, job.get("status") or {}
+    completions = _int(spec.get("completions"), 1)
+    succeeded = _int(status.get("succeeded"))
+    complete = succeeded >= completions or _condition_true(job, "Complete")
+    return complete, f"job {_name(job)} {min(succeeded, completions)}/{completions} succeeded"
+
+
+def tracked_jobs(jobs: list[dict]) -> list[dict]:
+    """Jobs the store waits for: not the runs of a CronJob, which come and go."""
+    return [
+        job
+        for job in jobs
+        if not any(ref.get("kind") == "CronJob" for ref in _meta(job).get("ownerReferences") or [])
+    ]
+
+
+# ---------------------------------------------------------------- failures
+
+
+def find_failure(snapshot: Snapshot, events_since: datetime | None = None) -> str | None:
+    """The first reason the namespace will not become ready by itself, or None.
+
+    ``events_since`` drops Events last seen before that time, so a warning left
+    over from an earlier attempt does not fail a retry.
+    """
+    for job in tracked_jobs(snapshot.jobs):
+        reason = job_failure(job)
+        if reason:
+            return reason
+    for pod in snapshot.pods:
+        reason = pod_failure(pod)
+        if reason:
+            return reason
+    for deployment in snapshot.deployments:
+        reason = deployment_failure(deployment)
+        if reason:
+            return reason
+    for event in snapshot.events:
+        reason = event_failure(event, snapshot, events_since)
+        if reason:
+            return reason
+    return None
+
+
+def job_failure(job: dict) -> str | None:
+    if not job_failed(job):
+        return None
+    conditions = {c.get("type"): c for c in (job.get("status") or {}).get("conditions") or []}
+    condition = conditions.get("Failed") or conditions.get("FailureTarget") or {}
+    return _join(f"job {_name(job)} failed", condition.get("reason"), condition.get("message"))
+
+
+def pod_failure(pod: dict) -> str | None:
+    if _meta(pod).get("deletionTimestamp"):
+        return None  # on its way out; whatever replaces it gets judged instead
+    status = pod.get("status") or {}
+    for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        reason = waiting.get("reason")
+        if reason in FATAL_WAITING_REASONS:
+            return _join(f"pod {_name(pod)}", reason, waiting.get("message"))
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "PodScheduled"
+            and condition.get("status") == "False"
+            and condition.get("reason") == "Unschedulable"
+            and not _transient(condition.get("message"))
+        ):
+            return _join(f"pod {_name(pod)}", "FailedScheduling", condition.get("message"))
+    return None
+
+
+def deployment_failure(deployment: dict) -> str | None:
+    for condition in (deployment.get("status") or {}).get("conditions") or []:
+        kind, state = condition.get("type"), condition.get("status")
+        message = condition.get("message") or ""
+        # The ReplicaSet controller reports pods it could not create (quota,
+        # LimitRange, admission) here, and clears it once creation works.
+        if kind == "ReplicaFailure" and state == "True" and not _transient(message):
+            return _creation_failure("deployment", _name(deployment), condition.get("reason"), message)
+        if kind == "Progressing" and state == "False" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return _join(f"deployment {_name(deployment)}", "ProgressDeadlineExceeded", message)
+    return None
+
+
+def event_failure(event: dict, snapshot: Snapshot, since: datetime | None) -> str | None:
+    if event.get("type") != "Warning":
+        return None
+    reason = event.get("reason")
+    if reason not in ("FailedCreate", "FailedScheduling"):
+        return None
+    message = event.get("message") or event.get("note") or ""
+    if _transient(message):
+        return None
+    if since is not None:
+        seen = event_last_seen(event)
+        if seen is None or seen < since:
+            return None
+    involved = event.get("involvedObject") or event.get("regarding") or {}
+    kind, name = involved.get("kind"), involved.get("name") or "?"
+    if not _still_pending(involved, snapshot):
+        return None
+    if reason == "FailedScheduling" and kind == "Pod":
+        return _join(f"pod {name}", "FailedScheduling", message)
+    if reason == "FailedCreate" and kind in POD_CREATING_KINDS:
+        if "exceeded quota" in message or "forbidden" in message:
+            # Same wording as the Deployment's ReplicaFailure condition, which
+            # reports the same failure a moment later.
+            message = message.removeprefix("Error creating: ")
+            if kind == "ReplicaSet":
+                return _creation_failure("deployment", _replicaset_owner(name), reason, message)
+            return _creation_failure(kind.lower(), name, reason, message)
+    return None
+
+
+def event_last_seen(event: dict) -> datetime | None:
+    """Latest of the timestamps an Event carries (which ones are set depends on
+    the API version and the reporter)."""
+    candidates = [
+        event.get("lastTimestamp"),
+        event.get("eventTime"),
+        (event.get("series") or {}).get("lastObservedTime"),
+        event.get("firstTimestamp"),
+        _meta(event).get("creationTimestamp"),
+    ]
+    parsed = [t for t in (parse_time(c) for c in candidates) if t is not None]
+    return max(parsed) if parsed else None
+
+
+def parse_time(value) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _still_pending(involved: dict, snapshot: Snapshot) -> bool:
+    """Does the object an Event is about still exist and still need pods?
+
+    A warning about an object that has since recovered, or was replaced by a
+    new one with the same name, is history, not a failure.
+    """
+    kind, name, uid = involved.get("kind"), involved.get("name"), involved.get("uid")
+
+    def same(obj: dict) -> bool:
+        meta = _meta(obj)
+        return meta.get("name") == name and (not uid or not meta.get("uid") or meta.get("uid") == uid)
+
+    if kind == "Pod":
+        return any(same(p) and not _condition_true(p, "PodScheduled") for p in snapshot.pods)
+    if kind == "StatefulSet":
+        return any(same(s) and not statefulset_readiness(s)[0] for s in snapshot.statefulsets)
+    if kind == "Job":
+        return any(same(j) and not job_readiness(j)[0] for j in snapshot.jobs)
+    if kind == "ReplicaSet":
+        owner = _replicaset_owner(name or "")
+        return any(_name(d) == owner and not deployment_readiness(d)[0] for d in snapshot.deployments)
+    return kind in POD_CREATING_KINDS  # e.g. DaemonSet: nothing to check against
+
+
+def _replicaset_owner(replicaset_name: str) -> str:
+    # We do not watch ReplicaSets; "<deployment>-<pod-template-hash>" names
+    # the Deployment that owns one.
+    return replicaset_name.rsplit("-", 1)[0]
+
+
+def _creation_failure(kind: str, name: str, reason: str | None, message: str) -> str:
+    if "exceeded quota" in message:
+        return f"quota exceeded: {message}"
+    return _join(f"{kind} {name}", reason or "FailedCreate", message)
+
+
+def _transient(message: str | None) -> bool:
+    return bool(message) and any(marker in message for marker in TRANSIENT_MARKERS)
+
+
+def _condition_true(obj: dict, kind: str) -> bool:
+    return any(
+        c.get("type") == kind and c.get("status") == "True"
+        for c in (obj.get("status") or {}).get("conditions") or []
+    )
+
+
+def _observed_current(obj: dict) -> bool:
+    """The controller has seen the latest spec (else its status is stale)."""
+    generation = _meta(obj).get("generation")
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    return generation is None or (observed is not None and observed >= generation)
+
+
+def _join(subject: str, reason: str | None, message: str | None) -> str:
+    parts = [subject] + [p.strip() for p in (reason, message) if p and p.strip()]
+    return ": ".join(parts)
+
+
+def _meta(obj: dict) -> dict:
+    return obj.get("metadata") or {}
+
+
+def _name(obj: dict) -> str:
+    return _meta(obj).get("name") or "?"
+
+
+def _int(value, default: int = 0) -> int:
+    return default if value is None else int(value)

@@ -1,0 +1,238 @@
+"""Per-store guardrails: a ResourceQuota, a LimitRange and NetworkPolicies.
+
+The objects are built as plain dicts by pure functions (easy to test and to
+read next to the Kubernetes docs) and applied with create-or-replace, so
+re-running converges on the spec even if someone edited them by hand.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .client import KubeApi, api_errors, is_status
+from .errors import ClusterError
+
+QUOTA_NAME = "store-quota"
+LIMIT_RANGE_NAME = "store-limits"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "store-provisioner"}
+# Label every namespace carries since Kubernetes 1.22; lets a policy pick a
+# namespace by name without us labelling foreign namespaces.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+DEFAULT_QUOTA = {
+    "requests.cpu": "2",
+    "requests.memory": "3Gi",
+    "limits.cpu": "4",
+    "limits.memory": "6Gi",
+    "pods": "10",
+    "persistentvolumeclaims": "4",
+    "requests.storage": "20Gi",
+    # A store is reached through the shared ingress controller only.
+    "services.loadbalancers": "0",
+    "services.nodeports": "0",
+}
+DEFAULT_PRIVATE_CIDRS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+
+
+@dataclass
+class GuardrailSpec:
+    # ResourceQuota .spec.hard
+    quota: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_QUOTA))
+    # LimitRange for containers. The quota covers requests/limits of cpu and
+    # memory, so the API server rejects pods that do not state them; these
+    # defaults fill them in for charts that leave resources empty.
+    container_default: dict[str, str] = field(
+        default_factory=lambda: {"cpu": "500m", "memory": "512Mi"}
+    )
+    container_default_request: dict[str, str] = field(
+        default_factory=lambda: {"cpu": "100m", "memory": "128Mi"}
+    )
+    container_max: dict[str, str] = field(
+        default_factory=lambda: {"cpu": "2", "memory": "2Gi"}
+    )
+    ingress_controller_namespace: str = "ingress-nginx"
+    dns_namespace: str = "kube-system"
+    # Excluded from internet egress: cluster pod/service ranges live here, so
+    # one store can not reach another store (or the cloud metadata service
+    # when it is listed too).
+    private_cidrs: list[str] = field(default_factory=lambda: list(DEFAULT_PRIVATE_CIDRS))
+
+
+# ---------------------------------------------------------------- builders
+
+
+def resource_quota(spec: GuardrailSpec) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": QUOTA_NAME, "labels": dict(MANAGED_BY)},
+        "spec": {"hard": dict(spec.quota)},
+    }
+
+
+def limit_range(spec: GuardrailSpec) -> dict:
+    limit = {
+        "type": "Container",
+        "default": dict(spec.container_default),
+        "defaultRequest": dict(spec.container_default_request),
+    }
+    if spec.container_max:
+        limit["max"] = dict(spec.container_max)
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": LIMIT_RANGE_NAME, "labels": dict(MANAGED_BY)},
+        "spec": {"limits": [limit]},
+    }
+
+
+def network_policies(spec: GuardrailSpec) -> list[dict]:
+    everything: dict = {}  # empty podSelector = every pod in the namespace
+    return [
+        # Deny all traffic by default; the policies below are the only way in/out.
+        _policy("default-deny", everything, ["Ingress", "Egress"]),
+        _policy(
+            "allow-same-namespace",
+            everything,
+            ["Ingress", "Egress"],
+            ingress=[{"from": [{"podSelector": {}}]}],
+            egress=[{"to": [{"podSelector": {}}]}],
+        ),
+        _policy(
+            "allow-dns",
+            everything,
+            ["Egress"],
+            egress=[
+                {
+                    "to": [{"namespaceSelector": _namespace_named(spec.dns_namespace)}],
+                    "ports": [
+                        {"protocol": "UDP", "port": 53},
+                        {"protocol": "TCP", "port": 53},
+                    ],
+                }
+            ],
+        ),
+        _policy(
+            "allow-ingress-controller",
+            everything,
+            ["Ingress"],
+            ingress=[
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": _namespace_named(
+                                spec.ingress_controller_namespace
+                            )
+                        }
+                    ]
+                }
+            ],
+        ),
+        _policy(
+            "allow-internet-egress",
+            everything,
+            ["Egress"],
+            egress=[{"to": internet_ip_blocks(spec.private_cidrs)}],
+        ),
+    ]
+
+
+def internet_ip_blocks(private_cidrs: list[str]) -> list[dict]:
+    """ipBlock peers for "anywhere except these ranges".
+
+    An ipBlock's ``except`` must lie inside its ``cidr``, so IPv6 exclusions
+    get their own ``::/0`` block (added only when some are given).
+    """
+    by_version: dict[int, list[str]] = {4: [], 6: []}
+    for cidr in private_cidrs:
+        try:
+            network = ipaddress.ip_network(cidr.strip(), strict=False)
+        except ValueError as exc:
+            raise ClusterError(f"invalid private CIDR {cidr!r}: {exc}") from exc
+        by_version[network.version].append(str(network))
+    blocks = [_ip_block("0.0.0.0/0", by_version[4])]
+    if by_version[6]:
+        blocks.append(_ip_block("::/0", by_version[6]))
+    return blocks
+
+
+def guardrail_objects(spec: GuardrailSpec) -> list[dict]:
+    """Everything apply_guardrails creates, in the order it is applied."""
+    return [limit_range(spec), resource_quota(spec), *network_policies(spec)]
+
+
+def _policy(name: str, pod_selector: dict, types: list[str], *, ingress=None, egress=None) -> dict:
+    spec: dict = {"podSelector": pod_selector, "policyTypes": types}
+    if ingress is not None:
+        spec["ingress"] = ingress
+    if egress is not None:
+        spec["egress"] = egress
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "labels": dict(MANAGED_BY)},
+        "spec": spec,
+    }
+
+
+def _namespace_named(name: str) -> dict:
+    return {"matchLabels": {NAMESPACE_NAME_LABEL: name}}
+
+
+def _ip_block(cidr: str, excluded: list[str]) -> dict:
+    block: dict = {"cidr": cidr}
+    if excluded:
+        block["except"] = excluded
+    return {"ipBlock": block}
+
+
+# ---------------------------------------------------------------- apply
+
+
+def apply_guardrails(api: KubeApi, namespace: str, spec: GuardrailSpec) -> None:
+    # LimitRange first: with the quota in place, pods without requests/limits
+    # are rejected unless the LimitRange defaults are already there.
+    for obj in guardrail_objects(spec):
+        _create_or_replace(api, namespace, obj)
+
+
+def _create_or_replace(api: KubeApi, namespace: str, obj: dict) -> None:
+    kind, name = obj["kind"], obj["metadata"]["name"]
+    create, read, replace = _operations(api, kind)
+    with api_errors(f"applying {kind} {name} in {namespace}", api.host):
+        try:
+            create(namespace, body=obj, _request_timeout=api.timeout)
+            return
+        except Exception as exc:
+            if not is_status(exc, 409):
+                raise
+        # Someone may update it between our read and replace (409 again);
+        # one more round settles that.
+        for attempt in range(2):
+            current = read(name, namespace, _request_timeout=api.timeout)
+            body = {**obj, "metadata": {**obj["metadata"],
+                                        "resourceVersion": current.metadata.resource_version}}
+            try:
+                replace(name, namespace, body=body, _request_timeout=api.timeout)
+                return
+            except Exception as exc:
+                if attempt == 1 or not is_status(exc, 409):
+                    raise
+
+
+def _operations(api: KubeApi, kind: str) -> tuple[Callable, Callable, Callable]:
+    if kind == "ResourceQuota":
+        c = api.core
+        return (c.create_namespaced_resource_quota, c.read_namespaced_resource_quota,
+                c.replace_namespaced_resource_quota)
+    if kind == "LimitRange":
+        c = api.core
+        return (c.create_namespaced_limit_range, c.read_namespaced_limit_range,
+                c.replace_namespaced_limit_range)
+    if kind == "NetworkPolicy":
+        n = api.networking
+        return (n.create_namespaced_network_policy, n.read_namespaced_network_policy,
+                n.replace_namespaced_network_policy)
+    raise ValueError(f"no operations for {kind}")

@@ -1,0 +1,141 @@
+"""Store namespaces: create idempotently, list, and delete-and-wait."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from kubernetes import watch
+
+from .client import KubeApi, api_errors, is_status
+from .errors import ClusterError, NamespaceStuck, Stopped
+
+# A namespace deletion wait re-checks should_stop/the deadline at least this often.
+DELETE_WATCH_CHUNK_SECONDS = 2
+
+
+def ensure_namespace(
+    api: KubeApi, name: str, labels: dict[str, str], annotations: dict[str, str]
+) -> None:
+    body = {"metadata": {"name": name, "labels": dict(labels), "annotations": dict(annotations)}}
+    with api_errors(f"creating namespace {name}", api.host):
+        try:
+            api.core.create_namespace(body=body, _request_timeout=api.timeout)
+            return
+        except Exception as exc:
+            if not is_status(exc, 409):
+                raise
+        existing = api.core.read_namespace(name, _request_timeout=api.timeout)
+        if existing.status and existing.status.phase == "Terminating":
+            # A new store can not live in a namespace that is being emptied;
+            # the caller retries once deletion has finished.
+            raise ClusterError(f"namespace {name} is still terminating")
+        # Merge patch: adds/overwrites our labels, leaves other labels alone.
+        patch = {"metadata": {"labels": dict(labels), "annotations": dict(annotations)}}
+        api.core.patch_namespace(name, body=patch, _request_timeout=api.timeout)
+
+
+def namespace_phase(api: KubeApi, name: str) -> str | None:
+    with api_errors(f"reading namespace {name}", api.host):
+        try:
+            ns = api.core.read_namespace(name, _request_timeout=api.timeout)
+        except Exception as exc:
+            if is_status(exc, 404):
+                return None
+            raise
+    return (ns.status.phase if ns.status else None) or "Active"
+
+
+def list_namespaces(api: KubeApi, label_selector: str) -> list[dict]:
+    with api_errors("listing namespaces", api.host):
+        result = api.core.list_namespace(
+            label_selector=label_selector, _request_timeout=api.timeout
+        )
+    return [
+        {
+            "name": ns.metadata.name,
+            "labels": dict(ns.metadata.labels or {}),
+            "annotations": dict(ns.metadata.annotations or {}),
+            "phase": (ns.status.phase if ns.status else None) or "Active",
+        }
+        for ns in result.items
+    ]
+
+
+def delete_namespace(
+    api: KubeApi,
+    name: str,
+    *,
+    should_stop: Callable[[], str | None] | None,
+    timeout: float,
+) -> None:
+    """Delete the namespace and watch it until it is gone."""
+    deadline = time.monotonic() + timeout
+    action = f"deleting namespace {name}"
+    with api_errors(action, api.host):
+        try:
+            api.core.delete_namespace(
+                name, propagation_policy="Background", _request_timeout=api.timeout
+            )
+        except Exception as exc:
+            # 404: already gone. 409: already terminating, which is what we want.
+            if not is_status(exc, 404, 409):
+                raise
+
+        while True:
+            if should_stop is not None:
+                reason = should_stop()
+                if reason:
+                    raise Stopped(reason)
+            try:
+                ns = api.core.read_namespace(name, _request_timeout=api.timeout)
+            except Exception as exc:
+                if is_status(exc, 404):
+                    return
+                raise
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NamespaceStuck(_describe_leftovers(ns))
+            chunk = max(1, min(DELETE_WATCH_CHUNK_SECONDS, int(remaining + 0.999)))
+            if _watch_until_deleted(api, name, ns.metadata.resource_version, chunk):
+                return
+
+
+def _watch_until_deleted(api: KubeApi, name: str, resource_version: str, seconds: int) -> bool:
+    """True once a DELETED event arrives; False when the watch chunk ends."""
+    w = watch.Watch()
+    try:
+        for event in w.stream(
+            api.core.list_namespace,
+            field_selector=f"metadata.name={name}",
+            resource_version=resource_version,
+            timeout_seconds=seconds,
+            _request_timeout=api.watch_timeout(seconds),
+        ):
+            if event["type"] == "DELETED":
+                return True
+    except Exception as exc:
+        # 410 Gone: our resourceVersion is too old; the caller simply re-reads.
+        if not is_status(exc, 410):
+            raise
+    finally:
+        w.stop()
+    return False
+
+
+def _describe_leftovers(ns) -> str:
+    name = ns.metadata.name
+    parts = []
+    for condition in (ns.status.conditions if ns.status else None) or []:
+        # Deletion conditions are "True" when they describe a problem
+        # (NamespaceContentRemaining, NamespaceFinalizersRemaining,
+        # NamespaceDeletionContentFailure, ...).
+        if condition.status == "True" and condition.message:
+            parts.append(f"{condition.type}: {condition.message}")
+    finalizers = (ns.spec.finalizers if ns.spec else None) or []
+    if finalizers:
+        parts.append("namespace finalizers: " + ", ".join(finalizers))
+    if ns.metadata.finalizers:
+        parts.append("metadata finalizers: " + ", ".join(ns.metadata.finalizers))
+    detail = "; ".join(parts) or "no conditions reported yet"
+    return f"namespace {name} is still terminating: {detail}"

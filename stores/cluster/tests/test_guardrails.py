@@ -1,0 +1,135 @@
+"""The guardrail objects a store namespace gets."""
+
+from __future__ import annotations
+
+import pytest
+
+from stores.cluster import ClusterError, GuardrailSpec
+from stores.cluster.guardrails import guardrail_objects, limit_range, network_policies, resource_quota
+
+
+def policies(spec=None) -> dict[str, dict]:
+    return {p["metadata"]["name"]: p["spec"] for p in network_policies(spec or GuardrailSpec())}
+
+
+def test_it_sets_the_default_quota():
+    quota = resource_quota(GuardrailSpec())
+    assert quota["metadata"]["name"] == "store-quota"
+    assert quota["spec"]["hard"] == {
+        "requests.cpu": "2",
+        "requests.memory": "3Gi",
+        "limits.cpu": "4",
+        "limits.memory": "6Gi",
+        "pods": "10",
+        "persistentvolumeclaims": "4",
+        "requests.storage": "20Gi",
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+    }
+
+
+def test_it_takes_quota_overrides_without_sharing_defaults():
+    small = GuardrailSpec(quota={"pods": "3"})
+    assert resource_quota(small)["spec"]["hard"] == {"pods": "3"}
+    GuardrailSpec().quota["pods"] = "99"
+    assert resource_quota(GuardrailSpec())["spec"]["hard"]["pods"] == "10"
+
+
+def test_it_sets_container_defaults_and_maximum():
+    limits = limit_range(GuardrailSpec())
+    assert limits["metadata"]["name"] == "store-limits"
+    assert limits["spec"]["limits"] == [
+        {
+            "type": "Container",
+            "default": {"cpu": "500m", "memory": "512Mi"},
+            "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+            "max": {"cpu": "2", "memory": "2Gi"},
+        }
+    ]
+
+
+def test_it_creates_five_policies_that_all_select_every_pod():
+    found = policies()
+    assert sorted(found) == [
+        "allow-dns", "allow-ingress-controller", "allow-internet-egress", "allow-same-namespace", "default-deny",
+    ]
+    assert all(spec["podSelector"] == {} for spec in found.values())
+
+
+def test_it_denies_everything_by_default():
+    assert policies()["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_it_allows_traffic_inside_the_namespace():
+    spec = policies()["allow-same-namespace"]
+    assert spec["ingress"] == [{"from": [{"podSelector": {}}]}]
+    assert spec["egress"] == [{"to": [{"podSelector": {}}]}]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+
+
+def test_it_allows_dns_to_the_dns_namespace_only():
+    spec = policies(GuardrailSpec(dns_namespace="dns-system"))["allow-dns"]
+    assert spec["policyTypes"] == ["Egress"]
+    assert spec["egress"] == [
+        {
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dns-system"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }
+    ]
+
+
+def test_it_admits_the_ingress_controller():
+    spec = policies(GuardrailSpec(ingress_controller_namespace="traefik"))["allow-ingress-controller"]
+    assert spec["policyTypes"] == ["Ingress"]
+    assert spec["ingress"] == [
+        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}]}
+    ]
+
+
+def test_it_allows_the_internet_but_not_private_ranges():
+    spec = policies()["allow-internet-egress"]
+    assert spec["policyTypes"] == ["Egress"]
+    assert spec["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}]}
+    ]
+
+
+def test_it_puts_ipv6_exclusions_in_their_own_block():
+    spec = policies(GuardrailSpec(private_cidrs=["100.64.0.0/10", "fd00::/8"]))["allow-internet-egress"]
+    assert spec["egress"][0]["to"] == [
+        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["100.64.0.0/10"]}},
+        {"ipBlock": {"cidr": "::/0", "except": ["fd00::/8"]}},
+    ]
+
+
+def test_it_allows_all_egress_when_nothing_is_private():
+    spec = policies(GuardrailSpec(private_cidrs=[]))["allow-internet-egress"]
+    assert spec["egress"] == [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]
+
+
+def test_it_rejects_a_malformed_cidr():
+    with pytest.raises(ClusterError, match="invalid private CIDR 'ten-dot'"):
+        network_policies(GuardrailSpec(private_cidrs=["ten-dot"]))
+
+
+def test_it_applies_the_limit_range_before_the_quota():
+    kinds = [obj["kind"] for obj in guardrail_objects(GuardrailSpec())]
+    assert kinds[:2] == ["LimitRange", "ResourceQuota"]
+    assert kinds.count("NetworkPolicy") == 5
+
+
+def test_it_labels_what_it_manages():
+    for obj in guardrail_objects(GuardrailSpec()):
+        assert obj["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "store-provisioner"}
+
+
+def test_it_builds_objects_the_client_models_accept():
+    from kubernetes import client
+
+    models = {"LimitRange": client.V1LimitRange, "ResourceQuota": client.V1ResourceQuota,
+              "NetworkPolicy": client.V1NetworkPolicy}
+    serializer = client.ApiClient()
+    for obj in guardrail_objects(GuardrailSpec()):
+        model = models[obj["kind"]].model_validate(obj)
+        # Nothing is lost on the way to the API server (e.g. the empty podSelector).
+        assert serializer.sanitize_for_serialization(model) == obj

@@ -1,0 +1,267 @@
+"""Helm wrapper against a stand-in helm script that records its calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stores.cluster import ClusterError, ClusterUnavailable, Helm, Stopped
+from stores.cluster import helm as helm_module
+
+STANDIN = Path(__file__).with_name("standin_helm.py")
+
+
+class StandIn:
+    def __init__(self, tmp_path: Path, monkeypatch):
+        self.state_path = tmp_path / "state.json"
+        self.log_path = tmp_path / "calls.jsonl"
+        self.binary = tmp_path / "helm"
+        self.binary.write_text(f"#!/bin/sh\nexec {sys.executable} {STANDIN} \"$@\"\n")
+        self.binary.chmod(0o755)
+        monkeypatch.setenv("STANDIN_HELM_STATE", str(self.state_path))
+        self.write({})
+
+    def write(self, releases=None, upgrade=None):
+        state = {"log": str(self.log_path), "releases": releases or {}, "upgrade": upgrade or {}}
+        self.state_path.write_text(json.dumps(state))
+
+    def releases(self) -> dict:
+        return json.loads(self.state_path.read_text())["releases"]
+
+    def calls(self) -> list[dict]:
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+
+    def commands(self) -> list[str]:
+        return [call["command"] for call in self.calls()]
+
+    def helm(self) -> Helm:
+        return Helm(str(self.binary), "/etc/store/kubeconfig", "store-ctx")
+
+
+@pytest.fixture
+def standin(tmp_path, monkeypatch):
+    return StandIn(tmp_path, monkeypatch)
+
+
+def release(status, *history):
+    return {"status": status, "namespace": "store-acme",
+            "history": [{"revision": i + 1, "status": s} for i, s in enumerate(history or (status,))]}
+
+
+def never_stop():
+    return None
+
+
+def install(helm: Helm, values=None, should_stop=never_stop, values_files=()):
+    return helm.upgrade_install("acme", "/charts/woocommerce", "store-acme", values or {"host": "acme.example"},
+                                timeout_seconds=300, should_stop=should_stop, values_files=values_files)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # zombies are dead too
+
+
+# ---------------------------------------------------------------- queries
+
+
+def test_it_reads_the_status_as_json(standin):
+    standin.write({"acme": release("deployed")})
+    assert standin.helm().status("acme", "store-acme")["info"]["status"] == "deployed"
+    call = standin.calls()[0]
+    assert call["args"] == ["status", "acme", "--namespace", "store-acme", "-o", "json"]
+    assert call["global"] == {"--kubeconfig": "/etc/store/kubeconfig", "--kube-context": "store-ctx"}
+
+
+def test_it_returns_none_for_an_unknown_release(standin):
+    assert standin.helm().status("nope", "store-acme") is None
+
+
+def test_it_lists_releases_in_all_namespaces(standin):
+    standin.write({"acme": release("deployed"), "beta": release("failed")})
+    listed = standin.helm().list_releases()
+    assert {(r["name"], r["status"]) for r in listed} == {("acme", "deployed"), ("beta", "failed")}
+    args = standin.calls()[0]["args"]
+    assert "--all-namespaces" in args and "--all" in args and args[-2:] == ["-o", "json"]
+
+
+# ---------------------------------------------------------------- upgrade_install
+
+
+def test_it_installs_a_new_release_without_waiting(standin):
+    result = install(standin.helm())
+    assert standin.commands() == ["status", "upgrade"]
+    args = standin.calls()[1]["args"]
+    assert args[:4] == ["upgrade", "acme", "/charts/woocommerce", "--install"]
+    assert args[args.index("--namespace") + 1] == "store-acme"
+    assert args[args.index("--timeout") + 1] == "300s"
+    assert args[-2:] == ["-o", "json"]
+    assert "--wait" not in args
+    assert result["info"]["status"] == "deployed" and result["version"] == 1
+
+
+def test_it_returns_a_summary_without_manifest_notes_or_values(standin):
+    result = install(standin.helm(), values={"admin": {"email": "owner@example.org"}})
+    assert set(result) == {"name", "namespace", "version", "info", "chart"}
+    assert "hunter2" not in json.dumps(result) and "owner@example.org" not in json.dumps(result)
+
+
+def test_it_passes_values_in_a_private_file_it_removes_afterwards(standin):
+    install(standin.helm(), values={"host": "acme.example", "replicas": 2})
+    upgrade = standin.calls()[1]
+    assert json.loads(upgrade["values"]) == {"host": "acme.example", "replicas": 2}
+    assert upgrade["values_mode"] == "0o600"
+    assert not os.path.exists(upgrade["values_path"])
+
+
+def test_it_uninstalls_an_interrupted_first_install(standin):
+    standin.write({"acme": release("pending-install")})
+    install(standin.helm())
+    assert standin.commands() == ["status", "history", "uninstall", "upgrade"]
+    assert standin.releases()["acme"]["history"] == [{"revision": 1, "status": "deployed"}]
+
+
+@pytest.mark.parametrize("stuck", ["pending-upgrade", "pending-rollback"])
+def test_it_rolls_back_a_stuck_release_that_had_deployed(standin, stuck):
+    # Uninstalling would delete the store's volumes: roll back to revision 2 instead.
+    standin.write({"acme": release(stuck, "superseded", "deployed", stuck)})
+    install(standin.helm())
+    assert standin.commands() == ["status", "history", "rollback", "upgrade"]
+    rollback = standin.calls()[2]["args"]
+    assert rollback[:3] == ["rollback", "acme", "2"]
+    assert len(standin.releases()["acme"]["history"]) == 5
+
+
+def test_it_gives_values_files_before_the_platforms_values(standin):
+    install(standin.helm(), values={"host": "acme.example"}, values_files=["/charts/values-kind.yaml", "/etc/extra.yaml"])
+    upgrade = standin.calls()[1]
+    assert upgrade["values_files"] == ["/charts/values-kind.yaml", "/etc/extra.yaml"]
+    assert json.loads(upgrade["values"]) == {"host": "acme.example"}
+
+
+def test_it_uninstalls_a_failed_release_that_never_worked(standin):
+    standin.write({"acme": release("failed")})
+    install(standin.helm())
+    assert standin.commands() == ["status", "history", "uninstall", "upgrade"]
+
+
+def test_it_upgrades_a_failed_release_that_once_worked(standin):
+    standin.write({"acme": release("failed", "superseded", "deployed", "failed")})
+    install(standin.helm())
+    assert standin.commands() == ["status", "history", "upgrade"]
+    assert len(standin.releases()["acme"]["history"]) == 4
+
+
+def test_it_just_upgrades_a_deployed_release(standin):
+    standin.write({"acme": release("deployed")})
+    install(standin.helm())
+    assert standin.commands() == ["status", "upgrade"]
+
+
+def test_it_reports_helms_error(standin):
+    standin.write(upgrade={"fail": 'template: woocommerce/templates/x.yaml:3: function "nope" not defined'})
+    with pytest.raises(ClusterError) as failure:
+        install(standin.helm())
+    assert str(failure.value) == (
+        'helm upgrade acme failed: template: woocommerce/templates/x.yaml:3: function "nope" not defined'
+    )
+    assert not isinstance(failure.value, ClusterUnavailable)
+
+
+def test_it_calls_an_unreachable_cluster_unavailable(standin):
+    standin.write(upgrade={"fail": "Kubernetes cluster unreachable: Get \"https://10.0.0.1:6443/version\": dial tcp"})
+    with pytest.raises(ClusterUnavailable):
+        install(standin.helm())
+
+
+def test_it_trims_long_errors(standin):
+    standin.write(upgrade={"fail": "x" * 5000 + " the end"})
+    with pytest.raises(ClusterError) as failure:
+        install(standin.helm())
+    assert len(str(failure.value)) < 900 and str(failure.value).endswith("the end")
+
+
+def test_it_fails_clearly_when_helm_is_missing(tmp_path):
+    with pytest.raises(ClusterError, match="can not run helm"):
+        Helm(str(tmp_path / "no-helm"), None).status("acme", "store-acme")
+
+
+# ---------------------------------------------------------------- stopping
+
+
+def stop_after(seconds: float):
+    started = time.monotonic()
+    return lambda: "store deleted by owner" if time.monotonic() - started > seconds else None
+
+
+def test_it_terminates_helm_and_its_children_when_asked_to_stop(standin):
+    standin.write(upgrade={"sleep": 60, "spawn_child": True})
+    started = time.monotonic()
+    with pytest.raises(Stopped) as stopped:
+        install(standin.helm(), should_stop=stop_after(0.3))
+    elapsed = time.monotonic() - started
+    assert stopped.value.reason == "store deleted by owner"
+    assert elapsed < 3, f"stopping took {elapsed:.1f}s"
+    upgrade = standin.calls()[1]
+    assert "terminated" in standin.commands()  # SIGTERM first, helm could clean up
+    assert not process_alive(upgrade["pid"])
+    deadline = time.monotonic() + 2
+    while process_alive(upgrade["child_pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process_alive(upgrade["child_pid"])
+    assert not os.path.exists(upgrade["values_path"])
+
+
+def test_it_kills_helm_that_ignores_sigterm(standin, monkeypatch):
+    monkeypatch.setattr(helm_module, "TERMINATE_GRACE_SECONDS", 0.5)
+    standin.write(upgrade={"sleep": 60, "ignore_term": True})
+    started = time.monotonic()
+    with pytest.raises(Stopped):
+        install(standin.helm(), should_stop=stop_after(0.3))
+    assert time.monotonic() - started < 3
+    assert not process_alive(standin.calls()[1]["pid"])
+
+
+def test_it_asks_should_stop_while_helm_runs(standin):
+    standin.write(upgrade={"sleep": 1.6})
+    asked = []
+    install(standin.helm(), should_stop=lambda: asked.append(time.monotonic()))
+    assert len(asked) >= 2
+    gaps = [b - a for a, b in zip(asked, asked[1:])]
+    assert max(gaps) < 1.0
+
+
+def test_it_gives_up_on_helm_that_outlives_its_timeout(standin, monkeypatch):
+    monkeypatch.setattr(helm_module, "PROCESS_GRACE_SECONDS", 0)
+    standin.write(upgrade={"sleep": 60})
+    with pytest.raises(ClusterError, match="did not finish within 1 s"):
+        standin.helm().upgrade_install("acme", "/c", "store-acme", {}, timeout_seconds=1, should_stop=never_stop)
+
+
+# ---------------------------------------------------------------- uninstall
+
+
+def test_it_uninstalls_and_tolerates_absence(standin):
+    standin.write({"acme": release("deployed")})
+    helm = standin.helm()
+    assert helm.uninstall("acme", "store-acme") is True
+    assert helm.uninstall("acme", "store-acme") is False
+    args = standin.calls()[0]["args"]
+    assert args[:4] == ["uninstall", "acme", "--namespace", "store-acme"]
+    assert args[args.index("--timeout") + 1] == "120s"
+
+
+def test_it_does_not_start_helm_when_already_stopped(standin):
+    with pytest.raises(Stopped):
+        install(standin.helm(), should_stop=lambda: "cancelled")
+    assert standin.calls() == []

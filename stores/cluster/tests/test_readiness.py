@@ -1,0 +1,183 @@
+"""wait_until_ready's loop: watch-driven wake-ups, failing fast, stopping."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from stores.cluster import ClusterError, ClusterUnavailable, Stopped, WorkloadFailed
+from stores.cluster import readiness
+from stores.cluster.readiness import wait_until_ready
+
+from .factories import deployment, job, pod
+from .fakes import FakeKind, FakeWatch, fake_api, not_found, raising
+
+
+@pytest.fixture(autouse=True)
+def fake_watch(monkeypatch):
+    FakeWatch.instances.clear()
+    monkeypatch.setattr(readiness, "watch", SimpleNamespace(Watch=FakeWatch))
+    monkeypatch.setattr(readiness, "WATCH_CHUNK_SECONDS", 1)
+    monkeypatch.setattr(readiness, "COALESCE_SECONDS", 0)
+
+
+def never_stop():
+    return None
+
+
+def later(seconds: float, action) -> threading.Timer:
+    timer = threading.Timer(seconds, action)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def test_it_returns_at_once_when_everything_is_ready():
+    api = fake_api(deployments=FakeKind(deployment("web")), jobs=FakeKind(job(succeeded=1)))
+    lines = []
+    wait_until_ready(api, "store-acme", should_stop=never_stop, on_progress=lines.append)
+    assert lines == ["web 1/1 ready", "job store-acme-setup 1/1 succeeded"]
+
+
+def test_it_wakes_up_on_a_watch_event_not_on_the_poll_interval():
+    deployments = FakeKind(deployment("web", available=0))
+    api = fake_api(deployments=deployments)
+    lines = []
+    later(0.2, lambda: deployments.put(deployment("web")))
+    started = time.monotonic()
+    wait_until_ready(api, "store-acme", should_stop=never_stop, on_progress=lines.append, poll_seconds=30)
+    assert time.monotonic() - started < 1
+    assert lines == ["web 0/1 ready", "web 1/1 ready"]
+
+
+def test_it_fails_fast_on_a_broken_pod():
+    pods = FakeKind()
+    api = fake_api(deployments=FakeKind(deployment("web", available=0)), pods=pods)
+    later(0.2, lambda: pods.put(pod("web-abc", waiting="ErrImagePull", message="pull access denied")))
+    with pytest.raises(WorkloadFailed, match="^pod web-abc: ErrImagePull: pull access denied$"):
+        wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=30)
+
+
+def test_it_stops_when_asked_and_asks_every_poll_interval():
+    api = fake_api(deployments=FakeKind(deployment("web", available=0)))
+    asked = []
+
+    def should_stop():
+        asked.append(time.monotonic())
+        return "cancelled by owner" if len(asked) >= 4 else None
+
+    with pytest.raises(Stopped) as stopped:
+        wait_until_ready(api, "store-acme", should_stop=should_stop, poll_seconds=0.2)
+    assert stopped.value.reason == "cancelled by owner"
+    assert max(b - a for a, b in zip(asked, asked[1:])) < 0.5
+
+
+def test_it_asks_should_stop_at_most_twice_per_interval_under_event_storms():
+    deployments = FakeKind(deployment("web", available=0))
+    api = fake_api(deployments=deployments)
+    storming = threading.Event()
+
+    def storm():
+        while not storming.is_set():
+            deployments.put(deployment("web", available=0))
+            time.sleep(0.002)
+
+    later(0, storm)
+    asked = []
+    started = time.monotonic()
+
+    def should_stop():
+        asked.append(1)
+        return "enough" if time.monotonic() - started > 1 else None
+
+    try:
+        with pytest.raises(Stopped):
+            wait_until_ready(api, "store-acme", should_stop=should_stop, poll_seconds=0.5)
+    finally:
+        storming.set()
+    assert len(asked) <= 6
+
+
+def test_it_waits_for_workloads_to_appear():
+    deployments = FakeKind()
+    api = fake_api(deployments=deployments)
+    later(0.3, lambda: deployments.put(deployment("web")))
+    wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=5)
+    assert deployments.objects
+
+
+def test_it_waits_until_ready_has_lasted_the_settle_time():
+    deployments = FakeKind(deployment("web"))
+    api = fake_api(deployments=deployments)
+    # Ready at first, then a pod dies; ready again at 0.4 s.
+    later(0.1, lambda: deployments.put(deployment("web", available=0)))
+    later(0.4, lambda: deployments.put(deployment("web")))
+    started = time.monotonic()
+    wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=1, settle_seconds=0.5)
+    assert 0.85 < time.monotonic() - started < 1.5
+
+
+def test_it_forgets_deleted_objects():
+    deployments = FakeKind(deployment("web"), deployment("old", available=0))
+    api = fake_api(deployments=deployments)
+    later(0.2, lambda: deployments.delete("old"))
+    wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=5)
+
+
+def test_it_reports_an_unreachable_api_server_at_once():
+    pods = FakeKind()
+    pods.list_error = ApiException(status=0, reason="connection refused")
+    with pytest.raises(ClusterUnavailable, match="unreachable while listing workloads"):
+        wait_until_ready(fake_api(pods=pods), "store-acme", should_stop=never_stop)
+
+
+def test_it_gives_up_when_a_watch_is_refused():
+    events = FakeKind()
+    events.watch_error = ApiException(status=403, reason="Forbidden",
+                                      body='{"message": "events is forbidden: User cannot watch"}')
+    api = fake_api(deployments=FakeKind(deployment("web", available=0)), events=events)
+    with pytest.raises(ClusterError, match="events is forbidden"):
+        wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=0.1)
+
+
+def test_it_rides_out_a_short_disconnect(monkeypatch):
+    deployments = FakeKind(deployment("web", available=0))
+    deployments.watch_error = ApiException(status=0, reason="connection reset")
+    api = fake_api(deployments=deployments)
+
+    def heal():
+        deployments.watch_error = None
+        deployments.objects["web"] = deployment("web")  # seen by the re-list
+
+    later(0.3, heal)
+    wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=0.1)
+
+
+def test_it_gives_up_after_a_long_disconnect(monkeypatch):
+    monkeypatch.setattr(readiness, "RECONNECT_GRACE_SECONDS", 0.3)
+    deployments = FakeKind(deployment("web", available=0))
+    deployments.watch_error = ApiException(status=0, reason="connection reset")
+    with pytest.raises(ClusterUnavailable):
+        wait_until_ready(fake_api(deployments=deployments), "store-acme", should_stop=never_stop, poll_seconds=0.1)
+
+
+def test_it_stops_its_watches_when_done():
+    before = {t.name for t in threading.enumerate()}
+    wait_until_ready(fake_api(deployments=FakeKind(deployment("web"))), "store-acme", should_stop=never_stop)
+    time.sleep(0.1)
+    lingering = {t.name for t in threading.enumerate()} - before
+    assert not [name for name in lingering if name.startswith("watch-")]
+    assert all(w._stopped.is_set() for w in FakeWatch.instances)
+
+
+@pytest.mark.parametrize("phase, state", [(None, "missing"), ("Terminating", "terminating")])
+def test_it_refuses_to_wait_on_a_namespace_that_is_not_there(phase, state):
+    api = fake_api(phase=phase)
+    if phase is None:
+        api.core.read_namespace = raising(not_found())
+    with pytest.raises(ClusterError, match=f"^namespace store-acme is {state}$"):
+        wait_until_ready(api, "store-acme", should_stop=never_stop)

@@ -1,0 +1,528 @@
+"""Static checks of charts/woocommerce: `helm lint --strict` and `helm template`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from woocommerce_chart_support import CHART_DIR, NAMESPACE, PLATFORM_VALUES, RELEASE, render, run_helm
+
+STORE = PLATFORM_VALUES["store"]
+
+# What the platform's ResourceQuota allows in a store namespace.
+QUOTA = {
+    "requests.cpu": 2.0,
+    "requests.memory": 3 * 1024**3,
+    "limits.cpu": 4.0,
+    "limits.memory": 6 * 1024**3,
+    "pods": 10,
+    "persistentvolumeclaims": 4,
+    "requests.storage": 20 * 1024**3,
+}
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
+
+
+# --- helpers -------------------------------------------------------------------
+
+
+def cpu(quantity) -> float:
+    text = str(quantity)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+_UNITS = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+
+
+def size(quantity) -> float:
+    match = re.fullmatch(r"([0-9.]+)([KMGT]i?)?", str(quantity))
+    assert match, f"unexpected quantity {quantity!r}"
+    number, unit = match.groups()
+    return float(number) * (_UNITS[unit] if unit else 1)
+
+
+def by_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [obj for obj in objects if obj["kind"] == kind]
+
+
+def one(objects: list[dict], kind: str, name: str) -> dict:
+    found = [obj for obj in objects if obj["kind"] == kind and obj["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+def pod_templates(objects: list[dict]) -> list[tuple[dict, dict]]:
+    """(workload, pod template) for every workload that creates pods."""
+    return [(obj, obj["spec"]["template"]) for obj in objects if obj["kind"] in WORKLOAD_KINDS]
+
+
+def all_containers(pod_spec: dict) -> list[dict]:
+    return pod_spec.get("initContainers", []) + pod_spec["containers"]
+
+
+def images(objects: list[dict]) -> list[str]:
+    return [c["image"] for _, tpl in pod_templates(objects) for c in all_containers(tpl["spec"])]
+
+
+def env_of(container: dict) -> dict[str, dict]:
+    return {item["name"]: item for item in container.get("env", [])}
+
+
+@pytest.fixture(scope="module")
+def objects(helm, platform_values_file) -> list[dict]:
+    return render(helm, platform_values_file)
+
+
+@pytest.fixture(scope="module")
+def k3s_objects(helm, platform_values_file) -> list[dict]:
+    return render(helm, platform_values_file, "-f", str(CHART_DIR / "values-k3s.yaml"))
+
+
+# --- lint ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra_values", [None, "values-kind.yaml", "values-k3s.yaml"])
+def test_lint_strict_is_clean(helm, platform_values_file, extra_values):
+    args = ["lint", "--strict", str(CHART_DIR), "-n", NAMESPACE, "-f", str(platform_values_file)]
+    if extra_values:
+        args += ["-f", str(CHART_DIR / extra_values)]
+    result = run_helm(helm, *args)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "[WARNING]" not in output and "[ERROR]" not in output, output
+    assert "0 chart(s) failed" in output, output
+
+
+def test_lint_reports_the_missing_store_values(helm):
+    # helm lint reports missing `required` values (as INFO); rendering fails on them.
+    result = run_helm(helm, "lint", "--strict", str(CHART_DIR))
+    output = result.stdout + result.stderr
+    assert "store.host is required" in output
+    assert "store.url is required" in output
+
+
+@pytest.mark.parametrize("missing", ["host", "url"])
+def test_template_requires_store_host_and_url(helm, tmp_path, missing):
+    values = {**PLATFORM_VALUES, "store": {k: v for k, v in STORE.items() if k != missing}}
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "-f", str(path))
+    assert result.returncode != 0
+    assert f"store.{missing} is required" in result.stderr
+
+
+def test_long_release_names_are_refused(helm, platform_values_file):
+    result = run_helm(helm, "template", "store-" + "x" * 40, str(CHART_DIR), "-f", str(platform_values_file))
+    assert result.returncode != 0
+    assert "longer than 40 characters" in result.stderr
+
+
+# --- rendered objects ----------------------------------------------------------
+
+
+def test_renders_the_expected_objects(objects):
+    names = {(obj["kind"], obj["metadata"]["name"]) for obj in objects}
+    assert names == {
+        ("ConfigMap", "store-acme-setup-script"),
+        ("PersistentVolumeClaim", "store-acme-wordpress"),
+        ("Service", "store-acme-mariadb"),
+        ("Service", "store-acme-mariadb-headless"),
+        ("Service", "store-acme-wordpress"),
+        ("Deployment", "store-acme-wordpress"),
+        ("StatefulSet", "store-acme-mariadb"),
+        ("Job", "store-acme-setup"),
+        ("Ingress", "store-acme"),
+    }
+    # Nothing namespaced elsewhere, nothing cluster-scoped, no Secret (it is the platform's).
+    assert all("namespace" not in obj["metadata"] for obj in objects)
+
+
+def test_every_object_has_the_standard_labels(objects):
+    for obj in objects:
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "woocommerce"
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["helm.sh/chart"].startswith("woocommerce-")
+        assert labels["app.kubernetes.io/component"] in {"wordpress", "mariadb", "setup"}
+
+
+def test_ingress_uses_the_store_host_and_class(objects):
+    ingress = one(objects, "Ingress", "store-acme")
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert [rule["host"] for rule in spec["rules"]] == [STORE["host"]]
+    backend = spec["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "store-acme-wordpress", "port": {"name": "http"}}
+    assert "tls" not in spec
+    assert "cert-manager.io/cluster-issuer" not in (ingress["metadata"].get("annotations") or {})
+
+
+def test_k3s_values_enable_traefik_tls_and_local_path(k3s_objects):
+    ingress = one(k3s_objects, "Ingress", "store-acme")
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+    assert ingress["spec"]["tls"] == [{"hosts": [STORE["host"]], "secretName": "store-acme-tls"}]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    pvc = one(k3s_objects, "PersistentVolumeClaim", "store-acme-wordpress")
+    assert pvc["spec"]["storageClassName"] == "local-path"
+    sts = one(k3s_objects, "StatefulSet", "store-acme-mariadb")
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "local-path"
+
+
+def test_ingress_annotations_and_disabling(helm, platform_values_file):
+    objects = render(helm, platform_values_file, "--set", "ingress.annotations.example\\.com/a=b")
+    assert one(objects, "Ingress", "store-acme")["metadata"]["annotations"] == {"example.com/a": "b"}
+    objects = render(helm, platform_values_file, "--set", "ingress.enabled=false")
+    assert not by_kind(objects, "Ingress")
+
+
+def test_storage_class_dash_means_none(helm, platform_values_file):
+    objects = render(helm, platform_values_file, "--set", "persistence.storageClass=-")
+    assert one(objects, "PersistentVolumeClaim", "store-acme-wordpress")["spec"]["storageClassName"] == ""
+    sts = one(objects, "StatefulSet", "store-acme-mariadb")
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == ""
+
+
+def test_default_storage_class_is_left_to_the_cluster(objects):
+    pvc = one(objects, "PersistentVolumeClaim", "store-acme-wordpress")
+    assert "storageClassName" not in pvc["spec"]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "2Gi"
+
+
+def test_every_container_has_requests_and_limits(objects):
+    templates = pod_templates(objects)
+    assert {obj["kind"] for obj, _ in templates} == WORKLOAD_KINDS
+    for obj, template in templates:
+        for container in all_containers(template["spec"]):
+            resources = container.get("resources") or {}
+            for section in ("requests", "limits"):
+                for resource in ("cpu", "memory"):
+                    assert resource in resources.get(section, {}), (
+                        f"{obj['kind']}/{obj['metadata']['name']} container {container['name']} "
+                        f"has no {section}.{resource}"
+                    )
+
+
+def test_workloads_fit_the_namespace_quota(objects):
+    totals = dict.fromkeys(QUOTA, 0.0)
+    for obj, template in pod_templates(objects):
+        replicas = obj["spec"].get("replicas", obj["spec"].get("parallelism", 1))
+        assert replicas == 1
+        totals["pods"] += replicas
+        for container in all_containers(template["spec"]):
+            res = container["resources"]
+            totals["requests.cpu"] += cpu(res["requests"]["cpu"]) * replicas
+            totals["limits.cpu"] += cpu(res["limits"]["cpu"]) * replicas
+            totals["requests.memory"] += size(res["requests"]["memory"]) * replicas
+            totals["limits.memory"] += size(res["limits"]["memory"]) * replicas
+    claims = [pvc["spec"] for pvc in by_kind(objects, "PersistentVolumeClaim")]
+    claims += [t["spec"] for sts in by_kind(objects, "StatefulSet") for t in sts["spec"]["volumeClaimTemplates"]]
+    totals["persistentvolumeclaims"] = len(claims)
+    totals["requests.storage"] = sum(size(c["resources"]["requests"]["storage"]) for c in claims)
+    for key, hard in QUOTA.items():
+        assert totals[key] <= hard, f"{key}: {totals[key]} > {hard}"
+    # A Recreate rollout never runs two WordPress pods; keep room for one more pod anyway.
+    assert totals["requests.memory"] <= QUOTA["requests.memory"] / 2
+
+
+def test_services_are_cluster_internal(objects):
+    services = by_kind(objects, "Service")
+    assert len(services) == 3
+    for service in services:
+        assert service["spec"].get("type", "ClusterIP") == "ClusterIP"
+        assert all("nodePort" not in port for port in service["spec"]["ports"])
+
+
+# --- images --------------------------------------------------------------------
+
+
+def test_images_are_official_and_pinned(objects):
+    refs = images(objects)
+    assert len(refs) == 3
+    for ref in refs:
+        assert "bitnami" not in ref.lower()
+        repository, _, tag = ref.rpartition(":")
+        assert repository in {"docker.io/library/wordpress", "docker.io/library/mariadb"}, ref
+        assert tag and tag != "latest", ref
+    wordpress, mariadb, cli = (
+        one(objects, "Deployment", "store-acme-wordpress"),
+        one(objects, "StatefulSet", "store-acme-mariadb"),
+        one(objects, "Job", "store-acme-setup"),
+    )
+    tag = lambda obj: obj["spec"]["template"]["spec"]["containers"][0]["image"].rpartition(":")[2]  # noqa: E731
+    assert re.fullmatch(r"6\.\d+\.\d+-php8\.3-apache", tag(wordpress))
+    assert re.fullmatch(r"11\.\d+\.\d+", tag(mariadb))
+    assert re.fullmatch(r"cli-\d+\.\d+\.\d+-php8\.3", tag(cli))
+
+
+def test_images_are_overridable(helm, platform_values_file):
+    objects = render(
+        helm,
+        platform_values_file,
+        "--set",
+        "wordpress.image.repository=registry.example/wp",
+        "--set",
+        "wordpress.image.tag=6.9.3-php8.3-apache",
+        "--set",
+        "mariadb.image.tag=11.8.8",
+        "--set",
+        "cli.image.repository=registry.example/wp",
+        "--set",
+        "cli.image.tag=cli-2.12.0-php8.3",
+    )
+    assert sorted(images(objects)) == [
+        "docker.io/library/mariadb:11.8.8",
+        "registry.example/wp:6.9.3-php8.3-apache",
+        "registry.example/wp:cli-2.12.0-php8.3",
+    ]
+
+
+@pytest.mark.parametrize("component", ["wordpress", "mariadb", "cli"])
+def test_latest_tags_are_refused(helm, platform_values_file, component):
+    result = run_helm(
+        helm,
+        "template",
+        RELEASE,
+        str(CHART_DIR),
+        "-f",
+        str(platform_values_file),
+        "--set",
+        f"{component}.image.tag=latest",
+    )
+    assert result.returncode != 0
+
+
+# --- pod security --------------------------------------------------------------
+
+
+def test_pods_meet_the_restricted_pod_security_profile(objects):
+    for obj, template in pod_templates(objects):
+        spec = template["spec"]
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        assert spec["automountServiceAccountToken"] is False, where
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            assert not spec.get(key), where
+        for volume in spec.get("volumes", []):
+            assert set(volume) - {"name"} <= {"persistentVolumeClaim", "configMap", "emptyDir"}, where
+        pod_sc = spec.get("securityContext", {})
+        assert pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", where
+        for container in all_containers(spec):
+            sc = container.get("securityContext", {})
+            assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, where
+            assert sc.get("runAsUser", pod_sc.get("runAsUser", 1)) != 0, where
+            assert not sc.get("privileged"), where
+            assert sc.get("allowPrivilegeEscalation") is False, where
+            assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert not sc.get("capabilities", {}).get("add"), where
+            assert all("hostPort" not in port for port in container.get("ports", [])), where
+
+
+def test_wordpress_can_bind_port_80_unprivileged(objects):
+    spec = one(objects, "Deployment", "store-acme-wordpress")["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsUser"] == 33
+    assert {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"} in spec["securityContext"]["sysctls"]
+    assert spec["containers"][0]["ports"][0]["containerPort"] == 80
+
+
+# --- workloads -----------------------------------------------------------------
+
+
+def test_wordpress_deployment(objects):
+    deployment = one(objects, "Deployment", "store-acme-wordpress")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    spec = deployment["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    assert container["readinessProbe"] and container["livenessProbe"]
+    env = env_of(container)
+    assert env["WORDPRESS_DB_HOST"]["value"] == "store-acme-mariadb"
+    assert env["WORDPRESS_DB_NAME"]["value"] == "wordpress"
+    assert env["WORDPRESS_DB_USER"]["value"] == "wordpress"
+    assert env["WORDPRESS_DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "store-secret", "key": "db-password"}
+    assert {"name": "content", "mountPath": "/var/www/html"} in container["volumeMounts"]
+    assert {"name": "content", "persistentVolumeClaim": {"claimName": "store-acme-wordpress"}} in spec["volumes"]
+
+
+def test_mariadb_statefulset(objects):
+    sts = one(objects, "StatefulSet", "store-acme-mariadb")
+    assert sts["spec"]["replicas"] == 1
+    assert sts["spec"]["serviceName"] == "store-acme-mariadb-headless"
+    claim = sts["spec"]["volumeClaimTemplates"][0]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": claim["metadata"]["name"], "mountPath": "/var/lib/mysql"} in container["volumeMounts"]
+    ready = container["readinessProbe"]["exec"]["command"]
+    assert ready == ["healthcheck.sh", "--connect", "--innodb_initialized"]
+    assert container["livenessProbe"]["exec"]["command"][0] == "healthcheck.sh"
+    env = env_of(container)
+    assert env["MARIADB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "store-secret", "key": "db-password"}
+    assert env["MARIADB_ROOT_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "store-secret",
+        "key": "db-root-password",
+    }
+    assert env["MARIADB_DATABASE"]["value"] == "wordpress"
+    assert env["MARIADB_USER"]["value"] == "wordpress"
+    headless = one(objects, "Service", "store-acme-mariadb-headless")
+    assert headless["spec"]["clusterIP"] == "None"
+    service = one(objects, "Service", "store-acme-mariadb")
+    assert service["spec"]["selector"] == sts["spec"]["selector"]["matchLabels"]
+
+
+def test_services_select_their_pods(objects):
+    wordpress = one(objects, "Deployment", "store-acme-wordpress")
+    service = one(objects, "Service", "store-acme-wordpress")
+    labels = wordpress["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert wordpress["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+# --- setup Job -----------------------------------------------------------------
+
+
+def test_setup_job(objects):
+    job = one(objects, "Job", "store-acme-setup")
+    annotations = job["metadata"].get("annotations") or {}
+    assert not any(key.startswith("helm.sh/hook") for key in annotations), "must not be a helm hook"
+    assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "setup"
+    assert job["spec"]["backoffLimit"] == 4
+    template = job["spec"]["template"]
+    assert template["metadata"]["labels"]["app.kubernetes.io/component"] == "setup"
+    spec = template["spec"]
+    assert spec["restartPolicy"] == "Never"
+    assert spec["securityContext"]["runAsUser"] == 33
+    assert spec["securityContext"]["runAsGroup"] == 33
+    assert spec["securityContext"]["fsGroup"] == 33
+    assert spec["securityContext"]["runAsNonRoot"] is True
+
+
+def test_setup_job_runs_next_to_wordpress_on_its_volume(objects):
+    spec = one(objects, "Job", "store-acme-setup")["spec"]["template"]["spec"]
+    wordpress_labels = one(objects, "Deployment", "store-acme-wordpress")["spec"]["template"]["metadata"]["labels"]
+    terms = spec["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert len(terms) == 1
+    assert terms[0]["topologyKey"] == "kubernetes.io/hostname"
+    assert terms[0]["labelSelector"]["matchLabels"].items() <= wordpress_labels.items()
+    container = spec["containers"][0]
+    assert {"name": "content", "mountPath": "/var/www/html"} in container["volumeMounts"]
+    assert {"name": "content", "persistentVolumeClaim": {"claimName": "store-acme-wordpress"}} in spec["volumes"]
+
+
+def test_setup_job_runs_the_shipped_script(objects):
+    configmap = one(objects, "ConfigMap", "store-acme-setup-script")
+    assert configmap["data"]["setup.sh"] == (CHART_DIR / "files" / "setup.sh").read_text()
+    spec = one(objects, "Job", "store-acme-setup")["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    script_volume = next(v for v in spec["volumes"] if "configMap" in v)
+    assert script_volume["configMap"]["name"] == "store-acme-setup-script"
+    mount = next(m for m in container["volumeMounts"] if m["name"] == script_volume["name"])
+    assert container["command"] == ["/bin/sh", f"{mount['mountPath']}/setup.sh"]
+
+
+def test_setup_job_environment(objects):
+    container = one(objects, "Job", "store-acme-setup")["spec"]["template"]["spec"]["containers"][0]
+    env = env_of(container)
+    assert env["STORE_URL"]["value"] == STORE["url"]
+    assert env["STORE_TITLE"]["value"] == STORE["name"]
+    assert env["WP_PATH"]["value"] == "/var/www/html"
+    assert env["WC_VERSION"]["value"] == "10.9.4"
+    assert env["SAMPLE_PRODUCT_SKU"]["value"] == "SAMPLE-001"
+    for name, key in {
+        "WP_ADMIN_USER": "admin-user",
+        "WP_ADMIN_PASSWORD": "admin-password",
+        "WP_ADMIN_EMAIL": "admin-email",
+        "WORDPRESS_DB_PASSWORD": "db-password",
+    }.items():
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "store-secret", "key": key}
+        assert "value" not in env[name]
+    # Same database settings as WordPress (wp-config.php reads them at run time).
+    wordpress = one(objects, "Deployment", "store-acme-wordpress")["spec"]["template"]["spec"]["containers"][0]
+    for name in ("WORDPRESS_DB_HOST", "WORDPRESS_DB_NAME", "WORDPRESS_DB_USER", "WORDPRESS_DB_PASSWORD"):
+        assert env[name] == env_of(wordpress)[name]
+
+
+def test_setup_job_pod_template_survives_a_chart_version_bump(helm, platform_values_file, tmp_path, objects):
+    # A Job's pod template is immutable: a new chart version alone must not change it.
+    bumped = tmp_path / "woocommerce"
+    shutil.copytree(CHART_DIR, bumped)
+    chart = yaml.safe_load((bumped / "Chart.yaml").read_text())
+    chart["version"], chart["appVersion"] = "9.9.9", "9.9.9"
+    (bumped / "Chart.yaml").write_text(yaml.safe_dump(chart))
+    result = run_helm(helm, "template", RELEASE, str(bumped), "-n", NAMESPACE, "-f", str(platform_values_file))
+    assert result.returncode == 0, result.stderr
+    new_job = one([d for d in yaml.safe_load_all(result.stdout) if d], "Job", "store-acme-setup")
+    old_job = one(objects, "Job", "store-acme-setup")
+    assert new_job["metadata"]["labels"] != old_job["metadata"]["labels"]
+    assert new_job["spec"] == old_job["spec"]
+
+
+def test_setup_job_values(helm, platform_values_file):
+    objects = render(
+        helm,
+        platform_values_file,
+        "--set",
+        "setup.backoffLimit=2",
+        "--set",
+        "setup.ttlSecondsAfterFinished=600",
+        "--set-string",
+        "woocommerce.version=10.8.1",
+        "--set",
+        "existingSecret=other-secret",
+        "--set",
+        "store.url=https://shop.example.com/",
+    )
+    job = one(objects, "Job", "store-acme-setup")
+    assert job["spec"]["backoffLimit"] == 2
+    assert job["spec"]["ttlSecondsAfterFinished"] == 600
+    env = env_of(job["spec"]["template"]["spec"]["containers"][0])
+    assert env["WC_VERSION"]["value"] == "10.8.1"
+    assert env["STORE_URL"]["value"] == "https://shop.example.com"
+    assert env["WP_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "other-secret"
+    assert "ttlSecondsAfterFinished" not in one(render(helm, platform_values_file), "Job", "store-acme-setup")["spec"]
+
+
+def test_pod_annotations(helm, platform_values_file):
+    objects = render(
+        helm,
+        platform_values_file,
+        "--set",
+        "podAnnotations.example\\.com/everywhere=yes",
+        "--set",
+        "setup.podAnnotations.example\\.com/setup-only=yes",
+    )
+    for obj, template in pod_templates(objects):
+        annotations = template["metadata"].get("annotations") or {}
+        assert annotations.get("example.com/everywhere") == "yes"
+        expected = "yes" if obj["kind"] == "Job" else None
+        assert annotations.get("example.com/setup-only") == expected
+    # Not on the workload objects themselves.
+    for obj, _ in pod_templates(objects):
+        assert "example.com/everywhere" not in (obj["metadata"].get("annotations") or {})
+
+
+def test_values_files_only_use_known_keys():
+    defaults = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+
+    def paths(tree, prefix=()):
+        for key, value in tree.items():
+            if isinstance(value, dict) and value:
+                yield from paths(value, prefix + (key,))
+            else:
+                yield prefix + (key,)
+
+    known = set(paths(defaults))
+    for name in ("values-kind.yaml", "values-k3s.yaml"):
+        for path in paths(yaml.safe_load((CHART_DIR / name).read_text())):
+            assert path in known, f"{name}: unknown key {'.'.join(path)}"
+    for path in paths(PLATFORM_VALUES):
+        assert path in known, f"platform contract: unknown key {'.'.join(path)}"
+
+
+def test_chart_files_exist():
+    for name in ("Chart.yaml", "values.yaml", "values-kind.yaml", "values-k3s.yaml", "README.md", "files/setup.sh"):
+        assert (CHART_DIR / name).is_file(), name
+    assert Path(CHART_DIR / "values.schema.json").is_file()

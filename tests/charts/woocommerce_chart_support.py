@@ -1,0 +1,64 @@
+"""Helpers for the woocommerce chart tests (no cluster needed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHART_DIR = REPO_ROOT / "charts" / "woocommerce"
+
+RELEASE = "store-acme"
+NAMESPACE = "store-acme"
+
+# The values the platform passes for one store.
+PLATFORM_VALUES = {
+    "store": {
+        "name": "Acme Shop",
+        "host": "store-acme.127.0.0.1.nip.io",
+        "url": "http://store-acme.127.0.0.1.nip.io",
+    },
+    "existingSecret": "store-secret",
+    "ingress": {
+        "enabled": True,
+        "className": "nginx",
+        "annotations": {},
+        "tls": {"enabled": False, "clusterIssuer": ""},
+    },
+    "podAnnotations": {},
+    "setup": {"podAnnotations": {}, "backoffLimit": 4},
+    "persistence": {"storageClass": "", "wordpressSize": "2Gi", "mariadbSize": "2Gi"},
+}
+
+
+def find_helm() -> str | None:
+    """HELM_BIN, else the local cluster's helm, else helm on PATH."""
+    candidates = [
+        os.environ.get("HELM_BIN"),
+        str(REPO_ROOT / ".localcluster" / "bin" / "helm"),
+        shutil.which("helm"),
+    ]
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def run_helm(helm: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    # Keep helm away from any user configuration or cache.
+    env.setdefault("HELM_CONFIG_HOME", "/tmp/woocommerce-chart-tests/helm-config")
+    env.setdefault("HELM_CACHE_HOME", "/tmp/woocommerce-chart-tests/helm-cache")
+    env.setdefault("HELM_DATA_HOME", "/tmp/woocommerce-chart-tests/helm-data")
+    return subprocess.run([helm, *args], capture_output=True, text=True, timeout=120, env=env, check=False)
+
+
+def render(helm: str, values_file: Path, *extra: str, release: str = RELEASE) -> list[dict]:
+    """`helm template` the chart and return the rendered objects."""
+    result = run_helm(helm, "template", release, str(CHART_DIR), "-n", NAMESPACE, "-f", str(values_file), *extra)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]

@@ -1,0 +1,291 @@
+"""WooCommerce stores end to end on the local control plane, with real Helm.
+
+Provisions here run the product's own code: either in this process (the
+task body, `tasks.provision`) or in real `manage.py qcluster` workers. Only
+the containers are simulated (kwok); the storefront URL check is off because
+simulated pods serve no HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+import pytest
+import yaml
+from django.db import close_old_connections, connection
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.rest import ApiException
+
+from stores import lifecycle, tasks
+from stores.models import Status, Store, StoreEvent
+from tests.platform import Platform, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+SIMULATE = "localcluster.store-provisioner.io/simulate"
+
+
+@pytest.fixture
+def api(local_cluster):
+    return k8s_config.new_client_from_config(config_file=str(local_cluster.kubeconfig))
+
+
+@pytest.fixture
+def core(api):
+    return k8s.CoreV1Api(api)
+
+
+@pytest.fixture
+def store_settings(settings, local_cluster):
+    settings.KUBECONFIG = str(local_cluster.kubeconfig)
+    settings.HELM_BIN = str(local_cluster.helm)
+    settings.CHECK_STORE_URL = False
+    settings.STORE_VALUES_FILES = []
+    return settings
+
+
+@pytest.fixture
+def values_file(tmp_path):
+    def write(data: dict) -> str:
+        path = tmp_path / f"values-{len(list(tmp_path.iterdir()))}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
+def cleanup(core, store_settings):
+    """Delete every store a test left behind, so namespaces never pile up."""
+    yield
+    close_old_connections()
+    for store in Store.objects.live():
+        try:
+            lifecycle.request_delete(store.pk)
+        except lifecycle.TransitionRefused:
+            pass
+        tasks.delete(store.pk)
+
+
+def helm_releases(local_cluster, namespace: str) -> list[dict]:
+    out = subprocess.run(
+        [str(local_cluster.helm), "list", "-a", "-n", namespace, "-o", "json"],
+        capture_output=True, text=True, check=True, env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
+    )
+    return json.loads(out.stdout or "[]")
+
+
+def namespace_exists(core, name: str) -> bool:
+    try:
+        core.read_namespace(name)
+        return True
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+
+
+def provision_here(owner, slug: str) -> Store:
+    """Create a store and run its provision task body in this process."""
+    store = lifecycle.create_store(owner, slug, "woocommerce")
+    assert store.pk in lifecycle.claim_provision_slots()
+    tasks.provision(store.pk)
+    store.refresh_from_db()
+    return store
+
+
+def test_it_takes_a_store_from_create_to_ready(alice, api, core, local_cluster, cleanup):
+    store = provision_here(alice, "ready-shop")
+    assert store.status == Status.READY, store.failure_reason
+    ns = "store-ready-shop"
+
+    labels = core.read_namespace(ns).metadata.labels
+    assert labels["store-provisioner.io/store-id"] == str(store.pk)
+    assert labels["store-provisioner.io/owner"] == str(alice.pk)
+    assert labels["store-provisioner.io/engine"] == "woocommerce"
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+
+    quota = core.read_namespaced_resource_quota("store-quota", ns).spec.hard
+    assert {"requests.cpu", "limits.memory", "pods", "persistentvolumeclaims", "requests.storage"} <= set(quota)
+    assert quota["services.loadbalancers"] == "0" and quota["services.nodeports"] == "0"
+    assert core.read_namespaced_limit_range("store-limits", ns).spec.limits[0].default
+    policies = {p.metadata.name for p in k8s.NetworkingV1Api(api).list_namespaced_network_policy(ns).items}
+    assert policies == {
+        "default-deny", "allow-same-namespace", "allow-dns", "allow-ingress-controller", "allow-internet-egress"
+    }
+    assert set(core.read_namespaced_secret("store-secret", ns).data) >= {"admin-user", "admin-password"}
+
+    (release,) = helm_releases(local_cluster, ns)
+    assert (release["name"], release["status"]) == ("store", "deployed")
+    apps = k8s.AppsV1Api(api)
+    for deploy in apps.list_namespaced_deployment(ns).items:
+        assert deploy.status.available_replicas == deploy.spec.replicas
+    for sts in apps.list_namespaced_stateful_set(ns).items:
+        assert sts.status.ready_replicas == sts.spec.replicas
+    jobs = k8s.BatchV1Api(api).list_namespaced_job(ns, label_selector="app.kubernetes.io/component=setup").items
+    assert len(jobs) == 1 and jobs[0].status.succeeded == 1
+    (ingress,) = k8s.NetworkingV1Api(api).list_namespaced_ingress(ns).items
+    assert ingress.spec.rules[0].host == "store-ready-shop.127.0.0.1.nip.io"
+    assert ingress.spec.ingress_class_name == "nginx"
+
+    steps = StoreEvent.objects.filter(store=store, kind="step")
+    assert [e.step for e in steps] == ["namespace", "guardrails", "credentials", "release", "workloads"]
+    assert all(e.duration_ms is not None for e in steps)
+
+
+@pytest.mark.parametrize(
+    "slug,values,reason",
+    [
+        ("pull-error", {"wordpress": {"image": {"repository": "unpullable.invalid/wordpress"}}}, "ErrImagePull"),
+        ("job-fails", {"setup": {"backoffLimit": 0, "podAnnotations": {SIMULATE: "fail"}}}, "failed"),
+        (
+            "over-quota",
+            # Within the per-container maximum, over the namespace's requests.cpu=2 in total.
+            {"wordpress": {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "2"}}}},
+            "exceeded quota",
+        ),
+    ],
+)
+def test_it_fails_with_the_true_reason(alice, store_settings, values_file, cleanup, slug, values, reason):
+    store_settings.STORE_VALUES_FILES = [values_file(values)]
+    store = provision_here(alice, slug)
+    assert store.status == Status.FAILED
+    assert reason in store.failure_reason
+    assert store.step == "workloads"
+    if slug == "job-fails":
+        assert "job" in store.failure_reason
+
+
+def test_it_fails_at_the_deadline(alice, store_settings, values_file, cleanup):
+    store_settings.PROVISION_TIMEOUT = 6
+    store_settings.STORE_VALUES_FILES = [values_file({"podAnnotations": {SIMULATE: "never-ready"}})]
+    started = time.monotonic()
+    store = provision_here(alice, "too-slow")
+    assert store.status == Status.FAILED
+    assert store.failure_reason == "timed out while workloads and setup job"
+    assert time.monotonic() - started < 60
+
+
+def test_it_retries_a_failed_store_to_ready(alice, store_settings, values_file, cleanup, local_cluster):
+    store_settings.STORE_VALUES_FILES = [values_file({"setup": {"backoffLimit": 0, "podAnnotations": {SIMULATE: "fail"}}})]
+    store = provision_here(alice, "second-try")
+    assert store.status == Status.FAILED
+    store_settings.STORE_VALUES_FILES = []
+    lifecycle.request_retry(store.pk)
+    assert lifecycle.claim_provision_slots() == [store.pk]
+    tasks.provision(store.pk)
+    store.refresh_from_db()
+    assert store.status == Status.READY, store.failure_reason
+    assert [str(r["revision"]) for r in helm_releases(local_cluster, store.namespace)] == ["2"]
+
+
+def _delete_and_check(store, core, local_cluster):
+    try:
+        lifecycle.request_delete(store.pk)
+    except lifecycle.TransitionRefused:
+        pass
+    tasks.delete(store.pk)
+    store.refresh_from_db()
+    assert store.status == Status.DELETED, store.failure_reason
+    assert not namespace_exists(core, store.namespace)
+    assert helm_releases(local_cluster, store.namespace) == []
+
+
+def test_it_deletes_ready_failed_and_half_provisioned_stores(
+    alice, core, local_cluster, store_settings, values_file, cleanup
+):
+    ready = provision_here(alice, "del-ready")
+    assert ready.status == Status.READY
+
+    store_settings.STORE_VALUES_FILES = [values_file({"wordpress": {"image": {"repository": "unpullable.invalid/wp"}}})]
+    failed = provision_here(alice, "del-failed")
+    assert failed.status == Status.FAILED
+
+    # Half-provisioned: the provision is waiting for pods that never get ready
+    # when the owner deletes the store; the provision notices and stops.
+    store_settings.STORE_VALUES_FILES = [values_file({"podAnnotations": {SIMULATE: "never-ready"}})]
+    half = lifecycle.create_store(alice, "del-half", "woocommerce")
+    assert lifecycle.claim_provision_slots() == [half.pk]
+    worker = threading.Thread(target=lambda: (tasks.provision(half.pk), connection.close()))
+    worker.start()
+    wait_for(lambda: Store.objects.get(pk=half.pk).step == "workloads", timeout=60, what="the workloads step")
+    assert alice.stores.live().count() == 3
+
+    for store in (ready, failed, half):
+        _delete_and_check(store, core, local_cluster)
+    worker.join(30)
+    assert not worker.is_alive()
+    assert StoreEvent.objects.filter(store=half, message__contains="cancelled").exists()
+    assert Store.objects.get(pk=half.pk).status == Status.DELETED
+    # The owner's slots are free again.
+    assert alice.stores.live().count() == 0
+    assert lifecycle.create_store(alice, "del-ready", "woocommerce").status == Status.QUEUED
+
+
+@pytest.fixture
+def platform(local_cluster, store_settings):
+    procs = []
+
+    def start(**env):
+        p = Platform(connection.settings_dict["NAME"], KUBECONFIG=str(local_cluster.kubeconfig),
+                     HELM_BIN=str(local_cluster.helm), **env)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        p.stop()
+
+
+def test_five_stores_at_once_never_more_than_two_provisioning(alice, bob, django_user_model, platform, cleanup):
+    workers = platform()
+    workers.start_workers()
+    carol = django_user_model.objects.create_user("carol")
+    owners = [alice, alice, alice, bob, carol]
+    stores = [tasks.request_create(owner, f"rush-{i}", "woocommerce") for i, owner in enumerate(owners)]
+    ids = [s.pk for s in stores]
+
+    peak = 0
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        counts = dict.fromkeys(Status.values, 0)
+        for status in Store.objects.filter(pk__in=ids).values_list("status", flat=True):
+            counts[status] += 1
+        peak = max(peak, counts[Status.PROVISIONING])
+        assert counts[Status.PROVISIONING] <= 2
+        if counts[Status.READY] + counts[Status.FAILED] == len(ids):
+            break
+        time.sleep(0.1)
+    statuses = dict(Store.objects.filter(pk__in=ids).values_list("slug", "status"))
+    assert set(statuses.values()) == {Status.READY}, statuses
+    assert peak == 2
+
+
+def test_a_killed_worker_is_resumed_to_ready(alice, core, local_cluster, platform, values_file, cleanup):
+    slow = values_file({"podAnnotations": {SIMULATE: "slow-ready"}})
+    workers = platform(PROVISION_LEASE_SECONDS="5", STORE_VALUES_FILES=slow)
+    workers.start_workers()
+    store = tasks.request_create(alice, "crash-test", "woocommerce")
+    wait_for(lambda: Store.objects.get(pk=store.pk).step == "workloads", timeout=120, what="the workloads step")
+
+    workers.kill("provision-workers")  # SIGKILL to the whole qcluster: sentinel and workers
+    store.refresh_from_db()
+    assert store.status == Status.PROVISIONING
+    wait_for(lambda: lifecycle.stale_leases(Status.PROVISIONING).filter(pk=store.pk).exists(), timeout=30,
+             what="the dead worker's lease to run out")
+    workers.restart_provision_workers()
+    report = tasks.reconcile()  # what the scheduled reconcile does every minute
+    assert report["resumed"] == [store.pk]
+
+    wait_for(lambda: Store.objects.get(pk=store.pk).status != Status.PROVISIONING, timeout=180, what="the resume")
+    store.refresh_from_db()
+    assert store.status == Status.READY, store.failure_reason
+    managed = core.list_namespace(label_selector=f"store-provisioner.io/store-id={store.pk}").items
+    assert [ns.metadata.name for ns in managed] == ["store-crash-test"]
+    assert [r["name"] for r in helm_releases(local_cluster, "store-crash-test")] == ["store"]
+    assert StoreEvent.objects.filter(store=store, message__contains="resuming").exists()
