@@ -87,7 +87,7 @@ def claim_provision_slots(limit: int | None = None) -> list[int]:
     limit = settings.MAX_CONCURRENT_PROVISIONS if limit is None else limit
     claimed: list[int] = []
     with transaction.atomic():
-        ProvisioningGate.objects.select_for_update().filter(pk=1).first()
+        ProvisioningGate.objects.select_for_update().get_or_create(pk=1)
         free = limit - Store.objects.filter(status=Status.PROVISIONING).count()
         if free <= 0:
             return claimed
