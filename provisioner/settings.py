@@ -182,7 +182,6 @@ Q_CLUSTER = {
     "ack_failures": True,
     "catch_up": False,
     "save_limit": 1000,
-    "poll": 0.5,
     "label": "Task queue",
     "ALT_CLUSTERS": {
         CONTROL_CLUSTER: {"workers": 2, "timeout": DELETE_TIMEOUT + 120, "retry": DELETE_TIMEOUT + 180},
