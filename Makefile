@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 PORT ?= 8000
 
-.PHONY: run test test-unit test-integration test-browser cluster cluster-down demo chromium bench check
+.PHONY: run test test-unit test-integration test-browser cluster cluster-down demo system-packages bench
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,11 +29,17 @@ cluster:
 cluster-down:
 	bash localcluster/down.sh
 
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+## system-packages: Debian's Chromium (browser tests), shellcheck and busybox (setup-script tests)
+SYSTEM_PACKAGES := chromium shellcheck busybox
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 ## test: every test — unit, integration (local control plane, real Helm) and browser
-test: $(STAMP) cluster chromium
+test: $(STAMP) cluster system-packages
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP)
@@ -42,7 +48,7 @@ test-unit: $(STAMP)
 test-integration: $(STAMP) cluster
 	$(BIN)/python -m pytest -m integration
 
-test-browser: $(STAMP) cluster chromium
+test-browser: $(STAMP) cluster system-packages
 	$(BIN)/python -m pytest -m browser
 
 bench: $(STAMP) cluster

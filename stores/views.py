@@ -35,13 +35,17 @@ def _dashboard_context(request, form=None) -> dict:
 
 def _step_rows(store: Store) -> list[dict]:
     """The step list: each step's state and duration, from the store's events."""
-    finished = {}
-    for event in store.events.filter(kind="step"):
-        finished[event.step] = event
+    # Only this attempt's steps: a retry starts the list afresh.
+    events = store.events.filter(kind="step")
+    if store.started_at:
+        events = events.filter(created_at__gte=store.started_at)
+    finished = {event.step: event for event in events}
     rows = []
     for key, label in provisioning.STEPS:
         if key in finished:
             state = "done"
+        elif store.status == Status.READY:
+            state = "skipped"  # e.g. the storefront check with CHECK_STORE_URL off
         elif store.step == key and store.status == Status.PROVISIONING:
             state = "running"
         elif store.step == key and store.status == Status.FAILED:
@@ -49,7 +53,7 @@ def _step_rows(store: Store) -> list[dict]:
         else:
             state = "pending"
         event = finished.get(key)
-        rows.append({"key": key, "label": label, "state": state, "seconds": event.duration_seconds if event else None})
+        rows.append({"key": key, "label": label, "state": state, "ms": event.duration_ms if event else None})
     return rows
 
 

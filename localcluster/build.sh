@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Build (once) every binary the local test cluster needs, from source via the Go
+# module proxy, into a per-user cache keyed by version:
+#   ${STORE_PROVISIONER_CACHE:-~/.cache/store-provisioner}/bin/<component>-<version>
+# Binaries already in the cache are not rebuilt. Finally .localcluster/bin/ is
+# pointed (symlinks) at the binaries of the pinned versions.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache="${STORE_PROVISIONER_CACHE:-$HOME/.cache/store-provisioner}"
+bin="$cache/bin"
+src="$cache/src"
+mkdir -p "$bin" "$src"
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+
+log() { printf '[build] %s\n' "$*" >&2; }
+have() { for c in "$@"; do [[ -x "$bin/$c" ]] || return 1; done; }
+stamp() { date +%s; }
+
+# --- Kubernetes control plane (+ kubectl) ------------------------------------
+# k8s.io/kubernetes refers to its k8s.io/* staging modules by relative replace
+# directives, which are ignored when it is a dependency. A wrapper module
+# requires it and maps each staging module to its published v0.<minor>.<patch>.
+build_kube() {
+  local v="$KUBE_VERSION" staging="v0${KUBE_VERSION#v1}"
+  local comps=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  have "${comps[@]/%/-$v}" && return 0
+  local mod="$src/kubernetes-$v"
+  mkdir -p "$mod"
+  log "kubernetes $v: preparing wrapper module in $mod"
+  local kmod
+  kmod="$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')"
+  {
+    echo "module localcluster/kubernetes"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "require k8s.io/kubernetes $v"
+    echo
+    echo "replace ("
+    # every "k8s.io/x => ./staging/src/k8s.io/x" in the upstream go.mod
+    sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 '"$staging"'#p' "$kmod"
+    echo ")"
+  } > "$mod/go.mod"
+  local pkgs=() c
+  for c in "${comps[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  local t0; t0=$(stamp)
+  (cd "$mod" && go list -deps "${pkgs[@]}" > /dev/null)
+  log "kubernetes $v: modules downloaded in $(( $(stamp) - t0 ))s"
+  local ldflags="" p minor="${v#v1.}"; minor="${minor%%.*}"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    # The module zip carries no git metadata: leave gitCommit empty rather than
+    # the "$Format:%H$" placeholder.
+    ldflags+=" -X $p.gitCommit= -X $p.gitTreeState=clean -X $p.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  done
+  t0=$(stamp)
+  local out="$mod/out"; rm -rf "$out"; mkdir -p "$out"
+  (cd "$mod" && go build -trimpath -tags selinux,notest -ldflags "-s -w $ldflags" -o "$out/" "${pkgs[@]}")
+  for c in "${comps[@]}"; do mv "$out/$c" "$bin/$c-$v"; done
+  log "kubernetes $v: compiled in $(( $(stamp) - t0 ))s"
+}
+
+# --- etcd ----------------------------------------------------------------------
+# go.etcd.io/etcd/server/v3 replaces its sibling etcd modules with relative
+# paths; in a wrapper module those replaces are ignored, so the wrapper pins the
+# sibling modules (api, client/pkg, client/v3, pkg) to the same published tag.
+build_etcd() {
+  local v="$ETCD_VERSION"
+  have "etcd-$v" && return 0
+  local mod="$src/etcd-$v"
+  mkdir -p "$mod"
+  log "etcd $v: preparing wrapper module in $mod"
+  cat > "$mod/go.mod" <<MOD
+module localcluster/etcd
+
+go 1.26.0
+
+require (
+	go.etcd.io/etcd/server/v3 $v
+	go.etcd.io/etcd/api/v3 $v
+	go.etcd.io/etcd/client/pkg/v3 $v
+	go.etcd.io/etcd/client/v3 $v
+	go.etcd.io/etcd/pkg/v3 $v
+)
+MOD
+  local t0; t0=$(stamp)
+  (cd "$mod" && go list -deps go.etcd.io/etcd/server/v3 > /dev/null)
+  log "etcd $v: modules downloaded in $(( $(stamp) - t0 ))s"
+  t0=$(stamp)
+  (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$mod/etcd" go.etcd.io/etcd/server/v3)
+  mv "$mod/etcd" "$bin/etcd-$v"
+  log "etcd $v: compiled in $(( $(stamp) - t0 ))s"
+}
+
+# --- go install-able tools -----------------------------------------------------
+# build_tool <name> <package@version> [ldflags]
+build_tool() {
+  local name="$1" pkg="$2" ldflags="${3:-}" v="${2##*@}"
+  have "$name-$v" && return 0
+  local gobin="$src/gobin-$name-$v"
+  rm -rf "$gobin"; mkdir -p "$gobin"
+  local t0; t0=$(stamp)
+  log "$name $v: go install $pkg"
+  GOBIN="$gobin" GOFLAGS= go install -trimpath -ldflags "-s -w $ldflags" "$pkg"
+  mv "$gobin/$name" "$bin/$name-$v"
+  rm -rf "$gobin"
+  log "$name $v: built in $(( $(stamp) - t0 ))s"
+}
+
+link() {
+  local links="${LOCALCLUSTER_DIR:-$root/.localcluster}/bin"
+  mkdir -p "$links"
+  local c
+  for c in "$@"; do ln -sfn "$bin/$c" "$links/${c%-v*}"; done
+}
+
+main() {
+  local t0; t0=$(stamp)
+  build_etcd
+  build_tool kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+  build_tool kwokctl "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+  build_tool helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  build_kube
+  link "kube-apiserver-$KUBE_VERSION" "kube-controller-manager-$KUBE_VERSION" \
+       "kube-scheduler-$KUBE_VERSION" "kubectl-$KUBE_VERSION" "etcd-$ETCD_VERSION" \
+       "kwok-$KWOK_VERSION" "kwokctl-$KWOK_VERSION" "helm-$HELM_VERSION"
+  log "all binaries ready in $(( $(stamp) - t0 ))s (cache: $bin)"
+}
+
+main "$@"
