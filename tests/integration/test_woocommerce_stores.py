@@ -22,7 +22,7 @@ from kubernetes.client.rest import ApiException
 
 from stores import lifecycle, tasks
 from stores.models import Status, Store, StoreEvent
-from tests.platform import Platform, wait_for
+from tests.platform import REPO_ROOT, Platform, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -289,3 +289,32 @@ def test_a_killed_worker_is_resumed_to_ready(alice, core, local_cluster, platfor
     assert [ns.metadata.name for ns in managed] == ["store-crash-test"]
     assert [r["name"] for r in helm_releases(local_cluster, "store-crash-test")] == ["store"]
     assert StoreEvent.objects.filter(store=store, message__contains="resuming").exists()
+
+
+def test_reconcile_reports_and_prunes_what_belongs_to_no_live_store(alice, core, local_cluster, store_settings, cleanup):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    live = provision_here(alice, "still-here")
+    assert live.status == Status.READY
+    # A namespace and release left behind by a store whose row is gone.
+    core.create_namespace({"metadata": {"name": "store-ghost", "labels": {
+        "app.kubernetes.io/managed-by": "store-provisioner", "store-provisioner.io/store-id": "999999"}}})
+    subprocess.run(
+        [str(local_cluster.helm), "install", "store", str(REPO_ROOT / "tests/integration/charts/tiny"), "-n", "store-ghost"],
+        check=True, capture_output=True, env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
+    )
+
+    out = StringIO()
+    call_command("stores", "reconcile", stdout=out)
+    assert "orphaned namespace: store-ghost" in out.getvalue()
+    assert "orphaned release: store-ghost/store" in out.getvalue()
+    assert "still-here" not in out.getvalue()
+    assert namespace_exists(core, "store-ghost")
+
+    out = StringIO()
+    call_command("stores", "reconcile", "--prune", stdout=out)
+    assert "pruned" in out.getvalue()
+    assert not namespace_exists(core, "store-ghost")
+    assert namespace_exists(core, "store-still-here")
