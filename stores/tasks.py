@@ -54,26 +54,24 @@ def enqueue_delete(store_id: int) -> None:
 
 # --- Task bodies -------------------------------------------------------------------
 
-def provision(store_id: int) -> None:
-    token = lifecycle.take_lease(store_id, Status.PROVISIONING)
+def _run_with_lease(store_id: int, status: str, work) -> None:
+    """Run `work(store_id, token)` as the one worker holding the store's lease."""
+    token = lifecycle.take_lease(store_id, status)
     if token is None:
-        log.info("store %s: not provisioning or another worker holds it; nothing to do", store_id)
+        log.info("store %s: not %s, or another worker holds it; nothing to do", store_id, status)
         return
     try:
-        provisioning.provision(store_id, token)
+        work(store_id, token)
     finally:
-        start_queued_stores()
+        start_queued_stores()  # a slot may have freed up
+
+
+def provision(store_id: int) -> None:
+    _run_with_lease(store_id, Status.PROVISIONING, provisioning.provision)
 
 
 def delete(store_id: int) -> None:
-    token = lifecycle.take_lease(store_id, Status.DELETING)
-    if token is None:
-        log.info("store %s: not deleting or another worker holds it; nothing to do", store_id)
-        return
-    try:
-        provisioning.teardown(store_id, token)
-    finally:
-        start_queued_stores()
+    _run_with_lease(store_id, Status.DELETING, provisioning.teardown)
 
 
 def reconcile() -> dict[str, list[int]]:

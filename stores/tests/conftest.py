@@ -19,3 +19,10 @@ def sync_tasks(monkeypatch):
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def workers(sync_tasks, fake_cluster, settings, django_capture_on_commit_callbacks):
+    """Run the work a request enqueues, in-process, against the fake cluster."""
+    settings.CHECK_STORE_URL = False
+    return lambda: django_capture_on_commit_callbacks(execute=True)

@@ -13,13 +13,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:stores_store_changelist")
 
 
-@pytest.fixture
-def workers(sync_tasks, fake_cluster, settings, django_capture_on_commit_callbacks):
-    """Run the work a request enqueues, in-process, against the fake cluster."""
-    settings.CHECK_STORE_URL = False
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def _provision(owner, slug, workers, fake_cluster, *, fail_with=None):
     fake_cluster.wait_error = fail_with
     with workers():

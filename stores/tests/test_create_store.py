@@ -17,13 +17,6 @@ def _post(client, name, engine="woocommerce"):
     return client.post(URL, {"name": name, "engine": engine})
 
 
-@pytest.fixture
-def workers(sync_tasks, fake_cluster, settings, django_capture_on_commit_callbacks):
-    """Run the work a request enqueues, in-process, against the fake cluster."""
-    settings.CHECK_STORE_URL = False
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def test_it_queues_a_store_and_redirects_to_it(alice_client, alice):
     response = _post(alice_client, "acme-coffee")
 

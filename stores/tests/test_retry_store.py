@@ -14,13 +14,6 @@ def _url(store):
 
 
 @pytest.fixture
-def workers(sync_tasks, fake_cluster, settings, django_capture_on_commit_callbacks):
-    """Run the work a request enqueues, in-process, against the fake cluster."""
-    settings.CHECK_STORE_URL = False
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
 def failed(alice, workers, fake_cluster):
     """A store whose provisioning failed because its image could not be pulled."""
     fake_cluster.wait_error = cluster.WorkloadFailed("pod web-abc: ErrImagePull: boom")

@@ -24,23 +24,15 @@ from kubernetes import config
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 
+from stores.cluster.guardrails import DEFAULT_QUOTA
+
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "woocommerce"
 
 # What the platform sets on every store namespace.
-QUOTA_HARD = {
-    "requests.cpu": "2",
-    "requests.memory": "3Gi",
-    "limits.cpu": "4",
-    "limits.memory": "6Gi",
-    "pods": "10",
-    "persistentvolumeclaims": "4",
-    "requests.storage": "20Gi",
-    "services.loadbalancers": "0",
-    "services.nodeports": "0",
-}
+QUOTA_HARD = DEFAULT_QUOTA
 STORE_PSA = {
     "pod-security.kubernetes.io/enforce": "baseline",
     "pod-security.kubernetes.io/warn": "restricted",
