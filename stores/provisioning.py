@@ -9,6 +9,7 @@ a lost lease or the deadline ends it promptly.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 import urllib.error
@@ -50,8 +51,26 @@ def helm_binary() -> str:
     on_path = shutil.which("helm")
     if on_path:
         return on_path
-    built = Path(settings.BASE_DIR) / ".localcluster" / "bin" / "helm"
-    return str(built) if built.exists() else "helm"
+    for candidate in _built_helm_candidates():
+        if candidate.exists():
+            return str(candidate)
+    return "helm"
+
+
+def _built_helm_candidates() -> list[Path]:
+    base = Path(settings.BASE_DIR)
+    candidates = [base / ".localcluster" / "bin" / "helm"]
+    versions = base / "localcluster" / "versions.env"
+    if versions.exists():
+        pinned = dict(
+            line.split("#")[0].strip().split("=", 1)
+            for line in versions.read_text().splitlines()
+            if "=" in line.split("#")[0]
+        )
+        cache = Path(os.environ.get("STORE_PROVISIONER_CACHE", Path.home() / ".cache" / "store-provisioner"))
+        if "HELM_VERSION" in pinned:
+            candidates.append(cache / "bin" / f"helm-{pinned['HELM_VERSION']}")
+    return candidates
 
 
 def connect(request_timeout: float | None = None) -> cluster.Cluster:

@@ -196,3 +196,25 @@ def test_reconcile_starts_queued_stores_when_a_slot_is_free(alice, monkeypatch, 
         report = tasks.reconcile()
     assert report["started"] == [a.pk, b.pk] and enqueued == [a.pk, b.pk]
     assert Store.objects.get(pk=c.pk).place_in_line() == 1
+
+
+def test_it_finds_helm_by_setting_then_path_then_the_cached_build(settings, monkeypatch, tmp_path):
+    settings.HELM_BIN = "/opt/helm"
+    assert provisioning.helm_binary() == "/opt/helm"
+
+    settings.HELM_BIN = ""
+    (tmp_path / "helm").write_text("#!/bin/sh\n")
+    (tmp_path / "helm").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert provisioning.helm_binary() == str(tmp_path / "helm")
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("STORE_PROVISIONER_CACHE", str(cache))
+    settings.BASE_DIR = tmp_path / "repo"
+    (tmp_path / "repo" / "localcluster").mkdir(parents=True)
+    (tmp_path / "repo" / "localcluster" / "versions.env").write_text("HELM_VERSION=v3.99.0  # pinned\n")
+    assert provisioning.helm_binary() == "helm"  # nothing built yet
+    (cache / "bin").mkdir(parents=True)
+    (cache / "bin" / "helm-v3.99.0").write_text("")
+    assert provisioning.helm_binary() == str(cache / "bin" / "helm-v3.99.0")
