@@ -184,7 +184,8 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "label": "Task queue",
     "ALT_CLUSTERS": {
-        CONTROL_CLUSTER: {"workers": 2, "timeout": DELETE_TIMEOUT + 120, "retry": DELETE_TIMEOUT + 180},
+        # A delete may take helm's uninstall (up to 150 s) plus DELETE_TIMEOUT.
+        CONTROL_CLUSTER: {"workers": 2, "timeout": DELETE_TIMEOUT + 300, "retry": DELETE_TIMEOUT + 360},
     },
 }
 if REDIS_URL:

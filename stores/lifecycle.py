@@ -94,20 +94,28 @@ def claim_provision_slots(limit: int | None = None) -> list[int]:
         waiting = Store.objects.filter(status=Status.QUEUED).order_by("queued_at", "pk").values_list("pk", flat=True)
         now = timezone.now()
         for store_id in list(waiting[:free]):
-            transition(
-                store_id,
-                Status.PROVISIONING,
-                "Provisioning started.",
-                only_from={Status.QUEUED},
-                started_at=now,
-                deadline_at=now + timedelta(seconds=settings.PROVISION_TIMEOUT),
-                failure_reason="",
-                step="",
-                attempts=F("attempts") + 1,
-                **_reservation(),
-            )
+            try:
+                _claim(store_id, now)
+            except TransitionRefused:
+                continue  # deleted meanwhile (possible on Postgres); the next run fills the slot
             claimed.append(store_id)
     return claimed
+
+
+def _claim(store_id: int, now) -> None:
+    # `transition` runs in its own savepoint: a refused claim leaves the others intact.
+    transition(
+        store_id,
+        Status.PROVISIONING,
+        "Provisioning started.",
+        only_from={Status.QUEUED},
+        started_at=now,
+        deadline_at=now + timedelta(seconds=settings.PROVISION_TIMEOUT),
+        failure_reason="",
+        step="",
+        attempts=F("attempts") + 1,
+        **_reservation(),
+    )
 
 
 def take_lease(store_id: int, status: str) -> str | None:

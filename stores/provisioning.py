@@ -147,7 +147,11 @@ class Run:
         self._last_check = now
         row = Store.objects.filter(pk=self.store_id).values("status", "lease_token", "deadline_at").first()
         if row is None or row["status"] != self.status:
-            self._stop_reason = "cancelled: the store is being deleted"
+            now_status = row["status"] if row else "gone"
+            self._stop_reason = (
+                "cancelled: the store is being deleted" if now_status == Status.DELETING
+                else f"the store is {now_status} now"
+            )
         elif row["lease_token"] != self.token:
             self._stop_reason = "another worker took over this store"
         elif self.status == Status.PROVISIONING and row["deadline_at"] and timezone.now() >= row["deadline_at"]:
@@ -215,9 +219,19 @@ def _fail(store_id: int, reason: str, run: Run) -> None:
 
 def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: cluster.Cluster) -> None:
     ns = store.namespace
-    run.run_step(
-        "namespace", lambda: kube.ensure_namespace(ns, namespace_labels(store)), f"Namespace {ns} is in place."
-    )
+
+    def namespace():
+        # Never adopt a namespace left by another store (its volumes, its credentials).
+        for existing in kube.list_namespaces(f"kubernetes.io/metadata.name={ns}"):
+            owner_id = existing["labels"].get("store-provisioner.io/store-id")
+            if owner_id != str(store.pk):
+                raise cluster.ClusterError(
+                    f"namespace {ns} already exists and belongs to {'store ' + owner_id if owner_id else 'no store'}; "
+                    "an operator can remove it with `manage.py stores reconcile --prune`"
+                )
+        kube.ensure_namespace(ns, namespace_labels(store))
+
+    run.run_step("namespace", namespace, f"Namespace {ns} is in place.")
     run.run_step(
         "guardrails",
         lambda: kube.apply_guardrails(ns, guardrail_spec()),
@@ -293,11 +307,7 @@ def teardown(store_id: int, token: str) -> None:
             lifecycle.mark_deleted(store_id)
             return
         kube = connect()
-        run.run_step(
-            "release",
-            lambda: helm().uninstall(RELEASE_NAME, store.namespace),
-            lambda removed: "Helm release uninstalled." if removed else "No Helm release to uninstall.",
-        )
+        run.run_step("release", lambda: _uninstall(store, run), lambda message: message)
         run.run_step(
             "namespace",
             lambda: kube.delete_namespace(store.namespace, should_stop=run.should_stop, timeout=settings.DELETE_TIMEOUT),
@@ -306,13 +316,26 @@ def teardown(store_id: int, token: str) -> None:
         lifecycle.mark_deleted(store_id)
     except cluster.Stopped as stopped:
         lifecycle.record(store_id, f"Delete stopped: {stopped.reason}.")
-    except cluster.ClusterError as exc:
-        # Stay `deleting`: reconcile tries again once the lease runs out.
-        with transaction.atomic():
-            Store.objects.filter(pk=store_id, lease_token=token).update(failure_reason=str(exc))
-            lifecycle.record(store_id, f"Delete did not finish: {exc}", kind=StoreEvent.Kind.ERROR, step=run.step)
-    finally:
         lifecycle.release_lease(store_id, token)
+    except cluster.ClusterError as exc:
+        # Stay `deleting`; the lease is kept until it runs out, and then the
+        # reconcile task starts the delete again.
+        with transaction.atomic():
+            Store.objects.filter(pk=store_id, lease_token=token).update(failure_reason=str(exc), lease_token="")
+            lifecycle.record(store_id, f"Delete did not finish: {exc}", kind=StoreEvent.Kind.ERROR, step=run.step)
+
+
+def _uninstall(store: Store, run: Run) -> str:
+    """Uninstall the release; a failure is not fatal, deleting the namespace removes it too."""
+    try:
+        removed = helm().uninstall(RELEASE_NAME, store.namespace, should_stop=run.should_stop)
+    except cluster.Stopped:
+        raise
+    except cluster.ClusterError as exc:
+        if isinstance(exc, cluster.ClusterUnavailable):
+            raise
+        return f"Helm uninstall failed ({exc}); deleting the namespace removes the release anyway."
+    return "Helm release uninstalled." if removed else "No Helm release to uninstall."
 
 
 # --- Reading the cluster for the dashboard --------------------------------------

@@ -106,7 +106,7 @@ class Helm:
         reason = should_stop()
         if reason:
             raise Stopped(reason)
-        self._clear_unusable_release(release, namespace)
+        self._clear_unusable_release(release, namespace, should_stop)
 
         fd, values_path = tempfile.mkstemp(prefix="store-values-", suffix=".json")  # mode 0600
         try:
@@ -135,11 +135,13 @@ class Helm:
             raise self._failure(f"helm upgrade {release}", stderr)
         return _release_summary(_parse_json(stdout, f"helm upgrade {release}"))
 
-    def uninstall(self, release: str, namespace: str, *, timeout_seconds: int = 120) -> bool:
+    def uninstall(self, release: str, namespace: str, *, timeout_seconds: int = 120,
+                  should_stop: Callable[[], str | None] | None = None) -> bool:
         """Remove the release; False when it did not exist."""
         result = self._run(
             ["uninstall", release, "--namespace", namespace, "--timeout", f"{int(timeout_seconds)}s"],
             timeout=timeout_seconds + PROCESS_GRACE_SECONDS,
+            should_stop=should_stop,
         )
         if result.returncode != 0:
             if _not_found(result.stderr):
@@ -147,15 +149,17 @@ class Helm:
             raise self._failure(f"helm uninstall {release}", result.stderr)
         return True
 
-    def rollback(self, release: str, namespace: str, revision: int, *, timeout_seconds: int = 120) -> None:
+    def rollback(self, release: str, namespace: str, revision: int, *, timeout_seconds: int = 120,
+                 should_stop: Callable[[], str | None] | None = None) -> None:
         result = self._run(
             ["rollback", release, str(revision), "--namespace", namespace, "--timeout", f"{int(timeout_seconds)}s"],
             timeout=timeout_seconds + PROCESS_GRACE_SECONDS,
+            should_stop=should_stop,
         )
         if result.returncode != 0:
             raise self._failure(f"helm rollback {release}", result.stderr)
 
-    def _clear_unusable_release(self, release: str, namespace: str) -> None:
+    def _clear_unusable_release(self, release: str, namespace: str, should_stop: Callable[[], str | None]) -> None:
         """Make a release Helm would refuse to upgrade upgradable again.
 
         A release that never deployed (a failed or interrupted first install)
@@ -173,9 +177,9 @@ class Helm:
             rev.get("revision") for rev in self.history(release, namespace) if rev.get("status") in DEPLOYED_STATES
         ]
         if not good:
-            self.uninstall(release, namespace)
+            self.uninstall(release, namespace, should_stop=should_stop)
         elif state in STUCK_STATES:
-            self.rollback(release, namespace, max(good))
+            self.rollback(release, namespace, max(good), should_stop=should_stop)
 
     # ------------------------------------------------------------ plumbing
 
@@ -187,8 +191,13 @@ class Helm:
             command += ["--kube-context", self.kube_context]
         return command + args
 
-    def _run(self, args: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
+    def _run(
+        self, args: list[str], timeout: float | None = None, should_stop: Callable[[], str | None] | None = None
+    ) -> subprocess.CompletedProcess:
         timeout = timeout or self.command_timeout
+        if should_stop is not None:
+            stdout, stderr, returncode = self._run_stoppable(args, should_stop, timeout)
+            return subprocess.CompletedProcess(self._command(args), returncode, stdout, stderr)
         try:
             proc = subprocess.Popen(
                 self._command(args),

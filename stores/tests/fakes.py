@@ -31,7 +31,13 @@ class FakeCluster:
         return "Active" if name in self.namespaces else None
 
     def list_namespaces(self, label_selector):
-        return [{"name": n, "labels": l, "phase": "Active"} for n, l in self.namespaces.items()]
+        # Understands the two selectors the platform uses: by name, or "all managed".
+        key, _, value = label_selector.partition("=")
+        return [
+            {"name": n, "labels": l, "phase": "Active"}
+            for n, l in self.namespaces.items()
+            if key != "kubernetes.io/metadata.name" or n == value
+        ]
 
     def apply_guardrails(self, namespace, spec):
         self.calls.append(("apply_guardrails", namespace))

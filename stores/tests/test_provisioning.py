@@ -155,6 +155,35 @@ def test_it_stays_deleting_with_the_reason_when_deletion_hangs(fake_cluster, cla
     assert claimed_store.status == Status.DELETING
     assert "NamespaceContentRemaining" in claimed_store.failure_reason
     assert claimed_store.lease_token == ""
+    # Once the lease runs out, the reconcile task starts the delete again.
+    Store.objects.filter(pk=claimed_store.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    monkeypatch.setattr(tasks, "enqueue_delete", lambda store_id: None)
+    assert tasks.reconcile()["delete_resumed"] == [claimed_store.pk]
+
+
+@pytest.mark.django_db
+def test_it_deletes_the_namespace_even_when_helm_uninstall_fails(fake_cluster, claimed_store, monkeypatch):
+    def broken(*args, **kwargs):
+        raise cluster.ClusterError("helm uninstall store failed: another operation is in progress")
+
+    monkeypatch.setattr(fake_cluster.helm, "uninstall", broken)
+    fake_cluster.namespaces["store-acme"] = {}
+    lifecycle.request_delete(claimed_store.pk)
+    tasks.delete(claimed_store.pk)
+    claimed_store.refresh_from_db()
+    assert claimed_store.status == Status.DELETED
+    assert "store-acme" not in fake_cluster.namespaces
+    assert StoreEvent.objects.filter(store=claimed_store, message__contains="another operation").exists()
+
+
+@pytest.mark.django_db
+def test_it_never_adopts_a_namespace_of_another_store(fake_cluster, claimed_store):
+    fake_cluster.namespaces["store-acme"] = {"store-provisioner.io/store-id": "41"}
+    store = _run(claimed_store)
+    assert store.status == Status.FAILED
+    assert "namespace store-acme already exists and belongs to store 41" in store.failure_reason
+    assert fake_cluster.namespaces["store-acme"] == {"store-provisioner.io/store-id": "41"}
+    assert fake_cluster.secrets == {}
 
 
 @pytest.mark.django_db

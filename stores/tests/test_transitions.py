@@ -73,3 +73,20 @@ def test_it_keeps_a_deleted_slug_free_for_reuse(alice):
     old = _store_in(alice, Status.DELETED)
     new = lifecycle.create_store(alice, "shop", "woocommerce")
     assert new.pk != old.pk and new.status == Status.QUEUED
+
+
+@pytest.mark.django_db
+def test_a_claim_skips_a_store_deleted_meanwhile(alice, monkeypatch):
+    first = lifecycle.create_store(alice, "first", "woocommerce")
+    second = lifecycle.create_store(alice, "second", "woocommerce")
+    real_claim = lifecycle._claim
+
+    def deleted_just_before(store_id, now):
+        if store_id == first.pk:  # what a concurrent delete does on Postgres
+            lifecycle.request_delete(first.pk)
+        real_claim(store_id, now)
+
+    monkeypatch.setattr(lifecycle, "_claim", deleted_just_before)
+    assert lifecycle.claim_provision_slots() == [second.pk]
+    assert Store.objects.get(pk=first.pk).status == Status.DELETING
+    assert Store.objects.get(pk=second.pk).status == Status.PROVISIONING

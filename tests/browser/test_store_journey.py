@@ -51,7 +51,7 @@ def page(monkeypatch):
     # in this test are plain synchronous reads, so allow them.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make chromium` installs Debian's package")
+        pytest.fail("Chromium is missing: `make system-packages` installs Debian's package")
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
