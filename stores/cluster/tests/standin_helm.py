@@ -4,7 +4,8 @@ It keeps releases in a JSON state file (path in $STANDIN_HELM_STATE), appends
 every call to the log named in that file, and answers like helm does: JSON on
 stdout, "Error: ..." on stderr with exit status 1. The state's "upgrade" entry
 tunes `helm upgrade`: sleep (seconds), fail (stderr text), spawn_child (start a
-grandchild process), ignore_term (ignore SIGTERM).
+grandchild process), ignore_term (ignore SIGTERM); its "uninstall" entry can
+set sleep too.
 """
 
 import json
@@ -69,6 +70,7 @@ def main():
         ]))
     elif command == "uninstall":
         log(state, **entry)
+        time.sleep(state.get("uninstall", {}).get("sleep", 0))
         if args[1] not in releases:
             fail(f"uninstall: Release not loaded: {args[1]}: release: not found")
         del releases[args[1]]

@@ -26,8 +26,9 @@ class StandIn:
         monkeypatch.setenv("STANDIN_HELM_STATE", str(self.state_path))
         self.write({})
 
-    def write(self, releases=None, upgrade=None):
-        state = {"log": str(self.log_path), "releases": releases or {}, "upgrade": upgrade or {}}
+    def write(self, releases=None, upgrade=None, uninstall=None):
+        state = {"log": str(self.log_path), "releases": releases or {}, "upgrade": upgrade or {},
+                 "uninstall": uninstall or {}}
         self.state_path.write_text(json.dumps(state))
 
     def releases(self) -> dict:
@@ -265,3 +266,20 @@ def test_it_does_not_start_helm_when_already_stopped(standin):
     with pytest.raises(Stopped):
         install(standin.helm(), should_stop=lambda: "cancelled")
     assert standin.calls() == []
+
+
+def test_it_stops_a_slow_uninstall_when_asked(standin):
+    standin.write({"acme": release("deployed")}, uninstall={"sleep": 30})
+    started = time.monotonic()
+    with pytest.raises(Stopped, match="store deleted by owner"):
+        standin.helm().uninstall("acme", "store-acme", should_stop=stop_after(0.3))
+    assert time.monotonic() - started < 5
+
+
+def test_it_stops_while_clearing_a_stuck_release(standin):
+    standin.write({"acme": release("pending-install")}, uninstall={"sleep": 30})
+    started = time.monotonic()
+    with pytest.raises(Stopped):
+        install(standin.helm(), should_stop=stop_after(0.3))
+    assert time.monotonic() - started < 5
+    assert "upgrade" not in standin.commands()
