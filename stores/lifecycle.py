@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import store_limit_for
-from stores.models import ACTIVE, TRANSITIONS, ProvisioningGate, Status, Store, StoreEvent
+from stores.models import TRANSITIONS, ProvisioningGate, Status, Store, StoreEvent
 
 
 class TransitionRefused(Exception):
@@ -205,9 +205,3 @@ def stale_leases(status: str):
 def overdue_provisions():
     return Store.objects.filter(status=Status.PROVISIONING, deadline_at__lt=timezone.now())
 
-
-__all__ = [
-    "ACTIVE", "SlugTaken", "StoreLimitReached", "TransitionRefused", "claim_provision_slots", "create_store",
-    "mark_deleted", "mark_failed", "mark_ready", "record", "release_lease", "renew_lease", "request_delete",
-    "request_retry", "reserve_for_resume", "set_step", "stale_leases", "take_lease", "transition",
-]

@@ -29,7 +29,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # States in which nothing happens until someone acts (polling can stop).
 FINAL = frozenset({Status.READY, Status.FAILED, Status.DELETED})
-ACTIVE = frozenset({Status.QUEUED, Status.PROVISIONING, Status.DELETING})
 # Every state but deleted counts against the owner's limit and holds the slug.
 LIVE = frozenset(set(Status) - {Status.DELETED})
 
@@ -99,13 +98,6 @@ class Store(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL
-
-    @property
-    def is_live(self) -> bool:
-        return self.status in LIVE
-
-    def can_become(self, status: str) -> bool:
-        return status in TRANSITIONS[self.status]
 
     def place_in_line(self) -> int | None:
         """1 for the next store to start, None when not queued."""

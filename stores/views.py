@@ -39,7 +39,10 @@ def _step_rows(store: Store) -> list[dict]:
     events = store.events.filter(kind="step")
     if store.started_at:
         events = events.filter(created_at__gte=store.started_at)
-    finished = {event.step: event for event in events}
+    finished = {}
+    for event in events:
+        # The first event of a step is the provision's; a delete's come later.
+        finished.setdefault(event.step, event)
     rows = []
     for key, label in provisioning.STEPS:
         if key in finished:

@@ -7,7 +7,7 @@ credentials to generate, where the shop admin lives).
 
 import secrets
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 
@@ -55,7 +55,3 @@ class Blueprint:
     setup_job_selector: str = ""
     available: bool = True
     unavailable_reason: str = ""
-    extra: dict = field(default_factory=dict)
-
-    def admin_url(self, spec_url: str) -> str:
-        return spec_url.rstrip("/") + self.admin_path

@@ -140,3 +140,16 @@ def test_it_marks_finished_running_and_pending_steps(alice_client, store):
     body = response.content.decode()
     assert "1.5 s" in body
     assert "running…" in body
+
+
+def test_it_keeps_the_provision_timings_after_a_delete(alice_client, store):
+    lifecycle.claim_provision_slots()
+    store.refresh_from_db()
+    StoreEvent.objects.create(store=store, kind="step", step="release", message="installed", duration_ms=1200)
+    lifecycle.request_delete(store.pk)
+    StoreEvent.objects.create(store=store, kind="step", step="release", message="uninstalled", duration_ms=300)
+
+    rows = {row["key"]: row for row in alice_client.get(_url(store)).context["steps"]}
+
+    assert rows["release"]["ms"] == 1200
+    assert rows["release"]["state"] == "done"

@@ -9,30 +9,30 @@ from pathlib import Path
 
 import yaml
 
+from stores.engines import StoreSpec
+from stores.engines.woocommerce import WOOCOMMERCE
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "woocommerce"
 
 RELEASE = "store-acme"
 NAMESPACE = "store-acme"
 
-# The values the platform passes for one store.
-PLATFORM_VALUES = {
-    "store": {
-        "name": "Acme Shop",
-        "host": "store-acme.127.0.0.1.nip.io",
-        "url": "http://store-acme.127.0.0.1.nip.io",
-    },
-    "existingSecret": "store-secret",
-    "ingress": {
-        "enabled": True,
-        "className": "nginx",
-        "annotations": {},
-        "tls": {"enabled": False, "clusterIssuer": ""},
-    },
-    "podAnnotations": {},
-    "setup": {"podAnnotations": {}, "backoffLimit": 4},
-    "persistence": {"storageClass": "", "wordpressSize": "2Gi", "mariadbSize": "2Gi"},
-}
+
+
+def platform_values(release: str = RELEASE) -> dict:
+    """The values the platform itself passes for the store behind `release`,
+    built by the WooCommerce blueprint, so the chart is tested against them."""
+    slug = release.removeprefix("store-")
+    host = f"store-{slug}.127.0.0.1.nip.io"
+    spec = StoreSpec(
+        slug=slug, store_id=1, owner="alice", owner_email="alice@example.org",
+        host=host, url=f"http://{host}", ingress_class="nginx",
+    )
+    return WOOCOMMERCE.build_values(spec)
+
+
+PLATFORM_VALUES = platform_values()
 
 
 def find_helm() -> str | None:

@@ -25,6 +25,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 
 from stores.cluster.guardrails import DEFAULT_QUOTA
+from tests.charts.woocommerce_chart_support import platform_values
 
 pytestmark = pytest.mark.integration
 
@@ -43,23 +44,6 @@ RESTRICTED_PSA = {"pod-security.kubernetes.io/enforce": "restricted"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
 
 
-def store_values(release: str) -> dict:
-    host = f"{release}.127.0.0.1.nip.io"
-    return {
-        "store": {"name": "Acme Shop", "host": host, "url": f"http://{host}"},
-        "existingSecret": "store-secret",
-        "ingress": {
-            "enabled": True,
-            "className": "nginx",
-            "annotations": {},
-            "tls": {"enabled": False, "clusterIssuer": ""},
-        },
-        "podAnnotations": {},
-        "setup": {"podAnnotations": {}, "backoffLimit": 4},
-        "persistence": {"storageClass": "", "wordpressSize": "2Gi", "mariadbSize": "2Gi"},
-    }
-
-
 # --- fixtures and helpers ------------------------------------------------------
 
 
@@ -75,7 +59,7 @@ def dyn(local_cluster) -> Iterator[DynamicClient]:
 @pytest.fixture(scope="module")
 def values_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("woocommerce") / "values.yaml"
-    path.write_text(yaml.safe_dump(store_values("store-acme")))
+    path.write_text(yaml.safe_dump(platform_values("store-acme")))
     return path
 
 
@@ -195,7 +179,7 @@ def test_pods_are_admitted_where_restricted_is_enforced(local_cluster, dyn, valu
 def test_chart_installs_within_the_namespace_quota(local_cluster, dyn, tmp_path):
     release = "store-quota-check"
     values = tmp_path / "values.yaml"
-    values.write_text(yaml.safe_dump(store_values(release)))
+    values.write_text(yaml.safe_dump(platform_values(release)))
     with namespace(dyn, STORE_PSA) as ns:
         secrets_api = dyn.resources.get(api_version="v1", kind="Secret")
         secrets_api.create(
