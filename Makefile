@@ -19,6 +19,7 @@ $(STAMP): requirements.txt
 ## run: web server + provisioning workers + control workers, against the current kubeconfig
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py stores doctor || true
 	PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile

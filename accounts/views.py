@@ -1,16 +1,39 @@
+from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import RegistrationForm
 from accounts.models import store_limit_for
+from accounts.throttle import throttle
+
+_login_view = auth_views.LoginView.as_view(redirect_authenticated_user=True)
 
 
+# LoginView hides its POST from error reports only once it runs; the throttle
+# comes first, so mark the request here, before anything can fail.
+@sensitive_post_parameters()
+@throttle("login", key="ip", rate="LOGIN_RATE")
+def log_in(request):
+    return _login_view(request)
+
+
+@sensitive_post_parameters("password1", "password2")
 @require_http_methods(["GET", "POST"])
 def register(request):
     if request.user.is_authenticated:
         return redirect("dashboard")
+    if not settings.REGISTRATION_OPEN:
+        status = 403 if request.method == "POST" else 200
+        return render(request, "accounts/registration_closed.html", status=status)
+    return _register(request)
+
+
+@throttle("register", key="ip", rate="REGISTRATION_RATE")
+def _register(request):
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()

@@ -193,6 +193,52 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Abuse limits -------------------------------------------------------------
+# Every account may own MAX_STORES_PER_USER stores of real CPU and memory, so a
+# production platform (DEBUG=false) starts with sign-up closed: an operator
+# creates accounts (`manage.py createsuperuser`, the admin's Users page).
+# Development keeps it open.
+REGISTRATION_OPEN = envbool("REGISTRATION_OPEN", DEBUG)
+
+
+def _rate(name: str, default: str) -> str | None:
+    """A django-ratelimit rate such as "5/m" or "10/h"; empty turns the throttle off."""
+    value = envstr(name, default).strip()
+    if not value:
+        return None
+    count, _, period = value.partition("/")
+    if not (count.isdigit() and int(count) > 0 and period[-1:] in {"s", "m", "h", "d"}
+            and (period[:-1] == "" or period[:-1].isdigit())):
+        raise ImproperlyConfigured(f"{name} must look like 5/m or 10/h (count/period), not {value!r}")
+    return value
+
+
+# POSTs allowed per window: login and sign-up per client IP, store creation per user.
+LOGIN_RATE = _rate("LOGIN_RATE", "5/m")
+REGISTRATION_RATE = _rate("REGISTRATION_RATE", "5/m")
+STORE_CREATE_RATE = _rate("STORE_CREATE_RATE", "5/m")
+# Behind a reverse proxy every request comes from the proxy's address. Name the
+# header the proxy sets to the client's address (X-Real-IP, X-Forwarded-For)
+# only when a proxy you run always sets it: a client can send it too.
+CLIENT_IP_HEADER = envstr("CLIENT_IP_HEADER", "")
+RATELIMIT_IP_META_KEY = "accounts.throttle.client_ip"
+# Live stores (any state but deleted) on the whole platform; 0 or empty = no cap.
+# A store requests 0.5 CPU and 768 MiB (limits 2 CPU / 2 GiB): 20 of them fill
+# about one mid-size node.
+MAX_LIVE_STORES = 0 if envstr("MAX_LIVE_STORES", "20").strip() == "" else envint("MAX_LIVE_STORES", 20, minimum=0)
+# The throttles' counters must be shared by every gunicorn worker (LocMem is
+# per process): Redis when there is one, else a table in the database
+# (`manage.py createcachetable`, run by `make run` and by the test database).
+# The default cache stays per process; django-q2 writes its cluster stats there.
+RATELIMIT_USE_CACHE = "ratelimit"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "accounts.throttle.AtomicDatabaseCache", "LOCATION": "rate_limit_cache",
+          "OPTIONS": {"MAX_ENTRIES": 50000}},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,10 +1,12 @@
 import re
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from stores.engines import ENGINES
+from stores.lifecycle import PlatformAtCapacity
 from stores.models import SLUG_MAX_LENGTH, Store, slug_validator
 
 
@@ -21,6 +23,17 @@ class CreateStoreForm(forms.Form):
         choices=[(bp.key, bp.label if bp.available else f"{bp.label} (coming soon)") for bp in ENGINES.values()],
         initial="woocommerce",
     )
+
+    @property
+    def capacity_notice(self) -> str:
+        """PlatformAtCapacity's message while MAX_LIVE_STORES are live, so the page says so up front.
+
+        Only a hint: the create itself checks again under a lock.
+        """
+        cap = settings.MAX_LIVE_STORES
+        if cap and Store.objects.live().count() >= cap:
+            return PlatformAtCapacity.message
+        return ""
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()

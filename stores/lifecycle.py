@@ -26,6 +26,15 @@ class StoreLimitReached(Exception):
     pass
 
 
+class PlatformAtCapacity(StoreLimitReached):
+    """MAX_LIVE_STORES live stores exist on the whole platform: no one may create another."""
+
+    message = "The platform is at capacity: no new stores can be created until some are deleted. Try again later."
+
+    def __init__(self):
+        super().__init__(self.message)
+
+
 class SlugTaken(Exception):
     pass
 
@@ -67,6 +76,13 @@ def create_store(owner, slug: str, engine: str) -> Store:
         get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
         if Store.objects.owned_by(owner).live().count() >= limit:
             raise StoreLimitReached(f"You already have {limit} of {limit} stores. Delete one to create another.")
+        if settings.MAX_LIVE_STORES:
+            # Creates by different users lock different owner rows; the
+            # platform-wide count needs one lock that every create takes
+            # (Postgres; on SQLite the IMMEDIATE transaction serialises them).
+            ProvisioningGate.objects.select_for_update().get_or_create(pk=1)
+            if Store.objects.live().count() >= settings.MAX_LIVE_STORES:
+                raise PlatformAtCapacity()
         if Store.objects.live().filter(slug=slug).exists():
             raise SlugTaken(f"The name “{slug}” is taken. Choose another.")
         now = timezone.now()

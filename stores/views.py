@@ -9,6 +9,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING
 
 from accounts.models import store_limit_for
+from accounts.throttle import throttle
 from stores import lifecycle, provisioning, tasks
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
@@ -96,6 +97,7 @@ def store_list(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@throttle("store-create", key="user", rate="STORE_CREATE_RATE")
 def create_store(request):
     if request.method == "GET":
         return redirect("dashboard")
