@@ -71,3 +71,112 @@ def test_it_does_not_log_out_with_a_get(alice_client, alice):
 
     assert response.status_code == 405
     assert alice_client.session["_auth_user_id"] == str(alice.pk)
+
+
+# --- throttling and error reports -------------------------------------------------
+
+
+def _error_report(request) -> str:
+    """What an error e-mail would carry for this request."""
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        return ExceptionReporter(request, *sys.exc_info()).get_traceback_text()
+
+
+def test_it_refuses_too_many_attempts_from_one_address(client, alice, settings):
+    settings.LOGIN_RATE = "3/m"
+    for _ in range(3):
+        assert client.post(LOGIN, {"username": "alice", "password": "wrong-password"}).status_code == 200
+
+    response = client.post(LOGIN, {"username": "alice", "password": "alice-password-1"})
+
+    assert response.status_code == 429
+    assert "Too many attempts; try again in a minute." in response.content.decode()
+    assert 0 < int(response["Retry-After"]) <= 60
+    # Even the right password changes nothing once throttled.
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_counts_each_address_on_its_own(client, alice, settings):
+    settings.LOGIN_RATE = "1/m"
+    client.post(LOGIN, {"username": "alice", "password": "wrong-password"}, REMOTE_ADDR="198.51.100.1")
+    assert client.post(LOGIN, {"username": "alice", "password": "wrong"}, REMOTE_ADDR="198.51.100.1").status_code == 429
+
+    response = client.post(LOGIN, {"username": "alice", "password": "alice-password-1"}, REMOTE_ADDR="198.51.100.2")
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(alice.pk)
+
+
+def test_it_ignores_a_forwarded_address_it_was_not_told_to_trust(client, alice, settings):
+    settings.LOGIN_RATE = "1/m"
+    settings.CLIENT_IP_HEADER = ""
+    client.post(LOGIN, {"username": "alice", "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.1"})
+
+    response = client.post(LOGIN, {"username": "alice", "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.2"})
+
+    assert response.status_code == 429
+
+
+def test_it_keys_by_the_trusted_proxy_header(client, alice, settings):
+    settings.LOGIN_RATE = "1/m"
+    settings.CLIENT_IP_HEADER = "X-Forwarded-For"
+    client.post(LOGIN, {"username": "alice", "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.1"})
+
+    other = client.post(LOGIN, {"username": "alice", "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.2"})
+    same = client.post(LOGIN, {"username": "alice", "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.1"})
+
+    assert other.status_code == 200
+    assert same.status_code == 429
+
+
+def test_it_does_not_count_showing_the_form(client, settings):
+    settings.LOGIN_RATE = "1/m"
+    for _ in range(3):
+        assert client.get(LOGIN).status_code == 200
+
+
+def test_it_does_not_throttle_when_the_rate_is_empty(client, alice, settings):
+    settings.LOGIN_RATE = None
+    for _ in range(8):
+        assert client.post(LOGIN, {"username": "alice", "password": "wrong"}).status_code == 200
+
+
+def test_it_keeps_the_password_out_of_error_reports(client, alice):
+    response = client.post(LOGIN, {"username": "alice", "password": "alice-password-1"})
+
+    report = _error_report(response.wsgi_request)
+    assert "alice-password-1" not in report
+    assert "password" in report
+
+
+def test_it_keeps_the_password_out_of_error_reports_when_throttled(client, alice, settings):
+    settings.LOGIN_RATE = "1/m"
+    client.post(LOGIN, {"username": "alice", "password": "wrong"})
+
+    response = client.post(LOGIN, {"username": "alice", "password": "alice-password-1"})
+
+    assert response.status_code == 429
+    assert "alice-password-1" not in _error_report(response.wsgi_request)
+
+
+def test_it_hides_the_sign_up_link_when_registration_is_closed(client, settings):
+    settings.REGISTRATION_OPEN = False
+
+    body = client.get(LOGIN).content.decode()
+
+    assert reverse("register") not in body
+    assert "Accounts are created by the platform's operator" in body
+
+
+def test_it_shows_the_sign_up_link_when_registration_is_open(client, settings):
+    settings.REGISTRATION_OPEN = True
+
+    body = client.get(LOGIN).content.decode()
+
+    assert body.count(f'href="{reverse("register")}"') == 2  # the top bar and the form

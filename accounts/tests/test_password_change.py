@@ -81,3 +81,22 @@ def test_it_shows_the_done_page(alice_client):
 
     assert response.status_code == 200
     assert "<h1>Password changed</h1>" in response.content.decode()
+
+
+def test_it_keeps_the_passwords_out_of_error_reports(alice_client):
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    response = alice_client.post(
+        URL,
+        {"old_password": "alice-password-1", "new_password1": "brand-New-secret-77", "new_password2": "brand-New-secret-77"},
+    )
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        report = ExceptionReporter(response.wsgi_request, *sys.exc_info()).get_traceback_text()
+
+    assert "alice-password-1" not in report
+    assert "brand-New-secret-77" not in report
+    assert "new_password1" in report

@@ -109,3 +109,76 @@ def test_it_sends_a_signed_in_user_to_the_dashboard(alice_client):
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard")
     assert not User.objects.filter(username="carol").exists()
+
+
+# --- closed registration, throttling, error reports -----------------------------------
+
+
+def test_it_says_registration_is_closed(client, settings):
+    settings.REGISTRATION_OPEN = False
+
+    response = client.get(URL)
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Registration is closed" in body
+    assert "createsuperuser" in body
+    assert 'name="password1"' not in body
+
+
+def test_it_creates_nothing_when_registration_is_closed(client, settings):
+    settings.REGISTRATION_OPEN = False
+
+    response = client.post(URL, _data())
+
+    assert response.status_code == 403
+    assert "Registration is closed" in response.content.decode()
+    assert not User.objects.exists()
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_hides_the_sign_up_link_when_closed(client, settings):
+    settings.REGISTRATION_OPEN = False
+
+    body = client.get(reverse("login")).content.decode()
+
+    assert f'href="{URL}"' not in body
+
+
+def test_it_refuses_too_many_sign_ups_from_one_address(client, settings):
+    settings.REGISTRATION_RATE = "2/m"
+    client.post(URL, _data(password2="mismatch-1"))
+    client.post(URL, _data(password2="mismatch-2"))
+
+    response = client.post(URL, _data())
+
+    assert response.status_code == 429
+    assert "Too many attempts; try again in a minute." in response.content.decode()
+    assert not User.objects.exists()
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_lets_another_address_sign_up(client, settings):
+    settings.REGISTRATION_RATE = "1/m"
+    client.post(URL, _data(password2="mismatch-1"), REMOTE_ADDR="198.51.100.1")
+
+    response = client.post(URL, _data(), REMOTE_ADDR="198.51.100.2")
+
+    assert response.status_code == 302
+    assert User.objects.filter(username="carol").exists()
+
+
+def test_it_keeps_the_passwords_out_of_error_reports(client):
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    response = client.post(URL, _data(username="x" * 200))  # invalid: the form is shown again
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        report = ExceptionReporter(response.wsgi_request, *sys.exc_info()).get_traceback_text()
+
+    assert response.status_code == 400
+    assert "a-long-Passphrase-42" not in report
+    assert "carol@example.org" in report  # only the passwords are hidden
