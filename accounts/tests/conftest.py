@@ -1,0 +1,8 @@
+import pytest
+
+from accounts.tests.clock import still_throttle_clock  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _still_clock(still_throttle_clock):
+    """Every account test counts login and sign-up attempts: keep them in one window."""
