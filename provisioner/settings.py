@@ -230,6 +230,8 @@ MAX_LIVE_STORES = 0 if envstr("MAX_LIVE_STORES", "20").strip() == "" else envint
 # per process): Redis when there is one, else a table in the database
 # (`manage.py createcachetable`, run by `make run` and by the test database).
 # The default cache stays per process; django-q2 writes its cluster stats there.
+# (django_ratelimit is not in INSTALLED_APPS: its system check knows neither
+# Django's own RedisCache nor the atomic database cache, and would warn.)
 RATELIMIT_USE_CACHE = "ratelimit"
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
