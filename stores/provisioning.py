@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from stores import cluster, lifecycle
+from stores.cluster.guardrails import MANAGED_BY_VALUE as MANAGED_BY
 from stores.engines import StoreSpec, get_engine
 from stores.models import LIVE, Status, Store, StoreEvent
 
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 # One release per store namespace; the namespace carries the store's name.
 RELEASE_NAME = "store"
-MANAGED_BY = "store-provisioner"
 SECRET_NAME = "store-secret"
 
 STEPS = (
@@ -86,7 +86,10 @@ def helm() -> cluster.Helm:
 
 
 def guardrail_spec() -> cluster.GuardrailSpec:
-    return cluster.GuardrailSpec(ingress_controller_namespace=settings.INGRESS_CONTROLLER_NAMESPACE)
+    return cluster.GuardrailSpec(
+        ingress_controller_namespace=settings.INGRESS_CONTROLLER_NAMESPACE,
+        private_cidrs=list(settings.EGRESS_DENIED_CIDRS),
+    )
 
 
 def store_spec(store: Store) -> StoreSpec:
