@@ -183,7 +183,7 @@ def test_it_applies_guardrails_idempotently(cluster, namespace):
     assert limits.default_request == {"cpu": "100m", "memory": "128Mi"}
     policies = {p.metadata.name: p for p in api.networking.list_namespaced_network_policy(namespace).items}
     assert sorted(policies) == [
-        "allow-dns", "allow-ingress-controller", "allow-internet-egress", "allow-same-namespace", "default-deny",
+        "allow-dns", "allow-ingress-controller", "allow-internet-egress", "default-deny",
     ]
     internet = policies["allow-internet-egress"].spec.egress[0].to[0].ip_block
     assert internet.cidr == "0.0.0.0/0" and internet.var_except == spec.private_cidrs
