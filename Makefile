@@ -44,6 +44,12 @@ system-packages:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+## kube-score: built from the Go module proxy (cached); the chart tests run it over every rendered chart
+.PHONY: kube-score
+kube-score:
+	bash localcluster/build.sh kube-score
+test test-unit: kube-score
+
 ## test: every test — unit, integration (local control plane, real Helm) and browser
 test: $(STAMP) cluster system-packages
 	$(BIN)/python -m pytest

@@ -120,7 +120,16 @@ link() {
   for c in "$@"; do ln -sfn "$bin/$c" "$links/${c%-v*}"; done
 }
 
+# kube-score is no part of the cluster: the chart tests run it over every
+# rendered chart (`make test` builds it through `build.sh kube-score`).
+build_kube_score() {
+  build_tool kube-score "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION" \
+    "-X main.version=$KUBE_SCORE_VERSION"
+  link "kube-score-$KUBE_SCORE_VERSION"
+}
+
 main() {
+  if [[ "${1:-}" == kube-score ]]; then build_kube_score; return; fi
   local t0; t0=$(stamp)
   build_etcd
   build_tool kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"

@@ -28,7 +28,8 @@ kctl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 elapsed() { awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }'; }
 # A change of a pinned version re-creates the cluster; a change of the stages
 # or the StorageClass is applied to the running cluster.
-versions_sum() { sha256sum < "$here/versions.env" | cut -d' ' -f1; }
+# (kube-score is a test tool, not a cluster component: its pin is left out.)
+versions_sum() { grep -v '^KUBE_SCORE_VERSION=' "$here/versions.env" | sha256sum | cut -d' ' -f1; }
 manifests_sum() { cat "$here/stages.yaml" "$here/storageclass.yaml" | sha256sum | cut -d' ' -f1; }
 same() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
 
@@ -66,6 +67,18 @@ apply_manifests() {
   manifests_sum > "$clusterdir/manifests.sha256"
 }
 
+# Pods that request ephemeral-storage (every store container does) schedule only
+# on nodes that advertise it; kwokctl's node template does not. Patch the fake
+# nodes that lack it (also those of a cluster started by an older up.sh).
+node_storage() {
+  local node
+  for node in $(kctl get nodes -o jsonpath='{range .items[*]}{.metadata.annotations.kwok\.x-k8s\.io/node}={.metadata.name}={.status.allocatable.ephemeral-storage}{"\n"}{end}' \
+                | awk -F= '$1 == "fake" && $3 == "" { print $2 }'); do
+    kctl patch node "$node" --subresource=status --type=merge \
+      -p '{"status":{"capacity":{"ephemeral-storage":"1Ti"},"allocatable":{"ephemeral-storage":"1Ti"}}}' > /dev/null
+  done
+}
+
 # One up.sh at a time (parallel test sessions). The lock is on fd 9, which
 # must not leak into the daemons kwokctl starts (they would hold it forever):
 # every kwokctl call closes it with 9>&-.
@@ -78,6 +91,7 @@ if healthy; then
     apply_manifests
     log "applied changed stages.yaml / storageclass.yaml"
   fi
+  node_storage
   log "cluster '$name' already running ($(elapsed)); KUBECONFIG=$kubeconfig"
   exit 0
 fi
@@ -125,6 +139,7 @@ fi
 apply_manifests
 "$kwokctl" scale node --name "$name" --replicas "$nodes" > /dev/null 2>&1 9>&-
 kctl wait --for=condition=Ready node --all --timeout=60s > /dev/null
+node_storage
 # Pods are admitted only once a namespace's "default" ServiceAccount exists.
 until kctl get serviceaccount default -n default > /dev/null 2>&1; do sleep 0.2; done
 

@@ -144,6 +144,28 @@ X_FRAME_OPTIONS = "DENY"
 INGRESS_DOMAIN_SUFFIX = envstr("INGRESS_DOMAIN_SUFFIX", "127.0.0.1.nip.io")
 INGRESS_CLASS = envstr("INGRESS_CLASS", "nginx")
 INGRESS_CONTROLLER_NAMESPACE = envstr("INGRESS_CONTROLLER_NAMESPACE", "ingress-nginx")
+
+
+def _cidrs(name: str, default: list[str]) -> list[str]:
+    import ipaddress
+
+    values = envlist(name, default)
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {value!r} is not a CIDR range like 10.0.0.0/8") from None
+    return values
+
+
+# Ranges store pods never reach through internet egress: private networks (other
+# stores), link-local (the cloud metadata service) and carrier-grade NAT.
+EGRESS_DENIED_CIDRS = _cidrs(
+    "EGRESS_DENIED_CIDRS",
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"],
+)
+# Where `stores doctor` asks whether the charts' docker.io images can be pulled.
+IMAGE_REGISTRY_URL = envstr("IMAGE_REGISTRY_URL", "https://registry-1.docker.io")
 STORE_URL_SCHEME = envstr("STORE_URL_SCHEME", "http")
 # cert-manager ClusterIssuer for store TLS (e.g. letsencrypt-prod on a VPS); empty means plain HTTP.
 TLS_CLUSTER_ISSUER = envstr("TLS_CLUSTER_ISSUER", "")

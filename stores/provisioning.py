@@ -16,19 +16,22 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from stores import cluster, lifecycle
-from stores.engines import StoreSpec, get_engine
+from stores.cluster import registry
+from stores.cluster.guardrails import MANAGED_BY_VALUE as MANAGED_BY
+from stores.engines import ENGINES, StoreSpec, get_engine
 from stores.models import LIVE, Status, Store, StoreEvent
 
 log = logging.getLogger(__name__)
 
 # One release per store namespace; the namespace carries the store's name.
 RELEASE_NAME = "store"
-MANAGED_BY = "store-provisioner"
 SECRET_NAME = "store-secret"
 
 STEPS = (
@@ -86,7 +89,10 @@ def helm() -> cluster.Helm:
 
 
 def guardrail_spec() -> cluster.GuardrailSpec:
-    return cluster.GuardrailSpec(ingress_controller_namespace=settings.INGRESS_CONTROLLER_NAMESPACE)
+    return cluster.GuardrailSpec(
+        ingress_controller_namespace=settings.INGRESS_CONTROLLER_NAMESPACE,
+        private_cidrs=list(settings.EGRESS_DENIED_CIDRS),
+    )
 
 
 def store_spec(store: Store) -> StoreSpec:
@@ -383,3 +389,33 @@ def prune_orphans(kube: cluster.Cluster, helm_client: cluster.Helm, orphans: dic
         helm_client.uninstall(name, namespace)
     for namespace in orphans["namespaces"]:
         kube.delete_namespace(namespace, timeout=settings.DELETE_TIMEOUT)
+
+
+# --- Images (stores doctor) -------------------------------------------------------
+
+def pinned_images() -> list[str]:
+    """Every image the available engines' charts pull, as a release would get
+    them: the chart's values.yaml, then the profile and operator values files
+    (an image mirror there wins)."""
+    images: list[str] = []
+    for blueprint in ENGINES.values():
+        chart_dir = Path(settings.CHARTS_DIR) / blueprint.chart
+        if not blueprint.available or not (chart_dir / "values.yaml").exists():
+            continue
+        values: dict = {}
+        for path in [chart_dir / "values.yaml", *map(Path, chart_values_files(chart_dir))]:
+            values = _merged(values, yaml.safe_load(path.read_text()) or {})
+        images += [ref for ref in registry.images_in_values(values) if ref not in images]
+    return images
+
+
+def check_pinned_images() -> registry.ImageReport:
+    """Whether each pinned image can be pulled."""
+    return registry.check_images(pinned_images(), docker_hub_url=settings.IMAGE_REGISTRY_URL)
+
+
+def _merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out

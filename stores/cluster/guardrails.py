@@ -16,7 +16,18 @@ from .errors import ClusterError
 
 QUOTA_NAME = "store-quota"
 LIMIT_RANGE_NAME = "store-limits"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "store-provisioner"}
+# The one definition of the managed-by label value (namespaces, secrets,
+# guardrails); provisioning imports it to find its own namespaces.
+MANAGED_BY_VALUE = "store-provisioner"
+MANAGED_BY = {"app.kubernetes.io/managed-by": MANAGED_BY_VALUE}
+# The contract an engine's chart follows: the guardrails open the namespace to
+# the ingress controller, and to the internet, only for pods that carry these
+# labels. Everything else a chart needs inside its namespace (web -> database)
+# it grants with its own NetworkPolicies.
+INGRESS_LABEL = "store-provisioner.io/ingress"
+INGRESS_LABEL_VALUE = "true"
+EGRESS_LABEL = "store-provisioner.io/egress"
+EGRESS_LABEL_VALUE = "internet"
 # Label every namespace carries since Kubernetes 1.22; lets a policy pick a
 # namespace by name without us labelling foreign namespaces.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -29,11 +40,21 @@ DEFAULT_QUOTA = {
     "pods": "10",
     "persistentvolumeclaims": "4",
     "requests.storage": "20Gi",
+    # Container writable layers, logs and emptyDirs live on the node's disk:
+    # without a bound one store can fill it and get other stores evicted.
+    "requests.ephemeral-storage": "2Gi",
+    "limits.ephemeral-storage": "4Gi",
     # A store is reached through the shared ingress controller only.
     "services.loadbalancers": "0",
     "services.nodeports": "0",
 }
-DEFAULT_PRIVATE_CIDRS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+# Never reachable through internet egress: the private ranges (cluster pod and
+# service networks, so one store cannot reach another), link-local (the cloud
+# metadata service at 169.254.169.254 hands out node credentials) and
+# carrier-grade NAT (some clouds and VPNs put internal services there).
+DEFAULT_PRIVATE_CIDRS = [
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10",
+]
 
 
 @dataclass
@@ -44,19 +65,17 @@ class GuardrailSpec:
     # memory, so the API server rejects pods that do not state them; these
     # defaults fill them in for charts that leave resources empty.
     container_default: dict[str, str] = field(
-        default_factory=lambda: {"cpu": "500m", "memory": "512Mi"}
+        default_factory=lambda: {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "1Gi"}
     )
     container_default_request: dict[str, str] = field(
-        default_factory=lambda: {"cpu": "100m", "memory": "128Mi"}
+        default_factory=lambda: {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "128Mi"}
     )
     container_max: dict[str, str] = field(
-        default_factory=lambda: {"cpu": "2", "memory": "2Gi"}
+        default_factory=lambda: {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "2Gi"}
     )
     ingress_controller_namespace: str = "ingress-nginx"
     dns_namespace: str = "kube-system"
-    # Excluded from internet egress: cluster pod/service ranges live here, so
-    # one store can not reach another store (or the cloud metadata service
-    # when it is listed too).
+    # Excluded from internet egress (DEFAULT_PRIVATE_CIDRS says why).
     private_cidrs: list[str] = field(default_factory=lambda: list(DEFAULT_PRIVATE_CIDRS))
 
 
@@ -89,17 +108,17 @@ def limit_range(spec: GuardrailSpec) -> dict:
 
 
 def network_policies(spec: GuardrailSpec) -> list[dict]:
+    """Default deny, DNS for every pod, and the two opt-in grants.
+
+    Nothing here allows traffic between the pods of a namespace: the engine's
+    chart grants exactly the paths its components need (e.g. web -> database),
+    so a database is reachable from its own web pods only and has no egress
+    but DNS.
+    """
     everything: dict = {}  # empty podSelector = every pod in the namespace
     return [
         # Deny all traffic by default; the policies below are the only way in/out.
         _policy("default-deny", everything, ["Ingress", "Egress"]),
-        _policy(
-            "allow-same-namespace",
-            everything,
-            ["Ingress", "Egress"],
-            ingress=[{"from": [{"podSelector": {}}]}],
-            egress=[{"to": [{"podSelector": {}}]}],
-        ),
         _policy(
             "allow-dns",
             everything,
@@ -116,7 +135,7 @@ def network_policies(spec: GuardrailSpec) -> list[dict]:
         ),
         _policy(
             "allow-ingress-controller",
-            everything,
+            {"matchLabels": {INGRESS_LABEL: INGRESS_LABEL_VALUE}},
             ["Ingress"],
             ingress=[
                 {
@@ -132,7 +151,7 @@ def network_policies(spec: GuardrailSpec) -> list[dict]:
         ),
         _policy(
             "allow-internet-egress",
-            everything,
+            {"matchLabels": {EGRESS_LABEL: EGRESS_LABEL_VALUE}},
             ["Egress"],
             egress=[{"to": internet_ip_blocks(spec.private_cidrs)}],
         ),

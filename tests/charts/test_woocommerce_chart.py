@@ -22,6 +22,8 @@ QUOTA = {
     "pods": 10,
     "persistentvolumeclaims": 4,
     "requests.storage": 20 * 1024**3,
+    "requests.ephemeral-storage": 2 * 1024**3,
+    "limits.ephemeral-storage": 4 * 1024**3,
 }
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
@@ -136,6 +138,9 @@ def test_renders_the_expected_objects(objects):
         ("StatefulSet", "store-acme-mariadb"),
         ("Job", "store-acme-setup"),
         ("Ingress", "store-acme"),
+        ("NetworkPolicy", "store-acme-mariadb"),
+        ("NetworkPolicy", "store-acme-wordpress"),
+        ("NetworkPolicy", "store-acme-setup"),
     }
     # Nothing namespaced elsewhere, nothing cluster-scoped, no Secret (it is the platform's).
     assert all("namespace" not in obj["metadata"] for obj in objects)
@@ -201,7 +206,8 @@ def test_every_container_has_requests_and_limits(objects):
         for container in all_containers(template["spec"]):
             resources = container.get("resources") or {}
             for section in ("requests", "limits"):
-                for resource in ("cpu", "memory"):
+                # ephemeral-storage: a container's writes to the node's disk are bounded.
+                for resource in ("cpu", "memory", "ephemeral-storage"):
                     assert resource in resources.get(section, {}), (
                         f"{obj['kind']}/{obj['metadata']['name']} container {container['name']} "
                         f"has no {section}.{resource}"
@@ -220,6 +226,8 @@ def test_workloads_fit_the_namespace_quota(objects):
             totals["limits.cpu"] += cpu(res["limits"]["cpu"]) * replicas
             totals["requests.memory"] += size(res["requests"]["memory"]) * replicas
             totals["limits.memory"] += size(res["limits"]["memory"]) * replicas
+            totals["requests.ephemeral-storage"] += size(res["requests"]["ephemeral-storage"]) * replicas
+            totals["limits.ephemeral-storage"] += size(res["limits"]["ephemeral-storage"]) * replicas
     claims = [pvc["spec"] for pvc in by_kind(objects, "PersistentVolumeClaim")]
     claims += [t["spec"] for sts in by_kind(objects, "StatefulSet") for t in sts["spec"]["volumeClaimTemplates"]]
     totals["persistentvolumeclaims"] = len(claims)
@@ -255,7 +263,7 @@ def test_images_are_official_and_pinned(objects):
         one(objects, "Job", "store-acme-setup"),
     )
     tag = lambda obj: obj["spec"]["template"]["spec"]["containers"][0]["image"].rpartition(":")[2]  # noqa: E731
-    assert re.fullmatch(r"6\.\d+\.\d+-php8\.3-apache", tag(wordpress))
+    assert re.fullmatch(r"\d+\.\d+\.\d+-php8\.3-apache", tag(wordpress))
     assert re.fullmatch(r"11\.\d+\.\d+", tag(mariadb))
     assert re.fullmatch(r"cli-\d+\.\d+\.\d+-php8\.3", tag(cli))
 

@@ -179,11 +179,11 @@ def test_it_applies_guardrails_idempotently(cluster, namespace):
     quota = api.core.read_namespaced_resource_quota("store-quota", namespace)
     assert quota.spec.hard == spec.quota
     limits = api.core.read_namespaced_limit_range("store-limits", namespace).spec.limits[0]
-    assert limits.default == {"cpu": "500m", "memory": "512Mi"}
-    assert limits.default_request == {"cpu": "100m", "memory": "128Mi"}
+    assert limits.default == spec.container_default
+    assert limits.default_request == spec.container_default_request
     policies = {p.metadata.name: p for p in api.networking.list_namespaced_network_policy(namespace).items}
     assert sorted(policies) == [
-        "allow-dns", "allow-ingress-controller", "allow-internet-egress", "allow-same-namespace", "default-deny",
+        "allow-dns", "allow-ingress-controller", "allow-internet-egress", "default-deny",
     ]
     internet = policies["allow-internet-egress"].spec.egress[0].to[0].ip_block
     assert internet.cidr == "0.0.0.0/0" and internet.var_except == spec.private_cidrs

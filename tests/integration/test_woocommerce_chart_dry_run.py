@@ -233,6 +233,10 @@ def test_chart_installs_within_the_namespace_quota(local_cluster, dyn, tmp_path)
         used = quota.to_dict()["status"]["used"]
         assert int(used["persistentvolumeclaims"]) == 2
         assert used["requests.storage"] == "4Gi"
+        # Every pod states its ephemeral storage, and the simulated nodes have room for it
+        # (WordPress and MariaDB; the setup pod has finished and no longer counts).
+        assert used["requests.ephemeral-storage"] == "512Mi"
+        assert used["limits.ephemeral-storage"] == "2Gi"
         nodes = {
             (p["metadata"]["labels"] or {}).get("app.kubernetes.io/component"): p["spec"].get("nodeName")
             for p in pods.get(namespace=ns).to_dict()["items"]

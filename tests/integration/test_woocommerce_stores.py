@@ -116,7 +116,8 @@ def test_it_takes_a_store_from_create_to_ready(alice, api, core, local_cluster, 
     assert core.read_namespaced_limit_range("store-limits", ns).spec.limits[0].default
     policies = {p.metadata.name for p in k8s.NetworkingV1Api(api).list_namespaced_network_policy(ns).items}
     assert policies == {
-        "default-deny", "allow-same-namespace", "allow-dns", "allow-ingress-controller", "allow-internet-egress"
+        "default-deny", "allow-dns", "allow-ingress-controller", "allow-internet-egress",
+        "store-mariadb", "store-wordpress", "store-setup",
     }
     assert set(core.read_namespaced_secret("store-secret", ns).data) >= {"admin-user", "admin-password"}
 

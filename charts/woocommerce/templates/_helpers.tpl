@@ -108,3 +108,20 @@ Database connection environment shared by WordPress and the setup Job
       name: {{ include "woocommerce.secretName" . }}
       key: db-password
 {{- end -}}
+
+{{/*
+Labels of the platform's network contract (docs/architecture.md): the
+guardrails let the ingress controller reach pods labelled
+store-provisioner.io/ingress=true, and let pods labelled
+store-provisioner.io/egress=internet reach the internet. MariaDB carries
+neither. Call with "ingress", "egress" or "ingress egress".
+*/}}
+{{- define "woocommerce.networkLabels" -}}
+{{- $wanted := splitList " " . -}}
+{{- if has "ingress" $wanted }}
+store-provisioner.io/ingress: "true"
+{{- end }}
+{{- if has "egress" $wanted }}
+store-provisioner.io/egress: internet
+{{- end }}
+{{- end -}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from stores.cluster import ClusterError, GuardrailSpec
@@ -23,6 +25,8 @@ def test_it_sets_the_default_quota():
         "pods": "10",
         "persistentvolumeclaims": "4",
         "requests.storage": "20Gi",
+        "requests.ephemeral-storage": "2Gi",
+        "limits.ephemeral-storage": "4Gi",
         "services.loadbalancers": "0",
         "services.nodeports": "0",
     }
@@ -41,30 +45,44 @@ def test_it_sets_container_defaults_and_maximum():
     assert limits["spec"]["limits"] == [
         {
             "type": "Container",
-            "default": {"cpu": "500m", "memory": "512Mi"},
-            "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
-            "max": {"cpu": "2", "memory": "2Gi"},
+            "default": {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "1Gi"},
+            "defaultRequest": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "128Mi"},
+            "max": {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "2Gi"},
         }
     ]
 
 
-def test_it_creates_five_policies_that_all_select_every_pod():
-    found = policies()
-    assert sorted(found) == [
-        "allow-dns", "allow-ingress-controller", "allow-internet-egress", "allow-same-namespace", "default-deny",
+def test_it_bounds_every_containers_disk_on_the_node():
+    spec = GuardrailSpec()
+    limit = limit_range(spec)["spec"]["limits"][0]
+    hard = resource_quota(spec)["spec"]["hard"]
+    for key in ("default", "defaultRequest", "max"):
+        assert "ephemeral-storage" in limit[key], key
+    assert {"requests.ephemeral-storage", "limits.ephemeral-storage"} <= set(hard)
+
+
+def test_it_creates_four_policies():
+    assert sorted(policies()) == [
+        "allow-dns", "allow-ingress-controller", "allow-internet-egress", "default-deny",
     ]
-    assert all(spec["podSelector"] == {} for spec in found.values())
 
 
 def test_it_denies_everything_by_default():
     assert policies()["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
-def test_it_allows_traffic_inside_the_namespace():
-    spec = policies()["allow-same-namespace"]
-    assert spec["ingress"] == [{"from": [{"podSelector": {}}]}]
-    assert spec["egress"] == [{"to": [{"podSelector": {}}]}]
-    assert spec["policyTypes"] == ["Ingress", "Egress"]
+def test_it_allows_no_traffic_between_pods_of_the_namespace():
+    # The engine's chart grants the paths its components need (web -> db);
+    # a blanket same-namespace allow would open the database to every pod.
+    for name, spec in policies().items():
+        for rule in spec.get("ingress", []):
+            assert all("podSelector" not in peer for peer in rule["from"]), name
+        for rule in spec.get("egress", []):
+            assert all("podSelector" not in peer for peer in rule["to"]), name
+
+
+def test_it_gives_dns_to_every_pod():
+    assert policies()["allow-dns"]["podSelector"] == {}
 
 
 def test_it_allows_dns_to_the_dns_namespace_only():
@@ -78,20 +96,35 @@ def test_it_allows_dns_to_the_dns_namespace_only():
     ]
 
 
-def test_it_admits_the_ingress_controller():
+def test_it_admits_the_ingress_controller_to_opted_in_pods_only():
     spec = policies(GuardrailSpec(ingress_controller_namespace="traefik"))["allow-ingress-controller"]
+    assert spec["podSelector"] == {"matchLabels": {"store-provisioner.io/ingress": "true"}}
     assert spec["policyTypes"] == ["Ingress"]
     assert spec["ingress"] == [
         {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}}]}
     ]
 
 
-def test_it_allows_the_internet_but_not_private_ranges():
+def test_it_allows_the_internet_to_opted_in_pods_only():
+    spec = policies()["allow-internet-egress"]
+    assert spec["podSelector"] == {"matchLabels": {"store-provisioner.io/egress": "internet"}}
+
+
+def test_it_allows_the_internet_but_not_private_link_local_or_cgnat_ranges():
     spec = policies()["allow-internet-egress"]
     assert spec["policyTypes"] == ["Egress"]
     assert spec["egress"] == [
-        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}]}
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [
+            "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10",
+        ]}}]}
     ]
+
+
+def test_it_keeps_the_cloud_metadata_service_out_of_reach():
+    (block,) = policies()["allow-internet-egress"]["egress"][0]["to"]
+    excepted = [ipaddress.ip_network(cidr) for cidr in block["ipBlock"]["except"]]
+    for address in ("169.254.169.254", "100.100.100.200", "10.96.0.1"):
+        assert any(ipaddress.ip_address(address) in net for net in excepted), address
 
 
 def test_it_puts_ipv6_exclusions_in_their_own_block():
@@ -115,7 +148,7 @@ def test_it_rejects_a_malformed_cidr():
 def test_it_applies_the_limit_range_before_the_quota():
     kinds = [obj["kind"] for obj in guardrail_objects(GuardrailSpec())]
     assert kinds[:2] == ["LimitRange", "ResourceQuota"]
-    assert kinds.count("NetworkPolicy") == 5
+    assert kinds.count("NetworkPolicy") == 4
 
 
 def test_it_labels_what_it_manages():

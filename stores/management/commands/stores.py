@@ -139,6 +139,16 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Stores: http://store-<name>.{settings.INGRESS_DOMAIN_SUFFIX} via ingress class {settings.INGRESS_CLASS}"
         )
+        # A tag the registry no longer lists fails every store at ErrImagePull.
+        images = provisioning.check_pinned_images()
+        for base, reason in images.unreachable.items():
+            self.stdout.write(f"Images: registry {base} is not reachable ({reason}); pinned images not checked")
+        for check in images.checked:
+            if check.pullable:
+                self.stdout.write(f"Image: {check.image} can be pulled")
+            else:
+                problems.append(f"Image {check.image} cannot be pulled: {check.detail}; pin a tag the registry lists "
+                                "(charts/<engine>/README.md says how)")
         if problems:
             raise CommandError("\n".join(problems))
 

@@ -1,0 +1,148 @@
+"""Who may talk to whom in a WooCommerce store's namespace.
+
+The platform's guardrails (default deny, DNS, the two opt-in grants) and the
+chart's own NetworkPolicies are evaluated together, the way a policy engine
+would: a connection is allowed when the source's egress policies and the
+destination's ingress policies both allow it (a side no policy selects is
+open).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import pytest
+
+from stores.cluster.guardrails import GuardrailSpec, guardrail_objects
+from woocommerce_chart_support import render
+
+STORE_NS = "store-acme"
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    namespace: str | None = None  # None: outside the cluster
+    labels: dict = field(default_factory=dict, hash=False)
+    ip: str = "10.244.0.10"
+
+
+def _pods(objects) -> dict[str, Peer]:
+    pods = {}
+    for obj in objects:
+        if obj["kind"] in {"Deployment", "StatefulSet", "Job"}:
+            labels = obj["spec"]["template"]["metadata"]["labels"]
+            pods[labels["app.kubernetes.io/component"]] = Peer(labels["app.kubernetes.io/component"], STORE_NS, labels)
+    return pods
+
+
+INGRESS_CONTROLLER = Peer("ingress-controller", "ingress-nginx", {"app": "ingress-nginx"}, "10.244.1.5")
+DNS = Peer("dns", "kube-system", {"k8s-app": "kube-dns"}, "10.96.0.10")
+OTHER_STORE = Peer("other-store", "store-other", {"app.kubernetes.io/component": "wordpress"}, "10.244.2.7")
+INTERNET = Peer("internet", ip="93.184.216.34")
+METADATA = Peer("metadata", ip="169.254.169.254")
+CGNAT = Peer("cgnat", ip="100.100.100.200")
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def _peer_matches(rule_peer: dict, peer: Peer) -> bool:
+    if "ipBlock" in rule_peer:
+        if peer.namespace is not None:
+            return False  # pod traffic here is matched by selectors, not ipBlocks
+        block = rule_peer["ipBlock"]
+        address = ipaddress.ip_address(peer.ip)
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(cidr) for cidr in block.get("except", [])
+        )
+    if peer.namespace is None:
+        return False
+    if "namespaceSelector" in rule_peer:
+        ns_labels = {"kubernetes.io/metadata.name": peer.namespace}
+        if not _selects(rule_peer["namespaceSelector"], ns_labels):
+            return False
+    elif peer.namespace != STORE_NS:
+        return False
+    return _selects(rule_peer.get("podSelector") or {}, peer.labels)
+
+
+def _port_matches(rule: dict, port: int) -> bool:
+    return not rule.get("ports") or any(p.get("port") == port for p in rule["ports"])
+
+
+def _side_allows(policies, pod: Peer, other: Peer, port: int, direction: str) -> bool:
+    if pod.namespace != STORE_NS:
+        return True  # not ours to police here
+    selecting = [p["spec"] for p in policies
+                 if direction in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], pod.labels)]
+    if not selecting:
+        return True
+    key, peers = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    return any(
+        _port_matches(rule, port) and (not rule.get(peers) or any(_peer_matches(p, other) for p in rule[peers]))
+        for spec in selecting for rule in spec.get(key, [])
+    )
+
+
+@pytest.fixture(scope="module")
+def world(helm, platform_values_file):
+    objects = render(helm, platform_values_file)
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"] + [
+        o for o in guardrail_objects(GuardrailSpec()) if o["kind"] == "NetworkPolicy"
+    ]
+
+    def allowed(src: Peer, dst: Peer, port: int) -> bool:
+        return _side_allows(policies, src, dst, port, "Egress") and _side_allows(policies, dst, src, port, "Ingress")
+
+    return _pods(objects), allowed
+
+
+def test_the_database_accepts_only_its_stores_web_and_setup_pods(world):
+    pods, allowed = world
+    db = pods["mariadb"]
+    assert allowed(pods["wordpress"], db, 3306)
+    assert allowed(pods["setup"], db, 3306)
+    assert not allowed(pods["wordpress"], db, 22)
+    assert not allowed(INGRESS_CONTROLLER, db, 3306)
+    assert not allowed(OTHER_STORE, db, 3306)
+
+
+def test_the_database_has_no_egress_but_dns(world):
+    pods, allowed = world
+    db = pods["mariadb"]
+    assert allowed(db, DNS, 53)
+    for target in (INTERNET, METADATA, pods["wordpress"], pods["setup"], OTHER_STORE, INGRESS_CONTROLLER):
+        assert not allowed(db, target, 443), target.name
+        assert not allowed(db, target, 80), target.name
+
+
+def test_only_the_web_server_is_reachable_from_the_ingress_controller(world):
+    pods, allowed = world
+    assert allowed(INGRESS_CONTROLLER, pods["wordpress"], 80)
+    assert not allowed(INGRESS_CONTROLLER, pods["mariadb"], 3306)
+    assert not allowed(INGRESS_CONTROLLER, pods["setup"], 80)
+
+
+def test_the_setup_job_reaches_the_web_server_and_the_internet(world):
+    pods, allowed = world
+    assert allowed(pods["setup"], pods["wordpress"], 80)
+    assert allowed(pods["setup"], INTERNET, 443)
+
+
+def test_the_web_server_reaches_the_internet_but_not_metadata_or_other_stores(world):
+    pods, allowed = world
+    web = pods["wordpress"]
+    assert allowed(web, INTERNET, 443)
+    assert allowed(web, DNS, 53)
+    assert not allowed(web, METADATA, 80)
+    assert not allowed(web, CGNAT, 80)
+    assert not allowed(web, OTHER_STORE, 80)
+    assert not allowed(OTHER_STORE, web, 80)
+
+
+def test_policies_can_be_left_to_the_operator(helm, platform_values_file):
+    objects = render(helm, platform_values_file, "--set", "networkPolicy.enabled=false")
+    assert not [o for o in objects if o["kind"] == "NetworkPolicy"]
