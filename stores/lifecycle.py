@@ -170,9 +170,13 @@ def request_delete(store_id: int) -> None:
 
 
 def provision_still_running(store_id: int) -> bool:
-    """True while a cancelled provision still holds the store's lease (and it has not run out)."""
+    """True while a cancelled provision still holds the store's lease (and it has not run out).
+
+    A delete worker counts its try as soon as it holds the lease, so a held
+    lease with no try counted is the provision's.
+    """
     return Store.objects.filter(
-        pk=store_id, status=Status.DELETING, lease_until__gte=timezone.now()
+        pk=store_id, status=Status.DELETING, delete_attempts=0, lease_until__gte=timezone.now()
     ).exclude(lease_token="").exists()
 
 

@@ -180,3 +180,19 @@ def test_it_waits_for_the_cancelled_provision_to_stop(alice, fake_cluster, monke
     messages = list(StoreEvent.objects.filter(store=store).values_list("message", flat=True))
     assert waiting in messages
     assert any(m.startswith("The cancelled provision stopped after") for m in messages)
+
+
+@pytest.mark.django_db
+def test_a_second_delivery_does_not_wait_for_the_delete_worker(deleting_store, fake_cluster, settings):
+    settings.PROVISION_LEASE_SECONDS = 5
+    token = lifecycle.take_lease(deleting_store.pk, Status.DELETING)  # a delete worker runs it now
+    lifecycle.start_delete_attempt(deleting_store.pk, token)
+    fake_cluster.calls.clear()
+
+    tasks.delete(deleting_store.pk)
+
+    messages = StoreEvent.objects.filter(store=deleting_store).values_list("message", flat=True)
+    assert not any("cancelled provision" in m for m in messages)
+    assert fake_cluster.calls == []
+    deleting_store.refresh_from_db()
+    assert deleting_store.lease_token == token and deleting_store.delete_attempts == 1
