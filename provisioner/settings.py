@@ -173,6 +173,15 @@ MAX_STORES_PER_USER = envint("MAX_STORES_PER_USER", 3, minimum=0)
 MAX_CONCURRENT_PROVISIONS = envint("MAX_CONCURRENT_PROVISIONS", 2, minimum=1)
 PROVISION_TIMEOUT = envint("PROVISION_TIMEOUT", 900, minimum=1)
 DELETE_TIMEOUT = envint("DELETE_TIMEOUT", 300, minimum=1)
+# A delete that did not finish is tried again after DELETE_RETRY_SECONDS,
+# doubling each time up to DELETE_RETRY_MAX_SECONDS; after DELETE_MAX_ATTEMPTS
+# tries the store is "delete stuck" until an operator restarts it.
+DELETE_MAX_ATTEMPTS = envint("DELETE_MAX_ATTEMPTS", 5, minimum=1)
+DELETE_RETRY_SECONDS = envint("DELETE_RETRY_SECONDS", 60, minimum=1)
+DELETE_RETRY_MAX_SECONDS = envint("DELETE_RETRY_MAX_SECONDS", 1800, minimum=1)
+# `reconcile --prune` never removes a namespace or release younger than this:
+# it may belong to a store whose row this run has not seen.
+ORPHAN_GRACE_SECONDS = envint("ORPHAN_GRACE_SECONDS", 600, minimum=0)
 # A provision whose worker has not reported for this long is taken to be lost
 # (a killed worker) and is resumed by the reconcile task.
 PROVISION_LEASE_SECONDS = envint("PROVISION_LEASE_SECONDS", 60, minimum=5)

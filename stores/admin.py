@@ -24,6 +24,7 @@ class StoreAdmin(admin.ModelAdmin):
     readonly_fields = (
         "owner", "slug", "engine", "status", "step", "failure_reason", "created_at", "updated_at", "queued_at",
         "started_at", "deadline_at", "ready_at", "deleted_at", "lease_token", "lease_until", "attempts",
+        "delete_attempts",
     )
     inlines = (StoreEventInline,)
     actions = ("retry_stores", "delete_stores")
@@ -37,7 +38,9 @@ class StoreAdmin(admin.ModelAdmin):
         # Deleting the row would orphan the namespace; use the "Delete" action.
         return False
 
-    @admin.action(description="Retry selected failed stores")
+    # Both actions change stores: a staff user who may only view them gets
+    # neither (Django leaves them out of the list and refuses a forged POST).
+    @admin.action(description="Retry selected failed stores", permissions=["change"])
     def retry_stores(self, request, queryset):
         done = refused = 0
         for store in queryset:
@@ -51,18 +54,45 @@ class StoreAdmin(admin.ModelAdmin):
         if refused:
             self.message_user(request, f"{refused} store(s) were not failed and were left alone.", messages.WARNING)
 
-    @admin.action(description="Delete selected stores (uninstall release, delete namespace)")
+    @admin.action(
+        description="Delete selected stores (uninstall release, delete namespace); restart a stuck delete",
+        permissions=["change"],
+    )
     def delete_stores(self, request, queryset):
-        started = resumed = 0
-        for store in queryset.exclude(status=Status.DELETED):
-            if store.status == Status.DELETING:
-                # Force: start the delete again, e.g. after fixing a stuck finalizer.
-                tasks.enqueue_delete(store.pk)
-                resumed += 1
-                continue
-            tasks.request_delete(store.pk)
-            started += 1
-        self.message_user(request, f"Deleting {started} store(s); restarted {resumed} delete(s).", messages.SUCCESS)
+        counts = {"started": 0, "restarted": 0, "running": 0, "deleted": 0}
+        for store in queryset:
+            counts[_delete_or_restart(store)] += 1
+        if counts["started"]:
+            self.message_user(request, f"Deleting {counts['started']} store(s).", messages.SUCCESS)
+        if counts["restarted"]:
+            self.message_user(
+                request, f"Restarted {counts['restarted']} delete(s), with a fresh count of attempts.", messages.SUCCESS
+            )
+        if counts["running"]:
+            self.message_user(
+                request,
+                f"{counts['running']} delete(s) already running (a worker holds the store); left alone.",
+                messages.WARNING,
+            )
+        if counts["deleted"]:
+            self.message_user(request, f"{counts['deleted']} store(s) already deleted; left alone.", messages.INFO)
+
+
+def _delete_or_restart(store: Store) -> str:
+    """Start the store's delete, or restart a stuck or waiting one; say which really happened."""
+    if store.status == Status.DELETED:
+        return "deleted"
+    try:
+        if store.status in (Status.DELETING, Status.DELETE_STUCK):
+            # e.g. after fixing a stuck finalizer
+            tasks.restart_delete(store.pk)
+            return "restarted"
+        tasks.request_delete(store.pk)
+        return "started"
+    except lifecycle.TransitionRefused:
+        # Another worker or operator got there first; report the state it is in now.
+        now = Store.objects.filter(pk=store.pk).values_list("status", flat=True).first()
+        return "deleted" if now == Status.DELETED else "running"
 
 
 @admin.register(StoreEvent)

@@ -168,8 +168,101 @@ def _reservation():
 
 
 def request_delete(store_id: int) -> None:
-    """Any live state -> deleting; a provision in progress notices and stops."""
-    transition(store_id, Status.DELETING, "Delete requested.", failure_reason="", **_reservation())
+    """Any live state -> deleting; a provision in progress notices and stops.
+
+    The lease token is left alone: a provision that holds it keeps it until it
+    has stopped (its helm process ended, no step still running), and only then
+    can the delete take it, so nothing the provision creates late outlives the
+    store. The provision no longer renews the lease, so it runs out at worst
+    PROVISION_LEASE_SECONDS from now. A stuck delete is restarted by an
+    operator (`restart_delete`), not by the owner's Delete button.
+    """
+    transition(
+        store_id, Status.DELETING, "Delete requested.",
+        only_from=sources_of(Status.DELETING) - {Status.DELETE_STUCK},
+        failure_reason="", delete_attempts=0,
+        lease_until=timezone.now() + timedelta(seconds=settings.PROVISION_LEASE_SECONDS),
+    )
+
+
+def provision_still_running(store_id: int) -> bool:
+    """True while a cancelled provision still holds the store's lease (and it has not run out).
+
+    A delete worker counts its try as soon as it holds the lease, so a held
+    lease with no try counted is the provision's.
+    """
+    return Store.objects.filter(
+        pk=store_id, status=Status.DELETING, delete_attempts=0, lease_until__gte=timezone.now()
+    ).exclude(lease_token="").exists()
+
+
+def start_delete_attempt(store_id: int, token: str) -> int:
+    """Count one more try of this store's delete; returns the count."""
+    Store.objects.filter(pk=store_id, lease_token=token).update(delete_attempts=F("delete_attempts") + 1)
+    return Store.objects.filter(pk=store_id).values_list("delete_attempts", flat=True).first() or 0
+
+
+def delete_retry_delay(attempts: int) -> int:
+    """Seconds before try `attempts + 1`: doubling from DELETE_RETRY_SECONDS, capped."""
+    doubled = settings.DELETE_RETRY_SECONDS * 2 ** max(0, min(attempts - 1, 30))
+    return min(doubled, settings.DELETE_RETRY_MAX_SECONDS)
+
+
+def delete_did_not_finish(store_id: int, reason: str, *, token: str | None, step: str = "",
+                          lease_expired: bool = False) -> str:
+    """After a failed try: schedule the next one (backing off) or, past the bound, mark it stuck.
+
+    The wait is a lease with no holder that ends at the next try: reconcile
+    re-enqueues the delete only once it has run out. Returns the new status.
+    """
+    where = {} if token is None else {"lease_token": token}
+    if lease_expired:  # reconcile: only if its worker is still silent
+        where["lease_until__lt"] = timezone.now()
+    attempts = Store.objects.filter(pk=store_id).values_list("delete_attempts", flat=True).first() or 0
+    if attempts >= settings.DELETE_MAX_ATTEMPTS:
+        transition(
+            store_id, Status.DELETE_STUCK,
+            f"Delete stuck after {attempts} attempts: {reason}. An operator can restart it from the admin.",
+            only_from={Status.DELETING}, where=where, kind=StoreEvent.Kind.ERROR, step=step,
+            failure_reason=reason, lease_token="", lease_until=None,
+        )
+        return Status.DELETE_STUCK
+    delay = delete_retry_delay(attempts)
+    with transaction.atomic():
+        rows = Store.objects.filter(pk=store_id, status=Status.DELETING, **where).update(
+            failure_reason=reason, lease_token="", lease_until=timezone.now() + timedelta(seconds=delay),
+            updated_at=timezone.now(),
+        )
+        if rows != 1:
+            raise TransitionRefused(f"store {store_id} is no longer this worker's delete")
+        record(
+            store_id,
+            f"Delete did not finish (attempt {attempts} of {settings.DELETE_MAX_ATTEMPTS}): {reason}. "
+            f"Trying again in {delay} s.",
+            kind=StoreEvent.Kind.ERROR, step=step,
+        )
+    return Status.DELETING
+
+
+def restart_delete(store_id: int) -> None:
+    """An operator starts a stuck or waiting delete again, with a fresh count of attempts.
+
+    Refused while a worker holds the store's lease (a delete running now, or a
+    cancelled provision still stopping): there is nothing to restart then.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        rows = (
+            Store.objects.filter(pk=store_id, status__in=[Status.DELETING, Status.DELETE_STUCK])
+            .filter(Q(lease_token="") | Q(lease_until__lt=now))
+            .update(status=Status.DELETING, delete_attempts=0, updated_at=now, **_reservation())
+        )
+        if rows != 1:
+            current = Store.objects.filter(pk=store_id).values("status", "lease_token").first()
+            if current and current["status"] == Status.DELETING:
+                raise TransitionRefused(f"store {store_id} is being deleted by a worker now")
+            raise TransitionRefused(f"store {store_id} cannot restart a delete from {current and current['status']}")
+        record(store_id, "Delete restarted by an operator.")
 
 
 def reserve_for_resume(store_id: int, status: str) -> bool:

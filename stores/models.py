@@ -14,6 +14,9 @@ class Status(models.TextChoices):
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
     DELETING = "deleting", "Deleting"
+    # The platform stopped retrying a delete that did not finish; an operator
+    # restarts it from the admin once what is left (failure_reason) is fixed.
+    DELETE_STUCK = "delete_stuck", "Delete stuck"
     DELETED = "deleted", "Deleted"
 
 
@@ -24,12 +27,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.PROVISIONING: frozenset({Status.READY, Status.FAILED, Status.DELETING}),
     Status.READY: frozenset({Status.DELETING}),
     Status.FAILED: frozenset({Status.QUEUED, Status.DELETING}),
-    Status.DELETING: frozenset({Status.DELETED}),
+    Status.DELETING: frozenset({Status.DELETED, Status.DELETE_STUCK}),
+    Status.DELETE_STUCK: frozenset({Status.DELETING}),
     Status.DELETED: frozenset(),
 }
 # States in which nothing happens until someone acts (polling can stop).
-FINAL = frozenset({Status.READY, Status.FAILED, Status.DELETED})
-# Every state but deleted counts against the owner's limit and holds the slug.
+FINAL = frozenset({Status.READY, Status.FAILED, Status.DELETE_STUCK, Status.DELETED})
+# Every state but deleted counts against the owner's limit and holds the slug
+# (a stuck delete still has its namespace).
 LIVE = frozenset(set(Status) - {Status.DELETED})
 
 # A DNS-1123 label, short enough that "store-<slug>" (the namespace) is one too.
@@ -69,6 +74,9 @@ class Store(models.Model):
     lease_token = models.CharField(max_length=32, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="How many times provisioning has started.")
+    delete_attempts = models.PositiveIntegerField(
+        default=0, help_text="How many times the current delete has started; an operator's restart resets it."
+    )
 
     objects = StoreQuerySet.as_manager()
 

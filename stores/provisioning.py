@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from stores import cluster, lifecycle
@@ -211,6 +212,12 @@ def provision(store_id: int, token: str) -> None:
             lifecycle.release_lease(store_id, token)
     except cluster.ClusterError as exc:
         _fail(store_id, str(exc), run)
+    except lifecycle.TransitionRefused:
+        # Deleted (or taken over) while the last step ran, so it could not be
+        # marked ready. Let go: a delete waits for this lease.
+        run._last_check = 0.0
+        lifecycle.record(store_id, f"Provisioning stopped: {run.should_stop() or 'the store changed state'}.")
+        lifecycle.release_lease(store_id, token)
     except Exception as exc:  # a bug must still end the store, not strand it
         log.exception("provision of store %s crashed during %s", store_id, run.step)
         _fail(store_id, f"internal error during {STEP_LABELS.get(run.step, run.step)}: {type(exc).__name__}", run)
@@ -221,6 +228,8 @@ def _fail(store_id: int, reason: str, run: Run) -> None:
         lifecycle.mark_failed(store_id, reason, step=run.step, token=run.token)
     except lifecycle.TransitionRefused:
         log.info("store %s left provisioning before it could be failed (%s)", store_id, reason)
+        # Deleted meanwhile: let go now, the delete waits for this lease.
+        lifecycle.release_lease(store_id, run.token)
 
 
 def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: cluster.Cluster) -> None:
@@ -303,6 +312,41 @@ def _wait_for_storefront(url: str, run: Run) -> None:
 
 # --- Deletion -------------------------------------------------------------------
 
+# How often a delete re-reads the lease while a cancelled provision stops.
+CANCEL_POLL_SECONDS = 0.25
+
+
+def wait_for_cancelled_provision(store_id: int) -> bool:
+    """Before a delete touches the cluster, wait until a cancelled provision has let go.
+
+    The provision releases the store's lease once its helm process has ended
+    and no step is running; if its worker hangs instead, the lease runs out
+    (it is no longer renewed), so the wait is bounded by
+    PROVISION_LEASE_SECONDS. False when the provision still holds the store
+    after that: the reconcile task starts the delete again once the lease has
+    run out, and this worker is free meanwhile.
+    """
+    if not lifecycle.provision_still_running(store_id):
+        return True
+    lifecycle.record(store_id, "Waiting for the cancelled provision to stop before removing anything.")
+    started = time.monotonic()
+    bound = settings.PROVISION_LEASE_SECONDS + 5
+    while lifecycle.provision_still_running(store_id):
+        if time.monotonic() - started >= bound:
+            lifecycle.record(
+                store_id,
+                f"The cancelled provision still holds the store after {bound} s; "
+                "the delete starts again once its lease runs out.",
+                kind=StoreEvent.Kind.ERROR,
+            )
+            return False
+        time.sleep(CANCEL_POLL_SECONDS)
+    released = not Store.objects.filter(pk=store_id).exclude(lease_token="").exists()
+    how = "stopped" if released else "did not report (its lease ran out)"
+    lifecycle.record(store_id, f"The cancelled provision {how} after {time.monotonic() - started:.1f} s; deleting.")
+    return True
+
+
 def teardown(store_id: int, token: str) -> None:
     """Uninstall the release, delete the namespace and wait until it is gone."""
     store = Store.objects.get(pk=store_id)
@@ -312,6 +356,7 @@ def teardown(store_id: int, token: str) -> None:
             # Never left the queue: nothing was created in the cluster.
             lifecycle.mark_deleted(store_id)
             return
+        lifecycle.start_delete_attempt(store_id, token)
         kube = connect()
         run.run_step("release", lambda: _uninstall(store, run), lambda message: message)
         run.run_step(
@@ -324,11 +369,12 @@ def teardown(store_id: int, token: str) -> None:
         lifecycle.record(store_id, f"Delete stopped: {stopped.reason}.")
         lifecycle.release_lease(store_id, token)
     except cluster.ClusterError as exc:
-        # Stay `deleting`; the lease is kept until it runs out, and then the
-        # reconcile task starts the delete again.
-        with transaction.atomic():
-            Store.objects.filter(pk=store_id, lease_token=token).update(failure_reason=str(exc), lease_token="")
-            lifecycle.record(store_id, f"Delete did not finish: {exc}", kind=StoreEvent.Kind.ERROR, step=run.step)
+        # Stay `deleting` and back off (the reconcile task starts the next
+        # try), or, after DELETE_MAX_ATTEMPTS tries, stop as `delete_stuck`.
+        try:
+            lifecycle.delete_did_not_finish(store_id, str(exc), token=token, step=run.step)
+        except lifecycle.TransitionRefused:
+            log.info("store %s: another worker took over its delete (%s)", store_id, exc)
 
 
 def _uninstall(store: Store, run: Run) -> str:
@@ -368,19 +414,41 @@ def credentials_for(store: Store) -> list[tuple[str, str, bool]]:
 # --- Reconciling ---------------------------------------------------------------
 
 def find_orphans(kube: cluster.Cluster, helm_client: cluster.Helm) -> dict[str, list[str]]:
-    """Namespaces and releases this platform made that belong to no live store."""
+    """Namespaces and releases this platform made that belong to no live store.
+
+    The cluster is listed before the database is read: a store claimed in
+    between then has its row read here, so its new namespace is never taken
+    for an orphan. Anything younger than ORPHAN_GRACE_SECONDS (or of unknown
+    age) is reported under "too_new" and never pruned.
+    """
+    listed = kube.list_namespaces(f"app.kubernetes.io/managed-by={MANAGED_BY}")
+    releases = [r for r in helm_client.list_releases() if r["namespace"].startswith("store-")]
     live_namespaces = {s.namespace for s in Store.objects.filter(status__in=LIVE)}
-    namespaces = [
-        ns["name"]
-        for ns in kube.list_namespaces(f"app.kubernetes.io/managed-by={MANAGED_BY}")
-        if ns["name"] not in live_namespaces
-    ]
-    releases = [
-        f"{r['namespace']}/{r['name']}"
-        for r in helm_client.list_releases()
-        if r["namespace"].startswith("store-") and r["namespace"] not in live_namespaces
-    ]
-    return {"namespaces": namespaces, "releases": releases}
+    created = {ns["name"]: ns.get("created_at") for ns in listed}
+    cutoff = timezone.now() - timedelta(seconds=settings.ORPHAN_GRACE_SECONDS)
+    found: dict[str, list[str]] = {"namespaces": [], "releases": [], "too_new": []}
+    for ns in listed:
+        if ns["name"] in live_namespaces:
+            continue
+        old = ns.get("created_at") is not None and ns["created_at"] < cutoff
+        found["namespaces" if old else "too_new"].append(ns["name"])
+    for r in releases:
+        if r["namespace"] in live_namespaces:
+            continue
+        ref = f"{r['namespace']}/{r['name']}"
+        # Its own last change and its namespace's creation, where known: the youngest decides.
+        times = [t for t in (created.get(r["namespace"]), _helm_time(r.get("updated"))) if t is not None]
+        old = bool(times) and max(times) < cutoff
+        found["releases" if old else "too_new"].append(ref)
+    return found
+
+
+def _helm_time(text: str | None) -> datetime | None:
+    """`helm list -o json`'s "updated" ("2026-01-02 03:04:05.123 +0000 UTC"), or None."""
+    match = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d{4})", text or "")
+    if not match:
+        return None
+    return datetime.strptime(f"{match[1]} {match[2]}", "%Y-%m-%d %H:%M:%S %z")
 
 
 def prune_orphans(kube: cluster.Cluster, helm_client: cluster.Helm, orphans: dict[str, list[str]]) -> None:
@@ -389,6 +457,15 @@ def prune_orphans(kube: cluster.Cluster, helm_client: cluster.Helm, orphans: dic
         helm_client.uninstall(name, namespace)
     for namespace in orphans["namespaces"]:
         kube.delete_namespace(namespace, timeout=settings.DELETE_TIMEOUT)
+
+
+def reconcile_orphans(*, prune: bool = False) -> dict[str, list[str]]:
+    """Find the orphaned namespaces and releases and, with `prune`, remove them."""
+    kube, helm_client = connect(), helm()
+    orphans = find_orphans(kube, helm_client)
+    if prune:
+        prune_orphans(kube, helm_client, orphans)
+    return orphans
 
 
 # --- Images (stores doctor) -------------------------------------------------------

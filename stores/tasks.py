@@ -71,12 +71,28 @@ def provision(store_id: int) -> None:
 
 
 def delete(store_id: int) -> None:
+    # A cancelled provision may still be stopping; nothing is removed before it has.
+    if not provisioning.wait_for_cancelled_provision(store_id):
+        return
     _run_with_lease(store_id, Status.DELETING, provisioning.teardown)
 
 
+def restart_delete(store_id: int) -> None:
+    """An operator's restart of a stuck or backing-off delete (the admin's Delete action)."""
+    lifecycle.restart_delete(store_id)
+    transaction.on_commit(lambda: enqueue_delete(store_id))
+
+
 def reconcile() -> dict[str, list[int]]:
-    """Backstop for lost tasks: fail overdue provisions, resume orphaned work, fill free slots."""
-    report: dict[str, list[int]] = {"timed_out": [], "resumed": [], "delete_resumed": [], "started": []}
+    """Backstop for lost tasks: fail overdue provisions, resume orphaned work, fill free slots.
+
+    A delete is resumed once its lease has run out: a killed worker's, or the
+    back-off after a try that did not finish. One that has used every try is
+    left `delete_stuck` for an operator instead.
+    """
+    report: dict[str, list[int]] = {
+        "timed_out": [], "resumed": [], "delete_resumed": [], "delete_stuck": [], "started": [],
+    }
     for store in lifecycle.overdue_provisions():
         label = provisioning.STEP_LABELS.get(store.step, store.step or "starting").lower()
         try:
@@ -90,6 +106,18 @@ def reconcile() -> dict[str, list[int]]:
             transaction.on_commit(lambda sid=store.pk: enqueue_provision(sid))
             report["resumed"].append(store.pk)
     for store in lifecycle.stale_leases(Status.DELETING):
+        if store.delete_attempts >= settings.DELETE_MAX_ATTEMPTS and store.lease_token:
+            # Its worker was lost on the last try (a try that ended by itself
+            # already decided, in teardown, and left no token).
+            try:
+                lifecycle.delete_did_not_finish(
+                    store.pk, store.failure_reason or "its worker stopped reporting", token=store.lease_token,
+                    lease_expired=True,
+                )
+                report["delete_stuck"].append(store.pk)
+            except lifecycle.TransitionRefused:
+                pass
+            continue
         if lifecycle.reserve_for_resume(store.pk, Status.DELETING):
             transaction.on_commit(lambda sid=store.pk: enqueue_delete(sid))
             report["delete_resumed"].append(store.pk)

@@ -57,6 +57,8 @@ def list_namespaces(api: KubeApi, label_selector: str) -> list[dict]:
             "labels": dict(ns.metadata.labels or {}),
             "annotations": dict(ns.metadata.annotations or {}),
             "phase": (ns.status.phase if ns.status else None) or "Active",
+            # Timezone-aware; lets a caller leave a namespace alone while it is new.
+            "created_at": ns.metadata.creation_timestamp,
         }
         for ns in result.items
     ]

@@ -5,14 +5,19 @@ boundary (lifecycle, steps, tasks, views) runs for real against the test DB.
 """
 
 import time
+from datetime import datetime, timezone
 
 from stores import cluster
+
+# Namespaces a test puts in place directly are old (past any grace period).
+LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
 
 class FakeCluster:
     def __init__(self):
         self.calls: list[tuple] = []
         self.namespaces: dict[str, dict] = {}
+        self.created_at: dict[str, datetime] = {}
         self.secrets: dict[tuple[str, str], dict] = {}
         self.wait_error: Exception | None = None
         self.wait_forever = False
@@ -26,6 +31,7 @@ class FakeCluster:
     def ensure_namespace(self, name, labels, annotations=None):
         self.calls.append(("ensure_namespace", name))
         self.namespaces[name] = dict(labels)
+        self.created_at.setdefault(name, datetime.now(timezone.utc))
 
     def namespace_phase(self, name):
         return "Active" if name in self.namespaces else None
@@ -34,7 +40,7 @@ class FakeCluster:
         # Understands the two selectors the platform uses: by name, or "all managed".
         key, _, value = label_selector.partition("=")
         return [
-            {"name": n, "labels": l, "phase": "Active"}
+            {"name": n, "labels": l, "phase": "Active", "created_at": self.created_at.get(n, LONG_AGO)}
             for n, l in self.namespaces.items()
             if key != "kubernetes.io/metadata.name" or n == value
         ]
@@ -73,6 +79,7 @@ class FakeCluster:
     def delete_namespace(self, name, *, should_stop=None, timeout=300):
         self.calls.append(("delete_namespace", name))
         self.namespaces.pop(name, None)
+        self.created_at.pop(name, None)
 
 
 class FakeHelm:

@@ -134,7 +134,7 @@ def test_it_deletes_stores(admin_client, alice, bob, workers, fake_cluster):
         response = _act(admin_client, "delete_stores", first, second)
 
     assert response.status_code == 200
-    assert _messages(response) == ["Deleting 2 store(s); restarted 0 delete(s)."]
+    assert _messages(response) == ["Deleting 2 store(s)."]
     assert set(Store.objects.values_list("status", flat=True)) == {Status.DELETED}
     assert sorted(fake_cluster.helm.calls) == [("uninstall", "store", "store-first"), ("uninstall", "store", "store-second")]
     assert sorted(c for c in fake_cluster.calls if c[0] == "delete_namespace") == [
@@ -153,7 +153,7 @@ def test_it_restarts_a_delete_that_is_stuck(admin_client, alice, workers, fake_c
         response = _act(admin_client, "delete_stores", store)
 
     assert response.status_code == 200
-    assert _messages(response) == ["Deleting 0 store(s); restarted 1 delete(s)."]
+    assert _messages(response) == ["Restarted 1 delete(s), with a fresh count of attempts."]
     assert Store.objects.get(pk=store.pk).status == Status.DELETED
     assert ("delete_namespace", "store-stuck") in fake_cluster.calls
 
@@ -171,7 +171,7 @@ def test_it_leaves_a_deleted_store_alone(admin_client, alice, workers, fake_clus
         response = _act(admin_client, "delete_stores", store)
 
     assert response.status_code == 200
-    assert _messages(response) == ["Deleting 0 store(s); restarted 0 delete(s)."]
+    assert _messages(response) == ["1 store(s) already deleted; left alone."]
     assert Store.objects.get(pk=store.pk).status == Status.DELETED
     assert StoreEvent.objects.filter(store=store).count() == events_before
     assert fake_cluster.calls == [] and fake_cluster.helm.calls == []
@@ -306,3 +306,104 @@ def test_it_edits_the_store_limit_on_the_user_page(admin_client, alice):
 
     assert response.status_code == 302
     assert Profile.objects.get(user=alice).store_limit == 4
+
+
+@pytest.fixture
+def viewer_client(client, django_user_model):
+    """A staff user who may only view stores."""
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", "viewer@example.org", "viewer-password-1", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_store"))
+    client.force_login(viewer)
+    return client
+
+
+def test_it_offers_no_actions_to_a_staff_user_who_may_only_view(viewer_client, alice, workers, fake_cluster):
+    store = _provision(alice, "fine", workers, fake_cluster)
+    changelist = viewer_client.get(CHANGELIST)
+    assert changelist.status_code == 200
+    action_form = changelist.context["action_form"]  # None when no action is allowed
+    offered = {name for name, _ in action_form.fields["action"].choices} if action_form else set()
+    assert not {"retry_stores", "delete_stores"} & offered
+    fake_cluster.calls.clear()
+
+    with workers():
+        response = _act(viewer_client, "delete_stores", store)
+
+    assert response.status_code == 200
+    store.refresh_from_db()
+    assert store.status == Status.READY
+    assert fake_cluster.calls == []
+
+
+def test_it_does_not_let_a_viewer_retry(viewer_client, alice, workers, fake_cluster):
+    store = _provision(alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: ErrImagePull: boom"))
+
+    with workers():
+        _act(viewer_client, "retry_stores", store)
+
+    store.refresh_from_db()
+    assert store.status == Status.FAILED and store.attempts == 1
+
+
+def test_it_leaves_a_delete_that_a_worker_is_running_alone(admin_client, alice, workers, fake_cluster, monkeypatch):
+    store = _provision(alice, "busy", workers, fake_cluster)
+    lifecycle.request_delete(store.pk)
+    token = lifecycle.take_lease(store.pk, Status.DELETING)  # a worker is deleting it now
+    started = []
+    monkeypatch.setattr(tasks, "enqueue_delete", started.append)
+
+    with workers():
+        response = _act(admin_client, "delete_stores", store)
+
+    assert response.status_code == 200
+    assert _messages(response) == ["1 delete(s) already running (a worker holds the store); left alone."]
+    assert started == []
+    store.refresh_from_db()
+    assert store.status == Status.DELETING and store.lease_token == token
+
+
+def test_it_reports_a_store_another_operator_deleted_meanwhile(admin_client, alice, workers, fake_cluster, monkeypatch):
+    store = _provision(alice, "raced", workers, fake_cluster)
+    real_request_delete = lifecycle.request_delete
+
+    def deleted_just_before(store_id):
+        # What a second operator's click, finished a moment earlier, leaves behind.
+        real_request_delete(store_id)
+        lifecycle.mark_deleted(store_id)
+        real_request_delete(store_id)
+
+    monkeypatch.setattr(lifecycle, "request_delete", deleted_just_before)
+
+    with workers():
+        response = _act(admin_client, "delete_stores", store)
+
+    assert response.status_code == 200
+    assert _messages(response) == ["1 store(s) already deleted; left alone."]
+
+
+def test_it_restarts_a_stuck_delete_with_a_fresh_count(admin_client, alice, workers, fake_cluster, monkeypatch, settings):
+    store = _provision(alice, "stuck", workers, fake_cluster)
+    settings.DELETE_MAX_ATTEMPTS = 1
+    real_delete_namespace = fake_cluster.delete_namespace
+
+    def stuck(name, **_):
+        raise cluster.NamespaceStuck("namespace store-stuck is still terminating: namespace finalizers: kubernetes")
+
+    monkeypatch.setattr(fake_cluster, "delete_namespace", stuck)
+    with workers():
+        tasks.request_delete(store.pk)
+    store.refresh_from_db()
+    assert store.status == Status.DELETE_STUCK and store.delete_attempts == 1
+    monkeypatch.setattr(fake_cluster, "delete_namespace", real_delete_namespace)  # the operator fixed it
+
+    with workers():
+        response = _act(admin_client, "delete_stores", store)
+
+    assert _messages(response) == ["Restarted 1 delete(s), with a fresh count of attempts."]
+    store.refresh_from_db()
+    assert store.status == Status.DELETED
+    assert store.delete_attempts == 1
+    messages = list(StoreEvent.objects.filter(store=store).values_list("message", flat=True))
+    assert "Delete restarted by an operator." in messages

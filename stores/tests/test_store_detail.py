@@ -153,3 +153,17 @@ def test_it_keeps_the_provision_timings_after_a_delete(alice_client, store):
 
     assert rows["release"]["ms"] == 1200
     assert rows["release"]["state"] == "done"
+
+
+def test_it_shows_a_stuck_delete_with_what_is_left(alice_client, store):
+    reason = "namespace store-acme is still terminating: namespace finalizers: example.com/cleanup"
+    Store.objects.filter(pk=store.pk).update(status=Status.DELETE_STUCK, failure_reason=reason, delete_attempts=5)
+
+    response = alice_client.get(_url(store))
+
+    body = response.content.decode()
+    assert "Delete stuck</span>" in body
+    assert f"<strong>Delete stuck, what is left:</strong> {reason}" in body
+    assert "tried 5 times and did not finish" in body
+    assert "hx-trigger" not in body  # nothing changes until an operator acts
+    assert reverse("store_delete", args=[store.pk]) not in body

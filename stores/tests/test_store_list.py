@@ -134,3 +134,13 @@ def test_it_requires_login(client, alice):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
     assert b"alice-shop" not in response.content
+
+
+def test_it_labels_a_stuck_delete_in_words(alice_client, alice):
+    store = lifecycle.create_store(alice, "acme", "woocommerce")
+    Store.objects.filter(pk=store.pk).update(status=Status.DELETE_STUCK)
+
+    response = alice_client.get(reverse("dashboard"))
+
+    assert "Delete stuck</span>" in response.content.decode()
+    assert response.context["polling"] is False

@@ -306,3 +306,55 @@ def test_it_fails_a_provision_that_ran_past_its_deadline(alice, fake_cluster):
     store.refresh_from_db()
     assert store.status == Status.FAILED
     assert store.failure_reason == "timed out while workloads and setup job"
+
+
+def test_it_does_not_take_a_store_claimed_while_listing_for_an_orphan(alice, fake_cluster, monkeypatch):
+    real_list = fake_cluster.list_namespaces
+
+    def claimed_meanwhile(label_selector):
+        # Another worker creates a store and its namespace while the cluster is listed.
+        store = lifecycle.create_store(alice, "new", "woocommerce")
+        lifecycle.claim_provision_slots()
+        fake_cluster.namespaces[store.namespace] = _managed_labels()
+        return real_list(label_selector)
+
+    monkeypatch.setattr(fake_cluster, "list_namespaces", claimed_meanwhile)
+
+    output = _run("reconcile", "--prune")
+
+    assert output.splitlines()[-1] == "no orphaned namespaces or releases"
+    assert "store-new" in fake_cluster.namespaces
+    assert ("delete_namespace", "store-new") not in fake_cluster.calls
+
+
+def test_it_never_prunes_a_namespace_or_release_younger_than_the_grace_period(fake_cluster, settings):
+    settings.ORPHAN_GRACE_SECONDS = 600
+    fake_cluster.ensure_namespace("store-fresh", _managed_labels())  # created just now
+    fake_cluster.helm.releases[("store-fresh", "store")] = {"name": "store", "namespace": "store-fresh", "version": 1}
+    fake_cluster.calls.clear()
+
+    output = _run("reconcile", "--prune")
+
+    assert output.splitlines() == [
+        "not yet an orphan (younger than 600 s): store-fresh",
+        "not yet an orphan (younger than 600 s): store-fresh/store",
+        "no orphaned namespaces or releases",
+    ]
+    assert "store-fresh" in fake_cluster.namespaces
+    assert fake_cluster.calls == [] and fake_cluster.helm.calls == []
+
+
+def test_it_dates_a_release_outside_a_managed_namespace_by_its_last_change(fake_cluster, settings):
+    settings.ORPHAN_GRACE_SECONDS = 600
+    releases = fake_cluster.helm.releases
+    releases[("store-old", "store")] = {"name": "store", "namespace": "store-old", "updated": "2024-05-01 10:00:00.5 +0000 UTC"}
+    releases[("store-undated", "store")] = {"name": "store", "namespace": "store-undated"}
+
+    output = _run("reconcile", "--prune")
+
+    assert output.splitlines() == [
+        "not yet an orphan (younger than 600 s): store-undated/store",
+        "orphaned release: store-old/store",
+        "pruned",
+    ]
+    assert list(releases) == [("store-undated", "store")]

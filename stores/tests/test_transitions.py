@@ -3,7 +3,7 @@ import itertools
 import pytest
 
 from stores import lifecycle
-from stores.models import TRANSITIONS, Status, Store, StoreEvent
+from stores.models import FINAL, LIVE, TRANSITIONS, Status, Store, StoreEvent
 
 ALL_PAIRS = list(itertools.product(Status.values, Status.values))
 ALLOWED = [(a, b) for a, b in ALL_PAIRS if b in TRANSITIONS[a]]
@@ -21,8 +21,16 @@ def test_it_lists_the_designed_transitions():
         ("provisioning", "ready"), ("provisioning", "failed"), ("provisioning", "deleting"),
         ("ready", "deleting"),
         ("failed", "queued"), ("failed", "deleting"),
-        ("deleting", "deleted"),
+        ("deleting", "deleted"), ("deleting", "delete_stuck"),
+        ("delete_stuck", "deleting"),
     }
+
+
+def test_it_stops_polling_for_a_stuck_delete_but_keeps_it_live():
+    # No worker acts on a stuck delete until an operator does; it still has
+    # its namespace, so it keeps its slug and counts against the limits.
+    assert Status.DELETE_STUCK in FINAL
+    assert Status.DELETE_STUCK in LIVE
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,9 @@ def test_it_creates_and_relabels_namespaces(cluster, namespace):
     assert listed[namespace]["phase"] == "Active"
     assert listed[namespace]["labels"]["store-provisioner.io/plan"] == "small"
     assert listed[namespace]["annotations"]["note"] == "hello"
+    # reconcile leaves namespaces younger than a grace period alone: it needs their age.
+    created = listed[namespace]["created_at"]
+    assert created.tzinfo is not None and created <= datetime.now(timezone.utc)
     assert cluster.namespace_phase(f"clt-absent-{uuid.uuid4().hex[:8]}") is None
 
 

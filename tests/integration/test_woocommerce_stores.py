@@ -292,7 +292,9 @@ def test_a_killed_worker_is_resumed_to_ready(alice, core, local_cluster, platfor
     assert StoreEvent.objects.filter(store=store, message__contains="resuming").exists()
 
 
-def test_reconcile_reports_and_prunes_what_belongs_to_no_live_store(alice, core, local_cluster, store_settings, cleanup):
+def test_reconcile_reports_and_prunes_what_belongs_to_no_live_store(
+    alice, core, local_cluster, store_settings, settings, cleanup
+):
     from io import StringIO
 
     from django.core.management import call_command
@@ -307,6 +309,16 @@ def test_reconcile_reports_and_prunes_what_belongs_to_no_live_store(alice, core,
         check=True, capture_output=True, env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
     )
 
+    # Younger than the grace period (dated by the API server and by helm): never pruned.
+    settings.ORPHAN_GRACE_SECONDS = 600
+    out = StringIO()
+    call_command("stores", "reconcile", "--prune", stdout=out)
+    assert "not yet an orphan (younger than 600 s): store-ghost\n" in out.getvalue()
+    assert "not yet an orphan (younger than 600 s): store-ghost/store\n" in out.getvalue()
+    assert "pruned" not in out.getvalue()
+    assert namespace_exists(core, "store-ghost")
+
+    settings.ORPHAN_GRACE_SECONDS = 0
     out = StringIO()
     call_command("stores", "reconcile", stdout=out)
     assert "orphaned namespace: store-ghost" in out.getvalue()

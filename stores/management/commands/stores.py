@@ -100,10 +100,11 @@ class Command(BaseCommand):
                 slugs = ", ".join(Store.objects.filter(pk__in=ids).values_list("slug", flat=True))
                 self.stdout.write(f"{key.replace('_', ' ')}: {slugs}")
         try:
-            kube, helm = provisioning.connect(), provisioning.helm()
-            orphans = provisioning.find_orphans(kube, helm)
+            orphans = provisioning.reconcile_orphans(prune=prune)
         except provisioning.cluster.ClusterError as exc:
             raise CommandError(f"cannot look for orphans: {exc}") from None
+        for ref in orphans["too_new"]:
+            self.stdout.write(f"not yet an orphan (younger than {settings.ORPHAN_GRACE_SECONDS} s): {ref}")
         if not orphans["namespaces"] and not orphans["releases"]:
             self.stdout.write("no orphaned namespaces or releases")
             return
@@ -111,11 +112,7 @@ class Command(BaseCommand):
             self.stdout.write(f"orphaned namespace: {ns}")
         for rel in orphans["releases"]:
             self.stdout.write(f"orphaned release: {rel}")
-        if prune:
-            provisioning.prune_orphans(kube, helm, orphans)
-            self.stdout.write("pruned")
-        else:
-            self.stdout.write("run with --prune to remove them")
+        self.stdout.write("pruned" if prune else "run with --prune to remove them")
 
     def do_doctor(self, **_):
         problems = []
