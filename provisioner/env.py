@@ -13,7 +13,18 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def envstr(name: str, default: str = "") -> str:
-    """A string setting; `<NAME>_FILE` (a path) wins so secrets can live in files."""
+    """A string setting, from the variable itself (never from `<NAME>_FILE`: see envsecret)."""
+    return os.environ.get(name, default)
+
+
+def envsecret(name: str, default: str = "") -> str:
+    """A string setting that carries a secret: `<NAME>_FILE` (a path) wins over `<NAME>`.
+
+    A secret in a file (a Docker or Kubernetes secret mount) stays out of the
+    process environment, which leaks into child processes, crash reports and
+    `ps e`. Only secrets read this way, so a stray `<NAME>_FILE` cannot swap
+    an ordinary setting for a file's contents.
+    """
     path = os.environ.get(f"{name}_FILE")
     if path:
         try:

@@ -7,6 +7,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from provisioner.env import envbool, envint, envlist, envstr
+from provisioner.env import envsecret  # the settings that may come from <NAME>_FILE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
@@ -15,7 +16,7 @@ DEBUG = envbool("DEBUG", True)
 
 
 def _secret_key() -> str:
-    key = envstr("SECRET_KEY")
+    key = envsecret("SECRET_KEY")
     if key:
         return key
     if not DEBUG:
@@ -80,7 +81,7 @@ TEMPLATES = [
 # Database: a SQLite file by default; DATABASE_URL switches to Postgres.
 DATABASES = {
     "default": dj_database_url.parse(
-        envstr("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        envsecret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
         conn_max_age=envint("DB_CONN_MAX_AGE", 0, minimum=0),
     )
 }
@@ -202,7 +203,7 @@ CHECK_STORE_URL = envbool("CHECK_STORE_URL", True)
 # --- Task queue (django-q2) ----------------------------------------------------
 # Two workers run provisions; a second, separate cluster ("control") runs
 # deletes and reconciles so they never wait behind two 15-minute provisions.
-REDIS_URL = envstr("REDIS_URL")
+REDIS_URL = envsecret("REDIS_URL")
 CONTROL_CLUSTER = "control"
 Q_CLUSTER = {
     "name": "provisioner",

@@ -87,10 +87,14 @@ def dashboard(request):
 @require_GET
 @vary_on_headers("HX-Request")
 def store_list(request):
-    """The store list as a fragment; the dashboard polls it while a store is busy."""
-    context = _dashboard_context(request)
+    """The store list as a fragment; the dashboard polls it while a store is busy.
+
+    The count, the limit notice and the Create button come along out of band:
+    they change when a store appears or goes away, and they live outside the list.
+    """
     if not request.htmx:
         return redirect("dashboard")
+    context = {**_dashboard_context(request), "oob": True}
     status = HTMX_STOP_POLLING if not context["polling"] else 200
     return render(request, "stores/_store_list.html", context, status=status)
 

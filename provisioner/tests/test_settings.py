@@ -122,22 +122,6 @@ def test_it_uses_the_default_string_when_unset(monkeypatch):
     assert envstr(VAR) == ""
 
 
-def test_it_reads_a_string_from_a_file_first(monkeypatch, tmp_path):
-    path = tmp_path / "value"
-    path.write_text("from-the-file\n")
-    monkeypatch.setenv(VAR, "from-the-environment")
-    monkeypatch.setenv(f"{VAR}_FILE", str(path))
-    assert envstr(VAR, "default") == "from-the-file"
-
-
-def test_it_rejects_a_file_it_cannot_read(monkeypatch, tmp_path):
-    missing = tmp_path / "missing"
-    monkeypatch.setenv(f"{VAR}_FILE", str(missing))
-    with pytest.raises(ImproperlyConfigured) as excinfo:
-        envstr(VAR, "default")
-    assert str(excinfo.value).startswith(f"{VAR}_FILE: cannot read {missing}:")
-
-
 # --- the settings module, in a fresh process ---------------------------------------
 
 
@@ -274,3 +258,67 @@ def test_it_runs_sqlite_in_wal_mode():
         (mode,) = cursor.fetchone()
 
     assert mode == "wal"
+
+
+# --- secrets: only they are read from <NAME>_FILE ------------------------------------
+
+from provisioner.env import envsecret  # noqa: E402  (kept with the tests that use it)
+
+
+def test_it_reads_a_secret_from_a_file_first(monkeypatch, tmp_path):
+    path = tmp_path / "value"
+    path.write_text("from-the-file\n")
+    monkeypatch.setenv(VAR, "from-the-environment")
+    monkeypatch.setenv(f"{VAR}_FILE", str(path))
+    assert envsecret(VAR, "default") == "from-the-file"
+
+
+def test_it_reads_a_secret_from_the_variable_without_a_file(monkeypatch):
+    monkeypatch.delenv(f"{VAR}_FILE", raising=False)
+    monkeypatch.setenv(VAR, "from-the-environment")
+    assert envsecret(VAR, "default") == "from-the-environment"
+    monkeypatch.delenv(VAR)
+    assert envsecret(VAR, "default") == "default"
+
+
+def test_it_rejects_a_secret_file_it_cannot_read(monkeypatch, tmp_path):
+    missing = tmp_path / "missing"
+    monkeypatch.setenv(f"{VAR}_FILE", str(missing))
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        envsecret(VAR, "default")
+    assert str(excinfo.value).startswith(f"{VAR}_FILE: cannot read {missing}:")
+
+
+def test_it_reads_an_ordinary_string_only_from_the_variable(monkeypatch, tmp_path):
+    path = tmp_path / "value"
+    path.write_text("from-the-file\n")
+    monkeypatch.setenv(f"{VAR}_FILE", str(path))
+    monkeypatch.setenv(VAR, "from-the-environment")
+    assert envstr(VAR, "default") == "from-the-environment"
+    monkeypatch.delenv(VAR)
+    assert envstr(VAR, "default") == "default"
+
+
+def test_it_reads_database_and_redis_urls_from_files(tmp_path):
+    database_file, redis_file = tmp_path / "database_url", tmp_path / "redis_url"
+    database_file.write_text("postgres://u:p@db:5432/x\n")
+    redis_file.write_text("redis://:p@cache:6379/0\n")
+
+    read = _settings_json(
+        "[settings.DATABASES['default']['HOST'], settings.REDIS_URL]",
+        VAR_DIR=str(tmp_path), DATABASE_URL_FILE=str(database_file), REDIS_URL_FILE=str(redis_file),
+    )
+
+    assert read == ["db", "redis://:p@cache:6379/0"]
+
+
+def test_it_does_not_read_an_ordinary_setting_from_a_file(tmp_path):
+    suffix_file = tmp_path / "suffix"
+    suffix_file.write_text("from-a-file.example\n")
+
+    suffix = _settings_json(
+        "settings.INGRESS_DOMAIN_SUFFIX",
+        VAR_DIR=str(tmp_path), INGRESS_DOMAIN_SUFFIX="shops.example.com", INGRESS_DOMAIN_SUFFIX_FILE=str(suffix_file),
+    )
+
+    assert suffix == "shops.example.com"

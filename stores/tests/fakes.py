@@ -1,5 +1,9 @@
 """Stand-ins for the cluster layer's two entry points (Cluster and Helm).
 
+They implement its Protocols, ``cluster.ClusterApi`` and ``cluster.HelmApi``,
+structurally (no subclassing: a method missing here must not be filled in by the
+Protocol's empty one); ``stores/cluster/tests/test_interface.py`` checks them.
+
 They are the only fakes in the unit tests: everything above the cluster
 boundary (lifecycle, steps, tasks, views) runs for real against the test DB.
 """
@@ -60,7 +64,7 @@ class FakeCluster:
             raise cluster.ClusterUnavailable("cannot reach the Kubernetes API server")
         return self.secrets.get((namespace, name))
 
-    def delete_unfinished_jobs(self, namespace, label_selector):
+    def delete_unfinished_jobs(self, namespace, label_selector=None):
         self.calls.append(("delete_unfinished_jobs", namespace, label_selector))
         return []
 
@@ -81,6 +85,9 @@ class FakeCluster:
         self.namespaces.pop(name, None)
         self.created_at.pop(name, None)
 
+    def server_dry_run(self, manifests, namespace):
+        self.calls.append(("server_dry_run", namespace, len(manifests)))
+
 
 class FakeHelm:
     def __init__(self):
@@ -98,5 +105,14 @@ class FakeHelm:
         self.calls.append(("uninstall", release, namespace))
         return self.releases.pop((namespace, release), None) is not None
 
-    def list_releases(self, all_namespaces=True):
-        return [dict(r) for r in self.releases.values()]
+    def status(self, release, namespace):
+        rel = self.releases.get((namespace, release))
+        return dict(rel) if rel else None
+
+    def history(self, release, namespace):
+        rel = self.releases.get((namespace, release))
+        return [{"revision": n, "status": "deployed" if n == rel["version"] else "superseded"}
+                for n in range(1, rel["version"] + 1)] if rel else []
+
+    def list_releases(self, all_namespaces=True, namespace=None):
+        return [dict(r) for r in self.releases.values() if all_namespaces or r["namespace"] == namespace]

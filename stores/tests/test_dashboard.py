@@ -71,8 +71,31 @@ def test_it_disables_the_create_button_at_the_limit(alice_client, alice):
     assert response.status_code == 200
     assert response.context["at_limit"] is True
     body = response.content.decode()
-    assert "You have 3 of 3 stores. Delete one to create another." in body
-    assert '<button class="button" type="submit" disabled>Create store</button>' in body
+    assert '<p id="limit-notice" class="notice" role="status">You have 3 of 3 stores. Delete one to create another.</p>' in body
+    assert '<button id="create-button" class="button" type="submit" disabled>Create store</button>' in body
+
+
+def test_it_keeps_a_hidden_notice_below_the_limit(alice_client, alice):
+    lifecycle.create_store(alice, "one", "woocommerce")
+
+    response = alice_client.get(reverse("dashboard"))
+
+    body = response.content.decode()
+    # Present but hidden, so a poll can reveal it without a reload.
+    assert '<p id="limit-notice" class="notice" role="status" hidden>' in body
+    assert '<button id="create-button" class="button" type="submit">Create store</button>' in body
+    # The page itself swaps nothing out of band; only the polled fragment does.
+    assert "hx-swap-oob" not in body
+
+
+def test_it_loads_the_htmx_error_script_once_in_debug(alice_client, settings):
+    settings.DEBUG = True
+
+    body = alice_client.get(reverse("dashboard")).content.decode()
+
+    # It shows a failing poll's error page instead of swallowing it.
+    assert body.count("django_htmx/django-htmx.js") == 1
+    assert 'data-debug="True"' in body
 
 
 def test_it_polls_the_list_while_a_store_is_busy(alice_client, alice):

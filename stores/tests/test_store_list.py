@@ -1,8 +1,11 @@
 """The store list fragment the dashboard polls while a store is busy."""
 
+from html.parser import HTMLParser
+
 import pytest
 from django.urls import reverse
 
+from accounts.models import Profile
 from stores import lifecycle
 from stores.models import Status, Store
 
@@ -10,6 +13,37 @@ pytestmark = pytest.mark.django_db
 
 URL = reverse("store_list")
 HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+class _Elements(HTMLParser):
+    """Each element with an id: its attributes and its text, and whether it is top level."""
+
+    VOID = {"input", "br", "img", "meta", "link", "hr"}
+
+    def __init__(self):
+        super().__init__()
+        self.found, self._open = {}, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.found[attrs["id"]] = {"attrs": attrs, "text": "", "top": not self._open}
+        if tag not in self.VOID:
+            self._open.append(attrs.get("id"))
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID:
+            self._open.pop()
+
+    def handle_data(self, data):
+        for id_ in filter(None, self._open):
+            self.found[id_]["text"] += data
+
+
+def _elements(response) -> dict:
+    parser = _Elements()
+    parser.feed(response.content.decode())
+    return parser.found
 
 
 def _store(owner, slug, status):
@@ -144,3 +178,40 @@ def test_it_labels_a_stuck_delete_in_words(alice_client, alice):
 
     assert "Delete stuck</span>" in response.content.decode()
     assert response.context["polling"] is False
+
+
+def test_it_refreshes_the_count_notice_and_button_out_of_band(alice_client, alice):
+    _store(alice, "one", Status.READY)
+    _store(alice, "two", Status.READY)
+    gone = _store(alice, "gone", Status.DELETING)
+
+    at_limit = _elements(alice_client.get(URL, **HTMX))
+    lifecycle.mark_deleted(gone.pk)
+    response = alice_client.get(URL, **HTMX)
+    below = _elements(response)
+
+    for found in (at_limit, below):
+        for id_ in ("store-count", "limit-notice", "create-button"):
+            # Top level: htmx swaps these into the page by id, beside #store-list.
+            assert found[id_]["top"], id_
+            assert found[id_]["attrs"]["hx-swap-oob"] == "true", id_
+    assert at_limit["store-count"]["text"] == "3 of 3"
+    assert "hidden" not in at_limit["limit-notice"]["attrs"]
+    assert "disabled" in at_limit["create-button"]["attrs"]
+
+    assert response.status_code == 286
+    assert below["store-count"]["text"] == "2 of 3"
+    assert "hidden" in below["limit-notice"]["attrs"]
+    assert "disabled" not in below["create-button"]["attrs"]
+    assert "gone" not in below["store-list"]["text"]
+
+
+def test_it_counts_against_the_users_own_limit(alice_client, alice, bob):
+    Profile.objects.update_or_create(user=alice, defaults={"store_limit": 5})
+    _store(alice, "busy", Status.QUEUED)
+    _store(bob, "bob-shop", Status.READY)
+
+    found = _elements(alice_client.get(URL, **HTMX))
+
+    assert found["store-count"]["text"] == "1 of 5"
+    assert "disabled" not in found["create-button"]["attrs"]

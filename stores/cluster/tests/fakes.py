@@ -1,4 +1,9 @@
-"""Fakes at the client boundary: list methods that also feed watch events."""
+"""Fakes at the client boundary: list methods that also feed watch events.
+
+They stand in for the ``kubernetes`` client *below* ``ClusterApi``, so the
+layer's own code runs in its tests; the fakes of ``ClusterApi``/``HelmApi``
+themselves are in ``stores/tests/fakes.py``.
+"""
 
 from __future__ import annotations
 

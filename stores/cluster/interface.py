@@ -1,0 +1,120 @@
+"""What the product may ask of the cluster layer, as Protocols.
+
+``Cluster`` and ``Helm`` implement them, and so do the unit tests' fakes
+(``stores/tests/fakes.py``); a test compares every method's signature, so the
+three cannot drift apart. A new method goes into the class, here (one block,
+with its docstring) and into the fake.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol, Sequence, runtime_checkable
+
+from .guardrails import GuardrailSpec
+
+# Called between steps and inside waits: a reason to stop, or None to go on.
+StopCheck = Callable[[], str | None]
+
+
+@runtime_checkable
+class ClusterApi(Protocol):
+    """The Kubernetes API, through the official client. Every call has a timeout."""
+
+    def version(self) -> str:
+        """The server's gitVersion; ClusterUnavailable if it does not answer."""
+        ...
+
+    def ensure_namespace(self, name: str, labels: dict[str, str], annotations: dict[str, str] | None = None) -> None:
+        """Create the namespace, or merge labels and annotations into an existing one.
+
+        ClusterError if it is Terminating."""
+        ...
+
+    def namespace_phase(self, name: str) -> str | None:
+        """"Active", "Terminating", or None when there is no such namespace."""
+        ...
+
+    def list_namespaces(self, label_selector: str) -> list[dict]:
+        """Namespaces matching the selector: dicts with name, labels, annotations, phase."""
+        ...
+
+    def delete_namespace(self, name: str, *, should_stop: StopCheck | None = None, timeout: float = 300) -> None:
+        """Delete and wait until it is gone; NamespaceStuck (with what is left) after `timeout`."""
+        ...
+
+    def apply_guardrails(self, namespace: str, spec: GuardrailSpec) -> None:
+        """LimitRange "store-limits", ResourceQuota "store-quota" and the NetworkPolicies
+        (default-deny, allow-same-namespace, allow-dns, allow-ingress-controller,
+        allow-internet-egress); create-or-replace, so re-running converges."""
+        ...
+
+    def ensure_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
+        """Add missing keys, never overwrite a value; returns the data as stored."""
+        ...
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The secret's decoded data, or None when there is no such secret."""
+        ...
+
+    def delete_unfinished_jobs(self, namespace: str, label_selector: str | None = None) -> list[str]:
+        """Delete failed or still-running Jobs (succeeded ones stay); their names."""
+        ...
+
+    def wait_until_ready(
+        self,
+        namespace: str,
+        *,
+        should_stop: StopCheck,
+        on_progress: Callable[[str], None] | None = None,
+        poll_seconds: float = 1.0,
+        settle_seconds: float = 0,
+    ) -> None:
+        """Watch until every Deployment, StatefulSet and Job is ready or complete (and there
+        is at least one). WorkloadFailed with the real reason when it cannot get there by
+        itself; Stopped when `should_stop` gives a reason."""
+        ...
+
+    def server_dry_run(self, manifests: list[dict], namespace: str) -> None:
+        """Submit the manifests as a server-side dry run; ClusterError when one is rejected."""
+        ...
+
+
+@runtime_checkable
+class HelmApi(Protocol):
+    """The `helm` CLI, with JSON output."""
+
+    def status(self, release: str, namespace: str) -> dict | None:
+        """`helm status`, or None when there is no such release."""
+        ...
+
+    def history(self, release: str, namespace: str) -> list[dict]:
+        """The release's revisions, oldest first ([] when there is none)."""
+        ...
+
+    def list_releases(self, all_namespaces: bool = True, namespace: str | None = None) -> list[dict]:
+        """Every release in every state: dicts with name, namespace, status, revision, chart..."""
+        ...
+
+    def upgrade_install(
+        self,
+        release: str,
+        chart_path: str,
+        namespace: str,
+        values: dict,
+        *,
+        timeout_seconds: int,
+        should_stop: StopCheck,
+        values_files: Sequence[str] = (),
+    ) -> dict:
+        """`helm upgrade --install` without --wait (use ClusterApi.wait_until_ready).
+
+        `values_files` come first and `values` last. A stuck upgrade is rolled back to its
+        last deployed revision and a release that never deployed is uninstalled first.
+        Returns the release summary: name, namespace, version, info, chart."""
+        ...
+
+    def uninstall(
+        self, release: str, namespace: str, *, timeout_seconds: int = 120, should_stop: StopCheck | None = None
+    ) -> bool:
+        """Remove the release; False when there was no such release."""
+        ...
