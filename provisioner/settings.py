@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After HtmxMiddleware: it needs request.htmx.
+    "provisioner.middleware.htmx_login_redirect",
 ]
 
 ROOT_URLCONF = "provisioner.urls"

@@ -165,8 +165,7 @@ def test_it_requires_login(client, alice):
 
     response = client.get(URL, **HTMX)
 
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    assert response["HX-Redirect"].startswith(reverse("login"))
     assert b"alice-shop" not in response.content
 
 
@@ -215,3 +214,19 @@ def test_it_counts_against_the_users_own_limit(alice_client, alice, bob):
 
     assert found["store-count"]["text"] == "1 of 5"
     assert "disabled" not in found["create-button"]["attrs"]
+
+
+def test_it_sends_a_poll_whose_session_ran_out_to_the_login_page(client):
+    response = client.get(URL, HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/stores/7/")
+
+    # Not a redirect htmx would follow and swap into #store-list: a navigation.
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=%2Fstores%2F7%2F"
+    assert response.content == b""
+
+
+def test_it_still_redirects_a_plain_request_to_the_login_page(client):
+    response = client.get(reverse("dashboard"))
+
+    assert response.status_code == 302
+    assert "HX-Redirect" not in response
