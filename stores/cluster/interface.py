@@ -35,7 +35,8 @@ class ClusterApi(Protocol):
         ...
 
     def list_namespaces(self, label_selector: str) -> list[dict]:
-        """Namespaces matching the selector: dicts with name, labels, annotations, phase."""
+        """Namespaces matching the selector: dicts with name, labels, annotations, phase and
+        created_at (an aware datetime, or None)."""
         ...
 
     def delete_namespace(self, name: str, *, should_stop: StopCheck | None = None, timeout: float = 300) -> None:
@@ -44,8 +45,8 @@ class ClusterApi(Protocol):
 
     def apply_guardrails(self, namespace: str, spec: GuardrailSpec) -> None:
         """LimitRange "store-limits", ResourceQuota "store-quota" and the NetworkPolicies
-        (default-deny, allow-same-namespace, allow-dns, allow-ingress-controller,
-        allow-internet-egress); create-or-replace, so re-running converges."""
+        (default-deny, allow-dns, and for pods that opt in by label allow-ingress-controller
+        and allow-internet-egress); create-or-replace, so re-running converges."""
         ...
 
     def ensure_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
