@@ -232,7 +232,7 @@ def platform(local_cluster, store_settings):
     procs = []
 
     def start(**env):
-        p = Platform(connection.settings_dict["NAME"], KUBECONFIG=str(local_cluster.kubeconfig),
+        p = Platform(connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig),
                      HELM_BIN=str(local_cluster.helm), **env)
         procs.append(p)
         return p
