@@ -60,5 +60,6 @@ def pytest_report_header(config):
     from django.conf import settings
 
     database = settings.DATABASES["default"]
+    test_name = database.get("TEST", {}).get("NAME") or f"test_{database['NAME']}"
     where = f" on {database['HOST']}:{database['PORT']}" if database.get("HOST") else ""
-    return f"database: {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}{where}"
+    return f"database: {database['ENGINE'].rsplit('.', 1)[-1]} {test_name}{where}"
