@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 PORT ?= 8000
 
-.PHONY: run test test-unit test-integration test-browser cluster cluster-down demo system-packages bench
+.PHONY: run test test-unit test-integration test-browser test-postgres cluster cluster-down demo system-packages bench
 
 # Debian's own python3 needs python3-venv for `-m venv`; a venv left without
 # pip by a failed attempt is made again.
@@ -50,9 +50,22 @@ kube-score:
 	bash localcluster/build.sh kube-score
 test test-unit: kube-score
 
-## test: every test — unit, integration (local control plane, real Helm) and browser
+## test: every test — unit, integration (local control plane, real Helm) and browser —
+## on SQLite, then every test that touches the database again on PostgreSQL
 test: $(STAMP) cluster system-packages
 	$(BIN)/python -m pytest
+	$(PYTEST_ON_POSTGRES)
+
+# A private server from Debian's postgresql (scripts/postgres.sh: installed,
+# created and started on first use, reused after); pytest-django creates the
+# test database in it. The URL is checked first so that a server that failed
+# to start cannot fall back to SQLite unnoticed.
+PYTEST_ON_POSTGRES = url=$$(bash scripts/postgres.sh up) && test -n "$$url" && \
+	DATABASE_URL="$$url" $(BIN)/python -m pytest --database-tests-only
+
+## test-postgres: the tests that touch the database, on PostgreSQL (PYTEST_ARGS narrows them)
+test-postgres: $(STAMP) cluster system-packages
+	$(PYTEST_ON_POSTGRES) $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration and not browser"

@@ -26,3 +26,40 @@ def bob_client(alice, bob):
     c = Client()
     c.force_login(bob)
     return c
+
+
+# Pytest-django refuses database access to a test without the django_db mark
+# or one of these fixtures, so a test that has neither cannot depend on which
+# database runs the suite.
+DATABASE_FIXTURES = {
+    "db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server",
+    "admin_user", "admin_client",
+}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-tests-only", action="store_true",
+        help="run only the tests that use the database (the second pass of `make test`, on PostgreSQL)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--database-tests-only"):
+        return
+    keep, skip = [], []
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses_db else skip).append(item)
+    if skip:
+        config.hook.pytest_deselected(items=skip)
+        items[:] = keep
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    test_name = database.get("TEST", {}).get("NAME") or f"test_{database['NAME']}"
+    where = f" on {database['HOST']}:{database['PORT']}" if database.get("HOST") else ""
+    return f"database: {database['ENGINE'].rsplit('.', 1)[-1]} {test_name}{where}"

@@ -1,8 +1,9 @@
 """Run the platform's own processes (web server, both task clusters) for tests.
 
 Integration and browser tests drive the real thing: `manage.py qcluster`
-workers and `manage.py runserver`, sharing the test database file with the
-test process, talking to the local control plane with real Helm.
+workers and `manage.py runserver`, sharing the test database with the test
+process (the SQLite file or the Postgres test database), talking to the local
+control plane with real Helm.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOG_DIR = REPO_ROOT / "artifacts" / "logs"
@@ -37,12 +39,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def database_url(settings_dict: dict) -> str:
+    """DATABASE_URL for a connection's settings: point a child process at the
+    database the test process uses (after pytest-django has swapped in the
+    test database's name)."""
+    engine, name = settings_dict["ENGINE"], settings_dict["NAME"]
+    if engine == "django.db.backends.sqlite3":
+        return f"sqlite:///{name}"
+    if engine == "django.db.backends.postgresql":
+        user = quote(settings_dict.get("USER") or "", safe="")
+        password = quote(settings_dict.get("PASSWORD") or "", safe="")
+        credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+        # A socket directory as host is percent-encoded, as dj-database-url expects.
+        host = quote(settings_dict.get("HOST") or "", safe="")
+        port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+        return f"postgres://{credentials}{host}{port}/{quote(name, safe='')}"
+    raise ValueError(f"no DATABASE_URL for {engine}")
+
+
 class Platform:
-    def __init__(self, database_path: str, **env: str):
+    def __init__(self, database: str | dict, **env: str):
+        """`database`: a connection's settings dict, or the path of a SQLite file."""
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{database_path}",
+            "DATABASE_URL": database_url(database) if isinstance(database, dict) else f"sqlite:///{database}",
             "DJANGO_SETTINGS_MODULE": "provisioner.settings",
             "CHECK_STORE_URL": "false",
             "PYTHONUNBUFFERED": "1",

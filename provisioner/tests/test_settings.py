@@ -243,6 +243,7 @@ def test_it_defaults_to_sqlite_in_the_var_dir(tmp_path):
     assert "PRAGMA journal_mode=WAL" in database["OPTIONS"]["init_command"]
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the suite runs on another database")
 def test_it_configures_sqlite_for_concurrent_writers():
     options = settings.DATABASES["default"]["OPTIONS"]
 
@@ -251,6 +252,7 @@ def test_it_configures_sqlite_for_concurrent_writers():
     assert "PRAGMA journal_mode=WAL" in options["init_command"]
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the suite runs on another database")
 @pytest.mark.django_db
 def test_it_runs_sqlite_in_wal_mode():
     with connection.cursor() as cursor:

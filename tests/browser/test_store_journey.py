@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 def server(local_cluster):
     platform = Platform(
-        connection.settings_dict["NAME"], KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm)
+        connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm)
     )
     platform.start_workers()
     url = platform.start_web()

@@ -233,7 +233,7 @@ def platform(local_cluster, store_settings):
     procs = []
 
     def start(**env):
-        p = Platform(connection.settings_dict["NAME"], KUBECONFIG=str(local_cluster.kubeconfig),
+        p = Platform(connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig),
                      HELM_BIN=str(local_cluster.helm), **env)
         procs.append(p)
         return p
@@ -243,6 +243,8 @@ def platform(local_cluster, store_settings):
         p.stop()
 
 
+# Its own wait allows 300 s, and five stores to delete afterwards take about 80 s.
+@pytest.mark.timeout(480)
 def test_five_stores_at_once_never_more_than_two_provisioning(alice, bob, django_user_model, platform, cleanup):
     workers = platform()
     workers.start_workers()
@@ -267,6 +269,8 @@ def test_five_stores_at_once_never_more_than_two_provisioning(alice, bob, django
     assert peak == 2
 
 
+# Its waits allow 330 s in all: they, not the default timeout, should say what never happened.
+@pytest.mark.timeout(480)
 def test_a_killed_worker_is_resumed_to_ready(alice, core, local_cluster, platform, values_file, cleanup):
     slow = values_file({"podAnnotations": {SIMULATE: "slow-ready"}})
     workers = platform(PROVISION_LEASE_SECONDS="5", STORE_VALUES_FILES=slow)

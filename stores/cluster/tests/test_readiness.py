@@ -25,8 +25,11 @@ def fake_watch(monkeypatch):
     monkeypatch.setattr(readiness, "COALESCE_SECONDS", 0)
 
 
-def never_stop():
-    return None
+def deadline(seconds: float = 10):
+    """A should_stop that gives up after `seconds`: a wait that never ends
+    fails with this reason instead of hanging the test run."""
+    started = time.monotonic()
+    return lambda: f"test deadline of {seconds} s passed" if time.monotonic() - started > seconds else None
 
 
 def later(seconds: float, action) -> threading.Timer:
@@ -39,7 +42,7 @@ def later(seconds: float, action) -> threading.Timer:
 def test_it_returns_at_once_when_everything_is_ready():
     api = fake_api(deployments=FakeKind(deployment("web")), jobs=FakeKind(job(succeeded=1)))
     lines = []
-    wait_until_ready(api, "store-acme", should_stop=never_stop, on_progress=lines.append)
+    wait_until_ready(api, "store-acme", should_stop=deadline(), on_progress=lines.append)
     assert lines == ["web 1/1 ready", "job store-acme-setup 1/1 succeeded"]
 
 
@@ -49,7 +52,7 @@ def test_it_wakes_up_on_a_watch_event_not_on_the_poll_interval():
     lines = []
     later(0.2, lambda: deployments.put(deployment("web")))
     started = time.monotonic()
-    wait_until_ready(api, "store-acme", should_stop=never_stop, on_progress=lines.append, poll_seconds=30)
+    wait_until_ready(api, "store-acme", should_stop=deadline(), on_progress=lines.append, poll_seconds=30)
     assert time.monotonic() - started < 1
     assert lines == ["web 0/1 ready", "web 1/1 ready"]
 
@@ -59,7 +62,7 @@ def test_it_fails_fast_on_a_broken_pod():
     api = fake_api(deployments=FakeKind(deployment("web", available=0)), pods=pods)
     later(0.2, lambda: pods.put(pod("web-abc", waiting="ErrImagePull", message="pull access denied")))
     with pytest.raises(WorkloadFailed, match="^pod web-abc: ErrImagePull: pull access denied$"):
-        wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=30)
+        wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=30)
 
 
 def test_it_stops_when_asked_and_asks_every_poll_interval():
@@ -106,7 +109,7 @@ def test_it_waits_for_workloads_to_appear():
     deployments = FakeKind()
     api = fake_api(deployments=deployments)
     later(0.3, lambda: deployments.put(deployment("web")))
-    wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=5)
+    wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=5)
     assert deployments.objects
 
 
@@ -117,7 +120,7 @@ def test_it_waits_until_ready_has_lasted_the_settle_time():
     later(0.1, lambda: deployments.put(deployment("web", available=0)))
     later(0.4, lambda: deployments.put(deployment("web")))
     started = time.monotonic()
-    wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=1, settle_seconds=0.5)
+    wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=1, settle_seconds=0.5)
     assert 0.85 < time.monotonic() - started < 1.5
 
 
@@ -125,14 +128,14 @@ def test_it_forgets_deleted_objects():
     deployments = FakeKind(deployment("web"), deployment("old", available=0))
     api = fake_api(deployments=deployments)
     later(0.2, lambda: deployments.delete("old"))
-    wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=5)
+    wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=5)
 
 
 def test_it_reports_an_unreachable_api_server_at_once():
     pods = FakeKind()
     pods.list_error = ApiException(status=0, reason="connection refused")
     with pytest.raises(ClusterUnavailable, match="unreachable while listing workloads"):
-        wait_until_ready(fake_api(pods=pods), "store-acme", should_stop=never_stop)
+        wait_until_ready(fake_api(pods=pods), "store-acme", should_stop=deadline())
 
 
 def test_it_gives_up_when_a_watch_is_refused():
@@ -141,7 +144,7 @@ def test_it_gives_up_when_a_watch_is_refused():
                                       body='{"message": "events is forbidden: User cannot watch"}')
     api = fake_api(deployments=FakeKind(deployment("web", available=0)), events=events)
     with pytest.raises(ClusterError, match="events is forbidden"):
-        wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=0.1)
+        wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=0.1)
 
 
 def test_it_rides_out_a_short_disconnect(monkeypatch):
@@ -154,7 +157,7 @@ def test_it_rides_out_a_short_disconnect(monkeypatch):
         deployments.objects["web"] = deployment("web")  # seen by the re-list
 
     later(0.3, heal)
-    wait_until_ready(api, "store-acme", should_stop=never_stop, poll_seconds=0.1)
+    wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=0.1)
 
 
 def test_it_gives_up_after_a_long_disconnect(monkeypatch):
@@ -162,12 +165,12 @@ def test_it_gives_up_after_a_long_disconnect(monkeypatch):
     deployments = FakeKind(deployment("web", available=0))
     deployments.watch_error = ApiException(status=0, reason="connection reset")
     with pytest.raises(ClusterUnavailable):
-        wait_until_ready(fake_api(deployments=deployments), "store-acme", should_stop=never_stop, poll_seconds=0.1)
+        wait_until_ready(fake_api(deployments=deployments), "store-acme", should_stop=deadline(), poll_seconds=0.1)
 
 
 def test_it_stops_its_watches_when_done():
     before = {t.name for t in threading.enumerate()}
-    wait_until_ready(fake_api(deployments=FakeKind(deployment("web"))), "store-acme", should_stop=never_stop)
+    wait_until_ready(fake_api(deployments=FakeKind(deployment("web"))), "store-acme", should_stop=deadline())
     time.sleep(0.1)
     lingering = {t.name for t in threading.enumerate()} - before
     assert not [name for name in lingering if name.startswith("watch-")]
@@ -180,4 +183,4 @@ def test_it_refuses_to_wait_on_a_namespace_that_is_not_there(phase, state):
     if phase is None:
         api.core.read_namespace = raising(not_found())
     with pytest.raises(ClusterError, match=f"^namespace store-acme is {state}$"):
-        wait_until_ready(api, "store-acme", should_stop=never_stop)
+        wait_until_ready(api, "store-acme", should_stop=deadline())
