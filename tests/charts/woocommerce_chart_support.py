@@ -39,7 +39,7 @@ def find_helm() -> str | None:
     """HELM_BIN, else the local cluster's helm, else helm on PATH."""
     candidates = [
         os.environ.get("HELM_BIN"),
-        str(REPO_ROOT / ".localcluster" / "bin" / "helm"),
+        str(Path(os.environ.get("LOCALCLUSTER_DIR", REPO_ROOT / ".localcluster")) / "bin" / "helm"),
         shutil.which("helm"),
     ]
     for candidate in candidates:
