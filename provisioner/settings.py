@@ -169,13 +169,18 @@ STORE_VALUES_FILES = envlist("STORE_VALUES_FILES", [])
 CHECK_STORE_URL = envbool("CHECK_STORE_URL", True)
 
 # --- Task queue (django-q2) ----------------------------------------------------
-# Two workers run provisions; a second, separate cluster ("control") runs
-# deletes and reconciles so they never wait behind two 15-minute provisions.
+# The provision cluster has one worker per provisioning slot: a store is
+# claimed (its deadline starts) only when a task is enqueued for it, so a
+# worker must be free to take that task at once. A second, separate cluster
+# ("control") runs deletes and reconciles so they never wait behind long
+# provisions. Every enqueue names its cluster (stores/tasks.py): django-q2
+# otherwise sends a task to the cluster of the process that enqueues it.
 REDIS_URL = envstr("REDIS_URL")
+PROVISION_CLUSTER = "provisioner"
 CONTROL_CLUSTER = "control"
 Q_CLUSTER = {
-    "name": "provisioner",
-    "workers": 2,
+    "name": PROVISION_CLUSTER,
+    "workers": MAX_CONCURRENT_PROVISIONS,
     "timeout": PROVISION_TIMEOUT + 60,
     "retry": PROVISION_TIMEOUT + 120,
     "max_attempts": 1,
