@@ -183,6 +183,10 @@ Q_CLUSTER = {
     "workers": MAX_CONCURRENT_PROVISIONS,
     "timeout": PROVISION_TIMEOUT + 60,
     "retry": PROVISION_TIMEOUT + 120,
+    # The ORM broker polls an empty queue, so a freed slot's next provision
+    # waits for the poll (Redis blocks instead): 100 ms rather than django-q2's
+    # 200 ms (an idle cluster then uses 2.8% of a core on SQLite, not 1.4%).
+    "poll": 0.1,
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
@@ -190,7 +194,7 @@ Q_CLUSTER = {
     "label": "Task queue",
     "ALT_CLUSTERS": {
         # A delete may take helm's uninstall (up to 150 s) plus DELETE_TIMEOUT.
-        CONTROL_CLUSTER: {"workers": 2, "timeout": DELETE_TIMEOUT + 300, "retry": DELETE_TIMEOUT + 360},
+        CONTROL_CLUSTER: {"workers": 2, "timeout": DELETE_TIMEOUT + 300, "retry": DELETE_TIMEOUT + 360, "poll": 0.2},
     },
 }
 if REDIS_URL:
