@@ -7,6 +7,11 @@ Prints one JSON line:
                             and values on the same cluster (median of --runs)
   ratio                     create_to_ready / floor (target: at most 1.10)
   makespan_6_s              6 stores created at once, limit 2 provisioning at a time
+  makespan_ratio            makespan_6_s / (3 * create_to_ready_median_s): 1.0 when
+                            a freed slot is taken at once (target: at most 1.15)
+  handoff_ms                for each batch store that waited for a slot: the freeing
+                            store's ready -> this store's claim (ms)
+  pickup_ms                 for every batch store: claim -> its worker's first step (ms)
 Run with `make bench` (it brings up the local control plane first).
 """
 
@@ -24,8 +29,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-KUBECONFIG = REPO_ROOT / ".localcluster" / "kubeconfig"
-HELM = REPO_ROOT / ".localcluster" / "bin" / "helm"
+STATE_DIR = Path(os.environ.get("LOCALCLUSTER_DIR", REPO_ROOT / ".localcluster"))
+KUBECONFIG = STATE_DIR / "kubeconfig"
+HELM = STATE_DIR / "bin" / "helm"
 
 _workdir = tempfile.mkdtemp(prefix="store-bench-")
 os.environ.update(
@@ -46,7 +52,7 @@ from django.core.management import call_command  # noqa: E402
 
 from stores import lifecycle, provisioning, tasks  # noqa: E402
 from stores.engines import get_engine  # noqa: E402
-from stores.models import FINAL, Status, Store  # noqa: E402
+from stores.models import FINAL, Status, Store, StoreEvent  # noqa: E402
 from tests.platform import Platform  # noqa: E402
 
 
@@ -101,6 +107,20 @@ def time_helm_floor(owner, slug: str) -> float:
     return elapsed
 
 
+def slot_timings(ids: list[int]) -> tuple[list[int], list[int]]:
+    """Where a batch store waited between a freed slot and its first step (ms)."""
+    stores = list(Store.objects.filter(pk__in=ids).order_by("started_at"))
+    readies = sorted(s.ready_at for s in stores)
+    handoff, pickup = [], []
+    for store in stores:
+        freed = [r for r in readies if r <= store.started_at]
+        if freed:  # it waited for a slot: the last ready before its claim freed it
+            handoff.append(round((store.started_at - freed[-1]).total_seconds() * 1000))
+        first = StoreEvent.objects.filter(store=store, message__startswith="Connected to Kubernetes").first()
+        pickup.append(round((first.created_at - store.started_at).total_seconds() * 1000))
+    return handoff, pickup
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -124,6 +144,7 @@ def main() -> None:
         wait_final(ids)
         makespan = time.monotonic() - started
         assert Store.objects.filter(pk__in=ids, status=Status.READY).count() == 6
+        handoff, pickup = slot_timings(ids)
         delete_all()
     finally:
         workers.stop()
@@ -135,6 +156,9 @@ def main() -> None:
         "helm_floor_median_s": round(floor, 2),
         "ratio": round(single / floor, 3),
         "makespan_6_s": round(makespan, 2),
+        "makespan_ratio": round(makespan / (3 * single), 3),
+        "handoff_ms": handoff,
+        "pickup_ms": pickup,
         "create_to_ready_s": [round(s, 2) for s in singles],
         "helm_floor_s": [round(f, 2) for f in floors],
     }))

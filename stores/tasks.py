@@ -1,9 +1,9 @@
 """django-q2 tasks: thin shells around the lifecycle and the provisioning steps.
 
-Tasks get primary keys only and are enqueued on commit. Provisions run on
-the default cluster (two workers = the provisioning limit); deletes and
-reconciles run on the separate "control" cluster so they never wait behind
-two long provisions.
+Tasks get primary keys only and are enqueued on commit, each to a named
+cluster whoever enqueues it: provisions to the provision cluster (one worker
+per provisioning slot), deletes and reconciles to the separate "control"
+cluster so they never wait behind long provisions.
 """
 
 import logging
@@ -44,8 +44,14 @@ def request_retry(store_id: int) -> None:
     transaction.on_commit(start_queued_stores)
 
 
+# Each enqueue names its cluster: without `cluster=`, django-q2 uses the cluster
+# of the process that enqueues, so a provision started by a delete or by
+# reconcile (both on "control") would run there, under the control timeout.
+
 def enqueue_provision(store_id: int) -> None:
-    async_task("stores.tasks.provision", store_id, task_name=f"provision-store-{store_id}")
+    async_task(
+        "stores.tasks.provision", store_id, cluster=settings.PROVISION_CLUSTER, task_name=f"provision-store-{store_id}"
+    )
 
 
 def enqueue_delete(store_id: int) -> None:

@@ -324,3 +324,23 @@ def test_it_does_not_read_an_ordinary_setting_from_a_file(tmp_path):
     )
 
     assert suffix == "shops.example.com"
+
+
+# --- the task clusters, as django-q2 reads them --------------------------------------
+
+# The cluster name and worker count a `manage.py qcluster` in that environment would use.
+_WORKERS = "(lambda conf: [conf.CLUSTER_NAME, conf.WORKERS])(__import__('django_q.conf', fromlist=['Conf']).Conf)"
+
+
+def test_it_gives_the_provision_cluster_one_worker_per_provisioning_slot(tmp_path):
+    default = _settings_json(_WORKERS, VAR_DIR=str(tmp_path))
+    raised = _settings_json(_WORKERS, VAR_DIR=str(tmp_path), MAX_CONCURRENT_PROVISIONS="5")
+
+    assert default == ["provisioner", 2]
+    assert raised == ["provisioner", 5]
+
+
+def test_it_keeps_the_control_cluster_workers_apart_from_the_limit(tmp_path):
+    control = _settings_json(_WORKERS, VAR_DIR=str(tmp_path), MAX_CONCURRENT_PROVISIONS="5", Q_CLUSTER_NAME="control")
+
+    assert control == ["control", 2]
