@@ -108,6 +108,8 @@ def test_it_installs_a_new_release_without_waiting(standin):
     assert args[args.index("--timeout") + 1] == "300s"
     assert args[-2:] == ["-o", "json"]
     assert "--wait" not in args
+    # The API server validates the objects; the OpenAPI download is skipped.
+    assert "--disable-openapi-validation" in args
     assert result["info"]["status"] == "deployed" and result["version"] == 1
 
 
