@@ -299,8 +299,11 @@ def test_it_fits_the_guardrails_medusa_stores_get(helm, values_file):
 
 
 def test_it_takes_a_prebuilt_image(helm, values_file):
-    specs = pod_specs(render(helm, values_file, "--set", "image.repository=registry.example.org/acme/medusa",
-                             "--set", "image.tag=2.21.2-1", "--set", "image.prebuilt=true"))
+    objects = render(helm, values_file, "--set", "image.repository=registry.example.org/acme/medusa",
+                     "--set", "image.tag=2.21.2-1", "--set", "image.prebuilt=true")
+    specs = pod_specs(objects)
+    (job,) = by_kind(objects, "Job").values()
+    assert "store-provisioner.io/egress" not in job["spec"]["template"]["metadata"]["labels"]
     for component in ("setup", "server", "storefront"):
         container = specs[component]["containers"][0]
         assert container["image"] == "registry.example.org/acme/medusa:2.21.2-1"
