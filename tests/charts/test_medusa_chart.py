@@ -18,6 +18,7 @@ import yaml
 from stores.cluster.guardrails import GuardrailSpec
 from stores.engines import StoreSpec
 from stores.engines.medusa import MEDUSA
+from tests.charts.official_images import LIBRARY_TAGS
 from woocommerce_chart_support import REPO_ROOT, run_helm
 
 CHART_DIR = REPO_ROOT / "charts" / "medusa"
@@ -25,15 +26,6 @@ RELEASE = NAMESPACE = "store"
 PROFILES = [None, "values-kind.yaml", "values-k3s.yaml"]
 COMPONENTS = {"server", "storefront", "setup", "postgres", "redis"}
 
-# Tags docker-library/official-images lists for the pins, at
-# 37079fb336f572a88700cf32e5e1f6be54a04e8f (2026-08-21): the library files'
-# lines that carry them (library/node, library/postgres, library/redis).
-LIBRARY_TAGS = {
-    "node": {"22-bookworm-slim", "22-slim", "22.23-bookworm-slim", "22.23-slim", "22.23.2-bookworm-slim",
-             "22.23.2-slim", "jod-bookworm-slim", "jod-slim"},
-    "postgres": {"17.11-bookworm", "17-bookworm"},
-    "redis": {"8.2.9", "8.2", "8.2.9-bookworm", "8.2-bookworm"},
-}
 CONFIGMAP_LIMIT = 1024 * 1024
 
 

@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+import yaml
 from django.db import close_old_connections
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -100,3 +101,18 @@ def test_it_takes_a_medusa_store_to_ready_reveals_credentials_and_deletes_it(ali
     out = subprocess.run([str(local_cluster.helm), "list", "-a", "-n", ns, "-q"], capture_output=True, text=True,
                          env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"}, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_failing_medusa_setup_fails_the_store_with_the_jobs_reason(alice, store_settings, tmp_path, cleanup):
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump(
+        {"setup": {"backoffLimit": 0, "podAnnotations": {"localcluster.store-provisioner.io/simulate": "fail"}}}
+    ))
+    store_settings.STORE_VALUES_FILES = [str(values)]
+    store = lifecycle.create_store(alice, "medusa-fails", "medusa")
+    assert store.pk in lifecycle.claim_provision_slots()
+    tasks.provision(store.pk)
+    store.refresh_from_db()
+    assert store.status == Status.FAILED
+    assert store.step == "workloads"
+    assert store.failure_reason.startswith("job store-setup failed"), store.failure_reason
