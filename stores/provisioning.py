@@ -89,11 +89,18 @@ def helm() -> cluster.Helm:
     return cluster.Helm(helm_binary(), kubeconfig=settings.KUBECONFIG or None, kube_context=settings.KUBE_CONTEXT or None)
 
 
-def guardrail_spec() -> cluster.GuardrailSpec:
-    return cluster.GuardrailSpec(
+def guardrail_spec(store: Store | None = None) -> cluster.GuardrailSpec:
+    """The platform's guardrails, with the store's engine's own overrides
+    (a Medusa store's build needs more memory than the defaults admit)."""
+    spec = cluster.GuardrailSpec(
         ingress_controller_namespace=settings.INGRESS_CONTROLLER_NAMESPACE,
         private_cidrs=list(settings.EGRESS_DENIED_CIDRS),
     )
+    if store is not None:
+        blueprint = get_engine(store.engine)
+        spec.quota.update(blueprint.quota_overrides)
+        spec.container_max.update(blueprint.container_max_overrides)
+    return spec
 
 
 def store_spec(store: Store) -> StoreSpec:
@@ -249,7 +256,7 @@ def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: c
     run.run_step("namespace", namespace, f"Namespace {ns} is in place.")
     run.run_step(
         "guardrails",
-        lambda: kube.apply_guardrails(ns, guardrail_spec()),
+        lambda: kube.apply_guardrails(ns, guardrail_spec(store)),
         "ResourceQuota, LimitRange and NetworkPolicies applied.",
     )
     run.run_step(

@@ -26,6 +26,11 @@ FATAL_WAITING_REASONS = frozenset(
     }
 )
 
+# How the kubelet reports a container the kernel killed at its memory limit,
+# and how the platform says it to the owner.
+OOM_KILLED = "OOMKilled"
+OUT_OF_MEMORY = "out of memory"
+
 # Controllers that create pods/claims and report FailedCreate events.
 POD_CREATING_KINDS = frozenset({"ReplicaSet", "StatefulSet", "Job", "DaemonSet"})
 
@@ -142,7 +147,7 @@ def find_failure(snapshot: Snapshot, events_since: datetime | None = None) -> st
     over from an earlier attempt does not fail a retry.
     """
     for job in tracked_jobs(snapshot.jobs):
-        reason = job_failure(job)
+        reason = job_failure(job, snapshot.pods)
         if reason:
             return reason
     for pod in snapshot.pods:
@@ -160,9 +165,22 @@ def find_failure(snapshot: Snapshot, events_since: datetime | None = None) -> st
     return None
 
 
-def job_failure(job: dict) -> str | None:
+def job_failure(job: dict, pods: list[dict] = ()) -> str | None:
     if not job_failed(job):
         return None
+    # What its pods say beats the controller's "reached the backoff limit":
+    # killed for memory, or the last line the setup script printed.
+    for pod in pods:
+        if _job_of(pod) != _name(job):
+            continue
+        for container in _container_statuses(pod):
+            terminated = _terminated(container)
+            if terminated.get("reason") == OOM_KILLED:
+                return _join(f"job {_name(job)} failed", OUT_OF_MEMORY, f"container {container.get('name')} was OOMKilled")
+        for container in _container_statuses(pod):
+            line = _last_line(_terminated(container).get("message"))
+            if line:
+                return _join(f"job {_name(job)} failed", line, None)
     conditions = {c.get("type"): c for c in (job.get("status") or {}).get("conditions") or []}
     condition = conditions.get("Failed") or conditions.get("FailureTarget") or {}
     return _join(f"job {_name(job)} failed", condition.get("reason"), condition.get("message"))
@@ -172,7 +190,12 @@ def pod_failure(pod: dict) -> str | None:
     if _meta(pod).get("deletionTimestamp"):
         return None  # on its way out; whatever replaces it gets judged instead
     status = pod.get("status") or {}
-    for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+    for container in _container_statuses(pod):
+        # Killed for memory: the same work under the same limit dies the same
+        # way (a setup Job's next pod, a restarted server), so say so now.
+        if _terminated(container).get("reason") == OOM_KILLED:
+            return _join(f"pod {_name(pod)}", OUT_OF_MEMORY, f"container {container.get('name')} was OOMKilled")
+    for container in _container_statuses(pod):
         waiting = (container.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason")
         if reason in FATAL_WAITING_REASONS:
@@ -282,6 +305,40 @@ def _still_pending(involved: dict, snapshot: Snapshot) -> bool:
         owner = _replicaset_owner(name or "")
         return any(_name(d) == owner and not deployment_readiness(d)[0] for d in snapshot.deployments)
     return kind in POD_CREATING_KINDS  # e.g. DaemonSet: nothing to check against
+
+
+def _container_statuses(pod: dict) -> list[dict]:
+    status = pod.get("status") or {}
+    return (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+
+
+def _terminated(container: dict) -> dict:
+    """The container's termination: the current one (a pod that does not
+    restart), else the previous one (a container restarting after it)."""
+    current = (container.get("state") or {}).get("terminated")
+    if current:
+        return current
+    if (container.get("state") or {}).get("running"):
+        return {}  # it came back; an earlier termination is history
+    return (container.get("lastState") or {}).get("terminated") or {}
+
+
+def _job_of(pod: dict) -> str | None:
+    labels = _meta(pod).get("labels") or {}
+    for ref in _meta(pod).get("ownerReferences") or []:
+        if ref.get("kind") == "Job":
+            return ref.get("name")
+    return labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
+
+
+def _last_line(message: str | None) -> str:
+    """The line that says why, from a termination message (a script's last
+    log lines with terminationMessagePolicy FallbackToLogsOnError)."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("setup failed:"):
+            return line
+    return lines[-1][:300] if lines else ""
 
 
 def _replicaset_owner(replicaset_name: str) -> str:

@@ -7,7 +7,7 @@ credentials to generate, where the shop admin lives).
 
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 
@@ -55,3 +55,9 @@ class Blueprint:
     setup_job_selector: str = ""
     available: bool = True
     unavailable_reason: str = ""
+    # Guardrail overrides for stores of this engine, merged over the
+    # platform's defaults: ResourceQuota .spec.hard entries, and the
+    # LimitRange's per-container maximum (e.g. a build that needs more
+    # memory than the default allows one container).
+    quota_overrides: dict[str, str] = field(default_factory=dict)
+    container_max_overrides: dict[str, str] = field(default_factory=dict)

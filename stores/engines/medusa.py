@@ -1,25 +1,48 @@
-"""MedusaJS v2: listed so owners see it coming; its chart is not in charts/ yet."""
+"""MedusaJS v2 on PostgreSQL and Redis, with a storefront (charts/medusa)."""
 
 from stores.engines.base import Blueprint, Credential, StoreSpec, generate_password
 
 
 def _values(spec: StoreSpec) -> dict:
-    return {"store": {"host": spec.host, "url": spec.url}, "ingress": {"className": spec.ingress_class}}
+    values = {
+        "store": {"name": spec.slug.replace("-", " ").title(), "host": spec.host, "url": spec.url},
+        "existingSecret": "store-secret",
+        "ingress": {"enabled": True, "className": spec.ingress_class},
+    }
+    if spec.tls_cluster_issuer:
+        values["ingress"]["tls"] = {"enabled": True, "clusterIssuer": spec.tls_cluster_issuer}
+    return values
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
-    return {"admin-email": spec.owner_email, "admin-password": generate_password()}
+    # The keys charts/medusa maps to the environment of its setup Job and server.
+    return {
+        "admin-email": spec.owner_email or f"{spec.owner}@{spec.host}",
+        "admin-password": generate_password(),
+        "db-password": generate_password(),
+        "jwt-secret": generate_password(48),
+        "cookie-secret": generate_password(48),
+    }
 
 
 MEDUSA = Blueprint(
     key="medusa",
     label="MedusaJS",
-    description="Medusa v2 with Postgres and Redis.",
+    description="Medusa v2 with PostgreSQL and Redis, its admin and a storefront with cash on delivery.",
     chart="medusa",
     build_values=_values,
     build_secret=_secret,
     admin_path="/app/",
-    credentials=(Credential("Admin e-mail", "admin-email"), Credential("Admin password", "admin-password", secret=True)),
-    available=False,
-    unavailable_reason="MedusaJS stores are not available yet; choose WooCommerce.",
+    credentials=(
+        Credential("Admin e-mail", "admin-email"),
+        Credential("Admin password", "admin-password", secret=True),
+    ),
+    setup_job_selector="app.kubernetes.io/component=setup",
+    # The setup Job installs and builds the project on first start: the build
+    # peaks at about 1.7 GB, so its container is allowed 3Gi (the default
+    # maximum is 2Gi), and the namespace's memory and cpu quota leave room for
+    # it beside the running server, storefront, PostgreSQL and Redis, and for
+    # a rolling update of the server.
+    quota_overrides={"requests.memory": "4Gi", "limits.memory": "8Gi", "limits.cpu": "6"},
+    container_max_overrides={"memory": "3Gi"},
 )

@@ -142,7 +142,7 @@ def test_it_allows_the_name_of_a_deleted_store(alice_client, alice, bob):
     assert Store.objects.get(pk=old.pk).status == Status.DELETED
 
 
-def test_it_rejects_an_engine_that_is_not_available(alice_client):
+def test_it_rejects_an_engine_that_is_not_available(alice_client, unavailable_engine):
     response = _post(alice_client, "acme", engine="medusa")
 
     assert response.status_code == 400

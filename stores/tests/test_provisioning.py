@@ -113,7 +113,7 @@ def test_it_does_nothing_when_another_worker_holds_the_lease(fake_cluster, claim
 
 
 @pytest.mark.django_db
-def test_it_refuses_an_unavailable_engine(fake_cluster, alice):
+def test_it_refuses_an_unavailable_engine(fake_cluster, alice, unavailable_engine):
     store = Store.objects.create(owner=alice, slug="m", engine="medusa", status=Status.QUEUED, queued_at=timezone.now())
     lifecycle.claim_provision_slots()
     store = _run(store)

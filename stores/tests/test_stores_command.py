@@ -128,7 +128,7 @@ def test_it_rejects_a_bad_name(alice, name, message):
     assert not Store.objects.exists()
 
 
-def test_it_rejects_an_unavailable_engine(alice):
+def test_it_rejects_an_unavailable_engine(alice, unavailable_engine):
     with pytest.raises(CommandError) as excinfo:
         _run("create", "--owner", "alice", "--engine", "medusa", "--name", "shop1")
 

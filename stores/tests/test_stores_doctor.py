@@ -13,6 +13,9 @@ PINNED = [
     "docker.io/library/wordpress:7.1.0-php8.3-apache",
     "docker.io/library/mariadb:11.8.8",
     "docker.io/library/wordpress:cli-2.12.0-php8.3",
+    "docker.io/library/node:22.23.2-bookworm-slim",
+    "docker.io/library/postgres:17.11-bookworm",
+    "docker.io/library/redis:8.2.9-bookworm",
 ]
 
 

@@ -2,7 +2,11 @@
 
 Copied from github.com/docker-library/official-images at 37079fb336f572a88700cf32e5e1f6be54a04e8f (2026-08-21):
 `library/wordpress` last changed in 7a0406e77fe3ba176f4ac37c0cfae69db68beb23 (2026-08-20),
-`library/mariadb` in 512a9917812f5e256f0ff3aa8d876610ed0f27d8 (2026-08-13).
+`library/mariadb` in 512a9917812f5e256f0ff3aa8d876610ed0f27d8 (2026-08-13);
+for charts/medusa, the lines of its pins: `library/node` last changed in
+5aa45c8629454fbcd128b0d8702747af6f55f65f (2026-08-05), `library/postgres` in
+62e3678b4b5f889cc5d36fe0fc4599c277e1f875 (2026-08-13), `library/redis` in
+32dbe4eb08739ff48023b8e0d5620c2bd5146ca3 (2026-08-18).
 Refresh it with the chart's pins (charts/woocommerce/README.md, "Image pins").
 """
 
@@ -41,4 +45,7 @@ LIBRARY_TAGS: dict[str, frozenset[str]] = {
         "10.11.18-jammy", "10.11-jammy", "10-jammy", "10.11.18", "10.11", "10", "10.6.28-ubi9", "10.6-ubi9",
         "10.6.28-ubi", "10.6-ubi", "10.6.28-jammy", "10.6-jammy", "10.6.28", "10.6",
     }),
+    "node": frozenset({"22-bookworm-slim", "22-slim", "22.23-bookworm-slim", "22.23-slim", "22.23.2-bookworm-slim", "22.23.2-slim", "jod-bookworm-slim", "jod-slim"}),
+    "postgres": frozenset({"17.11-bookworm", "17-bookworm"}),
+    "redis": frozenset({"8.2.9", "8.2", "8.2.9-bookworm", "8.2-bookworm"}),
 }

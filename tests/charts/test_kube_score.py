@@ -44,6 +44,27 @@ ACCEPTED: dict[tuple[str, str], str] = {
     ("deployment-strategy", "Deployment/store-acme-wordpress"): _ONE_POD,
 }
 
+_MEDUSA_IDS = ("the official images run as their own users (node 1000, postgres and redis 999), and the app "
+               "volume's files belong to the node user; runAsNonRoot and the restricted profile hold")
+_MEDUSA_ONE_POD = ("one pod per store by design: the Medusa server, storefront and Redis share nothing worth "
+                   "scaling at a single store's traffic, and the app volume is ReadWriteOnce")
+_MEDUSA_HEALTH = ("/health is the Medusa server's only health endpoint; liveness allows 6 failures 20 s apart "
+                  "against readiness's 3 at 10 s, so a slow moment takes the pod out of the Service long "
+                  "before it is restarted")
+
+# The same, for charts/medusa (release "store", as the platform installs it).
+MEDUSA_ACCEPTED: dict[tuple[str, str], str] = {
+    **{("container-image-pull-policy", name): _PINNED
+       for name in ("Deployment/store-medusa", "Deployment/store-storefront", "Deployment/store-redis",
+                    "StatefulSet/store-postgres", "Job/store-setup")},
+    **{("container-security-context-user-group-id", name): _MEDUSA_IDS
+       for name in ("Deployment/store-medusa", "Deployment/store-storefront", "Deployment/store-redis",
+                    "StatefulSet/store-postgres", "Job/store-setup")},
+    **{("deployment-replicas", name): _MEDUSA_ONE_POD
+       for name in ("Deployment/store-medusa", "Deployment/store-storefront", "Deployment/store-redis")},
+    ("pod-probes-identical", "Deployment/store-medusa"): _MEDUSA_HEALTH,
+}
+
 PROFILES = [None, "values-kind.yaml", "values-k3s.yaml"]
 GRADE_OK = 10
 
@@ -112,3 +133,39 @@ def test_every_accepted_finding_still_occurs(kube_score, helm, platform_values_f
     for profile in PROFILES:
         seen |= set(findings(kube_score, namespace_objects(helm, platform_values_file, profile), tmp_path))
     assert set(ACCEPTED) - seen == set()
+
+
+def medusa_namespace_objects(helm: str, values_file: Path, profile: str | None) -> list[dict]:
+    """A Medusa store's namespace: its raised guardrails and the rendered chart."""
+    from stores.engines.medusa import MEDUSA
+    from test_medusa_chart import CHART_DIR as MEDUSA_CHART_DIR
+    from test_medusa_chart import render as render_medusa
+
+    spec = GuardrailSpec()
+    spec.quota.update(MEDUSA.quota_overrides)
+    spec.container_max.update(MEDUSA.container_max_overrides)
+    extra = ["-f", str(MEDUSA_CHART_DIR / profile)] if profile else []
+    return guardrail_objects(spec) + render_medusa(helm, values_file, *extra)
+
+
+@pytest.fixture(scope="module")
+def medusa_values_file(tmp_path_factory) -> Path:
+    from test_medusa_chart import platform_values as medusa_values
+
+    path = tmp_path_factory.mktemp("medusa") / "platform-values.yaml"
+    path.write_text(yaml.safe_dump(medusa_values()))
+    return path
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_it_finds_nothing_new_in_a_medusa_store_namespace(kube_score, helm, medusa_values_file, tmp_path, profile):
+    found = findings(kube_score, medusa_namespace_objects(helm, medusa_values_file, profile), tmp_path)
+    unexpected = {key: comments for key, comments in found.items() if key not in MEDUSA_ACCEPTED}
+    assert unexpected == {}
+
+
+def test_every_accepted_medusa_finding_still_occurs(kube_score, helm, medusa_values_file, tmp_path):
+    seen: set = set()
+    for profile in PROFILES:
+        seen |= set(findings(kube_score, medusa_namespace_objects(helm, medusa_values_file, profile), tmp_path))
+    assert set(MEDUSA_ACCEPTED) - seen == set()

@@ -8,7 +8,7 @@ import pytest
 
 from stores.cluster.diagnosis import Snapshot, assess, find_failure, parse_time
 
-from .factories import condition, deployment, event, job, now, pod, statefulset
+from .factories import condition, deployment, event, iso, job, meta, now, pod, statefulset
 
 QUOTA_MESSAGE = (
     'pods "web-5d4f-x" is forbidden: exceeded quota: store-quota, requested: limits.cpu=8, '
@@ -258,3 +258,48 @@ def test_it_parses_both_timestamp_spellings():
     assert parse_time("2025-01-02T03:04:05Z") == parse_time("2025-01-02T03:04:05+00:00")
     assert parse_time("2025-01-02T03:04:05.123456Z").microsecond == 123456
     assert parse_time(None) is None and parse_time("garbage") is None
+
+
+# ---------------------------------------------------------------- out of memory and setup messages
+
+
+def _terminated_pod(name, *, reason, message="", restarting=False, job_name="store-acme-setup"):
+    terminated = {"reason": reason, "exitCode": 137 if reason == "OOMKilled" else 1, "message": message}
+    if restarting:
+        state = {"state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+                 "lastState": {"terminated": terminated}}
+    else:
+        state = {"state": {"terminated": terminated}}
+    metadata = meta(name, labels={"batch.kubernetes.io/job-name": job_name} if job_name else {})
+    return {"metadata": metadata, "status": {"phase": "Failed", "containerStatuses": [{"name": "setup", **state}]}}
+
+
+def test_it_reports_an_oom_killed_setup_pod_as_out_of_memory():
+    snapshot = Snapshot(jobs=[job()], pods=[_terminated_pod("store-acme-setup-x1", reason="OOMKilled")])
+    assert find_failure(snapshot) == "pod store-acme-setup-x1: out of memory: container setup was OOMKilled"
+
+
+def test_it_reports_a_failed_job_by_its_oom_killed_pod():
+    failed = condition("Failed", reason="BackoffLimitExceeded", message="Job has reached the specified backoff limit")
+    snapshot = Snapshot(jobs=[job(conditions=[failed])], pods=[_terminated_pod("store-acme-setup-x1", reason="OOMKilled")])
+    assert find_failure(snapshot) == "job store-acme-setup failed: out of memory: container setup was OOMKilled"
+
+
+def test_it_reports_a_restarting_oom_killed_container_as_out_of_memory():
+    snapshot = Snapshot(pods=[_terminated_pod("store-acme-medusa-x", reason="OOMKilled", restarting=True, job_name=None)])
+    assert find_failure(snapshot) == "pod store-acme-medusa-x: out of memory: container setup was OOMKilled"
+
+
+def test_it_reports_a_failed_job_by_the_setup_scripts_last_line():
+    failed = condition("Failed", reason="BackoffLimitExceeded", message="Job has reached the specified backoff limit")
+    logs = "npm warn deprecated x\nsetup failed: migration failed: connection refused\n"
+    pods = [_terminated_pod("store-acme-setup-x1", reason="Error", message=logs),
+            _terminated_pod("other-job-x", reason="Error", message="unrelated", job_name="other")]
+    snapshot = Snapshot(jobs=[job(conditions=[failed])], pods=pods)
+    assert find_failure(snapshot) == "job store-acme-setup failed: setup failed: migration failed: connection refused"
+
+
+def test_it_does_not_fail_a_pod_that_came_back_after_an_oom_kill():
+    recovered = _terminated_pod("store-acme-medusa-x", reason="OOMKilled", restarting=True, job_name=None)
+    recovered["status"]["containerStatuses"][0]["state"] = {"running": {"startedAt": iso(now())}}
+    assert find_failure(Snapshot(pods=[recovered])) is None

@@ -1,0 +1,362 @@
+"""charts/medusa rendered with helm (no cluster needed).
+
+The chart is rendered with the values the platform passes (built by the
+MedusaJS blueprint) and each values profile. The recipe under files/ (the
+project, setup.sh, start-server.sh, the storefront) is rendered as it is;
+the tests that need a recipe with a nested tree and a large lockfile copy
+the chart to a temporary directory and add stand-in files there.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stores.cluster.guardrails import GuardrailSpec
+from stores.engines import StoreSpec
+from stores.engines.medusa import MEDUSA
+from tests.charts.official_images import LIBRARY_TAGS
+from woocommerce_chart_support import REPO_ROOT, run_helm
+
+CHART_DIR = REPO_ROOT / "charts" / "medusa"
+RELEASE = NAMESPACE = "store"
+PROFILES = [None, "values-kind.yaml", "values-k3s.yaml"]
+COMPONENTS = {"server", "storefront", "setup", "postgres", "redis"}
+
+CONFIGMAP_LIMIT = 1024 * 1024
+
+
+def platform_values(**spec) -> dict:
+    host = "store-acme.127.0.0.1.nip.io"
+    fields = dict(slug="acme", store_id=1, owner="alice", owner_email="alice@example.org",
+                  host=host, url=f"http://{host}", ingress_class="nginx")
+    return MEDUSA.build_values(StoreSpec(**{**fields, **spec}))
+
+
+@pytest.fixture(scope="module")
+def values_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("medusa") / "platform-values.yaml"
+    path.write_text(yaml.safe_dump(platform_values()))
+    return path
+
+
+def render(helm: str, values_file: Path, *extra: str, chart: Path = CHART_DIR) -> list[dict]:
+    result = run_helm(helm, "template", RELEASE, str(chart), "-n", NAMESPACE, "-f", str(values_file), *extra)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def profile_args(profile: str | None) -> list[str]:
+    return ["-f", str(CHART_DIR / profile)] if profile else []
+
+
+def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def pod_specs(objects: list[dict]) -> dict[str, dict]:
+    """component -> pod spec of every workload."""
+    return {
+        o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]: o["spec"]["template"]["spec"]
+        for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")
+    }
+
+
+def containers(spec: dict) -> list[dict]:
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def env_of(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def quantity(value) -> float:
+    value = str(value)
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "m": 1e-3}
+    for unit, factor in units.items():
+        if value.endswith(unit):
+            return float(value[: -len(unit)]) * factor
+    return float(value)
+
+
+# --- lint and the objects -------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_it_lints_strict_with_each_profile(helm, values_file, profile):
+    result = run_helm(helm, "lint", "--strict", str(CHART_DIR), "-f", str(values_file), *profile_args(profile))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_it_renders_every_component(helm, values_file):
+    objects = render(helm, values_file)
+    assert set(pod_specs(objects)) == COMPONENTS
+    assert set(by_kind(objects, "Deployment")) == {"store-medusa", "store-storefront", "store-redis"}
+    assert set(by_kind(objects, "StatefulSet")) == {"store-postgres"}
+    assert set(by_kind(objects, "Job")) == {"store-setup"}
+    assert set(by_kind(objects, "PersistentVolumeClaim")) == {"store-app"}
+    assert set(by_kind(objects, "Service")) >= {"store-medusa", "store-storefront", "store-postgres", "store-redis"}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_container_states_its_resources(helm, values_file, profile):
+    for component, spec in pod_specs(render(helm, values_file, *profile_args(profile))).items():
+        for container in containers(spec):
+            resources = container.get("resources") or {}
+            for kind in ("requests", "limits"):
+                assert set(resources.get(kind, {})) == {"cpu", "memory", "ephemeral-storage"}, (component, kind)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_pod_runs_as_strictly_as_the_images_allow(helm, values_file, profile):
+    for component, spec in pod_specs(render(helm, values_file, *profile_args(profile))).items():
+        assert spec["automountServiceAccountToken"] is False
+        security = spec["securityContext"]
+        assert security["runAsNonRoot"] is True and security["seccompProfile"] == {"type": "RuntimeDefault"}
+        # The node image's own user, and the database images' own users.
+        expected_uid = 999 if component in ("postgres", "redis") else 1000
+        assert security["runAsUser"] == expected_uid, component
+        for container in containers(spec):
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, component
+            assert context["privileged"] is False
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            assert context["readOnlyRootFilesystem"] is True, (component, container["name"])
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_long_running_container_has_probes(helm, values_file, profile):
+    specs = pod_specs(render(helm, values_file, *profile_args(profile)))
+    for component in COMPONENTS - {"setup"}:
+        (container,) = specs[component]["containers"]
+        assert container.get("readinessProbe") and container.get("livenessProbe"), component
+    server = specs["server"]["containers"][0]
+    assert server["readinessProbe"]["httpGet"]["path"] == "/health"
+    # The server waits for the setup (minutes on a cold cache) before it listens.
+    startup = server["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 30 * 60
+    storefront = specs["storefront"]["containers"][0]
+    assert storefront["readinessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_image_is_a_pinned_official_image(helm, values_file, profile):
+    for spec in pod_specs(render(helm, values_file, *profile_args(profile))).values():
+        for container in containers(spec):
+            repository, tag = container["image"].rsplit(":", 1)
+            name = repository.removeprefix("docker.io/library/")
+            assert tag in LIBRARY_TAGS[name], container["image"]
+            assert container["imagePullPolicy"] == "IfNotPresent"
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    assert values["image"]["tag"].startswith("22.") and values["image"]["tag"].endswith("-bookworm-slim")
+
+
+def test_it_refuses_an_unpinned_image(helm, values_file):
+    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "-f", str(values_file), "--set", "redis.image.tag=latest")
+    assert result.returncode != 0
+    # The values schema refuses it before a template does.
+    assert "/redis/image/tag" in result.stderr
+
+
+# --- the platform's contract -----------------------------------------------------
+
+
+def test_it_reads_only_secret_keys_the_blueprint_generates(helm, values_file):
+    secret_keys = set(MEDUSA.build_secret(StoreSpec("acme", 1, "alice", "a@example.org", "h", "http://h", "nginx")))
+    used = set()
+    for spec in pod_specs(render(helm, values_file)).values():
+        for container in containers(spec):
+            for env in container.get("env", []):
+                ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] == "store-secret"
+                    used.add(ref["key"])
+    assert used == secret_keys
+
+
+def test_it_gives_each_program_the_contracts_environment(helm, values_file):
+    specs = pod_specs(render(helm, values_file))
+    shared = {"APP_DIR", "NPM_CACHE_DIR", "DATABASE_URL", "REDIS_URL", "STORE_URL", "STORE_NAME",
+              "JWT_SECRET", "COOKIE_SECRET", "MEDUSA_DISABLE_TELEMETRY"}
+    setup = env_of(specs["setup"]["containers"][0])
+    assert shared | {"MEDUSA_ADMIN_EMAIL", "MEDUSA_ADMIN_PASSWORD", "NODE_OPTIONS"} <= set(setup)
+    assert setup["APP_DIR"]["value"] == "/data/app" and setup["NPM_CACHE_DIR"]["value"] == "/data/npm-cache"
+    assert setup["STORE_URL"]["value"] == "http://store-acme.127.0.0.1.nip.io"
+    assert setup["DATABASE_URL"]["value"] == "postgres://medusa:$(DB_PASSWORD)@store-postgres:5432/medusa"
+    assert setup["REDIS_URL"]["value"] == "redis://store-redis:6379"
+    assert setup["MEDUSA_DISABLE_TELEMETRY"]["value"] == "true"
+    server = env_of(specs["server"]["containers"][0])
+    assert shared | {"PORT"} <= set(server) and server["PORT"]["value"] == "9000"
+    storefront = env_of(specs["storefront"]["containers"][0])
+    assert storefront["MEDUSA_BACKEND_URL"]["value"] == "http://store-medusa:9000"
+    assert storefront["PORT"]["value"] == "8000" and storefront["APP_DIR"]["value"] == "/data/app"
+    # The contract's file names, in one tree.
+    assert specs["setup"]["containers"][0]["command"] == ["/bin/sh", "/opt/medusa-recipe/setup.sh"]
+    assert specs["server"]["containers"][0]["command"] == ["/bin/sh", "/opt/medusa-recipe/start-server.sh"]
+    assert specs["storefront"]["containers"][0]["command"] == ["node", "/opt/medusa-recipe/storefront/server.js"]
+
+
+def test_it_routes_the_medusa_paths_to_the_server_and_the_rest_to_the_storefront(helm, values_file):
+    (ingress,) = by_kind(render(helm, values_file), "Ingress").values()
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "store-acme.127.0.0.1.nip.io"
+    routes = {p["path"]: (p["pathType"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]}
+    assert routes == {
+        **{path: ("Prefix", "store-medusa") for path in ("/app", "/admin", "/auth", "/store", "/health", "/static")},
+        "/": ("Prefix", "store-storefront"),
+    }
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert MEDUSA.admin_path.rstrip("/") in routes
+
+
+def test_it_serves_tls_with_the_k3s_profile(helm, tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump(platform_values(ingress_class="traefik", tls_cluster_issuer="letsencrypt-prod")))
+    (ingress,) = by_kind(render(helm, values, *profile_args("values-k3s.yaml")), "Ingress").values()
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+    assert ingress["spec"]["tls"] == [{"hosts": ["store-acme.127.0.0.1.nip.io"], "secretName": "store-tls"}]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+
+
+def test_it_labels_pods_for_the_platforms_network_contract(helm, values_file):
+    specs = {o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]: o["spec"]["template"]
+             for o in render(helm, values_file) if o["kind"] in ("Deployment", "StatefulSet", "Job")}
+    labels = {c: t["metadata"]["labels"] for c, t in specs.items()}
+    ingress = {c for c, l in labels.items() if l.get("store-provisioner.io/ingress") == "true"}
+    internet = {c for c, l in labels.items() if l.get("store-provisioner.io/egress") == "internet"}
+    assert ingress == {"server", "storefront"}
+    # Only the setup Job downloads (npm); the server needs no internet.
+    assert internet == {"setup"}
+
+
+def test_its_network_policies_open_only_the_stores_own_paths(helm, values_file):
+    policies = by_kind(render(helm, values_file), "NetworkPolicy")
+    assert set(policies) == {"store-postgres", "store-redis", "store-medusa", "store-storefront", "store-setup"}
+
+    def peers(rules):
+        return {(p["podSelector"]["matchLabels"]["app.kubernetes.io/component"], port["port"])
+                for rule in rules for p in rule.get("from", rule.get("to", [])) for port in rule["ports"]}
+
+    for name in ("store-postgres", "store-redis"):
+        port = 5432 if name == "store-postgres" else 6379
+        spec = policies[name]["spec"]
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+        assert peers(spec["ingress"]) == {("server", port), ("setup", port)}
+        assert spec["egress"] == []
+    assert peers(policies["store-medusa"]["spec"]["ingress"]) == {("storefront", 9000)}
+    assert peers(policies["store-medusa"]["spec"]["egress"]) == {("postgres", 5432), ("redis", 6379)}
+    assert policies["store-storefront"]["spec"]["ingress"] == []
+    assert peers(policies["store-storefront"]["spec"]["egress"]) == {("server", 9000)}
+    assert policies["store-setup"]["spec"]["ingress"] == []
+    assert peers(policies["store-setup"]["spec"]["egress"]) == {("postgres", 5432), ("redis", 6379)}
+
+
+def test_the_volume_sharers_run_beside_the_server(helm, values_file):
+    specs = pod_specs(render(helm, values_file))
+    for component in ("setup", "storefront"):
+        (term,) = specs[component]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term["topologyKey"] == "kubernetes.io/hostname"
+        assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "server"
+    assert "affinity" not in specs["server"]
+    claims = {c: [v["persistentVolumeClaim"]["claimName"] for v in s.get("volumes", []) if "persistentVolumeClaim" in v]
+              for c, s in specs.items()}
+    assert claims["setup"] == claims["server"] == claims["storefront"] == ["store-app"]
+
+
+def test_it_fits_the_guardrails_medusa_stores_get(helm, values_file):
+    spec = GuardrailSpec()
+    spec.quota.update(MEDUSA.quota_overrides)
+    spec.container_max.update(MEDUSA.container_max_overrides)
+    specs = pod_specs(render(helm, values_file))
+    totals: dict[str, float] = {}
+    # Every pod at once, plus a second server pod during a rolling update.
+    for component, pod in [*specs.items(), ("server", specs["server"])]:
+        for kind in ("requests", "limits"):
+            for resource in ("cpu", "memory", "ephemeral-storage"):
+                main = sum(quantity(c["resources"][kind][resource]) for c in pod["containers"])
+                init = max([quantity(c["resources"][kind][resource]) for c in pod.get("initContainers", [])], default=0)
+                totals[f"{kind}.{resource}"] = totals.get(f"{kind}.{resource}", 0) + max(main, init)
+        for container in containers(pod):
+            for resource, most in spec.container_max.items():
+                assert quantity(container["resources"]["limits"][resource]) <= quantity(most), (component, resource)
+    for key, total in totals.items():
+        assert total <= quantity(spec.quota[key]), key
+    # The build peaks at about 1.7 GB: its limit leaves room above that.
+    setup = specs["setup"]["containers"][0]
+    assert quantity(setup["resources"]["limits"]["memory"]) >= 2.5 * 2**30
+    assert env_of(setup)["NODE_OPTIONS"]["value"] == "--max-old-space-size=1536"
+
+
+def test_it_takes_a_prebuilt_image(helm, values_file):
+    objects = render(helm, values_file, "--set", "image.repository=registry.example.org/acme/medusa",
+                     "--set", "image.tag=2.21.2-1", "--set", "image.prebuilt=true")
+    specs = pod_specs(objects)
+    (job,) = by_kind(objects, "Job").values()
+    assert "store-provisioner.io/egress" not in job["spec"]["template"]["metadata"]["labels"]
+    for component in ("setup", "server", "storefront"):
+        container = specs[component]["containers"][0]
+        assert container["image"] == "registry.example.org/acme/medusa:2.21.2-1"
+        assert env_of(container)["APP_DIR"]["value"] == "/opt/medusa"
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == "app"]
+        assert (mount["mountPath"], mount["subPath"]) == ("/opt/medusa/state", "state")
+
+
+# --- the recipe files -------------------------------------------------------------
+
+
+def test_every_configmap_fits_the_api_servers_limit(helm, values_file):
+    for name, configmap in by_kind(render(helm, values_file), "ConfigMap").items():
+        size = sum(len(v.encode()) for v in (configmap.get("data") or {}).values())
+        assert size < CONFIGMAP_LIMIT, name
+
+
+@pytest.fixture
+def chart_with_recipe(tmp_path) -> tuple[Path, str]:
+    """A copy of the chart with a stand-in recipe: a nested tree and a 2.5 MB lockfile."""
+    chart = tmp_path / "medusa"
+    shutil.copytree(CHART_DIR, chart, ignore=shutil.ignore_patterns("files"))
+    files = chart / "files"
+    for relative, text in {
+        "setup.sh": "echo setup\n", "start-server.sh": "echo start\n",
+        "project/package.json": "{}\n", "project/medusa-config.js": "module.exports = {}\n",
+        "project/src/scripts/seed.ts": "export default async function seed() {}\n",
+        "storefront/server.js": "// storefront\n", "storefront/style.css": "body {}\n",
+        "project/node_modules/left/over.js": "installed locally, never shipped\n",
+    }.items():
+        (files / relative).parent.mkdir(parents=True, exist_ok=True)
+        (files / relative).write_text(text)
+    lockfile = '{"packages": {' + ",".join(f'"node_modules/p{i}": {{"version": "1.0.{i}"}}' for i in range(60000)) + "}}\n"
+    (files / "project/package-lock.json").write_text(lockfile)
+    return chart, lockfile
+
+
+def test_it_ships_the_recipe_tree_and_splits_the_lockfile(helm, values_file, chart_with_recipe):
+    chart, lockfile = chart_with_recipe
+    objects = render(helm, values_file, chart=chart)
+    configmaps = by_kind(objects, "ConfigMap")
+    recipe = configmaps["store-recipe"]["data"]
+    assert set(recipe) == {"setup.sh", "start-server.sh", "project__package.json", "project__medusa-config.js",
+                           "project__src__scripts__seed.ts", "storefront__server.js", "storefront__style.css"}
+    parts = sorted(name for name in configmaps if name.startswith("store-lockfile-"))
+    assert len(parts) > 1
+    assert "".join(configmaps[p]["data"]["part"] for p in parts) == lockfile
+    for name, configmap in configmaps.items():
+        assert sum(len(v.encode()) for v in configmap["data"].values()) < CONFIGMAP_LIMIT, name
+
+    setup = pod_specs(objects)["setup"]
+    volumes = {v["name"]: v for v in setup["volumes"]}
+    items = {i["key"]: i["path"] for i in volumes["recipe-src"]["configMap"]["items"]}
+    assert items["storefront__server.js"] == "storefront/server.js"
+    assert items["project__src__scripts__seed.ts"] == "project/src/scripts/seed.ts"
+    sources = volumes["lockfile"]["projected"]["sources"]
+    assert [s["configMap"]["name"] for s in sources] == parts
+    assert [s["configMap"]["items"][0]["path"] for s in sources] == [f"part-{i:03d}" for i in range(len(parts))]
+    # The init container puts the tree and the joined lockfile where setup.sh runs.
+    (init,) = setup["initContainers"]
+    script = init["command"][-1]
+    assert "cat /opt/lockfile/part-* > /opt/medusa-recipe/project/package-lock.json" in script
+    server_items = {v["name"]: v for v in pod_specs(objects)["server"]["volumes"]}["recipe"]["configMap"]["items"]
+    assert {"key": "start-server.sh", "path": "start-server.sh"} in server_items
