@@ -1,0 +1,61 @@
+import { defineConfig, loadEnv, Modules } from "@medusajs/framework/utils"
+
+// Everything comes from the environment the chart (or the recipe test) sets;
+// a .env beside the server is only a fallback for running it by hand.
+loadEnv(process.env.NODE_ENV || "production", process.cwd())
+
+const storeUrl = process.env.STORE_URL || "http://localhost:9000"
+const redisUrl = process.env.REDIS_URL
+
+module.exports = defineConfig({
+  projectConfig: {
+    databaseUrl: process.env.DATABASE_URL,
+    // redisUrl alone only moves sessions to Redis; the event bus, locking,
+    // cache and workflow engine need their own module entries below.
+    redisUrl,
+    workerMode: (process.env.MEDUSA_WORKER_MODE as "shared" | "worker" | "server") || "shared",
+    http: {
+      // One host serves everything (storefront, admin, APIs), so every CORS
+      // list is that origin.
+      storeCors: storeUrl,
+      adminCors: storeUrl,
+      authCors: storeUrl,
+      jwtSecret: process.env.JWT_SECRET || "supersecret",
+      cookieSecret: process.env.COOKIE_SECRET || "supersecret",
+    },
+  },
+  admin: {
+    path: "/app",
+    backendUrl: storeUrl,
+    disable: process.env.MEDUSA_ADMIN_DISABLE === "true",
+  },
+  modules: redisUrl
+    ? [
+        {
+          resolve: "@medusajs/medusa/event-bus-redis",
+          options: { redisUrl },
+        },
+        {
+          resolve: "@medusajs/medusa/cache-redis",
+          options: { redisUrl },
+        },
+        {
+          resolve: "@medusajs/medusa/workflow-engine-redis",
+          options: { redis: { url: redisUrl } },
+        },
+        {
+          resolve: "@medusajs/medusa/locking",
+          options: {
+            providers: [
+              {
+                resolve: "@medusajs/medusa/locking-redis",
+                id: "locking-redis",
+                is_default: true,
+                options: { redisUrl },
+              },
+            ],
+          },
+        },
+      ]
+    : [],
+})

@@ -1,0 +1,136 @@
+#!/bin/sh
+# Installs, migrates, seeds and builds the Medusa project in $APP_DIR.
+#
+# Run by the chart's setup Job and, identically, by the recipe test on a
+# developer's machine. Idempotent: a second run installs and builds nothing
+# (stamps keyed on the project's hash), and migrations, the admin user and the
+# seed look before they write. On failure the last line says why, as
+#   setup failed: <step>: <reason>
+# (install failed, migration failed, admin user failed, seed failed, build
+# failed, out of memory (exit 137), out of memory (JavaScript heap)).
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+PROJECT=${PROJECT_DIR:-$HERE/project}
+APP_DIR=${APP_DIR:-/data/app}
+NPM_CACHE_DIR=${NPM_CACHE_DIR:-/data/npm-cache}
+STATE=$APP_DIR/state
+LOG=$STATE/step.log
+export MEDUSA_DISABLE_TELEMETRY=true
+# npm's own update check and funding notes are noise in a Job's log.
+export npm_config_cache="$NPM_CACHE_DIR" npm_config_update_notifier=false npm_config_fund=false \
+    npm_config_audit=false
+
+say() { echo "setup: $*"; }
+
+fail() {
+    msg="setup failed: $1: $2"
+    # Kubernetes shows this file as the container's termination message.
+    if [ -w /dev/termination-log ]; then echo "$msg" >/dev/termination-log || true; fi
+    echo "$msg" >&2
+    exit 1
+}
+
+# run STEP REASON COMMAND...: runs COMMAND with its output shown and kept in
+# $LOG; on failure ends the script with STEP and REASON (or the memory kill
+# that caused it).
+run() {
+    step=$1 reason=$2
+    shift 2
+    rc=0
+    { "$@" || echo "$?" >"$STATE/step.rc"; } 2>&1 | tee "$LOG"
+    if [ -s "$STATE/step.rc" ]; then rc=$(cat "$STATE/step.rc"); rm -f "$STATE/step.rc"; fi
+    [ "$rc" = 0 ] && return 0
+    if [ "$rc" = 137 ]; then
+        fail "$step" "out of memory (exit 137)"
+    elif grep -q "JavaScript heap out of memory" "$LOG"; then
+        fail "$step" "out of memory (JavaScript heap)"
+    fi
+    fail "$step" "$reason"
+}
+
+tree_hash() {
+    # Content hash of a directory's files (names and bytes), for the stamps.
+    (cd "$1" && find . -type f ! -path './node_modules/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
+}
+
+stamp_is() { [ -f "$STATE/$1" ] && [ "$(cat "$STATE/$1")" = "$2" ]; }
+stamp() { echo "$2" >"$STATE/$1.tmp" && mv "$STATE/$1.tmp" "$STATE/$1"; }
+
+mkdir -p "$APP_DIR" "$STATE" "$NPM_CACHE_DIR"
+rm -f "$STATE/step.rc"
+started=$(date +%s)
+
+# 1. The project: copied when it differs from the copy in $APP_DIR.
+project=$(tree_hash "$PROJECT")
+if stamp_is project.sha "$project" && [ -f "$APP_DIR/package-lock.json" ]; then
+    say "project unchanged"
+else
+    say "copying the project"
+    # A changed project is not ready until every step below has run again.
+    rm -f "$STATE/setup-done"
+    rm -rf "$APP_DIR/src"
+    cp -R "$PROJECT/." "$APP_DIR/"
+    stamp project.sha "$project"
+fi
+cd "$APP_DIR"
+lock=$(sha256sum package-lock.json | cut -c1-64)
+
+# 2. Dependencies, from the npm cache when it holds them.
+if stamp_is npm.sha "$lock" && [ -x node_modules/.bin/medusa ]; then
+    say "dependencies installed"
+else
+    say "installing dependencies (npm ci)"
+    rm -f "$STATE/npm.sha"
+    run install "install failed" npm ci --no-audit --no-fund --prefer-offline
+    stamp npm.sha "$lock"
+fi
+MEDUSA=$APP_DIR/node_modules/.bin/medusa
+
+# 3. Migrations (a no-op when the database is up to date).
+say "migrating the database"
+run migrate "migration failed" "$MEDUSA" db:migrate
+
+# 4. The admin user; "already exists" is the answer of a second run.
+say "creating the admin user"
+if ! "$MEDUSA" user -e "$MEDUSA_ADMIN_EMAIL" -p "$MEDUSA_ADMIN_PASSWORD" >"$LOG" 2>&1; then
+    if grep -qi "already exists" "$LOG"; then
+        say "the admin user exists"
+    else
+        cat "$LOG"
+        if grep -q "JavaScript heap out of memory" "$LOG"; then fail admin "out of memory (JavaScript heap)"; fi
+        fail admin "admin user failed"
+    fi
+fi
+
+# 5. The seed (looks before it creates; writes state/publishable-key).
+say "seeding"
+run seed "seed failed" "$MEDUSA" exec ./src/scripts/seed.ts
+[ -s "$STATE/publishable-key" ] || fail seed "seed failed (no publishable key)"
+
+# 6. The build: the admin bakes the store's URL in, so it is part of the stamp.
+build=$(printf '%s\n%s\n' "$project" "${STORE_URL:-}" | sha256sum | cut -c1-64)
+if stamp_is build.sha "$build" && [ -f .medusa/server/medusa-config.js ] && [ -d .medusa/server/public/admin ]; then
+    say "build up to date"
+else
+    say "building (medusa build)"
+    rm -f "$STATE/build.sha"
+    run build "build failed" "$MEDUSA" build
+    stamp build.sha "$build"
+fi
+
+# 7. The server bundle runs from .medusa/server: it resolves its modules from
+# the project's node_modules (a link, not a second install) and reads .env.
+ln -sfn ../../node_modules .medusa/server/node_modules
+env_file="# The server's settings come from its environment; see medusa-config.js.
+NODE_ENV=production
+MEDUSA_DISABLE_TELEMETRY=true"
+if [ ! -f .medusa/server/.env ] || [ "$(cat .medusa/server/.env)" != "$env_file" ]; then
+    echo "$env_file" >.medusa/server/.env
+fi
+
+rm -f "$LOG"
+if [ ! -f "$STATE/setup-done" ]; then
+    date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE/setup-done"
+fi
+say "done in $(($(date +%s) - started)) s"
