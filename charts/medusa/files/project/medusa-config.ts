@@ -26,7 +26,10 @@ module.exports = defineConfig({
   },
   admin: {
     path: "/app",
-    backendUrl: storeUrl,
+    // "/" is the browser's own origin: the admin and the API share the store's
+    // host, so the built admin does not depend on the store's URL and one
+    // build (or a prebuilt image) serves every store.
+    backendUrl: "/",
     disable: process.env.MEDUSA_ADMIN_DISABLE === "true",
   },
   modules: redisUrl
@@ -41,7 +44,7 @@ module.exports = defineConfig({
         },
         {
           resolve: "@medusajs/medusa/workflow-engine-redis",
-          options: { redis: { url: redisUrl } },
+          options: { redis: { redisUrl } },
         },
         {
           resolve: "@medusajs/medusa/locking",
