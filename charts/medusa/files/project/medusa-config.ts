@@ -13,6 +13,10 @@ module.exports = defineConfig({
     // redisUrl alone only moves sessions to Redis; the event bus, locking,
     // cache and workflow engine need their own module entries below.
     redisUrl,
+    // Medusa marks the admin's session cookie Secure in production; a store
+    // served over plain HTTP (a local kind cluster) would then never keep the
+    // login. Secure follows the store's own scheme instead.
+    cookieOptions: { secure: storeUrl.startsWith("https://") },
     workerMode: (process.env.MEDUSA_WORKER_MODE as "shared" | "worker" | "server") || "shared",
     http: {
       // One host serves everything (storefront, admin, APIs), so every CORS
