@@ -37,6 +37,12 @@ NODE_VERSION = "22.23.2"
 NPM_VERSION = "10.9.9"
 CACHE = Path(os.environ.get("MEDUSA_RECIPE_CACHE", Path.home() / ".cache" / "store-provisioner"))
 REDIS_SERVER = "/usr/bin/redis-server"
+# The machine's way out to the npm registry (a proxy, extra CA certificates):
+# the recipe's environment is otherwise the chart's, not this shell's.
+NETWORK_ENV = (
+    "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "http_proxy", "https_proxy", "no_proxy",
+)
 
 
 def node_bin() -> Path:
@@ -198,6 +204,7 @@ def recipe_env(*, node: Path, app_dir: Path, database_url: str, redis_url: str, 
     """The environment the chart gives the recipe's containers, from the store
     secret's keys (admin-email, admin-password, jwt-secret, cookie-secret)."""
     return {
+        **{name: os.environ[name] for name in NETWORK_ENV if name in os.environ},
         "PATH": f"{node}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(Path.home()),
         "APP_DIR": str(app_dir),

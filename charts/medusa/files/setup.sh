@@ -8,13 +8,28 @@
 #   setup failed: <step>: <reason>
 # (install failed, migration failed, admin user failed, seed failed, build
 # failed, out of memory (exit 137), out of memory (JavaScript heap)).
+#
+#   setup.sh               every step, against the store's database
+#   setup.sh --build-only  copy, install and build only (no database): for
+#                          baking a prebuilt image; the stamps it leaves make
+#                          the store's own run skip those steps
 set -eu
+
+BUILD_ONLY=false
+case "${1:-}" in
+--build-only) BUILD_ONLY=true ;;
+"") ;;
+*) echo "usage: setup.sh [--build-only]" >&2; exit 2 ;;
+esac
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROJECT=${PROJECT_DIR:-$HERE/project}
 APP_DIR=${APP_DIR:-/data/app}
 NPM_CACHE_DIR=${NPM_CACHE_DIR:-/data/npm-cache}
+# state/ is the store's own (the key, setup-done; a volume of its own when the
+# app comes prebuilt in an image); .stamps/ describes what the app dir holds.
 STATE=$APP_DIR/state
+STAMPS=$APP_DIR/.stamps
 LOG=$STATE/step.log
 export MEDUSA_DISABLE_TELEMETRY=true
 # npm's own update check and funding notes are noise in a Job's log.
@@ -51,13 +66,14 @@ run() {
 
 tree_hash() {
     # Content hash of a directory's files (names and bytes), for the stamps.
-    (cd "$1" && find . -type f ! -path './node_modules/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
+    # -L: the project may come as links (a ConfigMap volume).
+    (cd "$1" && find -L . -type f ! -path './node_modules/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
 }
 
-stamp_is() { [ -f "$STATE/$1" ] && [ "$(cat "$STATE/$1")" = "$2" ]; }
-stamp() { echo "$2" >"$STATE/$1.tmp" && mv "$STATE/$1.tmp" "$STATE/$1"; }
+stamp_is() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+stamp() { echo "$2" >"$STAMPS/$1.tmp" && mv "$STAMPS/$1.tmp" "$STAMPS/$1"; }
 
-mkdir -p "$APP_DIR" "$STATE" "$NPM_CACHE_DIR"
+mkdir -p "$APP_DIR" "$STATE" "$STAMPS" "$NPM_CACHE_DIR"
 rm -f "$STATE/step.rc"
 started=$(date +%s)
 
@@ -70,7 +86,7 @@ else
     # A changed project is not ready until every step below has run again.
     rm -f "$STATE/setup-done"
     rm -rf "$APP_DIR/src"
-    cp -R "$PROJECT/." "$APP_DIR/"
+    cp -RL "$PROJECT/." "$APP_DIR/"
     stamp project.sha "$project"
 fi
 cd "$APP_DIR"
@@ -81,12 +97,13 @@ if stamp_is npm.sha "$lock" && [ -x node_modules/.bin/medusa ]; then
     say "dependencies installed"
 else
     say "installing dependencies (npm ci)"
-    rm -f "$STATE/npm.sha"
+    rm -f "$STAMPS/npm.sha"
     run install "install failed" npm ci --no-audit --no-fund --prefer-offline
     stamp npm.sha "$lock"
 fi
 MEDUSA=$APP_DIR/node_modules/.bin/medusa
 
+if [ "$BUILD_ONLY" = false ]; then
 # 3. Migrations (a no-op when the database is up to date).
 say "migrating the database"
 run migrate "migration failed" "$MEDUSA" db:migrate
@@ -107,6 +124,7 @@ fi
 say "seeding"
 run seed "seed failed" "$MEDUSA" exec ./src/scripts/seed.ts
 [ -s "$STATE/publishable-key" ] || fail seed "seed failed (no publishable key)"
+fi
 
 # 6. The build (server and admin; the admin calls its own origin, so the
 # store's URL is not baked in and the project's hash is the whole stamp).
@@ -115,7 +133,7 @@ if stamp_is build.sha "$build" && [ -f .medusa/server/medusa-config.js ] && [ -d
     say "build up to date"
 else
     say "building (medusa build)"
-    rm -f "$STATE/build.sha"
+    rm -f "$STAMPS/build.sha"
     run build "build failed" "$MEDUSA" build
     stamp build.sha "$build"
 fi
@@ -131,7 +149,7 @@ if [ ! -f .medusa/server/.env ] || [ "$(cat .medusa/server/.env)" != "$env_file"
 fi
 
 rm -f "$LOG"
-if [ ! -f "$STATE/setup-done" ]; then
+if [ "$BUILD_ONLY" = false ] && [ ! -f "$STATE/setup-done" ]; then
     date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE/setup-done"
 fi
 say "done in $(($(date +%s) - started)) s"

@@ -9,7 +9,7 @@ set -eu
 APP_DIR=${APP_DIR:-/data/app}
 PORT=${PORT:-9000}
 WAIT=${SETUP_WAIT_SECONDS:-1800}
-export PORT MEDUSA_DISABLE_TELEMETRY=true NODE_ENV=${NODE_ENV:-production}
+export PORT MEDUSA_DISABLE_TELEMETRY=true NODE_ENV="${NODE_ENV:-production}"
 
 waited=0
 while [ ! -f "$APP_DIR/state/setup-done" ]; do
