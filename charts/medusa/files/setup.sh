@@ -36,7 +36,9 @@ export MEDUSA_DISABLE_TELEMETRY=true
 export npm_config_cache="$NPM_CACHE_DIR" npm_config_update_notifier=false npm_config_fund=false \
     npm_config_audit=false
 
-say() { echo "setup: $*"; }
+started=$(date +%s)
+# Each line says how far into the run it is: the Job's log doubles as a timing.
+say() { echo "setup: [$(($(date +%s) - started)) s] $*"; }
 
 fail() {
     msg="setup failed: $1: $2"
@@ -75,7 +77,6 @@ stamp() { echo "$2" >"$STAMPS/$1.tmp" && mv "$STAMPS/$1.tmp" "$STAMPS/$1"; }
 
 mkdir -p "$APP_DIR" "$STATE" "$STAMPS" "$NPM_CACHE_DIR"
 rm -f "$STATE/step.rc"
-started=$(date +%s)
 
 # 1. The project: copied when it differs from the copy in $APP_DIR.
 project=$(tree_hash "$PROJECT")
@@ -140,7 +141,11 @@ fi
 
 # 7. The server bundle runs from .medusa/server: it resolves its modules from
 # the project's node_modules (a link, not a second install) and reads .env.
-ln -sfn ../../node_modules .medusa/server/node_modules
+# Written only when missing or different: in a prebuilt image they are there
+# already and the image's files may not be writable.
+if [ "$(readlink .medusa/server/node_modules || true)" != ../../node_modules ]; then
+    ln -sfn ../../node_modules .medusa/server/node_modules
+fi
 env_file="# The server's settings come from its environment; see medusa-config.js.
 NODE_ENV=production
 MEDUSA_DISABLE_TELEMETRY=true"
@@ -152,4 +157,4 @@ rm -f "$LOG"
 if [ "$BUILD_ONLY" = false ] && [ ! -f "$STATE/setup-done" ]; then
     date -u +%Y-%m-%dT%H:%M:%SZ >"$STATE/setup-done"
 fi
-say "done in $(($(date +%s) - started)) s"
+say "done"
