@@ -153,7 +153,8 @@ def run_setup(env: dict, log_name: str) -> Run:
     output = proc.stdout + proc.stderr
     (LOG_DIR / log_name).write_text(output)
     if proc.returncode != 0:
-        raise AssertionError(f"setup.sh failed ({proc.returncode}): {output.strip().splitlines()[-1:]}")
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        raise AssertionError(f"setup.sh failed ({proc.returncode}), see artifacts/logs/{log_name}:\n{tail}")
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_file.read_text())
     return Run(seconds=seconds, peak_rss_mb=int(peak.group(1)) / 1024 if peak else 0.0, output=output)
 
