@@ -153,7 +153,8 @@ def run_setup(env: dict, log_name: str) -> Run:
     output = proc.stdout + proc.stderr
     (LOG_DIR / log_name).write_text(output)
     if proc.returncode != 0:
-        raise AssertionError(f"setup.sh failed ({proc.returncode}): {output.strip().splitlines()[-1:]}")
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        raise AssertionError(f"setup.sh failed ({proc.returncode}), see artifacts/logs/{log_name}:\n{tail}")
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_file.read_text())
     return Run(seconds=seconds, peak_rss_mb=int(peak.group(1)) / 1024 if peak else 0.0, output=output)
 
@@ -236,3 +237,68 @@ def store_secret() -> dict:
 def du_mb(path: Path) -> float:
     out = subprocess.run(["du", "-sk", str(path)], capture_output=True, text=True).stdout.split()
     return int(out[0]) / 1024 if out else 0.0
+
+
+# The chart's Ingress sends these path prefixes (whole path segments, as the
+# Prefix path type matches) to the Medusa server, everything else to the
+# storefront.
+MEDUSA_PREFIXES = ("app", "admin", "auth", "store", "health", "static")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+@contextmanager
+def ingress(medusa_port: int, storefront_port: int):
+    """One origin for the whole store, routed like the chart's Ingress: a
+    small reverse proxy on a free port; yields its URL."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Route(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self):
+            segment = self.path.split("?", 1)[0].split("/")[1]
+            port = medusa_port if segment in MEDUSA_PREFIXES else storefront_port
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            try:
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                res = upstream.getresponse()
+                data = res.read()
+            except OSError:
+                # Not started yet (or gone): what an ingress says then.
+                self.send_response(502)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
+            finally:
+                upstream.close()
+            self.send_response(res.status, res.reason)
+            for name, value in res.getheaders():
+                if name.lower() not in HOP_BY_HOP | {"content-length"}:
+                    self.send_header(name, value)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the browser gave up on this one (a navigation away)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _forward
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Route)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,7 +5,9 @@ setup.sh, start-server.sh, the storefront) run with the chart's environment
 against PostgreSQL and Redis from Debian's packages: install, migrate, create
 the admin, seed, build, start. Then Chromium shops on the storefront (product
 page, cart, checkout with cash on delivery, confirmation), the admin API finds
-the order, and the admin's order list is photographed. Screenshots land in
+the order, and the admin's order list is photographed. The browser sees one
+origin, routed like the chart's Ingress (/app, /admin, /auth, /store, /health,
+/static to Medusa, the rest to the storefront). Screenshots land in
 artifacts/screenshots/medusa-*.png, logs and figures in artifacts/logs/.
 
 Cold (empty ~/.cache/store-provisioner) this downloads ~270 MB from npm and
@@ -50,9 +52,13 @@ def shop(tmp_path_factory):
         # What setup.sh must write on this run, not left over from the last one.
         for name in ("setup-done", "publishable-key"):
             (app_dir / "state" / name).unlink(missing_ok=True)
-        with recipe.fresh_database() as database_url, recipe.redis_server(tmp_path_factory.mktemp("redis")) as redis_url:
-            medusa_port, storefront_port = free_port(), free_port()
-            store_url = f"http://127.0.0.1:{medusa_port}"
+        medusa_port, storefront_port = free_port(), free_port()
+        with (
+            recipe.fresh_database() as database_url,
+            recipe.redis_server(tmp_path_factory.mktemp("redis")) as redis_url,
+            # The store's one host: /app, /admin, /store... to Medusa, the rest to the storefront.
+            recipe.ingress(medusa_port, storefront_port) as store_url,
+        ):
             secret = recipe.store_secret()
             env = recipe.recipe_env(
                 node=node, app_dir=app_dir, database_url=database_url, redis_url=redis_url,
@@ -65,20 +71,19 @@ def shop(tmp_path_factory):
                 installed="installing dependencies" in first.output,
                 built="building (medusa build)" in first.output,
             )
+            medusa_url = f"http://127.0.0.1:{medusa_port}"
             server = recipe.Service("server", ["sh", str(recipe.FILES / "start-server.sh")], {**env, "PORT": str(medusa_port)})
+            # The storefront reaches Medusa directly, as through the in-cluster Service.
             storefront = recipe.Service(
                 "storefront",
                 ["node", str(recipe.FILES / "storefront" / "server.js")],
-                {**env, "PORT": str(storefront_port), "MEDUSA_BACKEND_URL": store_url},
+                {**env, "PORT": str(storefront_port), "MEDUSA_BACKEND_URL": medusa_url},
             )
             try:
                 server.start().wait_healthy(f"{store_url}/health", timeout=180)
-                storefront.start().wait_healthy(f"http://127.0.0.1:{storefront_port}/healthz", timeout=60)
+                storefront.start().wait_healthy(f"{store_url}/healthz", timeout=60)
                 figures["ready_seconds"] = round(time.monotonic() - started, 1)
-                yield {
-                    "env": env, "secret": secret, "medusa": store_url, "app_dir": app_dir,
-                    "storefront": f"http://127.0.0.1:{storefront_port}", "figures": figures,
-                }
+                yield {"env": env, "secret": secret, "url": store_url, "app_dir": app_dir, "figures": figures}
             finally:
                 storefront.stop()
                 server.stop()
@@ -106,7 +111,7 @@ def shot(page, name: str) -> None:
 
 def admin_api(shop, path: str, token: str | None = None, body: dict | None = None) -> dict:
     req = urllib.request.Request(
-        shop["medusa"] + path,
+        shop["url"] + path,
         data=json.dumps(body).encode() if body is not None else None,
         headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})},
     )
@@ -119,7 +124,7 @@ def test_it_sells_with_cash_on_delivery_and_the_admin_sees_the_order(shop, brows
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     page.set_default_timeout(30_000)
 
-    page.goto(shop["storefront"] + "/")
+    page.goto(shop["url"] + "/")
     expect(page.locator("header .brand")).to_have_text("Recipe Outfitters")
     product_link = page.get_by_role("link", name="Enamel camp mug")
     expect(product_link).to_be_visible()
@@ -177,13 +182,13 @@ def test_it_sells_with_cash_on_delivery_and_the_admin_sees_the_order(shop, brows
     # The admin dashboard, logged in through the browser.
     admin = browser.new_page(viewport={"width": 1440, "height": 900})
     admin.set_default_timeout(60_000)
-    admin.goto(shop["medusa"] + "/app/login")
+    admin.goto(shop["url"] + "/app/login")
     admin.get_by_placeholder("Email").fill(secret["admin-email"])
     admin.get_by_placeholder("Password").fill(secret["admin-password"])
     admin.get_by_role("button", name="Continue with Email").click()
     # The session cookie must stick over plain HTTP (see medusa-config.ts).
     expect(admin).not_to_have_url(re.compile("/login"))
-    admin.goto(shop["medusa"] + "/app/orders")
+    admin.goto(shop["url"] + "/app/orders")
     expect(admin.get_by_text(f"#{display_id}", exact=True)).to_be_visible()
     expect(admin.get_by_text("shopper@example.org")).to_be_visible()
     shot(admin, "admin-orders")
