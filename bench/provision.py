@@ -49,6 +49,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from stores import lifecycle, provisioning, tasks  # noqa: E402
 from stores.engines import get_engine  # noqa: E402
@@ -129,7 +130,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     User = get_user_model()
     owners = [User.objects.create_user(f"bench{i}") for i in range(6)]
-    workers = Platform(f"{_workdir}/bench.sqlite3", LOG_LEVEL="WARNING")
+    workers = Platform(connection.settings_dict, LOG_LEVEL="WARNING")
     workers.start_workers()
     try:
         time.sleep(3)  # let both clusters start polling

@@ -58,12 +58,13 @@ def database_url(settings_dict: dict) -> str:
 
 
 class Platform:
-    def __init__(self, database: str | dict, **env: str):
-        """`database`: a connection's settings dict, or the path of a SQLite file."""
+    def __init__(self, database: dict, **env: str):
+        """`database`: the settings dict of the test process's connection, so the
+        processes started here share its database, SQLite file or PostgreSQL."""
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.env = {
             **os.environ,
-            "DATABASE_URL": database_url(database) if isinstance(database, dict) else f"sqlite:///{database}",
+            "DATABASE_URL": database_url(database),
             "DJANGO_SETTINGS_MODULE": "provisioner.settings",
             "CHECK_STORE_URL": "false",
             "PYTHONUNBUFFERED": "1",

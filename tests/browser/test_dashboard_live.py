@@ -37,7 +37,7 @@ def server(local_cluster, settings):
     # platform (the settings were read before the cluster fixture exported them).
     settings.KUBECONFIG, settings.HELM_BIN = str(local_cluster.kubeconfig), str(local_cluster.helm)
     platform = Platform(
-        connection.settings_dict["NAME"], KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm)
+        connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm)
     )
     # Provision workers only: the delete under test runs in this process, when
     # the test says so, so nothing else may start it earlier.

@@ -44,7 +44,7 @@ def platform(local_cluster, store_settings, tmp_path):
             path = tmp_path / "values.yaml"
             path.write_text(yaml.safe_dump(values))
             env["STORE_VALUES_FILES"] = str(path)
-        p = Platform(connection.settings_dict["NAME"], **env)
+        p = Platform(connection.settings_dict, **env)
         procs.append(p)
         p.start_workers()
         return p
