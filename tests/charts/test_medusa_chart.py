@@ -190,6 +190,9 @@ def test_it_gives_each_program_the_contracts_environment(helm, values_file):
     assert setup["MEDUSA_DISABLE_TELEMETRY"]["value"] == "true"
     server = env_of(specs["server"]["containers"][0])
     assert shared | {"PORT"} <= set(server) and server["PORT"]["value"] == "9000"
+    # The server waits for the setup as long as the setup Job may run.
+    job = next(d for d in render(helm, values_file) if d["kind"] == "Job")
+    assert server["SETUP_WAIT_SECONDS"]["value"] == str(job["spec"]["activeDeadlineSeconds"])
     storefront = env_of(specs["storefront"]["containers"][0])
     assert storefront["MEDUSA_BACKEND_URL"]["value"] == "http://store-medusa:9000"
     assert storefront["PORT"]["value"] == "8000" and storefront["APP_DIR"]["value"] == "/data/app"
