@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = Path(os.environ.get("LOCALCLUSTER_DIR", REPO_ROOT / ".localcluster"))
@@ -39,3 +42,28 @@ def local_cluster() -> LocalCluster:
     os.environ["KUBECONFIG"] = str(cluster.kubeconfig)
     os.environ["HELM_BIN"] = str(cluster.helm)
     yield cluster
+
+
+@pytest.fixture
+def store_settings(settings, local_cluster):
+    """Settings for provisioning in this process against the local cluster (its pods serve no HTTP)."""
+    settings.KUBECONFIG = str(local_cluster.kubeconfig)
+    settings.HELM_BIN = str(local_cluster.helm)
+    settings.CHECK_STORE_URL = False
+    settings.STORE_VALUES_FILES = []
+    return settings
+
+
+@pytest.fixture
+def chromium(monkeypatch):
+    """Debian's Chromium through Playwright. A missing browser fails the test, never skips it."""
+    # Playwright's sync API keeps an event loop on this thread; the ORM calls
+    # the tests make beside it are plain synchronous ones, so allow them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make system-packages` installs Debian's package")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

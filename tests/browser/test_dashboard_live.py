@@ -8,25 +8,18 @@ enable Create in the same document. Screenshots land in artifacts/screenshots/.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from django.db import connection
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from stores import lifecycle, tasks
 from stores.models import Status, Store
-from tests.platform import REPO_ROOT, Platform, wait_for
+from tests.chromium import screenshot
+from tests.platform import Platform, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = REPO_ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-# The machine has no network but loopback: keep Chromium from reaching out.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 # Unique on the shared cluster: namespaces are store-<slug>.
 SLUGS = ["live-count-coffee", "live-count-tea", "live-count-cocoa"]
 
@@ -51,24 +44,8 @@ def server(local_cluster, settings):
         tasks.delete(store.pk)
 
 
-@pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls
-    # in this test are plain synchronous ones, so allow them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make system-packages` installs Debian's package")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
 
 
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_it_updates_the_count_and_create_button_after_a_delete(server, page, django_user_model):
@@ -93,7 +70,7 @@ def test_it_updates_the_count_and_create_button_after_a_delete(server, page, dja
     expect(page.locator("#store-list")).to_contain_text("Deleting")
     expect(page.locator("#create .notice")).to_be_visible()
     expect(page.locator("#create button[type=submit]")).to_be_disabled()
-    shot(page, "dashboard-live-01-at-limit")
+    screenshot(page, "dashboard-live-01-at-limit")
     # Survives only if the page is never reloaded.
     page.evaluate("window.sameDocument = true")
 
@@ -105,7 +82,7 @@ def test_it_updates_the_count_and_create_button_after_a_delete(server, page, dja
     expect(page.locator("#create .notice")).to_be_hidden()
     expect(page.locator("#create button[type=submit]")).to_be_enabled()
     assert page.evaluate("window.sameDocument") is True
-    shot(page, "dashboard-live-02-after-delete")
+    screenshot(page, "dashboard-live-02-after-delete")
 
     # The swapped-in button is the form's own: there is room again, so it creates a store.
     page.fill("#id_name", "live-count-mate")

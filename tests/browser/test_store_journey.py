@@ -8,24 +8,17 @@ page land in artifacts/screenshots/.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.db import connection
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from stores.models import Status, Store
-from tests.platform import REPO_ROOT, Platform
+from tests.chromium import screenshot
+from tests.platform import Platform
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = REPO_ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-# The machine has no network but loopback: keep Chromium from reaching out.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -45,29 +38,13 @@ def server(local_cluster):
         tasks.delete(store.pk)
 
 
-@pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API keeps an event loop on this thread; the ORM checks
-    # in this test are plain synchronous reads, so allow them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make system-packages` installs Debian's package")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
 
 
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_an_owner_creates_watches_reveals_and_deletes_a_store(server, page):
     page.goto(f"{server}/accounts/register/")
-    shot(page, "01-register")
+    screenshot(page, "01-register")
     page.fill("#id_username", "olivia")
     page.fill("#id_email", "olivia@example.org")
     page.fill("#id_password1", "a-long-pass-phrase-9")
@@ -75,39 +52,39 @@ def test_an_owner_creates_watches_reveals_and_deletes_a_store(server, page):
     page.click("button[type=submit]")
     expect(page.locator("h1")).to_have_text("Your stores")
     expect(page.locator("#store-count")).to_have_text("0 of 3")
-    shot(page, "02-dashboard-empty")
+    screenshot(page, "02-dashboard-empty")
 
     page.fill("#id_name", "Olivia's Shop")
     page.click("#create button[type=submit]")
     expect(page.locator(".field-error")).to_contain_text("lowercase letters")
     assert Store.objects.count() == 0
-    shot(page, "03-create-form-error")
+    screenshot(page, "03-create-form-error")
 
     page.fill("#id_name", "olivias-shop")
     page.click("#create button[type=submit]")
     expect(page.locator("h1")).to_have_text("olivias-shop")
-    shot(page, "04-store-provisioning")
+    screenshot(page, "04-store-provisioning")
     # The status panel polls every 2 s and stops once the store is final.
     expect(page.locator("#store-status .badge").first).to_have_text("Ready", timeout=120_000)
     expect(page.locator(".step-done")).to_have_count(5)
     expect(page.locator(".step-skipped")).to_contain_text("Storefront check")
-    shot(page, "05-store-ready")
+    screenshot(page, "05-store-ready")
 
     page.click("text=Reveal admin login")
     password = page.locator("#credentials code.secret")
     expect(password).to_have_text(re.compile(r"^[A-Za-z0-9]{20,}$"))
     expect(page.locator("#credentials")).to_contain_text("admin")
-    shot(page, "06-credentials")
+    screenshot(page, "06-credentials")
 
     page.goto(f"{server}/")
     expect(page.locator("#store-count")).to_have_text("1 of 3")
     expect(page.locator("table.stores")).to_contain_text("Ready")
-    shot(page, "07-dashboard-one-store")
+    screenshot(page, "07-dashboard-one-store")
 
     page.goto(f"{server}/stores/{Store.objects.get(slug='olivias-shop').pk}/")
     page.click("text=Delete…")
-    shot(page, "08-delete-confirm")
+    screenshot(page, "08-delete-confirm")
     page.click("button:has-text('Delete store')")
     expect(page.locator("#store-status .badge").first).to_have_text("Deleted", timeout=120_000)
-    shot(page, "09-store-deleted")
+    screenshot(page, "09-store-deleted")
     assert Store.objects.get(slug="olivias-shop").status == Status.DELETED

@@ -20,22 +20,16 @@ import json
 import re
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.charts import medusa_recipe_support as recipe
-from tests.platform import LOG_DIR, REPO_ROOT, free_port
+from tests.chromium import screenshot
+from tests.platform import LOG_DIR, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.recipe]
 
-SHOTS = REPO_ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]
 FIGURES = LOG_DIR / "medusa-recipe-figures.json"
 
 
@@ -94,19 +88,10 @@ def shop(tmp_path_factory):
     print("medusa recipe figures:", json.dumps(figures))
 
 
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make system-packages` installs Debian's package")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"medusa-{name}.png"), full_page=True)
+    screenshot(page, f"medusa-{name}")
 
 
 def admin_api(shop, path: str, token: str | None = None, body: dict | None = None) -> dict:
@@ -120,8 +105,8 @@ def admin_api(shop, path: str, token: str | None = None, body: dict | None = Non
 
 
 @pytest.mark.timeout(1800)  # a cold run installs from npm and builds
-def test_it_sells_with_cash_on_delivery_and_the_admin_sees_the_order(shop, browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
+def test_it_sells_with_cash_on_delivery_and_the_admin_sees_the_order(shop, chromium):
+    page = chromium.new_page(viewport={"width": 1280, "height": 860})
     page.set_default_timeout(30_000)
 
     page.goto(shop["url"] + "/")
@@ -180,7 +165,7 @@ def test_it_sells_with_cash_on_delivery_and_the_admin_sees_the_order(shop, brows
     assert [(i["product_title"], i["quantity"]) for i in order["items"]] == [("Enamel camp mug", 2)]
 
     # The admin dashboard, logged in through the browser.
-    admin = browser.new_page(viewport={"width": 1440, "height": 900})
+    admin = chromium.new_page(viewport={"width": 1440, "height": 900})
     admin.set_default_timeout(60_000)
     admin.goto(shop["url"] + "/app/login")
     admin.get_by_placeholder("Email").fill(secret["admin-email"])

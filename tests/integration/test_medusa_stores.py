@@ -30,13 +30,6 @@ def api(local_cluster):
     return k8s_config.new_client_from_config(config_file=str(local_cluster.kubeconfig))
 
 
-@pytest.fixture
-def store_settings(settings, local_cluster):
-    settings.KUBECONFIG = str(local_cluster.kubeconfig)
-    settings.HELM_BIN = str(local_cluster.helm)
-    settings.CHECK_STORE_URL = False
-    settings.STORE_VALUES_FILES = []
-    return settings
 
 
 @pytest.fixture

@@ -23,13 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 SIMULATE = "localcluster.store-provisioner.io/simulate"
 
 
-@pytest.fixture
-def store_settings(settings, local_cluster):
-    settings.KUBECONFIG = str(local_cluster.kubeconfig)
-    settings.HELM_BIN = str(local_cluster.helm)
-    settings.CHECK_STORE_URL = False
-    settings.STORE_VALUES_FILES = []
-    return settings
 
 
 @pytest.fixture

@@ -39,13 +39,6 @@ def core(api):
     return k8s.CoreV1Api(api)
 
 
-@pytest.fixture
-def store_settings(settings, local_cluster):
-    settings.KUBECONFIG = str(local_cluster.kubeconfig)
-    settings.HELM_BIN = str(local_cluster.helm)
-    settings.CHECK_STORE_URL = False
-    settings.STORE_VALUES_FILES = []
-    return settings
 
 
 @pytest.fixture
