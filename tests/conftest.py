@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.platform import delete_live_stores
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = Path(os.environ.get("LOCALCLUSTER_DIR", REPO_ROOT / ".localcluster"))
@@ -52,6 +53,13 @@ def store_settings(settings, local_cluster):
     settings.CHECK_STORE_URL = False
     settings.STORE_VALUES_FILES = []
     return settings
+
+
+@pytest.fixture
+def cleanup(store_settings):
+    """Delete every store a test left behind, so namespaces never pile up on the shared cluster."""
+    yield
+    delete_live_stores()
 
 
 @pytest.fixture

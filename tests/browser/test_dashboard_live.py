@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from stores import lifecycle, tasks
 from stores.models import Status, Store
 from tests.chromium import screenshot
-from tests.platform import Platform, wait_for
+from tests.platform import Platform, delete_live_stores, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,10 +25,8 @@ SLUGS = ["live-count-coffee", "live-count-tea", "live-count-cocoa"]
 
 
 @pytest.fixture
-def server(local_cluster, settings):
-    # This process runs deletes too: point it at the same cluster and helm as the
-    # platform (the settings were read before the cluster fixture exported them).
-    settings.KUBECONFIG, settings.HELM_BIN = str(local_cluster.kubeconfig), str(local_cluster.helm)
+def server(local_cluster, store_settings):
+    # This process runs deletes too (store_settings points it at the same cluster and helm).
     platform = Platform(
         connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm)
     )
@@ -38,14 +36,7 @@ def server(local_cluster, settings):
     url = platform.start_web()
     yield url
     platform.stop()
-    for store in Store.objects.exclude(status=Status.DELETED):  # leave no namespace behind
-        if store.status != Status.DELETING:
-            lifecycle.request_delete(store.pk)
-        tasks.delete(store.pk)
-
-
-
-
+    delete_live_stores()
 
 
 def test_it_updates_the_count_and_create_button_after_a_delete(server, page, django_user_model):

@@ -15,14 +15,13 @@ from playwright.sync_api import expect
 
 from stores.models import Status, Store
 from tests.chromium import screenshot
-from tests.platform import Platform
+from tests.platform import Platform, delete_live_stores
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-
 @pytest.fixture
-def server(local_cluster):
+def server(local_cluster, store_settings):
     platform = Platform(
         connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm)
     )
@@ -30,16 +29,7 @@ def server(local_cluster):
     url = platform.start_web()
     yield url
     platform.stop()
-    for store in Store.objects.exclude(status=Status.DELETED):  # leave no namespace behind
-        from stores import lifecycle, tasks
-
-        if store.status != Status.DELETING:
-            lifecycle.request_delete(store.pk)
-        tasks.delete(store.pk)
-
-
-
-
+    delete_live_stores()  # in this process, pointed at the cluster by store_settings
 
 
 def test_an_owner_creates_watches_reveals_and_deletes_a_store(server, page):

@@ -88,8 +88,6 @@ def shop(tmp_path_factory):
     print("medusa recipe figures:", json.dumps(figures))
 
 
-
-
 def shot(page, name: str) -> None:
     screenshot(page, f"medusa-{name}")
 

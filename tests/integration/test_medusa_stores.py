@@ -14,13 +14,12 @@ import time
 
 import pytest
 import yaml
-from django.db import close_old_connections
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
 from stores import lifecycle, provisioning, tasks
-from stores.models import Status, Store, StoreEvent
+from stores.models import Status, StoreEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -28,20 +27,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def api(local_cluster):
     return k8s_config.new_client_from_config(config_file=str(local_cluster.kubeconfig))
-
-
-
-
-@pytest.fixture
-def cleanup(store_settings):
-    yield
-    close_old_connections()
-    for store in Store.objects.live():
-        try:
-            lifecycle.request_delete(store.pk)
-        except lifecycle.TransitionRefused:
-            pass
-        tasks.delete(store.pk)
 
 
 def test_it_takes_a_medusa_store_to_ready_reveals_credentials_and_deletes_it(alice, api, local_cluster, store_settings,

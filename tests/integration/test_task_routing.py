@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django_q.models import Task
 from django_q.tasks import async_task
 
@@ -21,8 +21,6 @@ from tests.platform import Platform, wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 SIMULATE = "localcluster.store-provisioner.io/simulate"
-
-
 
 
 @pytest.fixture
@@ -45,18 +43,6 @@ def platform(local_cluster, store_settings, tmp_path):
     yield start
     for p in procs:
         p.stop()
-
-
-@pytest.fixture
-def cleanup(store_settings):
-    yield
-    close_old_connections()
-    for store in Store.objects.live():
-        try:
-            lifecycle.request_delete(store.pk)
-        except lifecycle.TransitionRefused:
-            pass
-        tasks.delete(store.pk)
 
 
 def _status(store) -> tuple[str, str]:
