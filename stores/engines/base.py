@@ -61,3 +61,17 @@ class Blueprint:
     # memory than the default allows one container).
     quota_overrides: dict[str, str] = field(default_factory=dict)
     container_max_overrides: dict[str, str] = field(default_factory=dict)
+
+
+def release_values(spec: StoreSpec) -> dict:
+    """The values every engine's chart takes from the platform: the store's name,
+    host and URL, the secret holding its credentials, and its ingress (with TLS
+    when a cert-manager issuer is set)."""
+    values = {
+        "store": {"name": spec.slug.replace("-", " ").title(), "host": spec.host, "url": spec.url},
+        "existingSecret": "store-secret",
+        "ingress": {"enabled": True, "className": spec.ingress_class},
+    }
+    if spec.tls_cluster_issuer:
+        values["ingress"]["tls"] = {"enabled": True, "clusterIssuer": spec.tls_cluster_issuer}
+    return values

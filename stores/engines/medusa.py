@@ -1,17 +1,6 @@
 """MedusaJS v2 on PostgreSQL and Redis, with a storefront (charts/medusa)."""
 
-from stores.engines.base import Blueprint, Credential, StoreSpec, generate_password
-
-
-def _values(spec: StoreSpec) -> dict:
-    values = {
-        "store": {"name": spec.slug.replace("-", " ").title(), "host": spec.host, "url": spec.url},
-        "existingSecret": "store-secret",
-        "ingress": {"enabled": True, "className": spec.ingress_class},
-    }
-    if spec.tls_cluster_issuer:
-        values["ingress"]["tls"] = {"enabled": True, "clusterIssuer": spec.tls_cluster_issuer}
-    return values
+from stores.engines.base import Blueprint, Credential, StoreSpec, generate_password, release_values
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
@@ -30,7 +19,7 @@ MEDUSA = Blueprint(
     label="MedusaJS",
     description="Medusa v2 with PostgreSQL and Redis, its admin and a storefront with cash on delivery.",
     chart="medusa",
-    build_values=_values,
+    build_values=release_values,
     build_secret=_secret,
     admin_path="/app/",
     credentials=(

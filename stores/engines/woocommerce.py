@@ -1,17 +1,6 @@
 """WooCommerce on WordPress + MariaDB (charts/woocommerce)."""
 
-from stores.engines.base import Blueprint, Credential, StoreSpec, generate_password
-
-
-def _values(spec: StoreSpec) -> dict:
-    values = {
-        "store": {"name": spec.slug.replace("-", " ").title(), "host": spec.host, "url": spec.url},
-        "existingSecret": "store-secret",
-        "ingress": {"enabled": True, "className": spec.ingress_class},
-    }
-    if spec.tls_cluster_issuer:
-        values["ingress"]["tls"] = {"enabled": True, "clusterIssuer": spec.tls_cluster_issuer}
-    return values
+from stores.engines.base import Blueprint, Credential, StoreSpec, generate_password, release_values
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
@@ -29,7 +18,7 @@ WOOCOMMERCE = Blueprint(
     label="WooCommerce",
     description="WordPress with WooCommerce, MariaDB, Cash on Delivery enabled.",
     chart="woocommerce",
-    build_values=_values,
+    build_values=release_values,
     build_secret=_secret,
     admin_path="/wp-admin/",
     credentials=(
