@@ -26,32 +26,42 @@ stamp() { date +%s; }
 # k8s.io/kubernetes refers to its k8s.io/* staging modules by relative replace
 # directives, which are ignored when it is a dependency. A wrapper module
 # requires it and maps each staging module to its published v0.<minor>.<patch>.
-build_kube() {
+# The wrapper module of k8s.io/kubernetes at $KUBE_VERSION, ready to build any
+# of its commands (shared by the control plane and the real node's agents).
+kube_module() {
   local v="$KUBE_VERSION" staging="v0${KUBE_VERSION#v1}"
-  local comps=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-  have "${comps[@]/%/-$v}" && return 0
   local mod="$src/kubernetes-$v"
-  mkdir -p "$mod"
-  log "kubernetes $v: preparing wrapper module in $mod"
-  local kmod
-  kmod="$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')"
-  {
-    echo "module localcluster/kubernetes"
-    echo
-    echo "go 1.26.0"
-    echo
-    echo "require k8s.io/kubernetes $v"
-    echo
-    echo "replace ("
-    # every "k8s.io/x => ./staging/src/k8s.io/x" in the upstream go.mod
-    sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 '"$staging"'#p' "$kmod"
-    echo ")"
-  } > "$mod/go.mod"
+  if [[ ! -f "$mod/go.mod" ]]; then
+    mkdir -p "$mod"
+    log "kubernetes $v: preparing wrapper module in $mod"
+    local kmod
+    kmod="$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')"
+    {
+      echo "module localcluster/kubernetes"
+      echo
+      echo "go 1.26.0"
+      echo
+      echo "require k8s.io/kubernetes $v"
+      echo
+      echo "replace ("
+      # every "k8s.io/x => ./staging/src/k8s.io/x" in the upstream go.mod
+      sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 '"$staging"'#p' "$kmod"
+      echo ")"
+    } > "$mod/go.mod"
+  fi
+  echo "$mod"
+}
+
+# build_kube_commands <command>...: k8s.io/kubernetes/cmd/<command> into the cache.
+build_kube_commands() {
+  local v="$KUBE_VERSION" comps=("$@")
+  have "${comps[@]/%/-$v}" && return 0
+  local mod; mod="$(kube_module)"
   local pkgs=() c
   for c in "${comps[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
   local t0; t0=$(stamp)
   (cd "$mod" && go list -deps "${pkgs[@]}" > /dev/null)
-  log "kubernetes $v: modules downloaded in $(( $(stamp) - t0 ))s"
+  log "kubernetes $v (${comps[*]}): modules downloaded in $(( $(stamp) - t0 ))s"
   local ldflags="" p minor="${v#v1.}"; minor="${minor%%.*}"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor"
@@ -63,8 +73,10 @@ build_kube() {
   local out="$mod/out"; rm -rf "$out"; mkdir -p "$out"
   (cd "$mod" && go build -trimpath -tags selinux,notest -ldflags "-s -w $ldflags" -o "$out/" "${pkgs[@]}")
   for c in "${comps[@]}"; do mv "$out/$c" "$bin/$c-$v"; done
-  log "kubernetes $v: compiled in $(( $(stamp) - t0 ))s"
+  log "kubernetes $v (${comps[*]}): compiled in $(( $(stamp) - t0 ))s"
 }
+
+build_kube() { build_kube_commands kube-apiserver kube-controller-manager kube-scheduler kubectl; }
 
 # --- etcd ----------------------------------------------------------------------
 # go.etcd.io/etcd/server/v3 replaces its sibling etcd modules with relative
@@ -128,8 +140,60 @@ build_kube_score() {
   link "kube-score-$KUBE_SCORE_VERSION"
 }
 
+
+# --- the real node's parts (localcluster/node.sh) -----------------------------
+# kube-router's module has no replace directives, but its main package is not
+# `go install`-able by version here (the proxy refuses the nested path), so it
+# is built from a wrapper module like etcd.
+build_kube_router() {
+  local v="$KUBE_ROUTER_VERSION"
+  have "kube-router-$v" && return 0
+  local mod="$src/kube-router-$v"
+  mkdir -p "$mod"
+  printf 'module localcluster/kube-router\n\ngo 1.26.0\n\nrequire github.com/cloudnativelabs/kube-router/v2 %s\n' "$v" > "$mod/go.mod"
+  local t0; t0=$(stamp)
+  (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$mod/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router)
+  mv "$mod/kube-router" "$bin/kube-router-$v"
+  log "kube-router $v: built in $(( $(stamp) - t0 ))s"
+}
+
+# The pod sandbox's pause program, from the kubernetes module's own source,
+# linked statically so that it is the whole image.
+build_pause() {
+  local v="$KUBE_VERSION"
+  have "pause-$v" && return 0
+  local mod; mod="$(kube_module)"
+  local dir
+  dir="$(cd "$mod" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)"
+  gcc -Os -Wall -Werror -static -DVERSION="$v" -o "$bin/pause-$v" "$dir/build/pause/linux/pause.c"
+  strip "$bin/pause-$v"
+  log "pause $v: compiled"
+}
+
+# The ingress stand-in (localcluster/ingress/main.go): standard library only,
+# cached by the hash of its source.
+build_ingress_standin() {
+  local sum; sum="$(sha256sum "$here/ingress/main.go" | cut -c1-12)"
+  if ! have "ingress-standin-$sum"; then
+    (cd "$here/ingress" && go build -trimpath -ldflags "-s -w" -o "$bin/ingress-standin-$sum" main.go)
+    log "ingress stand-in: built"
+  fi
+  ln -sfn "$bin/ingress-standin-$sum" "${LOCALCLUSTER_DIR:-$root/.localcluster}/bin/ingress-standin"
+}
+
+build_node() {
+  local t0; t0=$(stamp)
+  build_kube_commands kubelet kube-proxy
+  build_kube_router
+  build_pause
+  build_ingress_standin
+  link "kubelet-$KUBE_VERSION" "kube-proxy-$KUBE_VERSION" "kube-router-$KUBE_ROUTER_VERSION" "pause-$KUBE_VERSION"
+  log "node binaries ready in $(( $(stamp) - t0 ))s (cache: $bin)"
+}
+
 main() {
   if [[ "${1:-}" == kube-score ]]; then build_kube_score; return; fi
+  if [[ "${1:-}" == node ]]; then build_node; return; fi
   local t0; t0=$(stamp)
   build_etcd
   build_tool kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"

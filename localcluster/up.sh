@@ -28,8 +28,15 @@ kctl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 elapsed() { awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }'; }
 # A change of a pinned version re-creates the cluster; a change of the stages
 # or the StorageClass is applied to the running cluster.
-# (kube-score is a test tool, not a cluster component: its pin is left out.)
-versions_sum() { grep -v '^KUBE_SCORE_VERSION=' "$here/versions.env" | sha256sum | cut -d' ' -f1; }
+# (kube-score and kube-router are no part of the control plane: their pins are
+# left out.) The kwok arguments count too: a cluster made without them would
+# simulate the real node's pods as well.
+kwok_args=(--extra-args kwok-controller=manage-all-nodes=false
+           --extra-args kwok-controller=manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake)
+versions_sum() {
+  { grep -v -e '^KUBE_SCORE_VERSION=' -e '^KUBE_ROUTER_VERSION=' "$here/versions.env"; echo "${kwok_args[*]}"; } \
+    | sha256sum | cut -d' ' -f1
+}
 manifests_sum() { cat "$here/stages.yaml" "$here/storageclass.yaml" | sha256sum | cut -d' ' -f1; }
 same() { [[ -f "$1" && "$(cat "$1")" == "$2" ]]; }
 
@@ -120,12 +127,15 @@ if [[ ! -d "$clusterdir" ]]; then
   log "creating cluster '$name' (Kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
   # --config /dev/null: ignore any personal ~/.kwok/kwok.yaml.
   # --enable-crds Stage: stages are Stage objects, applied below.
+  # kwok_args: kwok simulates only the nodes it made (annotated "fake"), never
+  # the real node of localcluster/node.sh.
   "$kwokctl" create cluster \
     --name "$name" \
     --runtime binary \
     --config /dev/null \
     --kubeconfig "" \
     --enable-crds Stage \
+    "${kwok_args[@]}" \
     --kube-apiserver-binary "$bin/kube-apiserver" \
     --kube-controller-manager-binary "$bin/kube-controller-manager" \
     --kube-scheduler-binary "$bin/kube-scheduler" \

@@ -1,0 +1,505 @@
+#!/usr/bin/env bash
+# A real node beside kwok's simulated ones: containerd + runc run the pods,
+# kubelet registers the node, kube-proxy programs Services and kube-router
+# enforces NetworkPolicies. Everything it changes on the host is undone by
+# `node.sh down` (called by localcluster/down.sh):
+#   - its network lives in its own network namespace, joined to the host by one
+#     veth pair; iptables rules, ipsets, routes and sysctls of kube-proxy,
+#     kube-router and the CNI plugins are made inside it and go with it;
+#   - its daemons run in a private mount namespace, so the mounts of pods and
+#     volumes never reach the host's mount table and go when they stop;
+#   - the cgroups kubelet creates (kubepods) are removed after its pods are killed;
+#   - its files are under $LOCALCLUSTER_DIR/node.
+#
+#   node.sh check   exit 0 if this machine can run the node, else print why (exit 3)
+#   node.sh up      start it (or reuse it when it is Ready); prints nothing on stdout
+#   node.sh down    stop it and remove what it made
+#   node.sh host-state   what the host looks like (iptables, routes, links, mounts,
+#                        cgroups, netns, sysctls): for comparing before up / after down
+#
+#   LOCALCLUSTER_DIR  state directory (default <repo>/.localcluster)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+state="${LOCALCLUSTER_DIR:-$root/.localcluster}"
+bin="$state/bin"
+kubeconfig="$state/kubeconfig"
+dir="$state/node"
+pki="$state/kwok/clusters/store-provisioner/pki"
+
+# The node's addresses. The node is named by its IP: the API server resolves
+# node names, and nothing here would resolve another name.
+netns=store-provisioner-node
+host_if=spnode0
+host_ip=10.201.0.1
+node_ip=10.201.0.2
+pod_cidr=10.244.0.0/24
+cluster_cidr=10.244.0.0/16
+service_cidr=10.0.0.0/24   # kube-apiserver's default --service-cluster-ip-range
+cluster_dns=10.0.0.10
+node_label=store-provisioner.io/node=real
+# Store pods land here only when they ask: a label to select and a taint to tolerate.
+node_taint=store-provisioner.io/node=real:NoSchedule
+
+# Images the node's pods use, built here from local files (no registry).
+pause_image=localhost/store-provisioner/pause:$KUBE_VERSION
+busybox_image=localhost/store-provisioner/busybox:1.35
+ingress_image=localhost/store-provisioner/ingress-standin:1
+# Where the ingress stand-in answers: a fixed Service address the host reaches
+# through the node (http_proxy=http://$ingress_ip:80 makes any store's URL work).
+ingress_ip=10.0.0.80
+ingress_namespace="${INGRESS_CONTROLLER_NAMESPACE:-ingress-nginx}"
+
+log() { printf '[node] %s\n' "$*" >&2; }
+kctl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+in_node() { nsenter --net="/run/netns/$netns" "$@"; }
+
+# --- can this machine run it? --------------------------------------------------
+PACKAGES=(containerd runc containernetworking-plugins ipset iptables conntrack busybox)
+
+why_not() {
+  [[ "$(uname -s)" == Linux ]] || { echo "not Linux"; return; }
+  [[ "$(id -u)" == 0 ]] || { echo "not root (containerd, network namespaces and cgroups need root)"; return; }
+  [[ -d /sys/fs/cgroup ]] || { echo "no cgroup filesystem"; return; }
+  command -v ip > /dev/null && command -v nsenter > /dev/null || { echo "iproute2/util-linux missing"; return; }
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do dpkg -s "$p" > /dev/null 2>&1 || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    command -v apt-get > /dev/null || { echo "Debian packages missing and no apt-get: ${missing[*]}"; return; }
+    log "installing ${missing[*]}"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+      > "$state/node-apt.log" 2>&1 || { echo "could not install ${missing[*]} (see $state/node-apt.log)"; return; }
+  fi
+  unshare --net true 2> /dev/null || { echo "cannot create network namespaces"; return; }
+}
+
+# --- images --------------------------------------------------------------------
+# image_tar <rootfs dir> <name:tag> <out.tar> [entrypoint...]: a `docker save`
+# tar of one layer, which `ctr images import` takes.
+image_tar() {
+  local rootfs="$1" ref="$2" out="$3"; shift 3
+  local work; work="$(mktemp -d)"
+  tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf "$work/layer.tar" .
+  local diff; diff="$(sha256sum "$work/layer.tar" | cut -d' ' -f1)"
+  mkdir "$work/$diff"; mv "$work/layer.tar" "$work/$diff/layer.tar"
+  local entry="null"
+  (($#)) && entry="$(printf '%s\n' "$@" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().split()))')"
+  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":%s,"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$entry" "$diff" > "$work/config.json"
+  local cfg; cfg="$(sha256sum "$work/config.json" | cut -d' ' -f1)"
+  mv "$work/config.json" "$work/$cfg.json"
+  printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]' "$cfg" "$ref" "$diff" > "$work/manifest.json"
+  tar -C "$work" -cf "$out" manifest.json "$cfg.json" "$diff"
+  rm -rf "$work"
+}
+
+build_images() {
+  local images="$dir/images" rootfs
+  mkdir -p "$images"
+  rootfs="$(mktemp -d)"; chmod 755 "$rootfs"
+  install -D -m 0755 "$bin/pause" "$rootfs/pause"
+  image_tar "$rootfs" "$pause_image" "$images/pause.tar" /pause
+  rm -rf "$rootfs"
+
+  # busybox: sh, httpd, wget, nc... Debian's busybox with the C library it
+  # links (a static glibc busybox crashes on address lookups), and its applet links.
+  rootfs="$(mktemp -d)"; chmod 755 "$rootfs"
+  install -D -m 0755 /bin/busybox "$rootfs/bin/busybox"
+  local lib
+  for lib in $(ldd /bin/busybox | grep -o '/[^ ]*'); do install -D -m 0755 "$lib" "$rootfs$lib"; done
+  local applet
+  for applet in $("$rootfs/bin/busybox" --list); do
+    [[ "$applet" == busybox ]] || ln -s busybox "$rootfs/bin/$applet"
+  done
+  mkdir -p "$rootfs/tmp" "$rootfs/etc" "$rootfs/www"
+  chmod 1777 "$rootfs/tmp"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
+  image_tar "$rootfs" "$busybox_image" "$images/busybox.tar" /bin/sh
+  rm -rf "$rootfs"
+
+  rootfs="$(mktemp -d)"; chmod 755 "$rootfs"
+  install -D -m 0755 "$bin/ingress-standin" "$rootfs/ingress-standin"
+  image_tar "$rootfs" "$ingress_image" "$images/ingress-standin.tar" /ingress-standin
+  rm -rf "$rootfs"
+}
+
+# The ingress stand-in, in the namespace the stores' policies admit traffic from.
+deploy_ingress() {
+  local api; api="$(api_address)"
+  kctl apply -f - > /dev/null <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $ingress_namespace
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: ingress-standin, namespace: $ingress_namespace}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: store-provisioner:ingress-standin
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+rules:
+  - apiGroups: [networking.k8s.io]
+    resources: [ingresses]
+    verbs: [list]
+  - apiGroups: [""]
+    resources: [services]
+    verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: store-provisioner:ingress-standin
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: store-provisioner:ingress-standin}
+subjects:
+  - {kind: ServiceAccount, name: ingress-standin, namespace: $ingress_namespace}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress-standin, namespace: $ingress_namespace}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: ingress-standin}}
+  template:
+    metadata: {labels: {app: ingress-standin}}
+    spec:
+      serviceAccountName: ingress-standin
+      nodeSelector: {store-provisioner.io/node: real}
+      tolerations: [{key: store-provisioner.io/node, operator: Exists, effect: NoSchedule}]
+      containers:
+        - name: ingress
+          image: $ingress_image
+          imagePullPolicy: Never
+          env:
+            - {name: KUBERNETES_SERVICE_HOST, value: "${api%:*}"}
+            - {name: KUBERNETES_SERVICE_PORT, value: "${api##*:}"}
+          ports: [{containerPort: 8080, name: http}]
+          readinessProbe:
+            httpGet: {path: /, port: http, httpHeaders: [{name: X-Ingress-Healthz, value: "1"}]}
+            periodSeconds: 1
+          resources:
+            requests: {cpu: 10m, memory: 16Mi}
+            limits: {cpu: 500m, memory: 64Mi}
+          securityContext:
+            runAsNonRoot: true
+            runAsUser: 65534
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ingress-standin, namespace: $ingress_namespace}
+spec:
+  clusterIP: $ingress_ip
+  selector: {app: ingress-standin}
+  ports: [{name: http, port: 80, targetPort: http}]
+EOF
+  kctl -n "$ingress_namespace" rollout status deployment/ingress-standin --timeout=60s > /dev/null
+}
+
+# host:port where the API server advertises itself; its certificate names that
+# address (not the "kubernetes" Service's IP, which the local control plane's
+# certificate leaves out).
+api_address() {
+  kctl get endpointslice -n default kubernetes -o jsonpath='{.endpoints[0].addresses[0]}:{.ports[0].port}'
+}
+
+# --- credentials -----------------------------------------------------------------
+# client_kubeconfig <name> <CN> [O]: a kubeconfig with a client certificate
+# signed by the cluster's CA (kubelet as system:node:<ip> in system:nodes, so
+# that the Node authorizer and NodeRestriction treat it as the node it is).
+client_kubeconfig() {
+  local name="$1" cn="$2" org="${3:-}" subj="/CN=$2"
+  [[ -n "$org" ]] && subj="/O=$org/CN=$cn"
+  local key="$dir/pki/$name.key" crt="$dir/pki/$name.crt"
+  mkdir -p "$dir/pki"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$key" -subj "$subj" -out "$dir/pki/$name.csr" 2> /dev/null
+  openssl x509 -req -in "$dir/pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 30 -out "$crt" 2> /dev/null
+  # The API server's own advertised address (its certificate names it), which
+  # the node reaches through the veth pair.
+  local server; server="$(api_address)"
+  "$bin/kubectl" config --kubeconfig "$dir/$name.kubeconfig" set-cluster local \
+    --server "https://$server" --certificate-authority "$pki/ca.crt" --embed-certs > /dev/null
+  "$bin/kubectl" config --kubeconfig "$dir/$name.kubeconfig" set-credentials "$name" \
+    --client-certificate "$crt" --client-key "$key" --embed-certs > /dev/null
+  "$bin/kubectl" config --kubeconfig "$dir/$name.kubeconfig" set-context local --cluster local --user "$name" > /dev/null
+  "$bin/kubectl" config --kubeconfig "$dir/$name.kubeconfig" use-context local > /dev/null
+}
+
+# --- configuration files -----------------------------------------------------------
+write_configs() {
+  mkdir -p "$dir/cni/net.d" "$dir/cni/state" "$dir/logs" "$dir/pods-logs"
+  cat > "$dir/containerd.toml" <<EOF
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+[grpc]
+  address = "$dir/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$pause_image"
+  # Root here lacks CAP_SYS_RESOURCE: without this runc fails to start any
+  # container ("can't get final child's PID from pipe").
+  restrict_oom_score_adj = true
+  # Pod network namespaces under the node's own state directory, not the
+  # host's /run/netns.
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni/net.d"
+EOF
+  # ptp, not bridge: pod-to-pod traffic is routed through the node's network
+  # namespace, so the firewall (kube-router) sees it without br_netfilter.
+  cat > "$dir/cni/net.d/10-store-provisioner.conflist" <<EOF
+{
+  "cniVersion": "0.4.0",
+  "name": "store-provisioner",
+  "plugins": [
+    {"type": "ptp", "ipMasq": true, "mtu": 1500,
+     "ipam": {"type": "host-local", "dataDir": "$dir/cni/state",
+              "ranges": [[{"subnet": "$pod_cidr"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+EOF
+  cat > "$dir/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+# This machine has cgroup v1, which kubelet 1.36 refuses unless told.
+failCgroupV1: false
+cgroupDriver: cgroupfs
+containerRuntimeEndpoint: unix://$dir/containerd.sock
+podLogsDir: $dir/pods-logs
+authentication:
+  # Only the host reaches the node (through the veth pair); the API server
+  # presents no client certificate for logs and exec here.
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+  x509: {clientCAFile: $pki/ca.crt}
+authorization: {mode: AlwaysAllow}
+clusterDNS: [$cluster_dns]
+clusterDomain: cluster.local
+failSwapOn: false
+registerNode: true
+registerWithTaints:
+  - {key: store-provisioner.io/node, value: real, effect: NoSchedule}
+# Images are imported, never pulled, and never collected.
+serializeImagePulls: false
+imageGCHighThresholdPercent: 100
+# The host's disk is shared with everything else: evict only when nearly full.
+evictionHard: {memory.available: 100Mi, nodefs.available: 2%, imagefs.available: 2%}
+maxPods: 40
+podPidsLimit: 1024
+EOF
+  cat > "$dir/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+clientConnection: {kubeconfig: $dir/kube-proxy.kubeconfig}
+hostnameOverride: $node_ip
+clusterCIDR: $cluster_cidr
+# Leave the conntrack sysctls alone: some of them are the host's, not the node's.
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+metricsBindAddress: "$node_ip:10249"
+healthzBindAddress: "$node_ip:10256"
+EOF
+}
+
+# kube-router reads what policies select; it runs as its own user.
+apply_rbac() {
+  kctl apply -f - > /dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: store-provisioner:kube-router
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+rules:
+  - apiGroups: [""]
+    resources: [namespaces, pods, services, nodes, endpoints]
+    verbs: [list, get, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [networkpolicies]
+    verbs: [list, get, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [list, get, watch]
+  - apiGroups: [""]
+    resources: [events]
+    verbs: [create, patch, update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: store-provisioner:kube-router
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: store-provisioner:kube-router}
+subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:kube-router"}
+EOF
+}
+
+# --- network --------------------------------------------------------------------------
+make_network() {
+  # `ip netns add` makes /run/netns a mount point the first time; remember
+  # whether that was this script, to undo it on the way down.
+  mountpoint -q /run/netns || touch "$state/node-made-run-netns"
+  ip netns add "$netns"
+  ip link add "$host_if" type veth peer name eth0 netns "$netns"
+  ip addr add "$host_ip/30" dev "$host_if"
+  ip link set "$host_if" up
+  in_node ip link set lo up
+  in_node ip addr add "$node_ip/30" dev eth0
+  in_node ip link set eth0 up
+  in_node ip route add default via "$host_ip"
+  # Routing pods' traffic is the node's job, inside its own namespace.
+  in_node sysctl -qw net.ipv4.ip_forward=1
+  # The host reaches Services through the node (a route on the veth: it goes
+  # when the veth does).
+  ip route add "$service_cidr" via "$node_ip" dev "$host_if"
+}
+
+# --- the daemons --------------------------------------------------------------------------
+# One supervisor in the node's network namespace and a private mount namespace
+# (mounts propagate into it, never out of it) starts the daemons and waits.
+start_daemons() {
+  cat > "$dir/supervise.sh" <<EOF
+#!/usr/bin/env bash
+# Written by localcluster/node.sh: the real node's daemons, in its namespaces.
+set -u
+export PATH="$bin:/usr/sbin:/usr/bin:/sbin:/bin"
+containerd --config "$dir/containerd.toml" > "$dir/logs/containerd.log" 2>&1 &
+echo \$! > "$dir/containerd.pid"
+for _ in \$(seq 100); do [[ -S "$dir/containerd.sock" ]] && break; sleep 0.1; done
+for image in "$dir"/images/*.tar; do
+  ctr --address "$dir/containerd.sock" -n k8s.io images import "\$image" > /dev/null
+done
+kubelet --config "$dir/kubelet.yaml" --kubeconfig "$dir/kubelet.kubeconfig" --root-dir "$dir/kubelet" \\
+  --hostname-override "$node_ip" --node-ip "$node_ip" --node-labels "$node_label" \\
+  --cert-dir "$dir/kubelet-pki" > "$dir/logs/kubelet.log" 2>&1 &
+echo \$! > "$dir/kubelet.pid"
+kube-proxy --config "$dir/kube-proxy.yaml" > "$dir/logs/kube-proxy.log" 2>&1 &
+echo \$! > "$dir/kube-proxy.pid"
+kube-router --kubeconfig "$dir/kube-router.kubeconfig" --hostname-override "$node_ip" \\
+  --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \\
+  --metrics-port 0 --health-port 20244 > "$dir/logs/kube-router.log" 2>&1 &
+echo \$! > "$dir/kube-router.pid"
+wait
+EOF
+  chmod +x "$dir/supervise.sh"
+  # setsid: the node outlives the shell that started it, like the control plane.
+  setsid nsenter --net="/run/netns/$netns" unshare --mount --propagation slave \
+    "$dir/supervise.sh" > "$dir/logs/supervise.log" 2>&1 < /dev/null &
+  echo $! > "$dir/supervise.pid"
+}
+
+node_ready() {
+  [[ "$(kctl get node "$node_ip" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2> /dev/null)" == True ]]
+}
+
+up() {
+  local reason; reason="$(why_not)"
+  if [[ -n "$reason" ]]; then echo "real node unavailable: $reason"; exit 3; fi
+  if [[ -f "$dir/supervise.pid" ]] && kill -0 "$(cat "$dir/supervise.pid")" 2> /dev/null && node_ready; then
+    deploy_ingress
+    log "node $node_ip already running"
+    return 0
+  fi
+  down 2> /dev/null || true
+  local start; start=$(date +%s.%N)
+  bash "$here/build.sh" node
+  mkdir -p "$dir"
+  build_images
+  client_kubeconfig kubelet "system:node:$node_ip" system:nodes
+  client_kubeconfig kube-proxy system:kube-proxy
+  client_kubeconfig kube-router system:kube-router
+  write_configs
+  apply_rbac
+  make_network
+  start_daemons
+  local deadline=$((SECONDS + 90))
+  until node_ready || ((SECONDS > deadline)); do sleep 0.3; done
+  if ! node_ready; then
+    log "node did not become Ready; last lines of kubelet.log:"
+    tail -20 "$dir/logs/kubelet.log" >&2
+    exit 1
+  fi
+  deploy_ingress
+  log "node $node_ip Ready in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }')"
+}
+
+# --- down ------------------------------------------------------------------------------------
+pids_in_cgroups() {
+  find /sys/fs/cgroup/*/kubepods* -name cgroup.procs -exec cat {} + 2> /dev/null | sort -u
+}
+
+down() {
+  # Pods first (their processes are in kubelet's cgroups), then the daemons
+  # and the containerd shims (in the supervisor's mount namespace).
+  local pid mntns=""
+  if [[ -f "$dir/supervise.pid" ]]; then
+    pid="$(cat "$dir/supervise.pid")"
+    mntns="$(readlink "/proc/$pid/ns/mnt" 2> /dev/null || true)"
+  fi
+  # The stand-in's namespace goes while the node still runs its pod.
+  if node_ready; then
+    kctl delete namespace "$ingress_namespace" --ignore-not-found --timeout=30s > /dev/null 2>&1 || true
+  fi
+  for _ in 1 2 3; do
+    for pid in $(pids_in_cgroups); do kill -9 "$pid" 2> /dev/null || true; done
+    if [[ -n "$mntns" ]]; then
+      for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+        [[ "$(readlink "/proc/$pid/ns/mnt" 2> /dev/null)" == "$mntns" ]] && kill -9 "$pid" 2> /dev/null || true
+      done
+    fi
+    sleep 0.3
+  done
+  # kubelet's cgroups, deepest first.
+  find /sys/fs/cgroup/*/kubepods* -depth -type d -exec rmdir {} + 2> /dev/null || true
+  if ip netns list 2> /dev/null | grep -qw "$netns"; then ip netns del "$netns"; fi
+  ip link del "$host_if" 2> /dev/null || true
+  if [[ -f "$state/node-made-run-netns" ]]; then
+    if mountpoint -q /run/netns && [[ -z "$(ls -A /run/netns)" ]]; then umount /run/netns; fi
+    rm -f "$state/node-made-run-netns"
+  fi
+  if kctl get node "$node_ip" > /dev/null 2>&1; then
+    # Pods bound to a node that is gone would wait for its kubelet forever.
+    kctl delete pods --all-namespaces --field-selector "spec.nodeName=$node_ip" --force --grace-period=0 \
+      > /dev/null 2>&1 || true
+    kctl delete node "$node_ip" --wait=false > /dev/null 2>&1 || true
+  fi
+  rm -rf "$dir"
+  log "node removed"
+}
+
+host_state() {
+  set +e +o pipefail
+  echo "## iptables"; iptables-save 2> /dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
+  echo "## ipsets"; ipset list -n 2> /dev/null || true
+  echo "## links"; ip -o link | awk '{print $2}'
+  echo "## routes"; ip route
+  echo "## netns"; ip netns list
+  echo "## mounts"; awk '{print $2, $3}' /proc/self/mounts | sort
+  echo "## cgroups"; find /sys/fs/cgroup -maxdepth 2 -type d | sort
+  echo "## sysctls"; sysctl -a 2> /dev/null | grep -E '^net\.(ipv4\.(ip_forward|conf\.all)|bridge|netfilter\.nf_conntrack_(max|tcp_timeout_established))' | sort
+}
+
+case "${1:-}" in
+  check) reason="$(why_not)"; if [[ -n "$reason" ]]; then echo "$reason"; exit 3; fi ;;
+  up) up ;;
+  down) down ;;
+  host-state) host_state ;;
+  *) echo "usage: $0 check|up|down|host-state" >&2; exit 2 ;;
+esac
