@@ -252,6 +252,9 @@ state = "$dir/containerd/state"
   # Root here lacks CAP_SYS_RESOURCE: without this runc fails to start any
   # container ("can't get final child's PID from pipe").
   restrict_oom_score_adj = true
+  # Non-root containers may listen below 1024 (a sysctl of each pod's own
+  # network namespace), as on current container runtimes.
+  enable_unprivileged_ports = true
   # Pod network namespaces under the node's own state directory, not the
   # host's /run/netns.
   netns_mounts_under_state_dir = true
@@ -392,6 +395,8 @@ kubelet --config "$dir/kubelet.yaml" --kubeconfig "$dir/kubelet.kubeconfig" --ro
 echo \$! > "$dir/kubelet.pid"
 kube-proxy --config "$dir/kube-proxy.yaml" > "$dir/logs/kube-proxy.log" 2>&1 &
 echo \$! > "$dir/kube-proxy.pid"
+# kube-router looks its node up when it starts: not before kubelet registered it.
+until kubectl --kubeconfig "$dir/kube-router.kubeconfig" get node "$node_ip" > /dev/null 2>&1; do sleep 0.2; done
 kube-router --kubeconfig "$dir/kube-router.kubeconfig" --hostname-override "$node_ip" \\
   --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \\
   --metrics-port 0 --health-port 20244 > "$dir/logs/kube-router.log" 2>&1 &
@@ -434,6 +439,14 @@ up() {
   if ! node_ready; then
     log "node did not become Ready; last lines of kubelet.log:"
     tail -20 "$dir/logs/kubelet.log" >&2
+    exit 1
+  fi
+  # Policies are enforced once kube-router's firewall has synced.
+  deadline=$((SECONDS + 60))
+  until in_node curl -fsS -m 2 http://127.0.0.1:20244/healthz > /dev/null 2>&1 || ((SECONDS > deadline)); do sleep 0.3; done
+  if ! in_node curl -fsS -m 2 http://127.0.0.1:20244/healthz > /dev/null 2>&1; then
+    log "kube-router did not become healthy; last lines of kube-router.log:"
+    tail -20 "$dir/logs/kube-router.log" >&2
     exit 1
   fi
   deploy_ingress
