@@ -75,6 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "provisioner.context_processors.cluster_mode",
             ],
         },
     },
@@ -292,3 +293,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }
+
+# --- Cluster mode -------------------------------------------------------------
+# Which cluster `make run` chose (scripts/run-cluster.sh): "kubeconfig" (the
+# current kubeconfig's), "kind" (created from kind-config.yaml), or "simulated"
+# (the local control plane: real API server, nodes simulated by kwok), which puts
+# a banner on every page because no store container runs there.
+CLUSTER_MODE = envstr("CLUSTER_MODE", "").strip().lower()
+if CLUSTER_MODE not in {"", "kubeconfig", "kind", "simulated"}:
+    raise ImproperlyConfigured(f"CLUSTER_MODE must be kubeconfig, kind or simulated, not {CLUSTER_MODE!r}")
