@@ -58,9 +58,10 @@ def logging_config(log_format: str, level: str) -> dict:
         "text": {"format": TEXT_FORMAT},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "{asctime}{levelname}{name}{message}",
+            "fmt": "{levelname}{name}{message}",
             "style": "{",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601, UTC
+            "rename_fields": {"levelname": "level", "name": "logger"},
         },
     }
     return {
