@@ -25,6 +25,7 @@ import yaml
 from django.conf import settings
 from django.utils import timezone
 
+from provisioner.logging import set_step as set_log_step
 from stores import cluster, lifecycle
 from stores.cluster import registry
 from stores.cluster.guardrails import MANAGED_BY_VALUE as MANAGED_BY
@@ -189,11 +190,13 @@ class Run:
         self._last_check = 0.0
         self.check()
         self.step = key
+        set_log_step(key)
         lifecycle.set_step(self.store_id, self.token, key)
         started = time.monotonic()
         result = action()
         elapsed = time.monotonic() - started
         message = done_message(result) if callable(done_message) else done_message
+        log.info("%s (%d ms)", message, elapsed * 1000)
         lifecycle.record(
             self.store_id, message, kind=StoreEvent.Kind.STEP, step=key, duration_ms=int(elapsed * 1000)
         )
