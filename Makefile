@@ -76,3 +76,8 @@ test-browser: $(STAMP) cluster system-packages
 
 bench: $(STAMP) cluster
 	$(BIN)/python bench/provision.py
+
+## bench-dashboard: queries and server time of the dashboard's pages with 1,000 stores and 100,000 events (no cluster)
+.PHONY: bench-dashboard
+bench-dashboard: $(STAMP)
+	$(BIN)/python bench/dashboard.py

@@ -1,3 +1,5 @@
+from collections import Counter
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,11 +23,22 @@ def _get_store_for_owner(request, pk: int) -> Store:
     return get_object_or_404(Store.objects.select_related("owner"), pk=pk, owner=request.user)
 
 
+def _status_counts(stores) -> list[tuple[int, str]]:
+    """(count, label) for each state present, in lifecycle order: "2 ready · 1 queued" in words."""
+    counts = Counter(s.status for s in stores)
+    return [(counts[status], label.lower()) for status, label in Status.choices if counts[status]]
+
+
 def _dashboard_context(request, form=None) -> dict:
-    stores = list(Store.objects.owned_by(request.user).live().order_by("created_at"))
+    # Place in line and elapsed time come annotated on the same query, so the
+    # list costs the same number of queries however many stores it shows.
+    stores = list(
+        Store.objects.owned_by(request.user).live().with_place_in_line().with_busy_since().order_by("created_at")
+    )
     limit = store_limit_for(request.user)
     return {
         "stores": stores,
+        "status_counts": _status_counts(stores),
         "store_limit": limit,
         "at_limit": len(stores) >= limit,
         "form": form or CreateStoreForm(),
