@@ -49,7 +49,7 @@ def _step_rows(store: Store) -> list[dict]:
     if store.started_at:
         events = events.filter(created_at__gte=store.started_at)
     firsts = events.order_by().values("step").annotate(first=Min("pk")).values("first")
-    finished = {step: ms for step, ms in StoreEvent.objects.filter(pk__in=firsts).order_by().values_list("step", "duration_ms")}
+    finished = dict(StoreEvent.objects.filter(pk__in=firsts).order_by().values_list("step", "duration_ms"))
     rows = []
     for key, label in provisioning.STEPS:
         if key in finished:
