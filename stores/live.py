@@ -60,8 +60,12 @@ class QuotaRow:
     exhausted: bool
 
 
-def cache_key(namespace: str) -> str:
-    return f"store-live:{namespace}"
+def cache_key(store: Store) -> str:
+    # The status and step are part of the key: the fragment that tells the page
+    # a store has failed is its last (polling stops), so it must not show what
+    # the namespace looked like a few seconds before, when the refused pod or
+    # the Event that explains the failure was not there yet.
+    return f"store-live:{store.namespace}:{store.status}:{store.step}"
 
 
 def read(store: Store) -> ClusterView | None:
@@ -69,7 +73,7 @@ def read(store: Store) -> ClusterView | None:
     None when there is nothing to read (deleted, or never started)."""
     if store.status == Status.DELETED or (store.status == Status.QUEUED and not store.started_at):
         return None
-    key = cache_key(store.namespace)
+    key = cache_key(store)
     view = cache.get(key)
     if view is None:
         view = _read_cluster(store.namespace)

@@ -193,10 +193,23 @@ def test_it_reads_the_cluster_once_per_cache_period(alice_client, store, fake_cl
         assert "web-1" in _text(_fragment(alice_client, store))
     assert [c for c in fake_cluster.calls if c[0] == "pods"] == [("pods", NS)]
 
-    cache.delete(live.cache_key(NS))
+    cache.delete(live.cache_key(store))
     fake_cluster.live_pods = {NS: [_pod("web-2")]}
     assert "web-2" in _text(_fragment(alice_client, store))
     assert len([c for c in fake_cluster.calls if c[0] == "pods"]) == 2
+
+
+def test_it_reads_afresh_when_the_store_moves_on(alice_client, store, fake_cluster, settings):
+    settings.CLUSTER_READ_CACHE_SECONDS = 60
+    assert "No pods" in _text(_fragment(alice_client, store))
+    fake_cluster.live_events = {NS: [_event(datetime.now(timezone.utc), "FailedCreate", REFUSED)]}
+
+    # Failing is the last answer the page polls for: it must carry the event, not a read from before.
+    lifecycle.mark_failed(store.pk, "quota exceeded", step="workloads")
+    response = _fragment(alice_client, store)
+
+    assert response.status_code == 286
+    assert "exceeded quota" in _text(response)
 
 
 def test_it_remembers_an_unreachable_cluster_too(alice_client, store, fake_cluster, settings):
@@ -239,7 +252,6 @@ def test_it_keeps_polling_the_live_parts_while_provisioning_and_stops_once_ready
 
     token = lifecycle.take_lease(store.pk, Status.PROVISIONING)
     lifecycle.mark_ready(store.pk, token, "Store is ready.")
-    cache.clear()
     fake_cluster.live_pods = {NS: [_pod("web-1")]}
     done = _fragment(alice_client, store)
 
