@@ -326,3 +326,10 @@ LOGGING = logging_config(LOG_FORMAT, envstr("LOG_LEVEL", "INFO"))
 CLUSTER_MODE = envstr("CLUSTER_MODE", "").strip().lower()
 if CLUSTER_MODE not in {"", "kubeconfig", "kind", "simulated"}:
     raise ImproperlyConfigured(f"CLUSTER_MODE must be kubeconfig, kind or simulated, not {CLUSTER_MODE!r}")
+
+# The store page reads pods, Events and quota usage on the request path: each
+# read gets this many seconds (connect and read), and the answer, or "the
+# cluster is unreachable", is cached this long per namespace, so a tab polling
+# every 2 s and a slow or absent API server never hold a page up for long.
+CLUSTER_READ_TIMEOUT = envint("CLUSTER_READ_TIMEOUT", 2, minimum=1)
+CLUSTER_READ_CACHE_SECONDS = envint("CLUSTER_READ_CACHE_SECONDS", 3, minimum=0)

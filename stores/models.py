@@ -186,6 +186,11 @@ class StoreEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+        indexes = [
+            # The store page reads a store's newest events and its current
+            # attempt's steps: both are ranges of one store's events by time.
+            models.Index(fields=["store", "created_at"], name="storeevent_store_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.store}: {self.message}"
