@@ -315,14 +315,17 @@ DNS_RETRY_SECONDS = 1.0
 def _wait_for_storefront(url: str, run: Run) -> None:
     """Poll the storefront over the ingress until it answers below 500."""
     host = urllib.parse.urlsplit(url).hostname or ""
-    unresolved = _does_not_resolve(host)
+    unresolved = None if _sent_through_a_proxy(url, host) else _does_not_resolve(host)
     if unresolved:
         raise cluster.ClusterError(_unresolved_advice(host, unresolved))
     last_error = "no answer yet"
+    # An opener of its own reads the proxy settings now (urlopen's shared one
+    # keeps those of its first use), as _sent_through_a_proxy just did.
+    opener = urllib.request.build_opener()
     while True:
         run.check()
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (our own store URL)
+            with opener.open(url, timeout=5) as response:  # noqa: S310 (our own store URL)
                 if response.status < 500:
                     return
                 last_error = f"HTTP {response.status}"
@@ -334,6 +337,13 @@ def _wait_for_storefront(url: str, run: Run) -> None:
             last_error = str(getattr(exc, "reason", exc))
         run.progress(f"Waiting for {url}: {last_error}")
         time.sleep(STOREFRONT_POLL_SECONDS)
+
+
+def _sent_through_a_proxy(url: str, host: str) -> bool:
+    """Whether urllib hands the request to an HTTP proxy (http_proxy / https_proxy,
+    not bypassed by no_proxy): the proxy resolves the store's name, not this host."""
+    scheme = urllib.parse.urlsplit(url).scheme
+    return scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host)
 
 
 def _does_not_resolve(host: str) -> str | None:

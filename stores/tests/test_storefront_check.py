@@ -80,3 +80,21 @@ def test_it_still_polls_a_host_that_resolves_until_it_answers(claimed_store, sto
     assert len(hits) == 3
     waits = StoreEvent.objects.filter(store=claimed_store, step="storefront", message__startswith="Waiting for")
     assert [e.message for e in waits] == [f"Waiting for {url}: HTTP 503"] * 2
+
+
+@pytest.mark.django_db
+def test_it_leaves_the_name_to_an_http_proxy(claimed_store, storefront, monkeypatch):
+    # With http_proxy set, urllib asks the proxy for the whole URL: the proxy
+    # resolves the store's name, so a name this host cannot resolve is no failure.
+    proxy, hits = storefront
+    monkeypatch.setenv("http_proxy", proxy)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.setattr(provisioning, "STOREFRONT_POLL_SECONDS", 0.05)
+    token = lifecycle.take_lease(claimed_store.pk, Status.PROVISIONING)
+    run = provisioning.Run(claimed_store.pk, token, status=Status.PROVISIONING)
+    run.step = "storefront"
+
+    provisioning._wait_for_storefront("http://store-acme.shops.example.invalid/", run)
+
+    assert hits == ["http://store-acme.shops.example.invalid/"] * 3

@@ -170,9 +170,6 @@ def test_it_finds_nothing_serious_on_a_queued_store(chromium, site):
     _check(_open(chromium, site, _store_page(site, QUEUED), user="owner"), "store-queued")
 
 
-# The activity feed of a ready store scrolls and cannot take keyboard focus:
-# that list is in templates/stores/_store_status.html, the store page's own.
-@pytest.mark.xfail(strict=True, reason="scrollable-region-focusable: the store page's activity list (ul.feed)")
 def test_it_finds_nothing_serious_on_a_ready_store(chromium, site):
     _check(_open(chromium, site, _store_page(site, READY), user="owner"), "store-ready")
 
