@@ -16,17 +16,15 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
-## run: web server + provisioning workers + control workers, against the current kubeconfig
+## run: web server + provisioning workers + control workers, against the current
+## kubeconfig's cluster, else a kind cluster (kind + Docker), else the local control plane
+## (scripts/run-cluster.sh decides; README, "The two commands")
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py stores doctor || true
-	PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	PORT=$(PORT) VENV_BIN=$(CURDIR)/$(BIN) bash scripts/run.sh
 
-## demo: the same, against the local control plane (stores never serve HTTP there)
-demo: cluster
-	$(MAKE) run KUBECONFIG=$(CURDIR)/.localcluster/kubeconfig CHECK_STORE_URL=false
+## demo: the same, always on the local control plane (stores never serve HTTP there)
+demo: $(STAMP)
+	PORT=$(PORT) VENV_BIN=$(CURDIR)/$(BIN) CLUSTER_MODE=simulated bash scripts/run.sh
 
 ## cluster / cluster-down: the local control plane used by the tests (see localcluster/README.md)
 cluster:
@@ -78,3 +76,8 @@ test-browser: $(STAMP) cluster system-packages
 
 bench: $(STAMP) cluster
 	$(BIN)/python bench/provision.py
+
+## bench-dashboard: queries and server time of the dashboard's pages with 1,000 stores and 100,000 events (no cluster)
+.PHONY: bench-dashboard
+bench-dashboard: $(STAMP)
+	$(BIN)/python bench/dashboard.py

@@ -8,6 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from provisioner.env import envbool, envint, envlist, envstr
 from provisioner.env import envsecret  # the settings that may come from <NAME>_FILE
+from provisioner.logging import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
@@ -75,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "provisioner.context_processors.cluster_mode",
             ],
         },
     },
@@ -284,11 +286,50 @@ CACHES = {
           "OPTIONS": {"MAX_ENTRIES": 50000}},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
-}
+# --- Operators: notifications, metrics, logs ----------------------------------
+# Where the platform's own pages live, for links in emails (the owner's store page).
+SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
+# The owner is emailed when a store becomes ready or fails. With no EMAIL_HOST
+# the mails are printed by the worker that sends them (the console backend),
+# so development needs no mail server.
+EMAIL_HOST = envstr("EMAIL_HOST", "")
+EMAIL_BACKEND = envstr(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = envint("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on")
+# A mail server that does not answer must not hold a control worker for long.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Store Provisioner <noreply@localhost>")
+# /metrics answers a staff session, or a request with "Authorization: Bearer
+# <METRICS_TOKEN>" (a Prometheus scraper); empty: staff only.
+METRICS_TOKEN = envsecret("METRICS_TOKEN")
+
+LOG_FORMAT = envstr("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+# Lines logged while a worker runs a store's provision or delete carry its
+# store_id, store_slug and step (JSON fields with LOG_FORMAT=json).
+LOGGING = logging_config(LOG_FORMAT, envstr("LOG_LEVEL", "INFO"))
+
+# --- Cluster mode -------------------------------------------------------------
+# Which cluster `make run` chose (scripts/run-cluster.sh): "kubeconfig" (the
+# current kubeconfig's), "kind" (created from kind-config.yaml), or "simulated"
+# (the local control plane: real API server, nodes simulated by kwok), which puts
+# a banner on every page because no store container runs there.
+CLUSTER_MODE = envstr("CLUSTER_MODE", "").strip().lower()
+if CLUSTER_MODE not in {"", "kubeconfig", "kind", "simulated"}:
+    raise ImproperlyConfigured(f"CLUSTER_MODE must be kubeconfig, kind or simulated, not {CLUSTER_MODE!r}")
+
+# The store page reads pods, Events and quota usage on the request path: each
+# read gets this many seconds (connect and read), and the answer, or "the
+# cluster is unreachable", is cached this long per namespace, so a tab polling
+# every 2 s and a slow or absent API server never hold a page up for long.
+CLUSTER_READ_TIMEOUT = envint("CLUSTER_READ_TIMEOUT", 2, minimum=1)
+CLUSTER_READ_CACHE_SECONDS = envint("CLUSTER_READ_CACHE_SECONDS", 3, minimum=0)

@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from provisioner import metrics
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("metrics", metrics.metrics, name="metrics"),
     path("", include("stores.urls")),
 ]

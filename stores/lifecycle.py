@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import store_limit_for
+from stores import notifications
 from stores.models import TRANSITIONS, ProvisioningGate, Status, Store, StoreEvent
 
 
@@ -289,6 +290,8 @@ def mark_ready(store_id: int, token: str, message: str) -> None:
         store_id, Status.READY, message, only_from={Status.PROVISIONING}, where={"lease_token": token},
         ready_at=timezone.now(), lease_token="", lease_until=None,
     )
+    # Only a transition that happened and committed tells the owner.
+    transaction.on_commit(lambda: notifications.store_finished(store_id, Status.READY))
 
 
 def mark_failed(store_id: int, reason: str, *, step: str = "", token: str | None = None) -> None:
@@ -297,6 +300,7 @@ def mark_failed(store_id: int, reason: str, *, step: str = "", token: str | None
         where=None if token is None else {"lease_token": token},
         kind=StoreEvent.Kind.ERROR, step=step, failure_reason=reason, lease_token="", lease_until=None,
     )
+    transaction.on_commit(lambda: notifications.store_finished(store_id, Status.FAILED, reason))
 
 
 def mark_deleted(store_id: int) -> None:

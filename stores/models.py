@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Count, DateTimeField, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from stores.engines import ENGINE_CHOICES
 
@@ -45,12 +46,62 @@ slug_validator = RegexValidator(
 )
 
 
+# The events lifecycle.request_delete and lifecycle.restart_delete record: a
+# delete's elapsed time counts from the latest of them (see with_busy_since).
+DELETE_STARTED_MESSAGES = ("Delete requested.", "Delete restarted by an operator.")
+
+
 class StoreQuerySet(models.QuerySet):
     def live(self):
         return self.exclude(status=Status.DELETED)
 
     def owned_by(self, user):
         return self.filter(owner=user)
+
+    def with_place_in_line(self):
+        """Annotate `line_place` (1 = next to start; None unless queued) in the same query.
+
+        A correlated count of the queued stores ahead, so a list of any length
+        costs one query rather than one more per queued store.
+        """
+        ahead = (
+            Store.objects.filter(status=Status.QUEUED)
+            .filter(Q(queued_at__lt=OuterRef("queued_at")) | Q(queued_at=OuterRef("queued_at"), pk__lt=OuterRef("pk")))
+            .order_by()
+            .values("status")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(
+            line_place=Case(
+                When(status=Status.QUEUED, queued_at__isnull=False,
+                     then=Coalesce(Subquery(ahead, output_field=IntegerField()), Value(0)) + 1),
+                default=None,
+                output_field=IntegerField(),
+            )
+        )
+
+    def with_busy_since(self):
+        """Annotate `busy_since`: when the current provision or delete began (None otherwise).
+
+        A provision's start is `started_at`. A delete has no column of its own
+        and `updated_at` moves with each of its steps, so it is the time of the
+        event that started it (the request, or an operator's restart).
+        """
+        delete_began = (
+            StoreEvent.objects.filter(store=OuterRef("pk"), step="", message__in=DELETE_STARTED_MESSAGES)
+            .order_by("-created_at", "-pk")
+            .values("created_at")[:1]
+        )
+        return self.annotate(
+            busy_since=Case(
+                When(status=Status.PROVISIONING, then=F("started_at")),
+                When(status=Status.DELETING,
+                     then=Coalesce(Subquery(delete_began, output_field=DateTimeField()), F("updated_at"))),
+                default=None,
+                output_field=DateTimeField(),
+            )
+        )
 
 
 class Store(models.Model):
@@ -111,6 +162,9 @@ class Store(models.Model):
         """1 for the next store to start, None when not queued."""
         if self.status != Status.QUEUED or self.queued_at is None:
             return None
+        # A list already annotated it (Store.objects.with_place_in_line()): no query.
+        if "line_place" in self.__dict__:
+            return self.line_place
         ahead = Store.objects.filter(status=Status.QUEUED).filter(
             Q(queued_at__lt=self.queued_at) | Q(queued_at=self.queued_at, pk__lt=self.pk)
         )
@@ -132,6 +186,11 @@ class StoreEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+        indexes = [
+            # The store page reads a store's newest events and its current
+            # attempt's steps: both are ranges of one store's events by time.
+            models.Index(fields=["store", "created_at"], name="storeevent_store_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.store}: {self.message}"

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django_q.tasks import async_task
 
+from provisioner.logging import store_context
 from stores import lifecycle, provisioning
 from stores.models import Status, Store
 
@@ -72,15 +73,22 @@ def _run_with_lease(store_id: int, status: str, work) -> None:
         start_queued_stores()  # a slot may have freed up
 
 
+def _store_logs(store_id: int):
+    """Every log line of this task carries the store's id and slug (see provisioner/logging.py)."""
+    return store_context(store_id, Store.objects.filter(pk=store_id).values_list("slug", flat=True).first())
+
+
 def provision(store_id: int) -> None:
-    _run_with_lease(store_id, Status.PROVISIONING, provisioning.provision)
+    with _store_logs(store_id):
+        _run_with_lease(store_id, Status.PROVISIONING, provisioning.provision)
 
 
 def delete(store_id: int) -> None:
-    # A cancelled provision may still be stopping; nothing is removed before it has.
-    if not provisioning.wait_for_cancelled_provision(store_id):
-        return
-    _run_with_lease(store_id, Status.DELETING, provisioning.teardown)
+    with _store_logs(store_id):
+        # A cancelled provision may still be stopping; nothing is removed before it has.
+        if not provisioning.wait_for_cancelled_provision(store_id):
+            return
+        _run_with_lease(store_id, Status.DELETING, provisioning.teardown)
 
 
 def restart_delete(store_id: int) -> None:

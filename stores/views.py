@@ -1,6 +1,9 @@
+from collections import Counter
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Min
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -10,10 +13,10 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from accounts.models import store_limit_for
 from accounts.throttle import throttle
-from stores import lifecycle, provisioning, tasks
+from stores import lifecycle, live, provisioning, tasks
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
-from stores.models import FINAL, Status, Store
+from stores.models import FINAL, Status, Store, StoreEvent
 
 
 def _get_store_for_owner(request, pk: int) -> Store:
@@ -21,11 +24,22 @@ def _get_store_for_owner(request, pk: int) -> Store:
     return get_object_or_404(Store.objects.select_related("owner"), pk=pk, owner=request.user)
 
 
+def _status_counts(stores) -> list[tuple[int, str]]:
+    """(count, label) for each state present, in lifecycle order: "2 ready · 1 queued" in words."""
+    counts = Counter(s.status for s in stores)
+    return [(counts[status], label.lower()) for status, label in Status.choices if counts[status]]
+
+
 def _dashboard_context(request, form=None) -> dict:
-    stores = list(Store.objects.owned_by(request.user).live().order_by("created_at"))
+    # Place in line and elapsed time come annotated on the same query, so the
+    # list costs the same number of queries however many stores it shows.
+    stores = list(
+        Store.objects.owned_by(request.user).live().with_place_in_line().with_busy_since().order_by("created_at")
+    )
     limit = store_limit_for(request.user)
     return {
         "stores": stores,
+        "status_counts": _status_counts(stores),
         "store_limit": limit,
         "at_limit": len(stores) >= limit,
         "form": form or CreateStoreForm(),
@@ -34,16 +48,21 @@ def _dashboard_context(request, form=None) -> dict:
     }
 
 
+# Said in words beside each step's dot, for those who cannot tell its colour.
+STEP_STATE_LABELS = {"done": "Done", "skipped": "Skipped", "running": "Running", "failed": "Failed", "pending": "Pending"}
+
+
 def _step_rows(store: Store) -> list[dict]:
     """The step list: each step's state and duration, from the store's events."""
-    # Only this attempt's steps: a retry starts the list afresh.
+    # Only this attempt's steps: a retry starts the list afresh. The first
+    # event of a step is the provision's (a delete's come later); the database
+    # picks it per step, so a store with thousands of events still sends back
+    # one row per step rather than every step event of the attempt.
     events = store.events.filter(kind="step")
     if store.started_at:
         events = events.filter(created_at__gte=store.started_at)
-    finished = {}
-    for event in events:
-        # The first event of a step is the provision's; a delete's come later.
-        finished.setdefault(event.step, event)
+    firsts = events.order_by().values("step").annotate(first=Min("pk")).values("first")
+    finished = dict(StoreEvent.objects.filter(pk__in=firsts).order_by().values_list("step", "duration_ms"))
     rows = []
     for key, label in provisioning.STEPS:
         if key in finished:
@@ -56,17 +75,19 @@ def _step_rows(store: Store) -> list[dict]:
             state = "failed"
         else:
             state = "pending"
-        event = finished.get(key)
-        rows.append({"key": key, "label": label, "state": state, "ms": event.duration_ms if event else None})
+        rows.append({"key": key, "label": label, "state": state, "state_label": STEP_STATE_LABELS[state],
+                     "ms": finished.get(key)})
     return rows
 
 
 def _status_context(store: Store) -> dict:
+    cluster_view = live.read(store)
     return {
         "store": store,
         "blueprint": ENGINES[store.engine],
         "steps": _step_rows(store),
-        "events": list(store.events.order_by("-created_at", "-pk")[:50]),
+        "feed": live.feed(list(store.events.order_by("-created_at", "-pk")[: live.FEED_LENGTH]), cluster_view),
+        "cluster": cluster_view,
         "place_in_line": store.place_in_line(),
         "max_concurrent": settings.MAX_CONCURRENT_PROVISIONS,
     }
@@ -130,7 +151,7 @@ def store_detail(request, pk: int):
 @require_GET
 @vary_on_headers("HX-Request")
 def store_status(request, pk: int):
-    """The status panel (steps + activity); 286 tells htmx to stop polling once final."""
+    """The status panel (steps, activity, pods, quota); 286 tells htmx to stop polling once final."""
     store = _get_store_for_owner(request, pk)
     status = HTMX_STOP_POLLING if store.status in FINAL else 200
     return render(request, "stores/_store_status.html", _status_context(store), status=status)

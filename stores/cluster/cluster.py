@@ -6,10 +6,11 @@ from typing import Callable
 
 from kubernetes import client as k8s
 
-from . import dryrun, guardrails, jobs, namespaces, readiness, secrets
+from . import dryrun, guardrails, jobs, namespaces, readiness, reads, secrets
 from .client import KubeApi, api_errors, load_api_client
 from .errors import ClusterUnavailable
 from .guardrails import GuardrailSpec
+from .reads import ClusterEvent, PodStatus, QuotaUsage
 
 # /version is the cheapest request there is; if it is slow the API server is
 # in trouble, so version() does not wait the full request timeout.
@@ -94,3 +95,15 @@ class Cluster:
 
     def server_dry_run(self, manifests: list[dict], namespace: str) -> None:
         dryrun.server_dry_run(self.api, manifests, namespace)
+
+    # small reads for the store page (one list call each, bounded by the
+    # request timeout: the page connects with a short one)
+
+    def list_pods(self, namespace: str) -> list[PodStatus]:
+        return reads.list_pods(self.api, namespace)
+
+    def list_events(self, namespace: str, limit: int = 50) -> list[ClusterEvent]:
+        return reads.list_events(self.api, namespace, limit)
+
+    def quota_usage(self, namespace: str) -> list[QuotaUsage]:
+        return reads.quota_usage(self.api, namespace)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 from .guardrails import GuardrailSpec
+from .reads import ClusterEvent, PodStatus, QuotaUsage
 
 # Called between steps and inside waits: a reason to stop, or None to go on.
 StopCheck = Callable[[], str | None]
@@ -77,6 +78,23 @@ class ClusterApi(Protocol):
 
     def server_dry_run(self, manifests: list[dict], namespace: str) -> None:
         """Submit the manifests as a server-side dry run; ClusterError when one is rejected."""
+        ...
+
+    def list_pods(self, namespace: str) -> list[PodStatus]:
+        """The namespace's pods by name: ready containers, restarts and the reason a
+        container waits or died (ImagePullBackOff, OOMKilled...); [] when there is no
+        such namespace. One request, bounded by the request timeout."""
+        ...
+
+    def list_events(self, namespace: str, limit: int = 50) -> list[ClusterEvent]:
+        """The namespace's Kubernetes Events, newest first, at most `limit`, repeats (same
+        type, reason, object and message) folded into one with their total count.
+        One request, bounded by the request timeout."""
+        ...
+
+    def quota_usage(self, namespace: str) -> list[QuotaUsage]:
+        """Used against hard for every resource of every ResourceQuota in the namespace
+        ([] when there is none). One request, bounded by the request timeout."""
         ...
 
 

@@ -88,6 +88,31 @@ class FakeCluster:
     def server_dry_run(self, manifests, namespace):
         self.calls.append(("server_dry_run", namespace, len(manifests)))
 
+    # The store page's reads. A test sets what a namespace holds (lists of
+    # stores.cluster.reads dataclasses, keyed by namespace), or `read_error`
+    # to make every read fail as a slow or absent API server would.
+    live_pods: dict | None = None
+    live_events: dict | None = None
+    live_quota: dict | None = None
+    read_error: Exception | None = None
+
+    def _read(self, what, namespace):
+        self.calls.append((what, namespace))
+        if self.unreachable:
+            raise cluster.ClusterUnavailable("Kubernetes API at https://127.0.0.1:1 is unreachable")
+        if self.read_error is not None:
+            raise self.read_error
+        return list((getattr(self, f"live_{what}") or {}).get(namespace, []))
+
+    def list_pods(self, namespace):
+        return self._read("pods", namespace)
+
+    def list_events(self, namespace, limit=50):
+        return self._read("events", namespace)[:limit]
+
+    def quota_usage(self, namespace):
+        return self._read("quota", namespace)
+
 
 class FakeHelm:
     def __init__(self):

@@ -75,7 +75,7 @@ def fake_api(phase: str = "Active", **kinds: FakeKind) -> SimpleNamespace:
     """A KubeApi stand-in whose list methods are the given FakeKinds, for a
     namespace in the given phase."""
     kind = {name: kinds.get(name) or FakeKind()
-            for name in ("deployments", "statefulsets", "jobs", "pods", "events")}
+            for name in ("deployments", "statefulsets", "jobs", "pods", "events", "resourcequotas")}
     return SimpleNamespace(
         apps=SimpleNamespace(
             list_namespaced_deployment=kind["deployments"],
@@ -85,6 +85,7 @@ def fake_api(phase: str = "Active", **kinds: FakeKind) -> SimpleNamespace:
         core=SimpleNamespace(
             list_namespaced_pod=kind["pods"],
             list_namespaced_event=kind["events"],
+            list_namespaced_resource_quota=kind["resourcequotas"],
             read_namespace=lambda name, **kwargs: SimpleNamespace(status=SimpleNamespace(phase=phase)),
         ),
         timeout=(1, 1),

@@ -1,0 +1,138 @@
+"""/metrics: Prometheus figures computed from the database at scrape time.
+
+The web runs as several gunicorn workers and the provisioning in separate
+qcluster processes; in-process counters would give each process its own
+partial count. Every figure here is read from the rows every process already
+writes (stores, their events, django-q2's task results), with a fixed number
+of aggregate queries whatever the number of stores, so any web worker answers
+for the whole platform.
+"""
+
+import hmac
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
+from django.http import Http404, HttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_q.models import Task
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.exposition import choose_encoder
+
+from stores.engines import ENGINES
+from stores.models import Status, Store, StoreEvent
+
+PREFIX = "store_provisioner"
+
+# Seconds from "provisioning started" to "ready": a WooCommerce store takes
+# one to a few minutes, a first Medusa store up to PROVISION_TIMEOUT.
+DURATION_BUCKETS = (15, 30, 60, 120, 180, 300, 450, 600, 900, 1200)
+
+# A failure's reason, as mark_failed recorded it ("Failed: <reason>"), sorted
+# into a few categories an alert can be written against. First match wins.
+FAILURE_CATEGORIES = (
+    ("timeout", Q(message__contains="timed out while")),
+    ("quota", Q(message__contains="exceeded quota")),
+    ("image_pull", Q(message__contains="ErrImagePull") | Q(message__contains="ImagePullBackOff")
+     | Q(message__contains="InvalidImageName")),
+    ("out_of_memory", Q(message__contains="out of memory") | Q(message__contains="OOMKilled")),
+    ("crash_loop", Q(message__contains="CrashLoopBackOff")),
+    ("scheduling", Q(message__contains="FailedScheduling")),
+    ("setup_job", Q(message__startswith="Failed: job ")),
+    ("cluster_unreachable", Q(message__contains="cannot reach the Kubernetes API") | Q(message__contains="kubeconfig")),
+    ("helm", Q(message__contains="helm ")),
+    ("internal_error", Q(message__contains="internal error")),
+)
+OTHER = "other"
+
+
+class StoreCollector:
+    """Reads the platform's figures from the database each time it is collected."""
+
+    def collect(self):
+        yield from self._stores()
+        yield self._failures()
+        yield from self._durations()
+        yield self._task_failures()
+
+    def _stores(self):
+        counts = {(row["status"], row["engine"]): row["n"]
+                  for row in Store.objects.order_by().values("status", "engine").annotate(n=Count("pk"))}
+        stores = GaugeMetricFamily(f"{PREFIX}_stores", "Stores by status and engine (deleted ones stay as history).",
+                                   labels=["status", "engine"])
+        engines = sorted(set(ENGINES) | {engine for _, engine in counts})
+        for status in Status.values:
+            for engine in engines:
+                stores.add_metric([status, engine], counts.get((status, engine), 0))
+        yield stores
+        queued = sum(n for (status, _), n in counts.items() if status == Status.QUEUED)
+        yield GaugeMetricFamily(f"{PREFIX}_queue_length", "Stores waiting for a provisioning slot.", value=queued)
+
+    def _failures(self):
+        category = Case(*[When(q, then=Value(name)) for name, q in FAILURE_CATEGORIES], default=Value(OTHER))
+        rows = (
+            StoreEvent.objects.filter(kind=StoreEvent.Kind.ERROR, message__startswith="Failed: ")
+            .order_by().annotate(reason=category).values("reason", "store__engine").annotate(n=Count("pk"))
+        )
+        family = CounterMetricFamily(
+            f"{PREFIX}_provision_failures", "Provisions that failed, by engine and reason category.",
+            labels=["engine", "reason"],
+        )
+        for row in rows:
+            family.add_metric([row["store__engine"], row["reason"]], row["n"])
+        return family
+
+    def _durations(self):
+        took = ExpressionWrapper(F("ready_at") - F("started_at"), output_field=DurationField())
+        aggregates = {"count": Count("pk"), "sum": Sum("took")}
+        for i, bound in enumerate(DURATION_BUCKETS):
+            aggregates[f"le{i}"] = Count("pk", filter=Q(took__lte=timedelta(seconds=bound)))
+        rows = (
+            Store.objects.filter(ready_at__isnull=False, started_at__isnull=False)
+            .order_by().annotate(took=took).values("engine").annotate(**aggregates)
+        )
+        family = HistogramMetricFamily(
+            f"{PREFIX}_provision_duration_seconds",
+            "Seconds from the start of provisioning to ready, by engine (each store's last attempt).",
+            labels=["engine"],
+        )
+        for row in rows:
+            buckets = [(str(float(bound)), row[f"le{i}"]) for i, bound in enumerate(DURATION_BUCKETS)]
+            buckets.append(("+Inf", row["count"]))
+            total = row["sum"] or timedelta(0)
+            family.add_metric([row["engine"]], buckets, total.total_seconds())
+        yield family
+
+    def _task_failures(self):
+        family = CounterMetricFamily(
+            f"{PREFIX}_task_failures", "Task runs that raised, from django-q2's results, by task function.",
+            labels=["func"],
+        )
+        for row in Task.objects.filter(success=False).order_by().values("func").annotate(n=Count("pk")):
+            family.add_metric([row["func"]], row["n"])
+        return family
+
+
+REGISTRY = CollectorRegistry(auto_describe=False)
+REGISTRY.register(StoreCollector())
+
+
+def _may_scrape(request) -> bool:
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    token = settings.METRICS_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+@require_GET
+@never_cache
+def metrics(request):
+    # 404, not 403: a stranger learns nothing, not even that the page exists.
+    if not _may_scrape(request):
+        raise Http404()
+    # The text format Prometheus asks for (classic 0.0.4 unless it asks for OpenMetrics).
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encode(REGISTRY), content_type=content_type)

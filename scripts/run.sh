@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make run`: pick a cluster (scripts/run-cluster.sh: the current kubeconfig's,
+# else kind, else the local control plane), prepare the database and the static
+# files, then start the web server and both task clusters (Procfile) with honcho.
+#   PORT, HOST   where the site listens (8000, 127.0.0.1)
+#   VENV_BIN     the venv's bin directory (<repo>/.venv/bin)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+bin="${VENV_BIN:-$root/.venv/bin}"
+cd "$root"
+
+cluster_env=$(PYTHON="$bin/python" bash "$here/run-cluster.sh")
+eval "$cluster_env"
+
+"$bin/python" manage.py migrate --noinput
+"$bin/python" manage.py createcachetable
+"$bin/python" manage.py collectstatic --noinput --verbosity 0
+# Says what is missing (helm, images) without stopping the start.
+"$bin/python" manage.py stores doctor || true
+PATH="$bin:$PATH" exec "$bin/honcho" start -f Procfile

@@ -1,0 +1,81 @@
+"""An email to a store's owner when the store becomes ready or fails.
+
+The lifecycle calls `store_finished` on commit of the guarded transition, so
+a mail goes out only for a change that really happened, once: a task that is
+delivered twice or a reconcile that races the worker loses the transition and
+sends nothing. The mail itself is sent by a task on the control cluster, not
+by the worker that made the transition: a slow or unreachable mail server
+must not hold a provisioning slot (the worker hands its slot on right after),
+and a mail that cannot be sent is logged, never a failure of the store.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.urls import reverse
+from django_q.tasks import async_task
+
+from provisioner.logging import store_context
+from stores.engines import get_engine
+from stores.models import Status, Store
+
+log = logging.getLogger(__name__)
+
+
+def store_finished(store_id: int, status: str, reason: str = "") -> None:
+    """Queue the owner's mail about a transition that has just committed."""
+    try:
+        async_task(
+            "stores.notifications.send_status_mail", store_id, status, reason,
+            cluster=settings.CONTROL_CLUSTER, task_name=f"notify-store-{store_id}-{status}",
+        )
+    except Exception:  # the broker is down: the store's state is already committed and stays
+        log.exception("could not queue the %s mail for store %s", status, store_id)
+
+
+def send_status_mail(store_id: int, status: str, reason: str = "") -> bool:
+    """Send the owner the mail for `status` (ready or failed); False when nothing was sent."""
+    store = Store.objects.select_related("owner").filter(pk=store_id).first()
+    if store is None:
+        log.info("store %s is gone; no %s mail", store_id, status)
+        return False
+    with store_context(store.pk, store.slug):
+        address = store.owner.email
+        if not address:
+            log.info("owner %s has no email address; no %s mail", store.owner.get_username(), status)
+            return False
+        subject, body = _compose(store, status, reason)
+        try:
+            send_mail(subject, body, None, [address])
+        except Exception:
+            log.warning("could not send the %s mail to the owner", status, exc_info=True)
+            return False
+        log.info("sent the %s mail to the owner", status)
+        return True
+
+
+def store_page_url(store: Store) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("store_detail", args=[store.pk])
+
+
+def _compose(store: Store, status: str, reason: str) -> tuple[str, str]:
+    engine = get_engine(store.engine).label
+    hello = f"Hello {store.owner.get_username()},"
+    if status == Status.READY:
+        subject = f"Your store {store.slug} is ready"
+        lines = [
+            hello, "",
+            f"Your {engine} store {store.slug} is ready.", "",
+            f"Storefront: {store.url}",
+            f"Store page (shop admin login, activity): {store_page_url(store)}",
+        ]
+    else:
+        subject = f"Your store {store.slug} failed"
+        lines = [
+            hello, "",
+            f"Your {engine} store {store.slug} could not be provisioned.", "",
+            f"Reason: {reason or store.failure_reason or 'unknown'}", "",
+            f"Store page (retry or delete it there): {store_page_url(store)}",
+        ]
+    return subject, "\n".join(lines + ["", "-- ", "Store Provisioner"]) + "\n"
