@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stop the local test cluster and remove its state (.localcluster/kwok and the
-# kubeconfig). The binary cache and .localcluster/bin are kept.
+# Stop the local test cluster and its real node, and remove their state
+# (.localcluster/kwok, .localcluster/node and the kubeconfig). The binary cache and .localcluster/bin are kept.
 #
 #   LOCALCLUSTER_DIR    state directory (default <repo>/.localcluster)
 set -euo pipefail
@@ -11,6 +11,9 @@ name=store-provisioner
 state="${LOCALCLUSTER_DIR:-$root/.localcluster}"
 export KWOK_WORKDIR="$state/kwok"
 clusterdir="$KWOK_WORKDIR/clusters/$name"
+
+# The real node first: it needs the API server to clean up after itself.
+bash "$here/node.sh" down 2> /dev/null || true
 
 if [[ -d "$clusterdir" ]]; then
   pids=$(awk 1 "$clusterdir"/pids/*.pid 2>/dev/null || true)  # (files lack a final newline)

@@ -128,6 +128,10 @@ build_images() {
   rm -rf "$rootfs"
 }
 
+ingress_ready() {
+  [[ "$(kctl -n "$ingress_namespace" get deployment ingress-standin -o jsonpath='{.status.readyReplicas}' 2> /dev/null)" == 1 ]]
+}
+
 # The ingress stand-in, in the namespace the stores' policies admit traffic from.
 deploy_ingress() {
   local api; api="$(api_address)"
@@ -418,7 +422,7 @@ up() {
   local reason; reason="$(why_not)"
   if [[ -n "$reason" ]]; then echo "real node unavailable: $reason"; exit 3; fi
   if [[ -f "$dir/supervise.pid" ]] && kill -0 "$(cat "$dir/supervise.pid")" 2> /dev/null && node_ready; then
-    deploy_ingress
+    ingress_ready || deploy_ingress
     log "node $node_ip already running"
     return 0
   fi

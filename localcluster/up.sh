@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Bring up the local test cluster (kube-apiserver, kube-controller-manager,
-# kube-scheduler, etcd as local processes; kwok simulating the nodes), or reuse
+# kube-scheduler, etcd as local processes; kwok simulating the nodes; one real
+# node from localcluster/node.sh where the machine can run it), or reuse
 # it when it is already running and healthy. Writes .localcluster/kubeconfig.
 #
 #   LOCALCLUSTER_NODES  number of fake nodes (default 2)
+#   LOCALCLUSTER_REAL_NODE  0: no real node (default 1: one where the machine can run it)
 #   LOCALCLUSTER_DIR    state directory (default <repo>/.localcluster)
 set -euo pipefail
 
@@ -86,6 +88,20 @@ node_storage() {
   done
 }
 
+# The real node beside the fake ones (localcluster/node.sh), where this machine
+# can run one. Without it the API-only tests still run; the real-node tests
+# report why they cannot (and fail in CI).
+real_node() {
+  [[ "${LOCALCLUSTER_REAL_NODE:-1}" == 1 ]] || return 0
+  local out rc=0
+  out="$(bash "$here/node.sh" up 9>&-)" || rc=$?
+  case "$rc" in
+    0) ;;
+    3) log "no real node: ${out#real node unavailable: }" ;;
+    *) log "the real node did not start (exit $rc); see $state/node/logs/" ;;
+  esac
+}
+
 # One up.sh at a time (parallel test sessions). The lock is on fd 9, which
 # must not leak into the daemons kwokctl starts (they would hold it forever):
 # every kwokctl call closes it with 9>&-.
@@ -99,6 +115,7 @@ if healthy; then
     log "applied changed stages.yaml / storageclass.yaml"
   fi
   node_storage
+  real_node
   log "cluster '$name' already running ($(elapsed)); KUBECONFIG=$kubeconfig"
   exit 0
 fi
@@ -152,5 +169,6 @@ kctl wait --for=condition=Ready node --all --timeout=60s > /dev/null
 node_storage
 # Pods are admitted only once a namespace's "default" ServiceAccount exists.
 until kctl get serviceaccount default -n default > /dev/null 2>&1; do sleep 0.2; done
+real_node
 
 log "cluster '$name' ready in $(elapsed); KUBECONFIG=$kubeconfig"
