@@ -119,7 +119,7 @@ build_tool() {
   rm -rf "$gobin"; mkdir -p "$gobin"
   local t0; t0=$(stamp)
   log "$name $v: go install $pkg"
-  GOBIN="$gobin" GOFLAGS= go install -trimpath -ldflags "-s -w $ldflags" "$pkg"
+  GOBIN="$gobin" GOFLAGS='' go install -trimpath -ldflags "-s -w $ldflags" "$pkg"
   mv "$gobin/$name" "$bin/$name-$v"
   rm -rf "$gobin"
   log "$name $v: built in $(( $(stamp) - t0 ))s"

@@ -42,8 +42,8 @@ cluster_cidr=10.244.0.0/16
 service_cidr=10.0.0.0/24   # kube-apiserver's default --service-cluster-ip-range
 cluster_dns=10.0.0.10
 node_label=store-provisioner.io/node=real
-# Store pods land here only when they ask: a label to select and a taint to tolerate.
-node_taint=store-provisioner.io/node=real:NoSchedule
+# Store pods land here only when they ask: the label to select above, and the
+# taint store-provisioner.io/node=real:NoSchedule (kubelet.yaml) to tolerate.
 
 # Images the node's pods use, built here from local files (no registry).
 pause_image=localhost/store-provisioner/pause:$KUBE_VERSION
@@ -65,7 +65,7 @@ why_not() {
   [[ "$(uname -s)" == Linux ]] || { echo "not Linux"; return; }
   [[ "$(id -u)" == 0 ]] || { echo "not root (containerd, network namespaces and cgroups need root)"; return; }
   [[ -d /sys/fs/cgroup ]] || { echo "no cgroup filesystem"; return; }
-  command -v ip > /dev/null && command -v nsenter > /dev/null || { echo "iproute2/util-linux missing"; return; }
+  if ! command -v ip > /dev/null || ! command -v nsenter > /dev/null; then echo "iproute2/util-linux missing"; return; fi
   local missing=() p
   for p in "${PACKAGES[@]}"; do dpkg -s "$p" > /dev/null 2>&1 || missing+=("$p"); done
   if ((${#missing[@]})); then
@@ -477,8 +477,9 @@ down() {
   for _ in 1 2 3; do
     for pid in $(pids_in_cgroups); do kill -9 "$pid" 2> /dev/null || true; done
     if [[ -n "$mntns" ]]; then
-      for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-        [[ "$(readlink "/proc/$pid/ns/mnt" 2> /dev/null)" == "$mntns" ]] && kill -9 "$pid" 2> /dev/null || true
+      for pid in /proc/[0-9]*; do
+        pid="${pid#/proc/}"
+        if [[ "$(readlink "/proc/$pid/ns/mnt" 2> /dev/null)" == "$mntns" ]]; then kill -9 "$pid" 2> /dev/null || true; fi
       done
     fi
     sleep 0.3
