@@ -23,7 +23,6 @@ from stores.provisioning import RELEASE_NAME
 from tests.charts.woocommerce_chart_support import CHART_DIR, platform_values, run_helm
 from tests.realnode.support import BUSYBOX, HOST_IP, RealNode, as_listeners, on_node
 
-pytestmark = pytest.mark.django_db
 LINK_LOCAL_IP = "169.254.201.1"  # added to the host's end of the veth for this test
 HOST_PORT = 18080
 

@@ -13,7 +13,6 @@ from django.conf import settings
 from stores.cluster import WorkloadFailed, connect
 from tests.realnode.support import BUSYBOX, on_node
 
-pytestmark = pytest.mark.django_db
 
 RESTRICTED = {
     "allowPrivilegeEscalation": False,
