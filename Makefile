@@ -26,7 +26,8 @@ run: $(STAMP)
 demo: $(STAMP)
 	PORT=$(PORT) VENV_BIN=$(CURDIR)/$(BIN) CLUSTER_MODE=simulated bash scripts/run.sh
 
-## cluster / cluster-down: the local control plane used by the tests (see localcluster/README.md)
+## cluster / cluster-down: the local control plane used by the tests, with one real node where the
+## machine can run it (containerd, kubelet, kube-proxy, kube-router; see localcluster/README.md)
 cluster:
 	bash localcluster/up.sh
 
