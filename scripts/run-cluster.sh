@@ -73,7 +73,9 @@ use_kind() {
 }
 
 use_local_control_plane() {
-  LOCALCLUSTER_DIR="$state" bash "$root/localcluster/up.sh" >&2
+  # The platform needs no real node (a test one: stores never ask for it), so
+  # a first run does not build and start one.
+  LOCALCLUSTER_DIR="$state" LOCALCLUSTER_REAL_NODE=0 bash "$root/localcluster/up.sh" >&2
   cat >&2 << 'BANNER'
 [run] ==========================================================================
 [run]  SIMULATED CLUSTER: stores are provisioned for real against a local
