@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from stores import cluster, provisioning
-from stores.models import Status, Store, StoreEvent
+from stores.models import Status, Store
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +157,9 @@ class FeedItem:
         return timezone.localtime(self.time).strftime("%H:%M:%S") if self.time else ""
 
 
-def feed(events: list[StoreEvent], view: ClusterView | None) -> list[FeedItem]:
-    """The platform's events and the namespace's Kubernetes Events, newest first."""
+def feed(events: list, view: ClusterView | None) -> list[FeedItem]:
+    """The platform's events (StoreEvents, or rows with their created_at, message,
+    kind and duration_ms) and the namespace's Kubernetes Events, newest first."""
     items = [
         FeedItem(time=e.created_at, message=e.message, source="platform", kind=e.kind, duration_ms=e.duration_ms)
         for e in events
