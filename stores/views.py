@@ -5,7 +5,7 @@ from collections import Counter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Min
+from django.db.models import Min, OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import get_conditional_response, patch_cache_control
@@ -22,9 +22,10 @@ from stores.forms import CreateStoreForm
 from stores.models import FINAL, Status, Store, StoreEvent
 
 
-def _get_store_for_owner(request, pk: int) -> Store:
+def _get_store_for_owner(request, pk: int, stores=None) -> Store:
     """The store if it belongs to the signed-in user; 404 otherwise (never 403: ids are not a hint)."""
-    return get_object_or_404(Store.objects.select_related("owner"), pk=pk, owner=request.user)
+    return get_object_or_404(stores if stores is not None else Store.objects.select_related("owner"),
+                             pk=pk, owner=request.user)
 
 
 def _status_counts(stores) -> list[tuple[int, str]]:
@@ -170,16 +171,16 @@ def _templates_version() -> str:
 
 
 def _status_etag(store: Store, cluster_view: live.ClusterView | None) -> str:
-    """Everything the status fragment is made from, short of rendering it.
+    """Everything the status fragment is made from, short of rendering it
+    (`store` is annotated with `newest_event`, its newest event's id).
 
     Events are only ever added, so the newest one's id stands for the steps and
     the activity; the store's own columns, its place in line (which moves as
     other stores start) and the cluster read's version cover the rest.
     """
-    newest_event = store.events.order_by("-pk").values_list("pk", flat=True).first()
     parts = (
         _templates_version(), store.pk, store.slug, store.engine, store.status, store.step, store.failure_reason,
-        store.delete_attempts, store.started_at, store.updated_at, newest_event, store.place_in_line(),
+        store.delete_attempts, store.started_at, store.updated_at, store.newest_event, store.place_in_line(),
         cluster_view.version if cluster_view else None, settings.MAX_CONCURRENT_PROVISIONS,
         settings.INGRESS_DOMAIN_SUFFIX, settings.STORE_URL_SCHEME,
     )
@@ -198,7 +199,9 @@ def store_status(request, pk: int):
     rendered steps and activity (htmx sees the cached 200). The final
     fragment has no ETag: it must arrive whole, with its 286.
     """
-    store = _get_store_for_owner(request, pk)
+    # The newest event's id comes with the store, for the ETag: one query fewer on every poll.
+    newest = StoreEvent.objects.filter(store=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+    store = _get_store_for_owner(request, pk, Store.objects.annotate(newest_event=Subquery(newest)))
     if store.status in FINAL:
         return render(request, "stores/_store_status.html", _status_context(store), status=HTMX_STOP_POLLING)
     # Counted once, for the ETag and the page both (place_in_line() reads an annotation first).
