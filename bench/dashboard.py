@@ -9,17 +9,29 @@ and 100,000 events, then prints one JSON line:
                       store, which has 5,000 events
   list_p50_ms ... fragment_p95_ms
                       server time in process through Django's test Client
-                      (--requests each, after a warm-up)
+                      (--requests each, after a warm-up); the fragment is
+                      rendered whole every time (no If-None-Match), as for a
+                      first poll or one after the store changed
+  fragment_304_p50_ms, fragment_304_p95_ms, fragment_304_queries
+                      the same poll as a browser repeats it: with the ETag of
+                      the fragment it holds, while nothing changed (a 304)
   fragment_rps_50_pollers, fragment_poll_p50_ms, fragment_poll_p95_ms
                       the status fragment under 50 concurrent pollers (threads,
-                      logged-in session) against gunicorn on the same database
+                      logged-in session) against gunicorn started as the
+                      Procfile's `web` line starts it, on the same database
                       file, for --seconds: completed requests per second and
-                      their latency. 50 tabs polling every 2 s need 25 req/s.
+                      their latency. Each poller sends back the last ETag it
+                      got, as a browser does, while the store changes (a new
+                      event) every --change-every seconds, so every poller
+                      also fetches the whole fragment that often
+                      (fragment_poll_full counts those 200s, fragment_poll_304
+                      the rest). 50 tabs polling every 2 s need 25 req/s.
   list_poll_queries   the polled store-list fragment, for comparison
   queries_flat        true when each page's query count is the same with the
                       measured user's data at a tenth of its size
 Targets: queries per page <= 10 and independent of data size, list p95 <= 50 ms,
-fragment p95 <= 10 ms. No cluster is needed: KUBECONFIG points at nothing, so
+fragment p95 <= 10 ms. DEBUG is off (the cached template loader, as deployed).
+No cluster is needed: KUBECONFIG points at nothing, so
 no page may wait for one. Run with `make bench-dashboard`.
 """
 
@@ -29,6 +41,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -67,6 +80,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -75,7 +89,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from stores import provisioning  # noqa: E402
+from stores import lifecycle, provisioning  # noqa: E402
 from stores.models import Status, Store, StoreEvent  # noqa: E402
 
 USERS = 250
@@ -141,14 +155,16 @@ def count_queries(client: Client, url: str, **headers) -> int:
     return len(captured)
 
 
-def time_requests(client: Client, url: str, n: int, **headers) -> tuple[float, float]:
+def time_requests(client: Client, url: str, n: int, expect: int | None = None, **headers) -> tuple[float, float]:
     for _ in range(max(5, n // 10)):
         client.get(url, **headers)
     samples = []
     for _ in range(n):
         started = time.perf_counter()
-        client.get(url, **headers)
+        response = client.get(url, **headers)
         samples.append((time.perf_counter() - started) * 1000)
+        if expect is not None and response.status_code != expect:
+            raise SystemExit(f"{url}: {response.status_code}, expected {expect}")
     return percentiles(samples)
 
 
@@ -157,33 +173,38 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return round(statistics.median(samples), 2), round(cuts[94], 2)
 
 
-def poll_under_load(url: str, session: str, pollers: int, seconds: float) -> tuple[float, float, float, int]:
-    """`pollers` threads polling `url` back to back for `seconds`: (req/s, p50 ms, p95 ms, errors)."""
+def poll_under_load(url: str, session: str, pollers: int, seconds: float) -> dict:
+    """`pollers` threads polling `url` back to back for `seconds`, each sending
+    back the ETag of the last fragment it got, as a browser's cache does."""
     latencies: list[float] = []
-    errors = [0]
+    counts = {"full": 0, "not_modified": 0, "errors": 0}
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
     start = threading.Barrier(pollers + 1)
 
     def poll():
-        request = urllib.request.Request(url, headers={"Cookie": f"sessionid={session}", "HX-Request": "true"})
+        etag = None
         start.wait()
         while time.monotonic() < stop_at:
+            headers = {"Cookie": f"sessionid={session}", "HX-Request": "true"}
+            if etag:
+                headers["If-None-Match"] = etag
             began = time.perf_counter()
+            outcome = "errors"
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:
+                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
                     response.read()
-                ok = True
-            except urllib.error.HTTPError as exc:
-                ok = exc.code == 286
+                    etag = response.headers.get("ETag")
+                outcome = "full"
+            except urllib.error.HTTPError as exc:  # urllib raises on 304 and on htmx's 286
                 exc.read()
+                outcome = {304: "not_modified", 286: "full"}.get(exc.code, "errors")
             except OSError:
-                ok = False
+                pass
             with lock:
-                if ok:
+                counts[outcome] += 1
+                if outcome != "errors":
                     latencies.append((time.perf_counter() - began) * 1000)
-                else:
-                    errors[0] += 1
 
     threads = [threading.Thread(target=poll, daemon=True) for _ in range(pollers)]
     for t in threads:
@@ -194,25 +215,44 @@ def poll_under_load(url: str, session: str, pollers: int, seconds: float) -> tup
         t.join()
     elapsed = time.monotonic() - began
     p50, p95 = percentiles(latencies) if len(latencies) > 1 else (0.0, 0.0)
-    return round(len(latencies) / elapsed, 1), p50, p95, errors[0]
+    return {"rps": round(len(latencies) / elapsed, 1), "p50": p50, "p95": p95, **counts}
 
 
-def start_gunicorn(workers: int) -> tuple[subprocess.Popen, str]:
+def keep_changing(store_id: int, every: float, stop: threading.Event) -> None:
+    """A provision at work: a new event on the store every `every` seconds."""
+    n = 0
+    while not stop.wait(every):
+        n += 1
+        lifecycle.record(store_id, f"still waiting for the workloads ({n})")
+    connection.close()
+
+
+def web_command(port: int, extra: list[str]) -> list[str]:
+    """The Procfile's `web` line, bound to `port`: the bench runs the server as deployed."""
+    line = next(line for line in (REPO_ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    args = shlex.split(line.removeprefix("web:"))
+    assert args[0] == "gunicorn", line
+    args[0] = str(Path(sys.executable).parent / "gunicorn")
+    args[args.index("--bind") + 1] = f"127.0.0.1:{port}"
+    return args + extra
+
+
+def start_gunicorn(extra: list[str]) -> tuple[subprocess.Popen, str, list[str]]:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    command = web_command(port, extra)
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "provisioner.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers)],
-        cwd=REPO_ROOT, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL, stderr=open(_workdir / "gunicorn.log", "wb"),
+        command, cwd=REPO_ROOT, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL,
+        stderr=open(_workdir / "gunicorn.log", "wb"),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, f"http://127.0.0.1:{port}"
+                return proc, f"http://127.0.0.1:{port}", command[1:]
         except OSError:
             time.sleep(0.1)
     proc.kill()
@@ -233,7 +273,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page (in process)")
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15, help="how long the pollers run")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (the Procfile runs 3)")
+    parser.add_argument("--change-every", type=float, default=2.0,
+                        help="seconds between new events on the polled store while the pollers run (0: never)")
+    parser.add_argument("--gunicorn", default="", help="extra gunicorn options after the Procfile's, to compare")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -260,15 +302,27 @@ def main() -> None:
     fragment_url = reverse("store_status", args=[busy.pk])
     list_p50, list_p95 = time_requests(client, list_url, args.requests)
     detail_p50, detail_p95 = time_requests(client, detail_url, args.requests)
-    fragment_p50, fragment_p95 = time_requests(client, fragment_url, args.requests, HTTP_HX_REQUEST="true")
+    fragment_p50, fragment_p95 = time_requests(client, fragment_url, args.requests, expect=200,
+                                               HTTP_HX_REQUEST="true")
+    etag = client.get(fragment_url, HTTP_HX_REQUEST="true")["ETag"]
+    conditional = {"HTTP_HX_REQUEST": "true", "HTTP_IF_NONE_MATCH": etag}
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(fragment_url, **conditional).status_code == 304
+    fragment_304_queries = len(captured)
+    not_modified_p50, not_modified_p95 = time_requests(client, fragment_url, args.requests, expect=304, **conditional)
 
     connection.close()  # gunicorn's workers open the file themselves
-    proc, base = start_gunicorn(args.workers)
+    proc, base, web = start_gunicorn(shlex.split(args.gunicorn))
+    stop = threading.Event()
+    writer = threading.Thread(target=keep_changing, args=(busy.pk, args.change_every, stop), daemon=True)
     try:
-        rps, poll_p50, poll_p95, errors = poll_under_load(
-            base + fragment_url, client.cookies["sessionid"].value, args.pollers, args.seconds
-        )
+        if args.change_every:
+            writer.start()
+        polled = poll_under_load(base + fragment_url, client.cookies["sessionid"].value, args.pollers, args.seconds)
     finally:
+        stop.set()
+        if writer.is_alive():
+            writer.join(10)
         proc.terminate()
         proc.wait(15)
 
@@ -282,17 +336,24 @@ def main() -> None:
         "detail_p95_ms": detail_p95,
         "fragment_p50_ms": fragment_p50,
         "fragment_p95_ms": fragment_p95,
-        "fragment_rps_50_pollers" if args.pollers == 50 else f"fragment_rps_{args.pollers}_pollers": rps,
-        "fragment_poll_p50_ms": poll_p50,
-        "fragment_poll_p95_ms": poll_p95,
-        "fragment_poll_errors": errors,
+        "fragment_rps_50_pollers" if args.pollers == 50 else f"fragment_rps_{args.pollers}_pollers": polled["rps"],
+        "fragment_304_p50_ms": not_modified_p50,
+        "fragment_304_p95_ms": not_modified_p95,
+        "fragment_304_queries": fragment_304_queries,
+        "fragment_poll_p50_ms": polled["p50"],
+        "fragment_poll_p95_ms": polled["p95"],
+        "fragment_poll_full": polled["full"],
+        "fragment_poll_304": polled["not_modified"],
+        "fragment_poll_errors": polled["errors"],
         "list_poll_queries": queries["list_poll"],
         "queries_flat": queries == small_queries,
         "stores": STORES,
         "events": EVENTS,
         "busy_store_events": BUSY_STORE_EVENTS,
-        "gunicorn_workers": args.workers,
+        "debug": settings.DEBUG,
+        "gunicorn": " ".join(web),
         "poll_seconds": args.seconds,
+        "change_every_s": args.change_every,
     }))
 
 

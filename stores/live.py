@@ -10,15 +10,17 @@ longer), never a hung request or a 500.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from stores import cluster, provisioning
-from stores.models import Status, Store, StoreEvent
+from stores.models import Status, Store
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,17 @@ class ClusterView:
     events: list = field(default_factory=list)  # stores.cluster.reads.ClusterEvent, newest first
     quota: list = field(default_factory=list)  # QuotaRow
     error: str = ""
+    # What was read, as a short digest: the status fragment's ETag includes it,
+    # so a poll is answered 304 until the namespace shows something new. It
+    # comes from the content, not the time of the read, so every web process
+    # gives the same answer the same version.
+    version: str = ""
+
+
+def _versioned(view: ClusterView) -> ClusterView:
+    digest = hashlib.blake2b(repr((view.pods, view.events, view.quota, view.error)).encode(), digest_size=8)
+    return ClusterView(pods=view.pods, events=view.events, quota=view.quota, error=view.error,
+                       version=digest.hexdigest())
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,7 @@ def read(store: Store) -> ClusterView | None:
     key = cache_key(store)
     view = cache.get(key)
     if view is None:
-        view = _read_cluster(store.namespace)
+        view = _versioned(_read_cluster(store.namespace))
         ttl = ERROR_CACHE_SECONDS if view.error else settings.CLUSTER_READ_CACHE_SECONDS
         if ttl:
             cache.set(key, view, ttl)
@@ -132,9 +145,21 @@ class FeedItem:
     def warning(self) -> bool:
         return self.kind in ("warning", "error")
 
+    # The time as the page prints it, formatted here rather than by the `date`
+    # and `time` filters: the feed is the bulk of every poll's rendering, and
+    # those filters cost more than the rest of an entry.
+    @property
+    def iso_time(self) -> str:
+        return timezone.localtime(self.time).isoformat() if self.time else ""
 
-def feed(events: list[StoreEvent], view: ClusterView | None) -> list[FeedItem]:
-    """The platform's events and the namespace's Kubernetes Events, newest first."""
+    @property
+    def clock(self) -> str:
+        return timezone.localtime(self.time).strftime("%H:%M:%S") if self.time else ""
+
+
+def feed(events: list, view: ClusterView | None) -> list[FeedItem]:
+    """The platform's events (StoreEvents, or rows with their created_at, message,
+    kind and duration_ms) and the namespace's Kubernetes Events, newest first."""
     items = [
         FeedItem(time=e.created_at, message=e.message, source="platform", kind=e.kind, duration_ms=e.duration_ms)
         for e in events
