@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_q.models import Task
 from prometheus_client.parser import text_string_to_metric_families
 
+from stores import provisioning
 from stores.models import Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +114,18 @@ def test_it_counts_failures_by_reason_category(staff_client, seeded):
         frozenset({("engine", "woocommerce"), ("reason", "timeout")}): 1,
         frozenset({("engine", "woocommerce"), ("reason", "quota")}): 1,
     }
+
+
+def test_it_counts_a_store_host_that_does_not_resolve_as_dns(staff_client, alice):
+    # The reason the storefront check itself writes, so the category follows its wording.
+    reason = provisioning._unresolved_advice("store-acme.shops.example.invalid", "[Errno -2] Name or service not known")
+    _store(alice, "acme", Status.FAILED, failure=reason)
+
+    samples = _samples(staff_client.get(URL))
+
+    assert _value(samples, "store_provisioner_provision_failures_total", engine="woocommerce", reason="dns") == 1
+    assert ("store_provisioner_provision_failures_total",
+            frozenset({("engine", "woocommerce"), ("reason", "other")})) not in samples
 
 
 def test_it_puts_provisioning_durations_in_buckets_by_engine(staff_client, seeded):
