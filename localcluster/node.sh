@@ -42,6 +42,8 @@ cluster_cidr=10.244.0.0/16
 service_cidr=10.0.0.0/24   # kube-apiserver's default --service-cluster-ip-range
 cluster_dns=10.0.0.10
 node_label=store-provisioner.io/node=real
+# Which state directory's node holds the names above (one node per machine).
+owner_file=/run/store-provisioner-node.owner
 # Store pods land here only when they ask: the label to select above, and the
 # taint store-provisioner.io/node=real:NoSchedule (kubelet.yaml) to tolerate.
 
@@ -364,6 +366,7 @@ make_network() {
   # whether that was this script, to undo it on the way down.
   mountpoint -q /run/netns || touch "$state/node-made-run-netns"
   ip netns add "$netns"
+  echo "$dir" > "$owner_file"
   ip link add "$host_if" type veth peer name eth0 netns "$netns"
   ip addr add "$host_ip/30" dev "$host_if"
   ip link set "$host_if" up
@@ -421,6 +424,12 @@ node_ready() {
 up() {
   local reason; reason="$(why_not)"
   if [[ -n "$reason" ]]; then echo "real node unavailable: $reason"; exit 3; fi
+  # One real node per machine: its addresses and namespace names are fixed.
+  local other; other="$(cat "$owner_file" 2> /dev/null || true)"
+  if [[ -n "$other" && "$other" != "$dir" ]] && ip netns list 2> /dev/null | grep -qw "$netns"; then
+    echo "real node unavailable: another local cluster's real node runs on this machine ($other)"
+    exit 3
+  fi
   if [[ -f "$dir/supervise.pid" ]] && kill -0 "$(cat "$dir/supervise.pid")" 2> /dev/null && node_ready; then
     ingress_ready || deploy_ingress
     log "node $node_ip already running"
@@ -463,6 +472,11 @@ pids_in_cgroups() {
 }
 
 down() {
+  local other; other="$(cat "$owner_file" 2> /dev/null || true)"
+  if [[ -n "$other" && "$other" != "$dir" ]] && ip netns list 2> /dev/null | grep -qw "$netns"; then
+    rm -rf "$dir"
+    return 0  # the node on this machine is another cluster's: leave it alone
+  fi
   # Pods first (their processes are in kubelet's cgroups), then the daemons
   # and the containerd shims (in the supervisor's mount namespace).
   local pid mntns=""
@@ -487,6 +501,7 @@ down() {
   # kubelet's cgroups, deepest first.
   find /sys/fs/cgroup/*/kubepods* -depth -type d -exec rmdir {} + 2> /dev/null || true
   if ip netns list 2> /dev/null | grep -qw "$netns"; then ip netns del "$netns"; fi
+  rm -f "$owner_file"
   ip link del "$host_if" 2> /dev/null || true
   if [[ -f "$state/node-made-run-netns" ]]; then
     if mountpoint -q /run/netns && [[ -z "$(ls -A /run/netns)" ]]; then umount /run/netns; fi
