@@ -18,9 +18,12 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from stores import cluster, provisioning
 from stores.models import Status, Store
+from stores.templatetags.store_tags import duration
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +158,35 @@ class FeedItem:
     @property
     def clock(self) -> str:
         return timezone.localtime(self.time).strftime("%H:%M:%S") if self.time else ""
+
+    # The entry's markup, built here rather than in _store_feed.html: fifty
+    # entries are most of a changed poll's rendering, and the template engine
+    # spent about 4 ms of it resolving their variables and tags. Every value
+    # goes through format_html's escaping as it would through the template's.
+    @property
+    def html(self) -> str:
+        when = format_html('<time datetime="{}">{}</time> ', self.iso_time, self.clock)
+        if self.source == "cluster":
+            tag = WARNING_TAG if self.warning else KUBERNETES_TAG
+            repeat = format_html(REPEAT, count=self.count) if self.count > 1 else ""
+            return format_html(
+                '<li class="event event-cluster{}">{}{} <strong class="reason">{}</strong> <span class="object">{}</span>'
+                ' <span class="event-text">{}</span>{}</li>',
+                " event-warning" if self.warning else "", when, tag, self.reason, self.object, self.message, repeat,
+            )
+        took = format_html(' <small class="muted">({})</small>', duration(self.duration_ms)) \
+            if self.duration_ms is not None else ""
+        return format_html(
+            '<li class="event event-{}">{}{}<span class="event-text">{}</span>{}</li>',
+            self.kind, when, ERROR_TAG if self.kind == "error" else "", self.message, took,
+        )
+
+
+WARNING_TAG = mark_safe('<span class="tag tag-warning"><span aria-hidden="true">⚠</span> Warning</span>')
+KUBERNETES_TAG = mark_safe('<span class="tag">Kubernetes</span>')
+ERROR_TAG = mark_safe('<span class="tag tag-warning"><span aria-hidden="true">⚠</span> Error</span> ')
+REPEAT = (' <span class="repeat" title="happened {count} times"><span aria-hidden="true">×{count}</span>'
+          '<span class="visually-hidden">, {count} times</span></span>')
 
 
 def feed(events: list, view: ClusterView | None) -> list[FeedItem]:
