@@ -48,6 +48,11 @@ TRANSIENT_MARKERS = (
     # its volume) waits until that pod is placed; if it never is, the other
     # pod's own failure (quota, image) is the reason to report
     "didn't match pod affinity rules",
+    # a kubelet that has not yet been allowed to read a new pod's secret or
+    # config map (the Node authorizer learns of the pod a moment after it is
+    # bound) retries; a missing secret or key says "not found" instead
+    "failed to sync secret cache",
+    "failed to sync configmap cache",
 )
 
 
@@ -198,7 +203,7 @@ def pod_failure(pod: dict) -> str | None:
     for container in _container_statuses(pod):
         waiting = (container.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason")
-        if reason in FATAL_WAITING_REASONS:
+        if reason in FATAL_WAITING_REASONS and not _transient(waiting.get("message")):
             return _join(f"pod {_name(pod)}", reason, waiting.get("message"))
     for condition in status.get("conditions") or []:
         if (

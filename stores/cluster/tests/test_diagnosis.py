@@ -89,6 +89,18 @@ def test_it_fails_on_fatal_waiting_reasons(reason):
     assert find_failure(snapshot) == f"pod wordpress-xyz: {reason}: the details"
 
 
+def test_it_waits_while_the_kubelet_cannot_yet_read_a_new_pods_secret():
+    # Seen on the real node: the Node authorizer learns of a pod a moment after
+    # it is bound, and the kubelet retries; a missing secret says "not found".
+    waiting = pod("store-setup-x", waiting="CreateContainerConfigError",
+                  message="failed to sync secret cache: timed out waiting for the condition")
+    assert find_failure(Snapshot(pods=[waiting])) is None
+    missing = pod("store-setup-x", waiting="CreateContainerConfigError", message='secret "store-secret" not found')
+    assert find_failure(Snapshot(pods=[missing])) == (
+        'pod store-setup-x: CreateContainerConfigError: secret "store-secret" not found'
+    )
+
+
 def test_it_reads_init_containers_too():
     snapshot = Snapshot(pods=[pod("db-0", init_waiting="ErrImagePull", message="no such image")])
     assert find_failure(snapshot) == "pod db-0: ErrImagePull: no such image"
