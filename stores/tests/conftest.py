@@ -1,6 +1,9 @@
 import pytest
 
-from stores import provisioning
+from django.core.cache import cache
+
+from stores import lifecycle, provisioning
+from stores.models import Store
 from stores.tests.fakes import FakeCluster, FakeHelm
 
 
@@ -39,3 +42,20 @@ def unavailable_engine(monkeypatch):
                      unavailable_reason="MedusaJS stores are not available yet; choose WooCommerce.")
     monkeypatch.setitem(ENGINES, "medusa", engine)
     return engine
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """The store page caches its cluster reads per namespace (the default, in-memory
+    cache): every test starts cold, whatever ran before it."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def store(alice):
+    """A store that has claimed a provisioning slot (it is about to provision)."""
+    store = lifecycle.create_store(alice, "acme", "woocommerce")
+    assert lifecycle.claim_provision_slots() == [store.pk]
+    return Store.objects.get(pk=store.pk)

@@ -26,21 +26,6 @@ REFUSED = (
 )
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    # The page caches what it read per namespace; every test starts cold.
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def store(alice):
-    store = lifecycle.create_store(alice, "acme", "woocommerce")
-    assert lifecycle.claim_provision_slots() == [store.pk]
-    return Store.objects.get(pk=store.pk)
-
-
 def _detail(client, store):
     return client.get(reverse("store_detail", args=[store.pk]))
 

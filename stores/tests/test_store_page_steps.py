@@ -16,20 +16,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def store(alice):
-    store = lifecycle.create_store(alice, "acme", "woocommerce")
-    assert lifecycle.claim_provision_slots() == [store.pk]
-    return Store.objects.get(pk=store.pk)
-
-
 def _step(store, step, ms, *, ago=None):
     event = lifecycle.record(store.pk, f"{step} done", kind=StoreEvent.Kind.STEP, step=step, duration_ms=ms)
     if ago is not None:

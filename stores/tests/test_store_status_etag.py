@@ -19,20 +19,6 @@ pytestmark = pytest.mark.django_db
 NS = "store-acme"
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def store(alice):
-    store = lifecycle.create_store(alice, "acme", "woocommerce")
-    assert lifecycle.claim_provision_slots() == [store.pk]
-    return Store.objects.get(pk=store.pk)
-
-
 def _poll(client, store, etag=None):
     headers = {"HTTP_HX_REQUEST": "true"}
     if etag:
