@@ -14,6 +14,7 @@
 #   node.sh check   exit 0 if this machine can run the node, else print why (exit 3)
 #   node.sh up      start it (or reuse it when it is Ready); prints nothing on stdout
 #   node.sh down    stop it and remove what it made
+#   node.sh owner   print the other state directory whose node runs here, if any
 #   node.sh host-state   what the host looks like (iptables, routes, links, mounts,
 #                        cgroups, netns, sysctls): for comparing before up / after down
 #
@@ -43,7 +44,7 @@ service_cidr=10.0.0.0/24   # kube-apiserver's default --service-cluster-ip-range
 cluster_dns=10.0.0.10
 node_label=store-provisioner.io/node=real
 # Which state directory's node holds the names above (one node per machine).
-owner_file=/run/store-provisioner-node.owner
+owner_file="${STORE_PROVISIONER_NODE_OWNER_FILE:-/run/store-provisioner-node.owner}"
 # Store pods land here only when they ask: the label to select above, and the
 # taint store-provisioner.io/node=real:NoSchedule (kubelet.yaml) to tolerate.
 
@@ -57,6 +58,19 @@ ingress_ip=10.0.0.80
 ingress_namespace="${INGRESS_CONTROLLER_NAMESPACE:-ingress-nginx}"
 
 log() { printf '[node] %s\n' "$*" >&2; }
+
+# The other state directory whose node runs on this machine now, if any. Only a
+# live supervisor owns the node: one whose session ended without `down` leaves
+# the owner file and the named netns behind, and those are leftovers that this
+# cluster's `down` clears, not a reason to refuse a node.
+other_live_owner() {
+  local other pid
+  other="$(cat "$owner_file" 2> /dev/null || true)"
+  [[ -n "$other" && "$other" != "$dir" ]] || return 0
+  pid="$(cat "$other/supervise.pid" 2> /dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  if { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2> /dev/null | grep -qF "$other/supervise.sh"; then echo "$other"; fi
+}
 kctl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 in_node() { nsenter --net="/run/netns/$netns" "$@"; }
 
@@ -425,8 +439,8 @@ up() {
   local reason; reason="$(why_not)"
   if [[ -n "$reason" ]]; then echo "real node unavailable: $reason"; exit 3; fi
   # One real node per machine: its addresses and namespace names are fixed.
-  local other; other="$(cat "$owner_file" 2> /dev/null || true)"
-  if [[ -n "$other" && "$other" != "$dir" ]] && ip netns list 2> /dev/null | grep -qw "$netns"; then
+  local other; other="$(other_live_owner)"
+  if [[ -n "$other" ]]; then
     echo "real node unavailable: another local cluster's real node runs on this machine ($other)"
     exit 3
   fi
@@ -472,10 +486,16 @@ pids_in_cgroups() {
 }
 
 down() {
-  local other; other="$(cat "$owner_file" 2> /dev/null || true)"
-  if [[ -n "$other" && "$other" != "$dir" ]] && ip netns list 2> /dev/null | grep -qw "$netns"; then
+  if [[ -n "$(other_live_owner)" ]]; then
     rm -rf "$dir"
     return 0  # the node on this machine is another cluster's: leave it alone
+  fi
+  # Whether the node made /run/netns a mount point: this one, or one an ended
+  # session left behind.
+  local made_run_netns=() stale; stale="$(cat "$owner_file" 2> /dev/null || true)"
+  [[ -f "$state/node-made-run-netns" ]] && made_run_netns+=("$state/node-made-run-netns")
+  if [[ -n "$stale" && "$stale" != "$dir" && -f "$(dirname "$stale")/node-made-run-netns" ]]; then
+    made_run_netns+=("$(dirname "$stale")/node-made-run-netns")
   fi
   # Pods first (their processes are in kubelet's cgroups), then the daemons
   # and the containerd shims (in the supervisor's mount namespace).
@@ -503,9 +523,9 @@ down() {
   if ip netns list 2> /dev/null | grep -qw "$netns"; then ip netns del "$netns"; fi
   rm -f "$owner_file"
   ip link del "$host_if" 2> /dev/null || true
-  if [[ -f "$state/node-made-run-netns" ]]; then
+  if ((${#made_run_netns[@]})); then
     if mountpoint -q /run/netns && [[ -z "$(ls -A /run/netns)" ]]; then umount /run/netns; fi
-    rm -f "$state/node-made-run-netns"
+    rm -f "${made_run_netns[@]}"
   fi
   if kctl get node "$node_ip" > /dev/null 2>&1; then
     # Pods bound to a node that is gone would wait for its kubelet forever.
@@ -533,6 +553,7 @@ case "${1:-}" in
   check) reason="$(why_not)"; if [[ -n "$reason" ]]; then echo "$reason"; exit 3; fi ;;
   up) up ;;
   down) down ;;
+  owner) other_live_owner ;;
   host-state) host_state ;;
-  *) echo "usage: $0 check|up|down|host-state" >&2; exit 2 ;;
+  *) echo "usage: $0 check|up|down|owner|host-state" >&2; exit 2 ;;
 esac

@@ -38,3 +38,41 @@ def test_the_real_node_says_it_needs_root():
         )
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout.strip() == "not root (containerd, network namespaces and cgroups need root)"
+
+
+def _node_owner(owner_file: Path, state: Path) -> str:
+    proc = subprocess.run(
+        ["bash", str(LOCALCLUSTER / "node.sh"), "owner"], capture_output=True, text=True, check=True,
+        env={**os.environ, "LOCALCLUSTER_DIR": str(state), "STORE_PROVISIONER_NODE_OWNER_FILE": str(owner_file)},
+    )
+    return proc.stdout.strip()
+
+
+def test_only_a_live_node_of_another_cluster_owns_the_machine(tmp_path):
+    """A node whose session ended without `down` left its owner file behind: that is no owner."""
+    other_node = tmp_path / "other" / "node"
+    other_node.mkdir(parents=True)
+    owner_file = tmp_path / "owner"
+    owner_file.write_text(f"{other_node}\n")
+    this_cluster = tmp_path / "this"
+
+    supervisor = other_node / "supervise.sh"
+    supervisor.write_text("#!/usr/bin/env bash\nsleep 60\n")
+    supervisor.chmod(0o755)
+    running = subprocess.Popen([str(supervisor)])
+    try:
+        (other_node / "supervise.pid").write_text(f"{running.pid}\n")
+        assert _node_owner(owner_file, this_cluster) == str(other_node)
+        assert _node_owner(owner_file, tmp_path / "other") == "", "a cluster never stands in its own way"
+    finally:
+        running.kill()
+        running.wait()
+    assert _node_owner(owner_file, this_cluster) == "", "a dead supervisor owns nothing"
+
+    unrelated = subprocess.Popen(["sleep", "60"])  # a live pid that is not the supervisor
+    try:
+        (other_node / "supervise.pid").write_text(f"{unrelated.pid}\n")
+        assert _node_owner(owner_file, this_cluster) == ""
+    finally:
+        unrelated.kill()
+        unrelated.wait()
