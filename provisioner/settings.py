@@ -193,6 +193,17 @@ PROVISION_LEASE_SECONDS = envint("PROVISION_LEASE_SECONDS", 60, minimum=5)
 KUBECONFIG = envstr("KUBECONFIG")
 KUBE_CONTEXT = envstr("KUBE_CONTEXT")
 KUBE_REQUEST_TIMEOUT = envint("KUBE_REQUEST_TIMEOUT", 10, minimum=1)
+# Least privilege (charts/platform): the ServiceAccount the platform runs as,
+# "namespace/name". When set, the namespace step binds PLATFORM_STORE_ROLE (a
+# ClusterRole) to it inside each store's namespace, so it may manage a store's
+# contents without any cluster-wide access to secrets. Empty: nothing is bound
+# (a kubeconfig user with its own rights, as on a laptop).
+PLATFORM_SERVICE_ACCOUNT = envstr("PLATFORM_SERVICE_ACCOUNT")
+if PLATFORM_SERVICE_ACCOUNT and not (PLATFORM_SERVICE_ACCOUNT.count("/") == 1 and all(PLATFORM_SERVICE_ACCOUNT.split("/"))):
+    raise ImproperlyConfigured(
+        f"PLATFORM_SERVICE_ACCOUNT must be namespace/name, not {PLATFORM_SERVICE_ACCOUNT!r}"
+    )
+PLATFORM_STORE_ROLE = envstr("PLATFORM_STORE_ROLE", "store-provisioner-store-manager")
 HELM_BIN = envstr("HELM_BIN")
 CHARTS_DIR = Path(envstr("CHARTS_DIR", str(BASE_DIR / "charts")))
 # Extra values files per engine, e.g. charts/woocommerce/values-k3s.yaml on a VPS.

@@ -257,6 +257,9 @@ def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: c
                     "an operator can remove it with `manage.py stores reconcile --prune`"
                 )
         kube.ensure_namespace(ns, namespace_labels(store))
+        if settings.PLATFORM_SERVICE_ACCOUNT:
+            # The platform's own rights in this store: every later step needs them.
+            kube.bind_store_role(ns, settings.PLATFORM_SERVICE_ACCOUNT, settings.PLATFORM_STORE_ROLE)
 
     run.run_step("namespace", namespace, f"Namespace {ns} is in place.")
     run.run_step(
@@ -484,8 +487,21 @@ def find_orphans(kube: cluster.Cluster, helm_client: cluster.Helm) -> dict[str, 
     age) is reported under "too_new" and never pruned.
     """
     listed = kube.list_namespaces(f"app.kubernetes.io/managed-by={MANAGED_BY}")
-    releases = [r for r in helm_client.list_releases() if r["namespace"].startswith("store-")]
     live_namespaces = {s.namespace for s in Store.objects.filter(status__in=LIVE)}
+    # One `helm list` per store namespace rather than --all-namespaces: Helm
+    # keeps releases in Secrets, and the platform may read Secrets only in
+    # the store namespaces it is bound in (docs/architecture.md, Least
+    # privilege); a release in a namespace that is not a store's is not ours.
+    # Only namespaces of no live store are asked: a live store's release is
+    # never an orphan. Listing them after the database read is safe: such a
+    # namespace's store is gone, and a new store cannot take its name while
+    # the namespace exists.
+    releases = [
+        r
+        for ns in listed
+        if ns["name"] not in live_namespaces
+        for r in helm_client.list_releases(all_namespaces=False, namespace=ns["name"])
+    ]
     created = {ns["name"]: ns.get("created_at") for ns in listed}
     cutoff = timezone.now() - timedelta(seconds=settings.ORPHAN_GRACE_SECONDS)
     found: dict[str, list[str]] = {"namespaces": [], "releases": [], "too_new": []}

@@ -42,6 +42,7 @@ class KubeApi:
     apps: k8s.AppsV1Api = field(init=False)
     batch: k8s.BatchV1Api = field(init=False)
     networking: k8s.NetworkingV1Api = field(init=False)
+    rbac: k8s.RbacAuthorizationV1Api = field(init=False)
     _dynamic: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -49,6 +50,7 @@ class KubeApi:
         self.apps = k8s.AppsV1Api(self.api_client)
         self.batch = k8s.BatchV1Api(self.api_client)
         self.networking = k8s.NetworkingV1Api(self.api_client)
+        self.rbac = k8s.RbacAuthorizationV1Api(self.api_client)
 
     @property
     def timeout(self) -> tuple[float, float]:

@@ -6,7 +6,7 @@ from typing import Callable
 
 from kubernetes import client as k8s
 
-from . import dryrun, guardrails, jobs, namespaces, readiness, reads, secrets
+from . import access, dryrun, guardrails, jobs, namespaces, readiness, reads, secrets
 from .client import KubeApi, api_errors, load_api_client
 from .errors import ClusterUnavailable
 from .guardrails import GuardrailSpec
@@ -58,6 +58,9 @@ class Cluster:
         self, name: str, *, should_stop: Callable[[], str | None] | None = None, timeout: float = 300
     ) -> None:
         namespaces.delete_namespace(self.api, name, should_stop=should_stop, timeout=timeout)
+
+    def bind_store_role(self, namespace: str, service_account: str, cluster_role: str) -> None:
+        access.ensure_role_binding(self.api, namespace, service_account, cluster_role)
 
     # guardrails and credentials
 

@@ -44,6 +44,12 @@ class ClusterApi(Protocol):
         """Delete and wait until it is gone; NamespaceStuck (with what is left) after `timeout`."""
         ...
 
+    def bind_store_role(self, namespace: str, service_account: str, cluster_role: str) -> None:
+        """RoleBinding of the ClusterRole `cluster_role` to the ServiceAccount
+        `service_account` ("namespace/name") inside `namespace`; one that already
+        exists is kept. How the platform's own account gets its rights in a store."""
+        ...
+
     def apply_guardrails(self, namespace: str, spec: GuardrailSpec) -> None:
         """LimitRange "store-limits", ResourceQuota "store-quota" and the NetworkPolicies
         (default-deny, allow-dns, and for pods that opt in by label allow-ingress-controller

@@ -23,6 +23,8 @@ class FakeCluster:
         self.namespaces: dict[str, dict] = {}
         self.created_at: dict[str, datetime] = {}
         self.secrets: dict[tuple[str, str], dict] = {}
+        # (namespace, "sa-namespace/sa-name") -> ClusterRole bound there
+        self.bindings: dict[tuple[str, str], str] = {}
         self.wait_error: Exception | None = None
         self.wait_forever = False
         self.unreachable = False
@@ -48,6 +50,12 @@ class FakeCluster:
             for n, l in self.namespaces.items()
             if key != "kubernetes.io/metadata.name" or n == value
         ]
+
+    def bind_store_role(self, namespace, service_account, cluster_role):
+        self.calls.append(("bind_store_role", namespace, service_account, cluster_role))
+        if namespace not in self.namespaces:
+            raise cluster.ClusterError(f"binding {cluster_role} failed: namespaces \"{namespace}\" not found")
+        self.bindings[(namespace, service_account)] = cluster_role
 
     def apply_guardrails(self, namespace, spec):
         self.calls.append(("apply_guardrails", namespace))
@@ -84,6 +92,8 @@ class FakeCluster:
         self.calls.append(("delete_namespace", name))
         self.namespaces.pop(name, None)
         self.created_at.pop(name, None)
+        # As in Kubernetes: a namespace takes its RoleBindings with it.
+        self.bindings = {k: v for k, v in self.bindings.items() if k[0] != name}
 
     def server_dry_run(self, manifests, namespace):
         self.calls.append(("server_dry_run", namespace, len(manifests)))

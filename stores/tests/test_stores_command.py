@@ -344,17 +344,45 @@ def test_it_never_prunes_a_namespace_or_release_younger_than_the_grace_period(fa
     assert fake_cluster.calls == [] and fake_cluster.helm.calls == []
 
 
-def test_it_dates_a_release_outside_a_managed_namespace_by_its_last_change(fake_cluster, settings):
+def test_it_dates_a_release_in_a_namespace_of_unknown_age_by_its_last_change(fake_cluster, settings):
     settings.ORPHAN_GRACE_SECONDS = 600
+    for ns in ("store-old", "store-undated"):
+        fake_cluster.namespaces[ns] = _managed_labels()
+        fake_cluster.created_at[ns] = None  # the API server gave no creation time
     releases = fake_cluster.helm.releases
     releases[("store-old", "store")] = {"name": "store", "namespace": "store-old", "updated": "2024-05-01 10:00:00.5 +0000 UTC"}
     releases[("store-undated", "store")] = {"name": "store", "namespace": "store-undated"}
 
+    output = _run("reconcile")
+
+    assert "orphaned release: store-old/store" in output.splitlines()
+    assert "not yet an orphan (younger than 600 s): store-undated/store" in output.splitlines()
+
+
+def test_it_lists_releases_only_in_namespaces_of_no_live_store(alice, fake_cluster):
+    lifecycle.create_store(alice, "shop1", "woocommerce")
+    fake_cluster.namespaces["store-shop1"] = _managed_labels()
+    fake_cluster.namespaces["store-gone"] = _managed_labels()
+    listed = []
+    real_list = fake_cluster.helm.list_releases
+
+    def list_releases(all_namespaces=True, namespace=None):
+        listed.append((all_namespaces, namespace))
+        return real_list(all_namespaces, namespace)
+
+    fake_cluster.helm.list_releases = list_releases
+
+    _run("reconcile")
+
+    # Never cluster-wide: the platform may read Helm's release Secrets only in store namespaces.
+    assert listed == [(False, "store-gone")]
+
+
+def test_it_leaves_a_release_in_a_namespace_that_is_not_a_stores_alone(fake_cluster):
+    # Not labelled as a store's: the platform's least-privilege account could not even list it.
+    fake_cluster.helm.releases[("store-foreign", "store")] = {"name": "store", "namespace": "store-foreign"}
+
     output = _run("reconcile", "--prune")
 
-    assert output.splitlines() == [
-        "not yet an orphan (younger than 600 s): store-undated/store",
-        "orphaned release: store-old/store",
-        "pruned",
-    ]
-    assert list(releases) == [("store-undated", "store")]
+    assert output == "no orphaned namespaces or releases\n"
+    assert fake_cluster.helm.calls == []
