@@ -497,10 +497,7 @@ def find_orphans(kube: cluster.Cluster, helm_client: cluster.Helm) -> dict[str, 
     # namespace's store is gone, and a new store cannot take its name while
     # the namespace exists.
     releases = [
-        r
-        for ns in listed
-        if ns["name"] not in live_namespaces
-        for r in helm_client.list_releases(all_namespaces=False, namespace=ns["name"])
+        r for ns in listed if ns["name"] not in live_namespaces for r in _releases_in(helm_client, ns["name"])
     ]
     created = {ns["name"]: ns.get("created_at") for ns in listed}
     cutoff = timezone.now() - timedelta(seconds=settings.ORPHAN_GRACE_SECONDS)
@@ -519,6 +516,20 @@ def find_orphans(kube: cluster.Cluster, helm_client: cluster.Helm) -> dict[str, 
         old = bool(times) and max(times) < cutoff
         found["releases" if old else "too_new"].append(ref)
     return found
+
+
+def _releases_in(helm_client: cluster.Helm, namespace: str) -> list[dict]:
+    """The namespace's releases; [] when this account may not read them (a
+    store namespace it was never bound in, e.g. made by another platform or
+    by a run that stopped between the namespace and its binding). The
+    namespace itself is still reported, and pruning it removes its release."""
+    try:
+        return helm_client.list_releases(all_namespaces=False, namespace=namespace)
+    except cluster.ClusterUnavailable:
+        raise
+    except cluster.ClusterError as exc:
+        log.warning("cannot list the releases in %s: %s", namespace, exc)
+        return []
 
 
 def _helm_time(text: str | None) -> datetime | None:

@@ -386,3 +386,26 @@ def test_it_leaves_a_release_in_a_namespace_that_is_not_a_stores_alone(fake_clus
 
     assert output == "no orphaned namespaces or releases\n"
     assert fake_cluster.helm.calls == []
+
+
+def test_it_still_reports_an_orphaned_namespace_whose_releases_it_may_not_list(fake_cluster):
+    fake_cluster.namespaces["store-gone"] = _managed_labels()
+    fake_cluster.namespaces["store-unbound"] = _managed_labels()
+    fake_cluster.helm.releases[("store-gone", "store")] = {"name": "store", "namespace": "store-gone", "version": 1}
+    real_list = fake_cluster.helm.list_releases
+
+    def list_releases(all_namespaces=True, namespace=None):
+        if namespace == "store-unbound":
+            raise cluster.ClusterError('helm list failed: secrets is forbidden: cannot list resource "secrets"')
+        return real_list(all_namespaces, namespace)
+
+    fake_cluster.helm.list_releases = list_releases
+
+    output = _run("reconcile")
+
+    assert output.splitlines() == [
+        "orphaned namespace: store-gone",
+        "orphaned namespace: store-unbound",
+        "orphaned release: store-gone/store",
+        "run with --prune to remove them",
+    ]
