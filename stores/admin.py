@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from stores import lifecycle, tasks
+from stores import lifecycle, tasks, upgrades
 from stores.models import Status, Store, StoreEvent
 
 
@@ -18,16 +18,22 @@ class StoreEventInline(admin.TabularInline):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ("slug", "owner", "engine", "status", "step", "created_at", "ready_at")
+    list_display = ("slug", "owner", "engine", "chart", "status", "step", "created_at", "ready_at")
     list_filter = ("status", "engine", "owner")
     search_fields = ("slug", "owner__username", "owner__email")
     readonly_fields = (
         "owner", "slug", "engine", "status", "step", "failure_reason", "created_at", "updated_at", "queued_at",
         "started_at", "deadline_at", "ready_at", "deleted_at", "lease_token", "lease_until", "attempts",
-        "delete_attempts",
+        "delete_attempts", "chart_version", "images",
     )
     inlines = (StoreEventInline,)
     actions = ("retry_stores", "delete_stores")
+
+    @admin.display(description="Chart", ordering="chart_version")
+    def chart(self, store):
+        """The chart version the store runs, and the current one when it differs."""
+        available = upgrades.available_chart(store)
+        return f"{store.chart_version} → {available} available" if available else (store.chart_version or "—")
 
     def has_add_permission(self, request):
         # Stores are created through the dashboard or `manage.py stores create`,
@@ -59,7 +65,7 @@ class StoreAdmin(admin.ModelAdmin):
         permissions=["change"],
     )
     def delete_stores(self, request, queryset):
-        counts = {"started": 0, "restarted": 0, "running": 0, "deleted": 0}
+        counts = {"started": 0, "restarted": 0, "running": 0, "deleted": 0, "updating": 0}
         for store in queryset:
             counts[_delete_or_restart(store)] += 1
         if counts["started"]:
@@ -73,6 +79,11 @@ class StoreAdmin(admin.ModelAdmin):
                 request,
                 f"{counts['running']} delete(s) already running (a worker holds the store); left alone.",
                 messages.WARNING,
+            )
+        if counts["updating"]:
+            self.message_user(
+                request, f"{counts['updating']} store(s) are being upgraded or rolled back; delete them once that has "
+                "ended.", messages.WARNING,
             )
         if counts["deleted"]:
             self.message_user(request, f"{counts['deleted']} store(s) already deleted; left alone.", messages.INFO)
@@ -92,6 +103,8 @@ def _delete_or_restart(store: Store) -> str:
     except lifecycle.TransitionRefused:
         # Another worker or operator got there first; report the state it is in now.
         now = Store.objects.filter(pk=store.pk).values_list("status", flat=True).first()
+        if now == Status.UPDATING:
+            return "updating"
         return "deleted" if now == Status.DELETED else "running"
 
 

@@ -318,3 +318,51 @@ def stale_leases(status: str):
 def overdue_provisions():
     return Store.objects.filter(status=Status.PROVISIONING, deadline_at__lt=timezone.now())
 
+
+
+# --- Upgrades and rollbacks (stores/upgrades.py) ------------------------------
+
+def begin_update(store_id: int, message: str, *, only_from, updated_at=None) -> str:
+    """A ready (or, for a rollback, failed) store -> updating, held by the caller's lease.
+
+    `updated_at`, when given, must still be the store's: the caller read the
+    release's history before this, and a store that changed since is refused
+    rather than updated from a stale reading. Returns the lease token.
+    """
+    now = timezone.now()
+    token = secrets.token_hex(16)
+    transition(
+        store_id, Status.UPDATING, message, only_from=only_from,
+        where=None if updated_at is None else {"updated_at": updated_at},
+        failure_reason="", step="", lease_token=token,
+        lease_until=now + timedelta(seconds=settings.PROVISION_LEASE_SECONDS),
+        deadline_at=now + timedelta(seconds=settings.PROVISION_TIMEOUT),
+    )
+    return token
+
+
+def finish_update(store_id: int, token: str, message: str, *, chart_version: str, images: list[str]) -> None:
+    """Updating -> ready, recording what the release runs now. `ready_at` stays the
+    provision's: the metrics' provisioning durations are measured from it."""
+    transition(
+        store_id, Status.READY, message, only_from={Status.UPDATING}, where={"lease_token": token},
+        chart_version=chart_version, images=images, lease_token="", lease_until=None, deadline_at=None,
+    )
+
+
+def fail_update(store_id: int, reason: str, *, step: str = "", token: str | None = None,
+                lease_expired: bool = False) -> None:
+    where = {} if token is None else {"lease_token": token}
+    if lease_expired:  # reconcile: only if the update is still silent
+        where["lease_until__lt"] = timezone.now()
+    transition(
+        # Not "Failed: …": the metrics count those events as failed provisions.
+        store_id, Status.FAILED, f"Update failed: {reason}", only_from={Status.UPDATING}, where=where,
+        kind=StoreEvent.Kind.ERROR, step=step, failure_reason=reason, lease_token="", lease_until=None,
+        deadline_at=None,
+    )
+
+
+def record_release(store_id: int, token: str, *, chart_version: str, images: list[str]) -> None:
+    """What a provision installed (the worker holding the lease only)."""
+    Store.objects.filter(pk=store_id, lease_token=token).update(chart_version=chart_version, images=images)

@@ -14,6 +14,9 @@ class Status(models.TextChoices):
     PROVISIONING = "provisioning", "Provisioning"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
+    # An operator's upgrade or rollback of a ready store's release is running
+    # (stores/upgrades.py); delete and retry wait until it ends ready or failed.
+    UPDATING = "updating", "Updating"
     DELETING = "deleting", "Deleting"
     # The platform stopped retrying a delete that did not finish; an operator
     # restarts it from the admin once what is left (failure_reason) is fixed.
@@ -26,8 +29,12 @@ class Status(models.TextChoices):
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.QUEUED: frozenset({Status.PROVISIONING, Status.DELETING}),
     Status.PROVISIONING: frozenset({Status.READY, Status.FAILED, Status.DELETING}),
-    Status.READY: frozenset({Status.DELETING}),
-    Status.FAILED: frozenset({Status.QUEUED, Status.DELETING}),
+    Status.READY: frozenset({Status.DELETING, Status.UPDATING}),
+    # A failed store may be rolled back (not upgraded: a retry installs the current chart).
+    Status.FAILED: frozenset({Status.QUEUED, Status.DELETING, Status.UPDATING}),
+    # Not to deleting: a helm upgrade or rollback cut off half-way leaves the
+    # release pending; the update runs to its end (or its deadline) first.
+    Status.UPDATING: frozenset({Status.READY, Status.FAILED}),
     Status.DELETING: frozenset({Status.DELETED, Status.DELETE_STUCK}),
     Status.DELETE_STUCK: frozenset({Status.DELETING}),
     Status.DELETED: frozenset(),
@@ -128,6 +135,10 @@ class Store(models.Model):
     delete_attempts = models.PositiveIntegerField(
         default=0, help_text="How many times the current delete has started; an operator's restart resets it."
     )
+    # What the store's release runs, recorded at install and after each
+    # upgrade or rollback: the dashboard compares it with the current chart.
+    chart_version = models.CharField(max_length=40, blank=True, help_text="The chart version the release runs.")
+    images = models.JSONField(default=list, blank=True, help_text="The images the release pins (repository:tag).")
 
     objects = StoreQuerySet.as_manager()
 

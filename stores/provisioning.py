@@ -8,6 +8,7 @@ a lost lease or the deadline ends it promptly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -142,6 +143,11 @@ def chart_values_files(chart_dir: Path) -> list[str]:
 
 # --- A provision run -----------------------------------------------------------
 
+# The work that has a deadline (`Store.deadline_at`): a provision, and an
+# operator's upgrade or rollback (stores/upgrades.py).
+DEADLINED = frozenset({Status.PROVISIONING, Status.UPDATING})
+
+
 class Run:
     """One worker's run of one store's steps, holding the store's lease."""
 
@@ -171,7 +177,7 @@ class Run:
             )
         elif row["lease_token"] != self.token:
             self._stop_reason = "another worker took over this store"
-        elif self.status == Status.PROVISIONING and row["deadline_at"] and timezone.now() >= row["deadline_at"]:
+        elif self.status in DEADLINED and row["deadline_at"] and timezone.now() >= row["deadline_at"]:
             self.timed_out = True
             self._stop_reason = f"timed out while {STEP_LABELS.get(self.step, self.step).lower()}"
         else:
@@ -278,6 +284,11 @@ def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: c
         if blueprint.setup_job_selector:
             for name in kube.delete_unfinished_jobs(ns, blueprint.setup_job_selector):
                 run.progress(f"Removed unfinished job {name} so it runs again.")
+            if store.chart_version and store.chart_version != chart_version(chart_dir):
+                # A retry after the chart changed: its setup Job's pod template may
+                # differ, and a Job's template is immutable (the setup is idempotent).
+                for name in kube.delete_jobs(ns, blueprint.setup_job_selector):
+                    run.progress(f"Removed setup job {name} of chart {store.chart_version} so the new one runs.")
         return helm().upgrade_install(
             RELEASE_NAME,
             str(chart_dir),
@@ -288,7 +299,12 @@ def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: c
             should_stop=run.should_stop,
         )
 
-    run.run_step("release", install, lambda r: f"Helm release {RELEASE_NAME} revision {r.get('version', '?')} installed.")
+    release = run.run_step(
+        "release", install, lambda r: f"Helm release {RELEASE_NAME} revision {r.get('version', '?')} installed."
+    )
+    lifecycle.record_release(
+        store.pk, run.token, chart_version=installed_chart_version(release, chart_dir), images=chart_images(chart_dir)
+    )
     run.run_step(
         "workloads",
         lambda: kube.wait_until_ready(ns, should_stop=run.should_stop, on_progress=run.progress),
@@ -303,6 +319,42 @@ def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: c
             step="storefront",
         )
     lifecycle.mark_ready(store.pk, run.token, f"Store is ready at {store.url}.")
+
+
+def chart_version(chart_dir: Path) -> str:
+    """The `version` in a chart directory's Chart.yaml ("" when unreadable)."""
+    return _chart_version(str(chart_dir / "Chart.yaml"), _mtime(chart_dir / "Chart.yaml"))
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@functools.lru_cache(maxsize=32)
+def _chart_version(path: str, mtime: int) -> str:
+    # Keyed by the file's mtime: the dashboard asks on every page, a deploy changes the file.
+    try:
+        return str((yaml.safe_load(Path(path).read_text()) or {}).get("version", ""))
+    except (OSError, yaml.YAMLError):
+        return ""
+
+
+def installed_chart_version(release: dict, chart_dir: Path) -> str:
+    """The chart version helm says it installed, else the chart directory's."""
+    return str(((release or {}).get("chart") or {}).get("metadata", {}).get("version") or chart_version(chart_dir))
+
+
+def chart_images(chart_dir: Path) -> list[str]:
+    """The images a release of this chart pins: its values.yaml, then the profile
+    and operator values files (an image mirror there wins), as helm merges them."""
+    values: dict = {}
+    for path in [chart_dir / "values.yaml", *map(Path, chart_values_files(chart_dir))]:
+        if path.exists():
+            values = _merged(values, yaml.safe_load(path.read_text()) or {})
+    return registry.images_in_values(values)
 
 
 # Seconds between two tries of the storefront.
@@ -568,10 +620,7 @@ def pinned_images() -> list[str]:
         chart_dir = Path(settings.CHARTS_DIR) / blueprint.chart
         if not blueprint.available or not (chart_dir / "values.yaml").exists():
             continue
-        values: dict = {}
-        for path in [chart_dir / "values.yaml", *map(Path, chart_values_files(chart_dir))]:
-            values = _merged(values, yaml.safe_load(path.read_text()) or {})
-        images += [ref for ref in registry.images_in_values(values) if ref not in images]
+        images += [ref for ref in chart_images(chart_dir) if ref not in images]
     return images
 
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django_q.tasks import async_task
 
 from provisioner.logging import store_context
-from stores import lifecycle, provisioning
+from stores import lifecycle, provisioning, upgrades
 from stores.models import Status, Store
 
 log = logging.getLogger(__name__)
@@ -135,5 +135,8 @@ def reconcile() -> dict[str, list[int]]:
         if lifecycle.reserve_for_resume(store.pk, Status.DELETING):
             transaction.on_commit(lambda sid=store.pk: enqueue_delete(sid))
             report["delete_resumed"].append(store.pk)
+    # An upgrade or rollback runs in an operator's command; one whose command was
+    # killed is failed with the reason (stores/upgrades.py).
+    report["update_failed"] = upgrades.fail_abandoned()
     report["started"] = start_queued_stores()
     return report

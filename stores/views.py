@@ -16,7 +16,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from accounts.models import store_limit_for
 from accounts.throttle import throttle
-from stores import lifecycle, live, provisioning, tasks
+from stores import lifecycle, live, provisioning, tasks, upgrades
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
 from stores.models import FINAL, Status, Store, StoreEvent
@@ -40,6 +40,8 @@ def _dashboard_context(request, form=None) -> dict:
     stores = list(
         Store.objects.owned_by(request.user).live().with_place_in_line().with_busy_since().order_by("created_at")
     )
+    for store in stores:
+        store.chart_available = upgrades.available_chart(store)
     limit = store_limit_for(request.user)
     return {
         "stores": stores,
@@ -104,6 +106,7 @@ def _status_context(store: Store, cluster_view: live.ClusterView | None = None) 
         "cluster": cluster_view,
         "place_in_line": store.place_in_line(),
         "max_concurrent": settings.MAX_CONCURRENT_PROVISIONS,
+        "chart_available": upgrades.available_chart(store),
     }
 
 
@@ -183,6 +186,7 @@ def _status_etag(store: Store, cluster_view: live.ClusterView | None) -> str:
         store.delete_attempts, store.started_at, store.updated_at, store.newest_event, store.place_in_line(),
         cluster_view.version if cluster_view else None, settings.MAX_CONCURRENT_PROVISIONS,
         settings.INGRESS_DOMAIN_SUFFIX, settings.STORE_URL_SCHEME,
+        store.chart_version, upgrades.available_chart(store),
     )
     return 'W/"%s"' % hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
@@ -225,6 +229,10 @@ def delete_store(request, pk: int):
     try:
         tasks.request_delete(store.pk)
     except lifecycle.TransitionRefused:
+        status = Store.objects.filter(pk=store.pk).values_list("status", flat=True).first()
+        if status == Status.UPDATING:
+            messages.info(request, f"“{store.slug}” is being updated by an operator; delete it once that has ended.")
+            return redirect("store_detail", pk=store.pk)
         state = "deleted" if store.status == Status.DELETED else "being deleted"
         messages.info(request, f"“{store.slug}” is already {state}.")
     else:

@@ -78,6 +78,9 @@ class Cluster:
     def delete_unfinished_jobs(self, namespace: str, label_selector: str | None = None) -> list[str]:
         return jobs.delete_unfinished_jobs(self.api, namespace, label_selector)
 
+    def delete_jobs(self, namespace: str, label_selector: str) -> list[str]:
+        return jobs.delete_jobs(self.api, namespace, label_selector)
+
     def wait_until_ready(
         self,
         namespace: str,

@@ -69,6 +69,19 @@ class Helm:
             raise self._failure(f"helm history {release}", result.stderr)
         return _parse_json(result.stdout, f"helm history {release}") or []
 
+    def get_values(self, release: str, namespace: str, revision: int | None = None) -> dict:
+        """The values a revision was rendered with, the chart's defaults included
+        (`helm get values --all`); {} when there is no such release."""
+        args = ["get", "values", release, "--namespace", namespace, "--all", "-o", "json"]
+        if revision is not None:
+            args += ["--revision", str(int(revision))]
+        result = self._run(args)
+        if result.returncode != 0:
+            if _not_found(result.stderr):
+                return {}
+            raise self._failure(f"helm get values {release}", result.stderr)
+        return _parse_json(result.stdout, f"helm get values {release}") or {}
+
     def list_releases(self, all_namespaces: bool = True, namespace: str | None = None) -> list[dict]:
         """`helm list -a -o json` over all namespaces (or one): dicts with
         name, namespace, status, revision, chart, app_version, updated."""

@@ -68,6 +68,11 @@ class ClusterApi(Protocol):
         """Delete failed or still-running Jobs (succeeded ones stay); their names."""
         ...
 
+    def delete_jobs(self, namespace: str, label_selector: str) -> list[str]:
+        """Delete every Job matching the selector, finished or not (an upgrade's new chart
+        may change a Job's immutable pod template); their names."""
+        ...
+
     def wait_until_ready(
         self,
         namespace: str,
@@ -118,6 +123,18 @@ class HelmApi(Protocol):
 
     def list_releases(self, all_namespaces: bool = True, namespace: str | None = None) -> list[dict]:
         """Every release in every state: dicts with name, namespace, status, revision, chart..."""
+        ...
+
+    def get_values(self, release: str, namespace: str, revision: int | None = None) -> dict:
+        """The values a revision (default: the current one) was rendered with, chart defaults
+        included; {} when there is no such release."""
+        ...
+
+    def rollback(
+        self, release: str, namespace: str, revision: int, *, timeout_seconds: int = 120,
+        should_stop: StopCheck | None = None,
+    ) -> None:
+        """`helm rollback` to `revision` (a new revision with that one's chart and values)."""
         ...
 
     def upgrade_install(

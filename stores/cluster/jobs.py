@@ -32,13 +32,24 @@ def job_succeeded(job: dict) -> bool:
 
 
 def delete_unfinished_jobs(api: KubeApi, namespace: str, label_selector: str | None) -> list[str]:
+    return _delete_jobs(api, namespace, label_selector, keep_succeeded=True)
+
+
+def delete_jobs(api: KubeApi, namespace: str, label_selector: str) -> list[str]:
+    """Every matching Job, succeeded ones too: before an upgrade or rollback whose
+    chart may render the Job's pod template differently (Helm would fail with
+    "field is immutable"). Helm creates the Job again, and it runs again."""
+    return _delete_jobs(api, namespace, label_selector, keep_succeeded=False)
+
+
+def _delete_jobs(api: KubeApi, namespace: str, label_selector: str | None, *, keep_succeeded: bool) -> list[str]:
     deleted = []
     with api_errors(f"deleting unfinished jobs in {namespace}", api.host):
         jobs = api.batch.list_namespaced_job(
             namespace, label_selector=label_selector or None, _request_timeout=api.timeout
         )
         for job in jobs.items:
-            if job_succeeded(api.to_dict(job)):
+            if keep_succeeded and job_succeeded(api.to_dict(job)):
                 continue
             try:
                 # batch/v1 Jobs orphan their pods unless told otherwise;

@@ -10,6 +10,9 @@ boundary (lifecycle, steps, tasks, views) runs for real against the test DB.
 
 import time
 from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
 
 from stores import cluster
 
@@ -76,6 +79,10 @@ class FakeCluster:
         self.calls.append(("delete_unfinished_jobs", namespace, label_selector))
         return []
 
+    def delete_jobs(self, namespace, label_selector):
+        self.calls.append(("delete_jobs", namespace, label_selector))
+        return ["store-setup"]
+
     def wait_until_ready(self, namespace, *, should_stop, on_progress=None, **_):
         self.calls.append(("wait_until_ready", namespace))
         if self.wait_error:
@@ -125,19 +132,48 @@ class FakeCluster:
 
 
 class FakeHelm:
+    """Releases and their revisions, as helm keeps them: each install, upgrade or
+    rollback adds a revision with the chart ("<name>-<version>", read from the
+    chart directory's Chart.yaml as helm would) and the values it was given,
+    merged over the chart's values.yaml."""
+
     def __init__(self):
         self.calls: list[tuple] = []
         self.releases: dict[tuple[str, str], dict] = {}
+        self.revisions: dict[tuple[str, str], list[dict]] = {}
+        self.upgrade_error: Exception | None = None
 
     def upgrade_install(self, release, chart_path, namespace, values, *, timeout_seconds, should_stop, **_):
         self.calls.append(("upgrade_install", release, namespace, values))
+        if self.upgrade_error is not None:
+            raise self.upgrade_error
+        chart = _chart_of(chart_path)
         rel = self.releases.setdefault((namespace, release), {"name": release, "namespace": namespace, "version": 0})
         rel["version"] += 1
         rel["status"] = "deployed"
-        return {"name": release, "version": rel["version"], "info": {"status": "deployed"}}
+        self._add_revision(namespace, release, rel["version"], chart["name_version"],
+                           {**chart["values"], **values}, "Upgrade complete" if rel["version"] > 1 else "Install complete")
+        return {"name": release, "version": rel["version"], "info": {"status": "deployed"},
+                "chart": {"metadata": {"name": chart["name"], "version": chart["version"]}}}
+
+    def rollback(self, release, namespace, revision, *, timeout_seconds=120, should_stop=None):
+        self.calls.append(("rollback", release, namespace, revision))
+        target = next(r for r in self.revisions[(namespace, release)] if r["revision"] == revision)
+        rel = self.releases[(namespace, release)]
+        rel["version"] += 1
+        self._add_revision(namespace, release, rel["version"], target["chart"], target["values"],
+                           f"Rollback to {revision}")
+
+    def _add_revision(self, namespace, release, number, chart, values, description):
+        revisions = self.revisions.setdefault((namespace, release), [])
+        for old in revisions:
+            old["status"] = "superseded"
+        revisions.append({"revision": number, "status": "deployed", "chart": chart, "values": values,
+                          "description": description})
 
     def uninstall(self, release, namespace, **_):
         self.calls.append(("uninstall", release, namespace))
+        self.revisions.pop((namespace, release), None)
         return self.releases.pop((namespace, release), None) is not None
 
     def status(self, release, namespace):
@@ -146,8 +182,27 @@ class FakeHelm:
 
     def history(self, release, namespace):
         rel = self.releases.get((namespace, release))
+        if not rel:
+            return []
+        if (namespace, release) in self.revisions:
+            return [{k: v for k, v in r.items() if k != "values"} for r in self.revisions[(namespace, release)]]
         return [{"revision": n, "status": "deployed" if n == rel["version"] else "superseded"}
-                for n in range(1, rel["version"] + 1)] if rel else []
+                for n in range(1, rel["version"] + 1)]
+
+    def get_values(self, release, namespace, revision=None):
+        revisions = self.revisions.get((namespace, release)) or []
+        for r in revisions:
+            if r["revision"] == (revision or revisions[-1]["revision"]):
+                return dict(r["values"])
+        return {}
 
     def list_releases(self, all_namespaces=True, namespace=None):
         return [dict(r) for r in self.releases.values() if all_namespaces or r["namespace"] == namespace]
+
+
+def _chart_of(chart_path) -> dict:
+    path = Path(chart_path)
+    meta = yaml.safe_load((path / "Chart.yaml").read_text()) if (path / "Chart.yaml").exists() else {}
+    values = yaml.safe_load((path / "values.yaml").read_text()) if (path / "values.yaml").exists() else {}
+    name, version = meta.get("name", path.name), str(meta.get("version", "0.0.0"))
+    return {"name": name, "version": version, "name_version": f"{name}-{version}", "values": values or {}}

@@ -1,4 +1,4 @@
-"""`manage.py stores list|create|delete|retry|reconcile` for operators and scripts."""
+"""`manage.py stores list|create|delete|retry|upgrade|rollback|reconcile` for operators and scripts."""
 
 import subprocess
 import time
@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from stores import lifecycle, provisioning, tasks
+from stores import lifecycle, provisioning, tasks, upgrades
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
 from stores.models import FINAL, Status, Store
@@ -35,6 +35,16 @@ class Command(BaseCommand):
 
         retry = sub.add_parser("retry", help="Retry a failed store.")
         retry.add_argument("slug")
+
+        upgrade = sub.add_parser(
+            "upgrade", help="Move a ready store to the current chart and image pins (runs here, until it ends)."
+        )
+        upgrade.add_argument("slug")
+
+        rollback = sub.add_parser(
+            "rollback", help="Return a ready or failed store's release to its previous revision (runs here)."
+        )
+        rollback.add_argument("slug")
 
         sub.add_parser("doctor", help="Check that the cluster and helm are reachable; say what to do if not.")
 
@@ -78,6 +88,8 @@ class Command(BaseCommand):
         try:
             tasks.request_delete(store.pk)
         except lifecycle.TransitionRefused:
+            if Store.objects.filter(pk=store.pk, status=Status.UPDATING).exists():
+                raise CommandError(f"{slug}: an upgrade or rollback is running; delete it once it has ended") from None
             self.stdout.write(f"{slug}: already being deleted")
         else:
             self.stdout.write(f"{slug}: deleting")
@@ -92,6 +104,26 @@ class Command(BaseCommand):
         except lifecycle.TransitionRefused:
             raise CommandError(f"{slug} is {store.status}; only a failed store can be retried") from None
         self.stdout.write(f"{slug}: queued again")
+
+    def do_upgrade(self, *, slug, **_):
+        self._update(slug, upgrades.upgrade, "upgrade")
+
+    def do_rollback(self, *, slug, **_):
+        self._update(slug, upgrades.rollback, "roll back")
+
+    def _update(self, slug: str, action, verb: str) -> None:
+        """Run an upgrade or rollback here and print its events; an error when it ended failed."""
+        store = self._live_store(slug)
+        last = store.events.order_by("-pk").values_list("pk", flat=True).first() or 0
+        try:
+            final = action(store.pk)
+        except upgrades.Refused as exc:
+            raise CommandError(f"cannot {verb} {slug}: {exc}") from None
+        for event in store.events.filter(pk__gt=last).order_by("pk"):
+            took = f" ({event.duration_seconds:.1f} s)" if event.duration_seconds is not None else ""
+            self.stdout.write(f"{slug}: {event.message}{took}")
+        if final.status != Status.READY:
+            raise CommandError(f"{slug}: {final.status}: {final.failure_reason or 'no reason recorded'}")
 
     def do_reconcile(self, *, prune=False, **_):
         report = tasks.reconcile()
