@@ -150,6 +150,8 @@ def test_the_pods_use_the_platform_service_account(helm, account):
         for container in containers(spec):
             env = {e["name"]: e.get("value") for e in container["env"]}
             assert env["PLATFORM_SERVICE_ACCOUNT"] == f"{NAMESPACE}/{expected}", name
+            # The store manager role the provisioning binds per store is the chart's own.
+            assert f"ClusterRole/{env['PLATFORM_STORE_ROLE']}" in by_name(objects), name
     # Only the migrations need no access to the cluster.
     assert pods[f"Job/{RELEASE}-migrate-1"]["automountServiceAccountToken"] is False
     postgresql = pod_specs(objects)[f"StatefulSet/{RELEASE}-postgresql"]

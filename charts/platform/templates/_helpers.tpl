@@ -123,6 +123,9 @@ env:
   # The provisioning binds this account in every store namespace it creates.
   - name: PLATFORM_SERVICE_ACCOUNT
     value: {{ printf "%s/%s" $.Release.Namespace (include "platform.serviceAccountName" $) | quote }}
+  # ... bound to this ClusterRole (templates/rbac.yaml).
+  - name: PLATFORM_STORE_ROLE
+    value: {{ include "platform.storeManagerRoleName" $ | quote }}
   {{- range $name, $key := (include "platform.secretFiles" $ | fromJson) }}
   - name: {{ $name }}_FILE
     value: /etc/platform/secrets/{{ $name | lower }}
