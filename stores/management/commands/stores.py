@@ -6,7 +6,9 @@ import time
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from audit import log as audit
 from stores import lifecycle, provisioning, tasks
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
@@ -64,7 +66,9 @@ class Command(BaseCommand):
         if not form.is_valid():
             raise CommandError("; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items()))
         try:
-            store = tasks.request_create(user, form.cleaned_data["name"], form.cleaned_data["engine"])
+            with transaction.atomic():
+                store = tasks.request_create(user, form.cleaned_data["name"], form.cleaned_data["engine"])
+                audit.record(audit.Action.CREATE, store=store)
         except (lifecycle.StoreLimitReached, lifecycle.SlugTaken) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{store.slug}: queued (id {store.pk}, {store.url})")
@@ -76,7 +80,9 @@ class Command(BaseCommand):
     def do_delete(self, *, slug, wait=False, **_):
         store = self._live_store(slug)
         try:
-            tasks.request_delete(store.pk)
+            with transaction.atomic():
+                tasks.request_delete(store.pk)
+                audit.record(audit.Action.DELETE, store=store)
         except lifecycle.TransitionRefused:
             self.stdout.write(f"{slug}: already being deleted")
         else:
@@ -88,7 +94,9 @@ class Command(BaseCommand):
     def do_retry(self, *, slug, **_):
         store = self._live_store(slug)
         try:
-            tasks.request_retry(store.pk)
+            with transaction.atomic():
+                tasks.request_retry(store.pk)
+                audit.record(audit.Action.RETRY, store=store)
         except lifecycle.TransitionRefused:
             raise CommandError(f"{slug} is {store.status}; only a failed store can be retried") from None
         self.stdout.write(f"{slug}: queued again")
