@@ -58,7 +58,7 @@ class AuditEntry(models.Model):
         "stores.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
     )
     store_pk = models.BigIntegerField(null=True, blank=True, db_index=True, verbose_name="store id")
-    store_slug = models.CharField(max_length=63, blank=True, verbose_name="store")
+    store_slug = models.CharField(max_length=63, blank=True, verbose_name="store name")
     engine = models.CharField(max_length=20, blank=True)
 
     # From where.
