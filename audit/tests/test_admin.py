@@ -5,7 +5,7 @@ from django.contrib.admin.sites import site
 from django.urls import reverse
 
 from audit import log
-from audit.models import Action, AuditEntry, Channel, Outcome
+from audit.models import Action, AuditEntry, Outcome
 from stores import lifecycle
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,6 @@ from audit import log
 from audit.models import Action, Channel, Outcome
 from stores import lifecycle
 from tests.chromium import screenshot
-from tests.conftest import chromium  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
