@@ -1,5 +1,9 @@
 from django.contrib import admin, messages
+from django.db import transaction
+from django.urls import reverse
+from django.utils.html import format_html
 
+from audit import log as audit
 from stores import lifecycle, tasks, upgrades
 from stores.models import Status, Store, StoreEvent
 
@@ -24,7 +28,7 @@ class StoreAdmin(admin.ModelAdmin):
     readonly_fields = (
         "owner", "slug", "engine", "status", "step", "failure_reason", "created_at", "updated_at", "queued_at",
         "started_at", "deadline_at", "ready_at", "deleted_at", "lease_token", "lease_until", "attempts",
-        "delete_attempts", "chart_version", "images",
+        "delete_attempts", "chart_version", "images", "audit_log",
     )
     inlines = (StoreEventInline,)
     actions = ("retry_stores", "delete_stores")
@@ -44,6 +48,11 @@ class StoreAdmin(admin.ModelAdmin):
         # Deleting the row would orphan the namespace; use the "Delete" action.
         return False
 
+    @admin.display(description="Audit log")
+    def audit_log(self, store):
+        url = reverse("admin:audit_auditentry_changelist") + f"?store_pk={store.pk}"
+        return format_html('<a href="{}">Who created, deleted, retried it or revealed its credentials</a>', url)
+
     # Both actions change stores: a staff user who may only view them gets
     # neither (Django leaves them out of the list and refuses a forged POST).
     @admin.action(description="Retry selected failed stores", permissions=["change"])
@@ -51,9 +60,13 @@ class StoreAdmin(admin.ModelAdmin):
         done = refused = 0
         for store in queryset:
             try:
-                tasks.request_retry(store.pk)
+                with transaction.atomic():
+                    tasks.request_retry(store.pk)
+                    audit.record(audit.Action.RETRY, request=request, store=store)
                 done += 1
-            except lifecycle.TransitionRefused:
+            except lifecycle.TransitionRefused as exc:
+                audit.record(audit.Action.RETRY, request=request, store=store, outcome=audit.Outcome.REFUSED,
+                             detail=str(exc))
                 refused += 1
         if done:
             self.message_user(request, f"Retrying {done} store(s).", messages.SUCCESS)
@@ -67,7 +80,14 @@ class StoreAdmin(admin.ModelAdmin):
     def delete_stores(self, request, queryset):
         counts = {"started": 0, "restarted": 0, "running": 0, "deleted": 0, "updating": 0}
         for store in queryset:
-            counts[_delete_or_restart(store)] += 1
+            # The audit entry commits with the change; a refused one is recorded as refused.
+            with transaction.atomic():
+                result = _delete_or_restart(store)
+                action, outcome, detail = AUDITED_DELETE[result]
+                if result == "running" and store.status in (Status.DELETING, Status.DELETE_STUCK):
+                    action = audit.Action.RESTART_DELETE
+                audit.record(action, request=request, store=store, outcome=outcome, detail=detail)
+            counts[result] += 1
         if counts["started"]:
             self.message_user(request, f"Deleting {counts['started']} store(s).", messages.SUCCESS)
         if counts["restarted"]:
@@ -87,6 +107,16 @@ class StoreAdmin(admin.ModelAdmin):
             )
         if counts["deleted"]:
             self.message_user(request, f"{counts['deleted']} store(s) already deleted; left alone.", messages.INFO)
+
+
+# What `_delete_or_restart` did, as an audit entry: (action, outcome, detail).
+AUDITED_DELETE = {
+    "started": (audit.Action.DELETE, audit.Outcome.DONE, ""),
+    "restarted": (audit.Action.RESTART_DELETE, audit.Outcome.DONE, ""),
+    "running": (audit.Action.DELETE, audit.Outcome.REFUSED, "a worker is deleting it now"),
+    "deleted": (audit.Action.DELETE, audit.Outcome.REFUSED, "already deleted"),
+    "updating": (audit.Action.DELETE, audit.Outcome.REFUSED, "an upgrade or rollback is running"),
+}
 
 
 def _delete_or_restart(store: Store) -> str:

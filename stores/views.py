@@ -5,8 +5,9 @@ from collections import Counter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Min, OuterRef, Subquery
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.cache import never_cache
@@ -16,16 +17,26 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from accounts.models import store_limit_for
 from accounts.throttle import throttle
+from audit import log as audit
 from stores import lifecycle, live, provisioning, tasks, upgrades
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
 from stores.models import FINAL, Status, Store, StoreEvent
 
 
-def _get_store_for_owner(request, pk: int, stores=None) -> Store:
-    """The store if it belongs to the signed-in user; 404 otherwise (never 403: ids are not a hint)."""
-    return get_object_or_404(stores if stores is not None else Store.objects.select_related("owner"),
-                             pk=pk, owner=request.user)
+def _get_store_for_owner(request, pk: int, stores=None, *, audit_action=None) -> Store:
+    """The store if it belongs to the signed-in user; 404 otherwise (never 403: ids are not a hint).
+
+    With `audit_action`, a miss is recorded as a refused attempt (someone
+    acting on a store id that is not theirs).
+    """
+    try:
+        return get_object_or_404(stores if stores is not None else Store.objects.select_related("owner"),
+                                 pk=pk, owner=request.user)
+    except Http404:
+        if audit_action:
+            audit.record_not_owner(audit_action, request=request, pk=pk)
+        raise
 
 
 def _status_counts(stores) -> list[tuple[int, str]]:
@@ -145,12 +156,15 @@ def create_store(request):
         return redirect("dashboard")
     form = CreateStoreForm(request.POST)
     if form.is_valid():
+        name, engine = form.cleaned_data["name"], form.cleaned_data["engine"]
         try:
-            store = tasks.request_create(request.user, form.cleaned_data["name"], form.cleaned_data["engine"])
-        except lifecycle.StoreLimitReached as exc:
-            form.add_error(None, str(exc))
-        except lifecycle.SlugTaken as exc:
-            form.add_error("name", str(exc))
+            with transaction.atomic():
+                store = tasks.request_create(request.user, name, engine)
+                audit.record(audit.Action.CREATE, request=request, store=store)
+        except (lifecycle.StoreLimitReached, lifecycle.SlugTaken) as exc:
+            audit.record(audit.Action.CREATE, request=request, slug=name, engine=engine,
+                         outcome=audit.Outcome.REFUSED, detail=str(exc))
+            form.add_error("name" if isinstance(exc, lifecycle.SlugTaken) else None, str(exc))
         else:
             messages.success(request, f"Store “{store.slug}” is queued.")
             return redirect("store_detail", pk=store.pk)
@@ -223,17 +237,23 @@ def store_status(request, pk: int):
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete_store(request, pk: int):
-    store = _get_store_for_owner(request, pk)
+    store = _get_store_for_owner(request, pk, audit_action=audit.Action.DELETE if request.method == "POST" else None)
     if request.method == "GET":
         return render(request, "stores/store_delete.html", {"store": store})
     try:
-        tasks.request_delete(store.pk)
+        with transaction.atomic():
+            tasks.request_delete(store.pk)
+            audit.record(audit.Action.DELETE, request=request, store=store)
     except lifecycle.TransitionRefused:
         status = Store.objects.filter(pk=store.pk).values_list("status", flat=True).first()
         if status == Status.UPDATING:
+            audit.record(audit.Action.DELETE, request=request, store=store, outcome=audit.Outcome.REFUSED,
+                         detail="an upgrade or rollback is running")
             messages.info(request, f"“{store.slug}” is being updated by an operator; delete it once that has ended.")
             return redirect("store_detail", pk=store.pk)
         state = "deleted" if store.status == Status.DELETED else "being deleted"
+        audit.record(audit.Action.DELETE, request=request, store=store, outcome=audit.Outcome.REFUSED,
+                     detail=f"already {state}")
         messages.info(request, f"“{store.slug}” is already {state}.")
     else:
         messages.success(request, f"Deleting “{store.slug}”: its release and namespace are being removed.")
@@ -243,10 +263,14 @@ def delete_store(request, pk: int):
 @login_required
 @require_POST
 def retry_store(request, pk: int):
-    store = _get_store_for_owner(request, pk)
+    store = _get_store_for_owner(request, pk, audit_action=audit.Action.RETRY)
     try:
-        tasks.request_retry(store.pk)
+        with transaction.atomic():
+            tasks.request_retry(store.pk)
+            audit.record(audit.Action.RETRY, request=request, store=store)
     except lifecycle.TransitionRefused:
+        audit.record(audit.Action.RETRY, request=request, store=store, outcome=audit.Outcome.REFUSED,
+                     detail=f"only a failed store can be retried; it is {store.status}")
         messages.info(request, f"Only a failed store can be retried; “{store.slug}” is {store.get_status_display().lower()}.")
     else:
         messages.success(request, f"Retrying “{store.slug}”.")
@@ -258,14 +282,19 @@ def retry_store(request, pk: int):
 @never_cache
 def store_credentials(request, pk: int):
     """Read the shop admin login from the namespace secret, on demand only."""
-    store = _get_store_for_owner(request, pk)
+    store = _get_store_for_owner(request, pk, audit_action=audit.Action.REVEAL_CREDENTIALS)
     context = {"store": store, "blueprint": ENGINES[store.engine], "credentials": None, "error": None}
     if store.status != Status.READY:
         context["error"] = "Credentials are available once the store is ready."
+        outcome, detail = audit.Outcome.REFUSED, f"the store is {store.status}, not ready"
     else:
         try:
             context["credentials"] = provisioning.credentials_for(store)
+            outcome, detail = audit.Outcome.DONE, ""
         except provisioning.CredentialsUnavailable as exc:
             context["error"] = f"Could not read the credentials: {exc}"
+            outcome, detail = audit.Outcome.FAILED, str(exc)
+    # Only the attempt is recorded, never the credentials.
+    audit.record(audit.Action.REVEAL_CREDENTIALS, request=request, store=store, outcome=outcome, detail=detail)
     template = "stores/_credentials.html" if request.htmx else "stores/store_credentials.html"
     return render(request, template, context)

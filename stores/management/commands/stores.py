@@ -6,7 +6,9 @@ import time
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from audit import log as audit
 from stores import lifecycle, provisioning, tasks, upgrades
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
@@ -74,7 +76,9 @@ class Command(BaseCommand):
         if not form.is_valid():
             raise CommandError("; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items()))
         try:
-            store = tasks.request_create(user, form.cleaned_data["name"], form.cleaned_data["engine"])
+            with transaction.atomic():
+                store = tasks.request_create(user, form.cleaned_data["name"], form.cleaned_data["engine"])
+                audit.record(audit.Action.CREATE, store=store)
         except (lifecycle.StoreLimitReached, lifecycle.SlugTaken) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{store.slug}: queued (id {store.pk}, {store.url})")
@@ -86,7 +90,9 @@ class Command(BaseCommand):
     def do_delete(self, *, slug, wait=False, **_):
         store = self._live_store(slug)
         try:
-            tasks.request_delete(store.pk)
+            with transaction.atomic():
+                tasks.request_delete(store.pk)
+                audit.record(audit.Action.DELETE, store=store)
         except lifecycle.TransitionRefused:
             if Store.objects.filter(pk=store.pk, status=Status.UPDATING).exists():
                 raise CommandError(f"{slug}: an upgrade or rollback is running; delete it once it has ended") from None
@@ -100,25 +106,32 @@ class Command(BaseCommand):
     def do_retry(self, *, slug, **_):
         store = self._live_store(slug)
         try:
-            tasks.request_retry(store.pk)
+            with transaction.atomic():
+                tasks.request_retry(store.pk)
+                audit.record(audit.Action.RETRY, store=store)
         except lifecycle.TransitionRefused:
             raise CommandError(f"{slug} is {store.status}; only a failed store can be retried") from None
         self.stdout.write(f"{slug}: queued again")
 
     def do_upgrade(self, *, slug, **_):
-        self._update(slug, upgrades.upgrade, "upgrade")
+        self._update(slug, upgrades.upgrade, "upgrade", audit.Action.UPGRADE)
 
     def do_rollback(self, *, slug, **_):
-        self._update(slug, upgrades.rollback, "roll back")
+        self._update(slug, upgrades.rollback, "roll back", audit.Action.ROLLBACK)
 
-    def _update(self, slug: str, action, verb: str) -> None:
+    def _update(self, slug: str, action, verb: str, audited) -> None:
         """Run an upgrade or rollback here and print its events; an error when it ended failed."""
         store = self._live_store(slug)
         last = store.events.order_by("-pk").values_list("pk", flat=True).first() or 0
         try:
             final = action(store.pk)
         except upgrades.Refused as exc:
+            audit.record(audited, store=store, outcome=audit.Outcome.REFUSED, detail=str(exc))
             raise CommandError(f"cannot {verb} {slug}: {exc}") from None
+        if final.status == Status.READY:
+            audit.record(audited, store=final, detail=f"chart {final.chart_version}" if final.chart_version else "")
+        else:
+            audit.record(audited, store=final, outcome=audit.Outcome.FAILED, detail=final.failure_reason)
         for event in store.events.filter(pk__gt=last).order_by("pk"):
             took = f" ({event.duration_seconds:.1f} s)" if event.duration_seconds is not None else ""
             self.stdout.write(f"{slug}: {event.message}{took}")

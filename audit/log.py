@@ -1,0 +1,84 @@
+"""Writing the audit log: `record(action, request=..., store=..., outcome=..., detail=...)`.
+
+Callers that change a store record the change in the same transaction as the
+change (`with transaction.atomic(): <change>; record(...)`), so a change that
+rolls back is not logged as done, and a change that commits is always logged.
+A refused attempt is recorded after the refusal, outside the rolled-back block.
+"""
+
+import os
+import pwd
+import socket
+
+from accounts.throttle import client_ip
+from audit.models import Action, AuditEntry, Channel, Outcome
+from stores.models import Store
+
+__all__ = ["Action", "Channel", "Outcome", "record", "record_not_owner"]
+
+USER_AGENT_LENGTH = AuditEntry._meta.get_field("user_agent").max_length
+DETAIL_LENGTH = AuditEntry._meta.get_field("detail").max_length
+
+
+def record(action: str, *, request=None, store: Store | None = None, store_pk: int | None = None, slug: str = "",
+           engine: str = "", outcome: str = Outcome.DONE, detail: str = "", actor=None,
+           channel: str | None = None) -> AuditEntry:
+    """Write one entry: who (the request's user, else the OS user and host), what, to which store, from where.
+
+    `store` is the row when there is one; `slug`/`engine` name a store that was
+    not created (a refused create), `store_pk` an id that matched no store.
+    """
+    entry = AuditEntry(action=action, outcome=outcome, detail=detail[:DETAIL_LENGTH])
+    if store is not None:
+        entry.store, entry.store_pk, entry.store_slug, entry.engine = store, store.pk, store.slug, store.engine
+    else:
+        entry.store_pk = store_pk
+        entry.store_slug = slug[: AuditEntry._meta.get_field("store_slug").max_length]
+        entry.engine = engine[: AuditEntry._meta.get_field("engine").max_length]
+
+    if request is not None:
+        user = actor if actor is not None else getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            entry.user, entry.username = user, user.get_username()
+        entry.channel = channel or _channel_of(request)
+        # The same address the throttles count by: CLIENT_IP_HEADER only when set.
+        entry.ip = client_ip(request)
+        entry.user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH]
+    else:
+        if actor is not None:
+            entry.user, entry.username = actor, actor.get_username()
+        entry.channel = channel or Channel.MANAGE_PY
+        entry.os_user, entry.host = os_user(), socket.gethostname()
+    entry.save()
+    return entry
+
+
+def record_not_owner(action: str, *, request, pk: int) -> AuditEntry:
+    """A signed-in user acted on a store id that is not theirs (the view answers 404)."""
+    store = Store.objects.filter(pk=pk).first()
+    if store is None:
+        return record(action, request=request, store_pk=pk, outcome=Outcome.REFUSED, detail=f"no store with id {pk}")
+    return record(action, request=request, store=store, outcome=Outcome.REFUSED,
+                  detail=f"not the owner (the store belongs to {store.owner.get_username()})")
+
+
+def os_user() -> str:
+    """The account running manage.py, by its real uid (USER and LOGNAME are whatever the shell says).
+
+    Under sudo, the account that ran sudo comes first: "root" alone would say
+    nothing about who it was.
+    """
+    uid = os.getuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a container's uid with no passwd entry
+        name = f"uid {uid}"
+    sudo_user = os.environ.get("SUDO_USER")
+    if sudo_user and sudo_user != name:
+        return f"{sudo_user} (sudo as {name})"
+    return name
+
+
+def _channel_of(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    return Channel.ADMIN if match is not None and match.namespace == "admin" else Channel.WEB
