@@ -219,8 +219,11 @@ def _provision_six_at_once(django_user_model, replicas, prefix: str, **env) -> N
     assert [r.attempts for r in rows] == [1] * STORES
     started_events = StoreEvent.objects.filter(store__in=rows, message="Provisioning started.")
     assert sorted(started_events.values_list("store_id", flat=True)) == sorted(r.pk for r in rows)
-    tasks = Task.objects.filter(name__in=[f"provision-store-{r.pk}" for r in rows])
-    assert sorted(tasks.values_list("name", flat=True)) == sorted(f"provision-store-{r.pk}" for r in rows)
+    # A worker's monitor saves the task's result after the task returns: wait for the last one.
+    names = sorted(f"provision-store-{r.pk}" for r in rows)
+    tasks = Task.objects.filter(name__in=names)
+    wait_for(lambda: tasks.count() >= STORES, timeout=60, what="the provision tasks' results")
+    assert sorted(tasks.values_list("name", flat=True)) == names  # one task each
     assert all(t.success and t.cluster == settings.PROVISION_CLUSTER for t in tasks)
 
     overlap = _max_overlap([(r.started_at, r.ready_at) for r in rows])
