@@ -45,6 +45,7 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    _deselect_postgres_tests_on_sqlite(config, items)
     if not config.getoption("--database-tests-only"):
         return
     keep, skip = [], []
@@ -63,3 +64,30 @@ def pytest_report_header(config):
     test_name = database.get("TEST", {}).get("NAME") or f"test_{database['NAME']}"
     where = f" on {database['HOST']}:{database['PORT']}" if database.get("HOST") else ""
     return f"database: {database['ENGINE'].rsplit('.', 1)[-1]} {test_name}{where}"
+
+
+# Tests marked `postgres` model production (several processes on PostgreSQL);
+# the SQLite pass of `make test` deselects them and says so at the end, and
+# the PostgreSQL pass (--database-tests-only) runs them.
+def _deselect_postgres_tests_on_sqlite(config, items):
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    postgres = [item for item in items if item.get_closest_marker("postgres")]
+    if postgres:
+        config.hook.pytest_deselected(items=postgres)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+        config.stash[POSTGRES_DESELECTED] = len(postgres)
+
+
+POSTGRES_DESELECTED = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    count = config.stash.get(POSTGRES_DESELECTED, 0)
+    if count:
+        terminalreporter.write_line(
+            f"{count} test(s) marked postgres deselected: the database is SQLite; "
+            "the PostgreSQL pass (make test, make test-postgres) runs them"
+        )
