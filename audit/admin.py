@@ -5,10 +5,11 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from audit.models import AuditEntry
+from provisioner.admin_readonly import ReadOnlyModelAdmin
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyModelAdmin):
     """View-only, for everyone: an audit log that an operator can edit proves nothing."""
 
     list_display = ("when", "who", "action", "store_link", "channel", "where", "result")
@@ -59,12 +60,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
     def lookup_allowed(self, lookup, value, request=None):
         # The store page's "Audit log" link filters by store id.
         return lookup == "store_pk" or super().lookup_allowed(lookup, value, request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -4,6 +4,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from audit import log as audit
+from provisioner.admin_readonly import ReadOnlyModelAdmin
 from stores import lifecycle, tasks, upgrades
 from stores.models import Status, Store, StoreEvent
 
@@ -139,16 +140,7 @@ def _delete_or_restart(store: Store) -> str:
 
 
 @admin.register(StoreEvent)
-class StoreEventAdmin(admin.ModelAdmin):
+class StoreEventAdmin(ReadOnlyModelAdmin):
     list_display = ("created_at", "store", "kind", "step", "message", "duration_ms")
     list_filter = ("kind", "step")
     search_fields = ("store__slug", "message")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

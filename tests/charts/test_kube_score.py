@@ -85,14 +85,6 @@ def find_kube_score() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def kube_score() -> str:
-    path = find_kube_score()
-    if path is None:
-        pytest.skip("no kube-score binary: make kube-score builds it")
-    return path
-
-
 def findings(kube_score: str, objects: list[dict], tmp_path: Path) -> dict[tuple[str, str], list[str]]:
     manifest = tmp_path / "objects.yaml"
     manifest.write_text(yaml.safe_dump_all(objects, sort_keys=False))

@@ -276,16 +276,6 @@ ACCEPTED: dict[tuple[str, str], str] = {
 }
 
 
-@pytest.fixture(scope="module")
-def kube_score() -> str:
-    from test_kube_score import find_kube_score
-
-    path = find_kube_score()
-    if path is None:
-        pytest.skip("no kube-score binary: make kube-score builds it")
-    return path
-
-
 @pytest.mark.parametrize("values_file", VALUES_FILES)
 def test_kube_score_finds_nothing_new(kube_score, helm, tmp_path, values_file):
     from test_kube_score import findings

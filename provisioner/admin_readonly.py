@@ -1,0 +1,16 @@
+"""A model admin that shows records and never writes them (the activity feed, the audit log)."""
+
+from django.contrib import admin
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """No add, change or delete for anyone, superusers included: views only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
