@@ -33,6 +33,7 @@ cluster:
 
 cluster-down:
 	bash localcluster/down.sh
+	if [ -d .localcluster-pg ]; then LOCALCLUSTER_DIR=$(CURDIR)/.localcluster-pg bash localcluster/down.sh; fi
 
 ## system-packages: Debian's Chromium (browser tests), shellcheck and busybox (setup-script tests)
 SYSTEM_PACKAGES := chromium shellcheck busybox redis-server
@@ -50,10 +51,10 @@ kube-score:
 test test-unit: kube-score
 
 ## test: every test — unit, integration (local control plane, real Helm) and browser —
-## on SQLite, then every test that touches the database again on PostgreSQL
+## on SQLite and, beside it on its own local control plane, every test that touches the
+## database again on PostgreSQL (scripts/test.sh says why and how)
 test: $(STAMP) cluster system-packages
-	$(BIN)/python -m pytest
-	$(PYTEST_ON_POSTGRES)
+	VENV_BIN=$(CURDIR)/$(BIN) bash scripts/test.sh
 
 # A private server from Debian's postgresql (scripts/postgres.sh: installed,
 # created and started on first use, reused after); pytest-django creates the
