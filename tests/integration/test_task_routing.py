@@ -75,7 +75,9 @@ def test_it_runs_a_provision_freed_by_a_delete_on_the_provision_cluster(
     workers.kill("provision-workers")
     tasks.request_delete(first.pk)
     wait_for(lambda: _status(first)[0] == Status.DELETED, timeout=120, what="the first store's delete")
-    assert _status(third)[0] == Status.PROVISIONING
+    # The delete task claims the freed slot right after it commits the delete
+    # (tasks._run_with_lease), in a transaction of its own: a moment later.
+    wait_for(lambda: _status(third)[0] == Status.PROVISIONING, timeout=30, what="the freed slot to go to the third store")
     workers.restart_provision_workers()
     wait_for(lambda: _status(third) == (Status.PROVISIONING, "workloads"), timeout=120,
              what="the third store's provision to run")
