@@ -7,19 +7,11 @@ from audit.models import Action, AuditEntry, Channel, Outcome
 from audit.tests.helpers import BROWSER, FROM_SOMEWHERE, only_entry, summary
 from stores import cluster, lifecycle, tasks
 from stores.models import Status
+from stores.tests.helpers import provision
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:stores_store_changelist")
-
-
-def _provision(owner, slug, workers, fake_cluster, *, fail_with=None):
-    fake_cluster.wait_error = fail_with
-    with workers():
-        store = tasks.request_create(owner, slug, "woocommerce")
-    fake_cluster.wait_error = None
-    store.refresh_from_db()
-    return store
 
 
 def _act(client, action, *stores):
@@ -28,7 +20,7 @@ def _act(client, action, *stores):
 
 
 def test_it_records_a_retry_from_the_admin(admin_client, admin_user, alice, workers, fake_cluster):
-    store = _provision(alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: boom"))
+    store = provision(alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: boom"))
 
     with workers():
         _act(admin_client, "retry_stores", store)
@@ -40,7 +32,7 @@ def test_it_records_a_retry_from_the_admin(admin_client, admin_user, alice, work
 
 
 def test_it_records_a_refused_retry_from_the_admin(admin_client, alice, workers, fake_cluster):
-    store = _provision(alice, "fine", workers, fake_cluster)
+    store = provision(alice, "fine", workers, fake_cluster)
 
     with workers():
         _act(admin_client, "retry_stores", store)
@@ -51,8 +43,8 @@ def test_it_records_a_refused_retry_from_the_admin(admin_client, alice, workers,
 
 
 def test_it_records_each_delete_from_the_admin(admin_client, alice, bob, workers, fake_cluster):
-    first = _provision(alice, "first", workers, fake_cluster)
-    second = _provision(bob, "second", workers, fake_cluster)
+    first = provision(alice, "first", workers, fake_cluster)
+    second = provision(bob, "second", workers, fake_cluster)
 
     with workers():
         _act(admin_client, "delete_stores", first, second)
@@ -65,7 +57,7 @@ def test_it_records_each_delete_from_the_admin(admin_client, alice, bob, workers
 
 
 def test_it_records_a_restarted_delete(admin_client, alice, workers, fake_cluster):
-    store = _provision(alice, "stuck", workers, fake_cluster)
+    store = provision(alice, "stuck", workers, fake_cluster)
     lifecycle.request_delete(store.pk)  # waiting, no worker holds it
 
     with workers():
@@ -75,7 +67,7 @@ def test_it_records_a_restarted_delete(admin_client, alice, workers, fake_cluste
 
 
 def test_it_records_a_restart_refused_while_a_worker_deletes(admin_client, alice, workers, fake_cluster, monkeypatch):
-    store = _provision(alice, "busy", workers, fake_cluster)
+    store = provision(alice, "busy", workers, fake_cluster)
     lifecycle.request_delete(store.pk)
     lifecycle.take_lease(store.pk, Status.DELETING)
     monkeypatch.setattr(tasks, "enqueue_delete", lambda store_id: None)
@@ -88,7 +80,7 @@ def test_it_records_a_restart_refused_while_a_worker_deletes(admin_client, alice
 
 
 def test_it_records_a_delete_of_a_deleted_store_as_refused(admin_client, alice, workers, fake_cluster):
-    store = _provision(alice, "gone", workers, fake_cluster)
+    store = provision(alice, "gone", workers, fake_cluster)
     with workers():
         tasks.request_delete(store.pk)
 
@@ -105,7 +97,7 @@ def test_it_records_nothing_for_a_viewer_the_action_is_refused_to(client, django
     viewer = django_user_model.objects.create_user("viewer", "viewer@example.org", "viewer-password-1", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_store"))
     client.force_login(viewer)
-    store = _provision(alice, "fine", workers, fake_cluster)
+    store = provision(alice, "fine", workers, fake_cluster)
 
     _act(client, "delete_stores", store)
 

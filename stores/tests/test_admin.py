@@ -7,20 +7,11 @@ from django.urls import reverse
 from accounts.models import Profile
 from stores import cluster, lifecycle, tasks
 from stores.models import Status, Store, StoreEvent
+from stores.tests.helpers import provision
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:stores_store_changelist")
-
-
-def _provision(owner, slug, workers, fake_cluster, *, fail_with=None):
-    fake_cluster.wait_error = fail_with
-    with workers():
-        store = tasks.request_create(owner, slug, "woocommerce")
-    fake_cluster.wait_error = None
-    store.refresh_from_db()
-    assert store.status == (Status.FAILED if fail_with else Status.READY)
-    return store
 
 
 def _act(client, action, *stores):
@@ -97,7 +88,7 @@ def test_it_shows_a_store_with_its_events(admin_client, alice):
 
 
 def test_it_retries_failed_stores(admin_client, alice, workers, fake_cluster):
-    store = _provision(alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: ErrImagePull: boom"))
+    store = provision(alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: ErrImagePull: boom"))
 
     with workers():
         response = _act(admin_client, "retry_stores", store)
@@ -110,7 +101,7 @@ def test_it_retries_failed_stores(admin_client, alice, workers, fake_cluster):
 
 
 def test_it_refuses_to_retry_a_store_that_is_not_failed(admin_client, alice, workers, fake_cluster):
-    ready = _provision(alice, "fine", workers, fake_cluster)
+    ready = provision(alice, "fine", workers, fake_cluster)
     events_before = StoreEvent.objects.filter(store=ready).count()
 
     with workers():
@@ -125,8 +116,8 @@ def test_it_refuses_to_retry_a_store_that_is_not_failed(admin_client, alice, wor
 
 
 def test_it_deletes_stores(admin_client, alice, bob, workers, fake_cluster):
-    first = _provision(alice, "first", workers, fake_cluster)
-    second = _provision(bob, "second", workers, fake_cluster)
+    first = provision(alice, "first", workers, fake_cluster)
+    second = provision(bob, "second", workers, fake_cluster)
     fake_cluster.calls.clear()
     fake_cluster.helm.calls.clear()
 
@@ -145,7 +136,7 @@ def test_it_deletes_stores(admin_client, alice, bob, workers, fake_cluster):
 
 
 def test_it_restarts_a_delete_that_is_stuck(admin_client, alice, workers, fake_cluster):
-    store = _provision(alice, "stuck", workers, fake_cluster)
+    store = provision(alice, "stuck", workers, fake_cluster)
     lifecycle.request_delete(store.pk)
     fake_cluster.calls.clear()
 
@@ -159,7 +150,7 @@ def test_it_restarts_a_delete_that_is_stuck(admin_client, alice, workers, fake_c
 
 
 def test_it_leaves_a_deleted_store_alone(admin_client, alice, workers, fake_cluster):
-    store = _provision(alice, "gone", workers, fake_cluster)
+    store = provision(alice, "gone", workers, fake_cluster)
     with workers():
         tasks.request_delete(store.pk)
     assert Store.objects.get(pk=store.pk).status == Status.DELETED
@@ -320,7 +311,7 @@ def viewer_client(client, django_user_model):
 
 
 def test_it_offers_no_actions_to_a_staff_user_who_may_only_view(viewer_client, alice, workers, fake_cluster):
-    store = _provision(alice, "fine", workers, fake_cluster)
+    store = provision(alice, "fine", workers, fake_cluster)
     changelist = viewer_client.get(CHANGELIST)
     assert changelist.status_code == 200
     action_form = changelist.context["action_form"]  # None when no action is allowed
@@ -338,7 +329,7 @@ def test_it_offers_no_actions_to_a_staff_user_who_may_only_view(viewer_client, a
 
 
 def test_it_does_not_let_a_viewer_retry(viewer_client, alice, workers, fake_cluster):
-    store = _provision(alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: ErrImagePull: boom"))
+    store = provision(alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: ErrImagePull: boom"))
 
     with workers():
         _act(viewer_client, "retry_stores", store)
@@ -348,7 +339,7 @@ def test_it_does_not_let_a_viewer_retry(viewer_client, alice, workers, fake_clus
 
 
 def test_it_leaves_a_delete_that_a_worker_is_running_alone(admin_client, alice, workers, fake_cluster, monkeypatch):
-    store = _provision(alice, "busy", workers, fake_cluster)
+    store = provision(alice, "busy", workers, fake_cluster)
     lifecycle.request_delete(store.pk)
     token = lifecycle.take_lease(store.pk, Status.DELETING)  # a worker is deleting it now
     started = []
@@ -365,7 +356,7 @@ def test_it_leaves_a_delete_that_a_worker_is_running_alone(admin_client, alice, 
 
 
 def test_it_reports_a_store_another_operator_deleted_meanwhile(admin_client, alice, workers, fake_cluster, monkeypatch):
-    store = _provision(alice, "raced", workers, fake_cluster)
+    store = provision(alice, "raced", workers, fake_cluster)
     real_request_delete = lifecycle.request_delete
 
     def deleted_just_before(store_id):
@@ -384,7 +375,7 @@ def test_it_reports_a_store_another_operator_deleted_meanwhile(admin_client, ali
 
 
 def test_it_restarts_a_stuck_delete_with_a_fresh_count(admin_client, alice, workers, fake_cluster, monkeypatch, settings):
-    store = _provision(alice, "stuck", workers, fake_cluster)
+    store = provision(alice, "stuck", workers, fake_cluster)
     settings.DELETE_MAX_ATTEMPTS = 1
     real_delete_namespace = fake_cluster.delete_namespace
 
