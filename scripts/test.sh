@@ -14,7 +14,11 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root" || exit 1
 python="${VENV_BIN:-$root/.venv/bin}/python"
-log="$root/artifacts/logs/test-postgres.log"
+# The PostgreSQL pass keeps its process logs and screenshots apart
+# (tests/platform.py ARTIFACTS_DIR): both passes start workers with the same
+# log names, and a test reading its workers' log must not see the other's.
+pg_artifacts="$root/artifacts/postgres"
+log="$pg_artifacts/logs/test-postgres.log"
 mkdir -p "$(dirname "$log")"
 
 # The URL is checked first so that a server that failed to start cannot fall
@@ -27,7 +31,7 @@ if [[ -z "$url" ]]; then
 fi
 
 echo "== the PostgreSQL pass runs beside this one; its output: $log"
-LOCALCLUSTER_DIR="$root/.localcluster-pg" LOCALCLUSTER_REAL_NODE=0 DATABASE_URL="$url" \
+LOCALCLUSTER_DIR="$root/.localcluster-pg" LOCALCLUSTER_REAL_NODE=0 DATABASE_URL="$url" TEST_ARTIFACTS_DIR="$pg_artifacts" \
   "$python" -m pytest --database-tests-only -m "not realnode" -p no:cacheprovider "$@" > "$log" 2>&1 &
 postgres_pass=$!
 # The PostgreSQL pass stops with this script.

@@ -18,7 +18,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LOG_DIR = REPO_ROOT / "artifacts" / "logs"
+# Logs and screenshots of one test run. `make test` runs two passes side by
+# side in one checkout (scripts/test.sh); each gets its own directory, since
+# both start processes with the same log names and a test that reads a log
+# must see only its own pass's lines.
+ARTIFACTS_DIR = Path(os.environ.get("TEST_ARTIFACTS_DIR") or REPO_ROOT / "artifacts")
+LOG_DIR = ARTIFACTS_DIR / "logs"
 
 
 def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):
