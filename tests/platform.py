@@ -119,17 +119,28 @@ class Platform:
         return url
 
     def stop(self) -> None:
-        for name in list(self.procs):
-            proc = self.procs.pop(name)
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-            except ProcessLookupError:
-                pass
+        """Stop every process, all at once, then make sure nothing of theirs is left.
 
+        SIGTERM goes to each main process only: a `qcluster` then stops its own
+        workers and exits in a few seconds, where a SIGTERM to its whole group
+        kills the workers under it and it waits out its 15 s timeout for them.
+        Whatever a group still holds after that is killed.
+        """
+        procs = list(self.procs.values())
+        self.procs.clear()
+        for proc in procs:
+            proc.terminate()  # a no-op for a process already reaped
+        deadline = time.monotonic() + 15
+        for proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # the whole group is gone
+            proc.wait(5)
 
 def delete_live_stores() -> None:
     """Delete, in this process, every store a test left live, so namespaces never pile up.
