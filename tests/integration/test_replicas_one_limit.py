@@ -61,7 +61,7 @@ def replicas(local_cluster):
         return [p.start_web() for p in pair]
 
     yield start
-    # A qcluster can take its whole 15 s grace to stop: stop the replicas side by side.
+    # A qcluster busy with a task can take all of Platform.stop's 15 s: stop the replicas side by side.
     stopping = [threading.Thread(target=p.stop) for p in started]
     for t in stopping:
         t.start()
