@@ -34,7 +34,7 @@ BANNER = "Simulated cluster: stores are provisioned for real against a local Kub
 SYSTEM_PATH = "/usr/bin:/bin"
 # Set by the test process or the other tests; a fresh shell has none of them.
 INHERITED = {"KUBECONFIG", "HELM_BIN", "DATABASE_URL", "REDIS_URL", "CHECK_STORE_URL", "CLUSTER_MODE",
-             "VAR_DIR", "DJANGO_SETTINGS_MODULE", "PORT", "HOST"}
+             "VAR_DIR", "DJANGO_SETTINGS_MODULE", "PORT", "HOST", "SITE_URL"}
 
 
 def _answers(url: str) -> bool:
@@ -121,6 +121,11 @@ def test_it_creates_a_store_to_ready_on_a_fresh_machine(first_run, page):
     # No store container serves on simulated nodes: the storefront check is skipped, not failed.
     expect(page.locator(".step-skipped")).to_contain_text("Storefront check")
     screenshot(page, "first-run-03-store-ready")
+
+    # The owner's mail (printed by the control workers, no mail server here)
+    # links to this store's page on the port the site listens on.
+    link = f"{url}/stores/{page.url.rstrip('/').rsplit('/', 1)[-1]}/"
+    wait_for(lambda: link in terminal.read_text(), timeout=60, what=f"the owner's mail linking to {link}")
 
     page.goto(f"{url}/")
     expect(page.locator("table.stores")).to_contain_text("Ready")
