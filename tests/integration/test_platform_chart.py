@@ -3,7 +3,8 @@
 Lint with every values file, a strict server-side dry run of everything it
 renders in a namespace that enforces Pod Security `restricted`, then the
 platform installed from its chart with values-local.yaml and `helm install
---wait --wait-for-jobs`, upgraded (a new migrations Job), and uninstalled.
+--wait --wait-for-jobs`, refused a second install beside it, upgraded (a new
+migrations Job), and uninstalled.
 kwok simulates the pods: any image "runs", Jobs complete, claims bind; what
 this proves is what the API server and Helm accept and how the objects fit
 together, not that the image serves (the Dockerfile cannot be built here).
@@ -128,6 +129,16 @@ def test_the_platform_installs_comes_up_upgrades_and_uninstalls(local_cluster):
                         for p in pods}
             assert accounts == {"web": RELEASE, "provision": RELEASE, "control": RELEASE,
                                 "migrate": RELEASE, "postgresql": "default"}
+
+            # A second platform in the same cluster is refused before anything
+            # is created (it would take the first one's stores for its own).
+            second = run(local_cluster, "helm", "install", f"{RELEASE}-second", str(CHART_DIR), "-n", ns,
+                         "-f", values, "--timeout", "1m")
+            assert second.returncode != 0
+            assert "this cluster already runs Store Provisioner" in second.stderr, second.stderr
+            assert f'release "{RELEASE}" in namespace "{ns}"' in second.stderr, second.stderr
+            releases = json.loads(run(local_cluster, "helm", "list", "-n", ns, "-a", "-o", "json").stdout)
+            assert [r["name"] for r in releases] == [RELEASE]
 
             # An upgrade runs the migrations again under a new name and drops
             # the old Job; the pods roll (the configuration changed).
