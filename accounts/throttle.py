@@ -1,4 +1,4 @@
-"""Throttling of login, sign-up and store creation (django-ratelimit).
+"""Throttling of login, sign-up, store creation and store actions (django-ratelimit).
 
 The counters live in the "ratelimit" cache (settings: Redis, or a table in the
 database), so every web worker counts against the same limit.
@@ -79,7 +79,10 @@ def _in_words(seconds: int) -> str:
 
 def too_many_attempts(request, seconds_left: int):
     wait = max(int(seconds_left), 1)
-    response = render(request, "429.html", {"wait": _in_words(wait)}, status=429)
+    # An htmx request (the credentials button) gets the message alone, for its
+    # target; base.html's htmx-config lets htmx swap a 429 in.
+    template = "_too_many_attempts.html" if getattr(request, "htmx", False) else "429.html"
+    response = render(request, template, {"wait": _in_words(wait)}, status=429)
     response["Retry-After"] = str(wait)
     return response
 

@@ -274,6 +274,10 @@ def _rate(name: str, default: str) -> str | None:
 LOGIN_RATE = _rate("LOGIN_RATE", "5/m")
 REGISTRATION_RATE = _rate("REGISTRATION_RATE", "5/m")
 STORE_CREATE_RATE = _rate("STORE_CREATE_RATE", "5/m")
+# Delete, retry and reveal-credentials POSTs per user, together: a reveal reads
+# a Secret from the cluster on the request path, and every attempt, refused or
+# not, is an audit entry; this bounds both.
+STORE_ACTION_RATE = _rate("STORE_ACTION_RATE", "20/m")
 # Behind a reverse proxy every request comes from the proxy's address. Name the
 # header the proxy sets to the client's address (X-Real-IP, X-Forwarded-For)
 # only when a proxy you run always sets it: a client can send it too.

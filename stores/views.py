@@ -236,6 +236,7 @@ def store_status(request, pk: int):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@throttle("store-action", key="user", rate="STORE_ACTION_RATE")
 def delete_store(request, pk: int):
     store = _get_store_for_owner(request, pk, audit_action=audit.Action.DELETE if request.method == "POST" else None)
     if request.method == "GET":
@@ -262,6 +263,7 @@ def delete_store(request, pk: int):
 
 @login_required
 @require_POST
+@throttle("store-action", key="user", rate="STORE_ACTION_RATE")
 def retry_store(request, pk: int):
     store = _get_store_for_owner(request, pk, audit_action=audit.Action.RETRY)
     try:
@@ -280,6 +282,7 @@ def retry_store(request, pk: int):
 @login_required
 @require_POST
 @never_cache
+@throttle("store-action", key="user", rate="STORE_ACTION_RATE")
 def store_credentials(request, pk: int):
     """Read the shop admin login from the namespace secret, on demand only."""
     store = _get_store_for_owner(request, pk, audit_action=audit.Action.REVEAL_CREDENTIALS)

@@ -91,19 +91,22 @@ def test_it_keeps_counters_in_redis_when_there_is_one():
 
 def test_it_reads_the_limits_from_the_environment():
     values = _settings_json(
-        "[settings.LOGIN_RATE, settings.REGISTRATION_RATE, settings.STORE_CREATE_RATE, settings.MAX_LIVE_STORES]",
-        LOGIN_RATE="10/5m", REGISTRATION_RATE="", STORE_CREATE_RATE="3/h", MAX_LIVE_STORES="40",
+        "[settings.LOGIN_RATE, settings.REGISTRATION_RATE, settings.STORE_CREATE_RATE, settings.STORE_ACTION_RATE,"
+        " settings.MAX_LIVE_STORES]",
+        LOGIN_RATE="10/5m", REGISTRATION_RATE="", STORE_CREATE_RATE="3/h", STORE_ACTION_RATE="60/h",
+        MAX_LIVE_STORES="40",
     )
 
-    assert values == ["10/5m", None, "3/h", 40]
+    assert values == ["10/5m", None, "3/h", "60/h", 40]
 
 
 def test_it_has_defaults_for_the_limits():
     values = _settings_json(
-        "[settings.LOGIN_RATE, settings.REGISTRATION_RATE, settings.STORE_CREATE_RATE, settings.MAX_LIVE_STORES]"
+        "[settings.LOGIN_RATE, settings.REGISTRATION_RATE, settings.STORE_CREATE_RATE, settings.STORE_ACTION_RATE,"
+        " settings.MAX_LIVE_STORES]"
     )
 
-    assert values == ["5/m", "5/m", "5/m", 20]
+    assert values == ["5/m", "5/m", "5/m", "20/m", 20]
 
 
 def test_it_turns_the_cap_off_when_empty():

@@ -1,0 +1,72 @@
+"""A throttled reveal of the shop admin login, in a real browser.
+
+htmx leaves an error response out of the page by default, so a 429 would make
+the button look dead. base.html's htmx-config swaps a 429 in, and the throttle
+answers an htmx request with its message alone: the owner reads it where the
+login would have appeared. The store is a row in the database with its
+secret in the local cluster (no provision runs). Screenshots land in
+artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+
+import pytest
+from django.db import connection
+from playwright.sync_api import expect
+
+from stores import lifecycle
+from stores.models import Status, Store
+from tests.chromium import screenshot
+from tests.platform import Platform
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def server(local_cluster, store_settings):
+    platform = Platform(
+        connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm),
+        STORE_ACTION_RATE="1/m",
+    )
+    url = platform.start_web()
+    yield url
+    platform.stop()
+
+
+@pytest.fixture
+def store_with_secret(local_cluster, django_user_model):
+    """A ready store of a new owner, its admin login in store-<slug>/store-secret."""
+    owner = django_user_model.objects.create_user("tess", "tess@example.org", "a-long-pass-phrase-9")
+    slug = f"throttle-{secrets.token_hex(3)}"  # unique on the shared cluster
+    store = lifecycle.create_store(owner, slug, "woocommerce")
+    Store.objects.filter(pk=store.pk).update(status=Status.READY, attempts=1)
+    kubectl = [str(local_cluster.bin_dir / "kubectl"), "--kubeconfig", str(local_cluster.kubeconfig)]
+    namespace = f"store-{slug}"
+    subprocess.run([*kubectl, "create", "namespace", namespace], check=True, capture_output=True)
+    subprocess.run([*kubectl, "-n", namespace, "create", "secret", "generic", "store-secret",
+                    "--from-literal=admin-user=shopkeeper", "--from-literal=admin-password=Vb8nQ2xLr5Tz"],
+                   check=True, capture_output=True)
+    yield store
+    subprocess.run([*kubectl, "delete", "namespace", namespace, "--wait=false"], capture_output=True)
+
+
+def test_a_second_reveal_within_the_window_says_why_in_the_panel(server, store_with_secret, page):
+    page.goto(f"{server}/accounts/login/?next=/stores/{store_with_secret.pk}/")
+    page.fill("#id_username", "tess")
+    page.fill("#id_password", "a-long-pass-phrase-9")
+    page.click("button[type=submit]")
+
+    page.click("text=Reveal admin login")
+    expect(page.locator("#credentials code.secret")).to_have_text("Vb8nQ2xLr5Tz")
+
+    page.reload()
+    page.click("text=Reveal admin login")
+    alert = page.locator("#credentials [role=alert]")
+    expect(alert).to_have_text("Too many attempts; try again in a minute. Nothing was changed.")
+    # Swapped into the panel, not a page of its own: the store page is still there.
+    expect(page.locator("h1")).to_have_text(store_with_secret.slug)
+    expect(page.locator("#credentials code.secret")).to_have_count(0)
+    screenshot(page, "throttled-reveal")
