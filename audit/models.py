@@ -11,6 +11,8 @@ class Action(models.TextChoices):
     RESTART_DELETE = "restart_delete", "Restart delete"
     UPGRADE = "upgrade", "Upgrade"
     ROLLBACK = "rollback", "Rollback"
+    # `manage.py audit prune`: the retention job leaves a trace of what it removed.
+    PRUNE = "prune", "Prune audit log"
 
 
 class Channel(models.TextChoices):

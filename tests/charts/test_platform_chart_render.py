@@ -26,7 +26,7 @@ CHART_DIR = REPO_ROOT / "charts" / "platform"
 VALUES_FILES = ["values.yaml", "values-local.yaml", "values-k3s.yaml"]
 RELEASE = "platform"
 NAMESPACE = "platform-system"
-WORKLOADS = {"Deployment", "StatefulSet", "Job"}
+WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob"}
 SECRET_SETTINGS = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "METRICS_TOKEN", "EMAIL_HOST_PASSWORD"}
 
 # Every key of the Secret named, so each secret setting is exercised.
@@ -50,8 +50,11 @@ def by_name(objects: list[dict]) -> dict[str, dict]:
 
 
 def pod_specs(objects: list[dict]) -> dict[str, dict]:
-    return {f"{o['kind']}/{o['metadata']['name']}": o["spec"]["template"]["spec"]
-            for o in objects if o["kind"] in WORKLOADS}
+    def template(o):
+        spec = o["spec"]["jobTemplate"]["spec"] if o["kind"] == "CronJob" else o["spec"]
+        return spec["template"]["spec"]
+
+    return {f"{o['kind']}/{o['metadata']['name']}": template(o) for o in objects if o["kind"] in WORKLOADS}
 
 
 def app_pods(objects: list[dict]) -> dict[str, dict]:
@@ -106,7 +109,8 @@ def test_it_refuses_to_render_without_a_database(helm):
 def test_every_container_has_resources_and_a_non_root_security_context(helm, values_file):
     objects = render(helm, values_file, "--set", "postgresql.enabled=true")
     specs = pod_specs(objects)
-    assert len(specs) == 5  # web, provision, control, migrate, postgresql
+    # web, provision, control, migrate, postgresql; and the audit prune where retention is on (k3s).
+    assert len(specs) == (6 if values_file == "values-k3s.yaml" else 5)
     for name, spec in specs.items():
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
@@ -259,6 +263,35 @@ def test_the_dockerfile_pins_the_helm_of_the_local_cluster():
     assert chart_user == 10001
 
 
+def test_audit_retention_is_a_daily_prune_cronjob_that_needs_no_cluster_access(helm):
+    assert not [o for o in render(helm) if o["kind"] == "CronJob"]  # off by default: every entry kept
+
+    objects = by_name(render(helm, "values.yaml", "--set", "auditRetention.days=90", "--set", "postgresql.enabled=true"))
+    cronjob = objects[f"CronJob/{RELEASE}-audit-prune"]
+    assert cronjob["spec"]["schedule"] == "17 3 * * *"
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = pod_specs([cronjob])[f"CronJob/{RELEASE}-audit-prune"]
+    assert pod["containers"][0]["command"] == [
+        "python", "manage.py", "audit", "prune", "--older-than-days", "90"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["automountServiceAccountToken"] is False
+    # Its pods may reach the bundled database, like the other platform pods.
+    allowed = objects[f"NetworkPolicy/{RELEASE}-postgresql"]["spec"]["ingress"][0]["from"]
+    assert {"app.kubernetes.io/component": "audit-prune", "app.kubernetes.io/instance": RELEASE,
+            "app.kubernetes.io/name": "platform"} in [peer["podSelector"]["matchLabels"] for peer in allowed]
+    assert f"NetworkPolicy/{RELEASE}-audit-prune" in objects
+
+    k3s = by_name(render(helm, "values-k3s.yaml"))
+    assert pod_specs([k3s[f"CronJob/{RELEASE}-audit-prune"]])[f"CronJob/{RELEASE}-audit-prune"]["containers"][0][
+        "command"][-1] == "365"
+
+
+def test_it_refuses_a_negative_retention(helm):
+    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "--set", "auditRetention.days=-1")
+    assert result.returncode != 0
+    assert "/auditRetention/days" in result.stderr
+
+
 # --- kube-score -----------------------------------------------------------------
 
 _PINNED = ("the platform's image and PostgreSQL are pinned to full versions; IfNotPresent also lets an image "
@@ -271,7 +304,7 @@ ACCEPTED: dict[tuple[str, str], str] = {
     **{("container-image-pull-policy", name): _PINNED
        for name in (f"Deployment/{RELEASE}-web", f"Deployment/{RELEASE}-provision",
                     f"Deployment/{RELEASE}-control", f"Job/{RELEASE}-migrate-1",
-                    f"StatefulSet/{RELEASE}-postgresql")},
+                    f"CronJob/{RELEASE}-audit-prune", f"StatefulSet/{RELEASE}-postgresql")},
     ("container-security-context-user-group-id", f"StatefulSet/{RELEASE}-postgresql"): _POSTGRES_IDS,
 }
 
