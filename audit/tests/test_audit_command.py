@@ -89,6 +89,7 @@ def test_a_dry_run_counts_and_deletes_nothing(entries):
 @pytest.mark.parametrize("args, message", [
     (["prune", "--older-than-days", "0"], "--older-than-days must be 1 or more"),
     (["prune", "--before", "last tuesday"], "--before must be a date (2026-01-31) or an ISO date-time, not 'last tuesday'"),
+    (["prune", "--before", "2999-01-01"], "--before 2999-01-01 is in the future: that would delete every entry"),
     (["export", "--since", "2026-13-40"], "--since must be a date (2026-01-31) or an ISO date-time, not '2026-13-40'"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(entries, args, message):

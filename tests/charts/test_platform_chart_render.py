@@ -266,7 +266,8 @@ def test_the_dockerfile_pins_the_helm_of_the_local_cluster():
 def test_audit_retention_is_a_daily_prune_cronjob_that_needs_no_cluster_access(helm):
     assert not [o for o in render(helm) if o["kind"] == "CronJob"]  # off by default: every entry kept
 
-    objects = by_name(render(helm, "values.yaml", "--set", "auditRetention.days=90", "--set", "postgresql.enabled=true"))
+    objects = by_name(render(helm, "values.yaml", "--set", "auditRetention.days=90",
+                             "--set", "postgresql.enabled=true"))
     cronjob = objects[f"CronJob/{RELEASE}-audit-prune"]
     assert cronjob["spec"]["schedule"] == "17 3 * * *"
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"

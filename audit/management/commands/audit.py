@@ -81,6 +81,8 @@ class Command(BaseCommand):
             cutoff = timezone.now() - dt.timedelta(days=older_than_days)
         else:
             cutoff = _moment(before, "--before")
+            if cutoff > timezone.now():
+                raise CommandError(f"--before {before} is in the future: that would delete every entry")
         old = AuditEntry.objects.filter(created_at__lt=cutoff)
         when = cutoff.isoformat(timespec="seconds")
         if dry_run:
