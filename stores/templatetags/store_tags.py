@@ -20,14 +20,17 @@ def duration(ms) -> str:
 
 @register.filter
 def elapsed(since) -> str:
-    """Time from `since` to now: 45s, 2m 10s, 1h 05m. Empty when there is no start."""
+    """Time from `since` to now, written like the step timings: 45 s, 2 min 10 s, 1 h 05 min.
+
+    Empty when there is no start.
+    """
     if since is None:
         return ""
     seconds = max(0, int((timezone.now() - since).total_seconds()))
     if seconds < 60:
-        return f"{seconds}s"
+        return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
+        return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+    return f"{hours} h {minutes:02d} min"

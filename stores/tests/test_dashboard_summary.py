@@ -143,7 +143,7 @@ def test_it_shows_how_long_a_provision_has_run(alice_client, alice):
 
     response = alice_client.get(reverse("dashboard"))
 
-    assert "2m 10s" in _row(response, "busy") or "2m 11s" in _row(response, "busy")
+    assert "2 min 10 s" in _row(response, "busy") or "2 min 11 s" in _row(response, "busy")
 
 
 def test_it_times_a_delete_from_its_request_not_its_last_step(alice_client, alice):
@@ -157,7 +157,7 @@ def test_it_times_a_delete_from_its_request_not_its_last_step(alice_client, alic
     row = _row(alice_client.get(reverse("dashboard")), "leaving")
 
     assert "Deleting" in row
-    assert "3m 05s" in row or "3m 06s" in row
+    assert "3 min 05 s" in row or "3 min 06 s" in row
 
 
 def test_it_shows_no_time_for_a_settled_store(alice_client, alice):
@@ -170,7 +170,7 @@ def test_it_shows_no_time_for_a_settled_store(alice_client, alice):
 
 
 @pytest.mark.parametrize(
-    "seconds,text", [(0, "0s"), (45, "45s"), (130, "2m 10s"), (3599, "59m 59s"), (3900, "1h 05m")]
+    "seconds,text", [(0, "0 s"), (45, "45 s"), (130, "2 min 10 s"), (3599, "59 min 59 s"), (3900, "1 h 05 min")]
 )
 def test_it_formats_elapsed_time(seconds, text):
     assert elapsed(timezone.now() - timedelta(seconds=seconds)) == text
