@@ -56,16 +56,14 @@ test test-unit: kube-score
 test: $(STAMP) cluster system-packages
 	VENV_BIN=$(CURDIR)/$(BIN) bash scripts/test.sh
 
+## test-postgres: the tests that touch the database, on PostgreSQL (PYTEST_ARGS narrows them)
 # A private server from Debian's postgresql (scripts/postgres.sh: installed,
 # created and started on first use, reused after); pytest-django creates the
 # test database in it. The URL is checked first so that a server that failed
 # to start cannot fall back to SQLite unnoticed.
-PYTEST_ON_POSTGRES = url=$$(bash scripts/postgres.sh up) && test -n "$$url" && \
-	DATABASE_URL="$$url" $(BIN)/python -m pytest --database-tests-only
-
-## test-postgres: the tests that touch the database, on PostgreSQL (PYTEST_ARGS narrows them)
 test-postgres: $(STAMP) cluster system-packages
-	$(PYTEST_ON_POSTGRES) $(PYTEST_ARGS)
+	url=$$(bash scripts/postgres.sh up) && test -n "$$url" && \
+	  DATABASE_URL="$$url" $(BIN)/python -m pytest --database-tests-only $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration and not browser"

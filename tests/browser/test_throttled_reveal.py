@@ -4,20 +4,19 @@ htmx leaves an error response out of the page by default, so a 429 would make
 the button look dead. base.html's htmx-config swaps a 429 in, and the throttle
 answers an htmx request with its message alone: the owner reads it where the
 login would have appeared. The store is a row in the database with its
-secret in the local cluster (no provision runs). Screenshots land in
+namespace and secret in the local cluster (no provision runs). Screenshots land in
 artifacts/screenshots/.
 """
 
 from __future__ import annotations
 
 import secrets
-import subprocess
 
 import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
-from stores import lifecycle
+from stores import lifecycle, provisioning
 from stores.models import Status, Store
 from tests.chromium import screenshot
 from tests.platform import Platform
@@ -37,20 +36,22 @@ def server(local_cluster, store_settings):
 
 
 @pytest.fixture
-def store_with_secret(local_cluster, django_user_model):
-    """A ready store of a new owner, its admin login in store-<slug>/store-secret."""
+def store_with_secret(cleanup, django_user_model):
+    """A ready store of a new owner, its admin login in its namespace's secret.
+
+    Written with the platform's own cluster layer (the namespace and secret
+    provisioning makes); the `cleanup` fixture deletes the store afterwards
+    the way the platform does.
+    """
     owner = django_user_model.objects.create_user("tess", "tess@example.org", "a-long-pass-phrase-9")
     slug = f"throttle-{secrets.token_hex(3)}"  # unique on the shared cluster
     store = lifecycle.create_store(owner, slug, "woocommerce")
     Store.objects.filter(pk=store.pk).update(status=Status.READY, attempts=1)
-    kubectl = [str(local_cluster.bin_dir / "kubectl"), "--kubeconfig", str(local_cluster.kubeconfig)]
-    namespace = f"store-{slug}"
-    subprocess.run([*kubectl, "create", "namespace", namespace], check=True, capture_output=True)
-    subprocess.run([*kubectl, "-n", namespace, "create", "secret", "generic", "store-secret",
-                    "--from-literal=admin-user=shopkeeper", "--from-literal=admin-password=Vb8nQ2xLr5Tz"],
-                   check=True, capture_output=True)
-    yield store
-    subprocess.run([*kubectl, "delete", "namespace", namespace, "--wait=false"], capture_output=True)
+    kube = provisioning.connect()
+    kube.ensure_namespace(store.namespace, provisioning.namespace_labels(store))
+    kube.ensure_secret(store.namespace, provisioning.SECRET_NAME,
+                       {"admin-user": "shopkeeper", "admin-password": "Vb8nQ2xLr5Tz"})
+    return store
 
 
 def test_a_second_reveal_within_the_window_says_why_in_the_panel(server, store_with_secret, page):
