@@ -1,6 +1,19 @@
-"""Shared test fixtures: named users and clients logged in as them."""
+"""Shared test fixtures: named users and clients logged in as them, a cold cache for
+every test, and the fixture modules every app's tests may use (by name, never by import)."""
 
 import pytest
+from django.core.cache import cache
+
+pytest_plugins = ("accounts.tests.clock", "stores.tests.fixtures", "tests.fixtures")
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """The store page caches its cluster reads per namespace (the default, in-memory
+    cache): every test starts cold, whatever ran before it."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -32,14 +45,20 @@ def bob_client(alice, bob):
 # or one of these fixtures, so a test that has neither cannot depend on which
 # database runs the suite.
 DATABASE_FIXTURES = {
-    "db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server",
-    "admin_user", "admin_client",
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+    "admin_user",
+    "admin_client",
 }
 
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--database-tests-only", action="store_true",
+        "--database-tests-only",
+        action="store_true",
         help="run only the tests that use the database (the second pass of `make test`, on PostgreSQL)",
     )
 

@@ -18,8 +18,21 @@ class AuditEntryAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("store",)
     fields = (
-        "when", "action", "outcome", "detail", "user", "username", "store", "store_pk", "store_slug", "engine",
-        "channel", "ip", "user_agent", "os_user", "host",
+        "when",
+        "action",
+        "outcome",
+        "detail",
+        "user",
+        "username",
+        "store",
+        "store_pk",
+        "store_slug",
+        "engine",
+        "channel",
+        "ip",
+        "user_agent",
+        "os_user",
+        "host",
     )
     readonly_fields = fields
     list_per_page = 50

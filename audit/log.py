@@ -20,9 +20,19 @@ USER_AGENT_LENGTH = AuditEntry._meta.get_field("user_agent").max_length
 DETAIL_LENGTH = AuditEntry._meta.get_field("detail").max_length
 
 
-def record(action: str, *, request=None, store: Store | None = None, store_pk: int | None = None, slug: str = "",
-           engine: str = "", outcome: str = Outcome.DONE, detail: str = "", actor=None,
-           channel: str | None = None) -> AuditEntry:
+def record(
+    action: str,
+    *,
+    request=None,
+    store: Store | None = None,
+    store_pk: int | None = None,
+    slug: str = "",
+    engine: str = "",
+    outcome: str = Outcome.DONE,
+    detail: str = "",
+    actor=None,
+    channel: str | None = None,
+) -> AuditEntry:
     """Write one entry: who (the request's user, else the OS user and host), what, to which store, from where.
 
     `store` is the row when there is one; `slug`/`engine` name a store that was
@@ -58,8 +68,13 @@ def record_not_owner(action: str, *, request, pk: int) -> AuditEntry:
     store = Store.objects.filter(pk=pk).first()
     if store is None:
         return record(action, request=request, store_pk=pk, outcome=Outcome.REFUSED, detail=f"no store with id {pk}")
-    return record(action, request=request, store=store, outcome=Outcome.REFUSED,
-                  detail=f"not the owner (the store belongs to {store.owner.get_username()})")
+    return record(
+        action,
+        request=request,
+        store=store,
+        outcome=Outcome.REFUSED,
+        detail=f"not the owner (the store belongs to {store.owner.get_username()})",
+    )
 
 
 def os_user() -> str:

@@ -80,6 +80,12 @@ class AuditEntry(models.Model):
     def __str__(self):
         return f"{self.who} {self.get_action_display().lower()} {self.store_slug or '-'} ({self.outcome})"
 
+    def save(self, *args, **kwargs):
+        # An audit trail that can be edited proves nothing: rows are only ever added.
+        if not self._state.adding:
+            raise ValueError("audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
     @property
     def who(self) -> str:
         if self.username:
@@ -87,9 +93,3 @@ class AuditEntry(models.Model):
         if self.os_user or self.host:
             return f"{self.os_user or '?'}@{self.host or '?'}"
         return "-"
-
-    def save(self, *args, **kwargs):
-        # An audit trail that can be edited proves nothing: rows are only ever added.
-        if not self._state.adding:
-            raise ValueError("audit entries cannot be changed")
-        super().save(*args, **kwargs)

@@ -110,30 +110,59 @@ def seed(scale: float = 1.0) -> dict:
     others = list(User.objects.exclude(pk=me.pk))
 
     # The measured user: 3 live stores (the default limit) and one busy with a long history.
-    mine = Store.objects.bulk_create([
-        Store(owner=me, slug="bench-ready", engine="woocommerce", status=Status.READY, step="storefront",
-              queued_at=now - timedelta(days=3), started_at=now - timedelta(days=3), ready_at=now - timedelta(days=3)),
-        Store(owner=me, slug="bench-busy", engine="woocommerce", status=Status.PROVISIONING, step="workloads",
-              queued_at=now - timedelta(minutes=3), started_at=now - timedelta(minutes=3), attempts=40),
-        Store(owner=me, slug="bench-queued", engine="medusa", status=Status.QUEUED, queued_at=now),
-    ])
+    mine = Store.objects.bulk_create(
+        [
+            Store(
+                owner=me,
+                slug="bench-ready",
+                engine="woocommerce",
+                status=Status.READY,
+                step="storefront",
+                queued_at=now - timedelta(days=3),
+                started_at=now - timedelta(days=3),
+                ready_at=now - timedelta(days=3),
+            ),
+            Store(
+                owner=me,
+                slug="bench-busy",
+                engine="woocommerce",
+                status=Status.PROVISIONING,
+                step="workloads",
+                queued_at=now - timedelta(minutes=3),
+                started_at=now - timedelta(minutes=3),
+                attempts=40,
+            ),
+            Store(owner=me, slug="bench-queued", engine="medusa", status=Status.QUEUED, queued_at=now),
+        ]
+    )
     rest = []
     for i in range(STORES - len(mine)):
         status = rng.choice(OTHER_STATUSES)
         at = now - timedelta(minutes=rng.randint(5, 60 * 24 * 30))
-        rest.append(Store(
-            owner=rng.choice(others), slug=f"shop-{i}", engine=rng.choice(["woocommerce", "medusa"]), status=status,
-            queued_at=at, started_at=None if status == Status.QUEUED else at,
-            deleted_at=at + timedelta(hours=1) if status == Status.DELETED else None,
-        ))
+        rest.append(
+            Store(
+                owner=rng.choice(others),
+                slug=f"shop-{i}",
+                engine=rng.choice(["woocommerce", "medusa"]),
+                status=status,
+                queued_at=at,
+                started_at=None if status == Status.QUEUED else at,
+                deleted_at=at + timedelta(hours=1) if status == Status.DELETED else None,
+            )
+        )
     stores = mine + Store.objects.bulk_create(rest, batch_size=500)
 
     busy = mine[1]
     steps = [key for key, _label in provisioning.STEPS]
     busy_events = int(BUSY_STORE_EVENTS * scale)
     events = [
-        StoreEvent(store=busy, kind=StoreEvent.Kind.STEP if n % 3 == 0 else StoreEvent.Kind.INFO,
-                   step=steps[n % len(steps)], message=f"event {n}", duration_ms=120 if n % 3 == 0 else None)
+        StoreEvent(
+            store=busy,
+            kind=StoreEvent.Kind.STEP if n % 3 == 0 else StoreEvent.Kind.INFO,
+            step=steps[n % len(steps)],
+            message=f"event {n}",
+            duration_ms=120 if n % 3 == 0 else None,
+        )
         for n in range(busy_events)
     ]
     events += [StoreEvent(store=rng.choice(stores), message=f"event {n}") for n in range(EVENTS - busy_events)]
@@ -192,7 +221,8 @@ def poll_under_load(url: str, session: str, pollers: int, seconds: float) -> dic
             began = time.perf_counter()
             outcome = "errors"
             try:
-                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
+                request = urllib.request.Request(url, headers=headers)  # noqa: S310
+                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (the local server)
                     response.read()
                     etag = response.headers.get("ETag")
                 outcome = "full"
@@ -245,7 +275,10 @@ def start_gunicorn(extra: list[str]) -> tuple[subprocess.Popen, str, list[str]]:
         port = s.getsockname()[1]
     command = web_command(port, extra)
     proc = subprocess.Popen(
-        command, cwd=REPO_ROOT, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL,
+        command,
+        cwd=REPO_ROOT,
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
         stderr=open(_workdir / "gunicorn.log", "wb"),
     )
     deadline = time.monotonic() + 30
@@ -273,8 +306,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page (in process)")
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15, help="how long the pollers run")
-    parser.add_argument("--change-every", type=float, default=2.0,
-                        help="seconds between new events on the polled store while the pollers run (0: never)")
+    parser.add_argument(
+        "--change-every",
+        type=float,
+        default=2.0,
+        help="seconds between new events on the polled store while the pollers run (0: never)",
+    )
     parser.add_argument("--gunicorn", default="", help="extra gunicorn options after the Procfile's, to compare")
     args = parser.parse_args()
 
@@ -302,8 +339,7 @@ def main() -> None:
     fragment_url = reverse("store_status", args=[busy.pk])
     list_p50, list_p95 = time_requests(client, list_url, args.requests)
     detail_p50, detail_p95 = time_requests(client, detail_url, args.requests)
-    fragment_p50, fragment_p95 = time_requests(client, fragment_url, args.requests, expect=200,
-                                               HTTP_HX_REQUEST="true")
+    fragment_p50, fragment_p95 = time_requests(client, fragment_url, args.requests, expect=200, HTTP_HX_REQUEST="true")
     etag = client.get(fragment_url, HTTP_HX_REQUEST="true")["ETag"]
     conditional = {"HTTP_HX_REQUEST": "true", "HTTP_IF_NONE_MATCH": etag}
     with CaptureQueriesContext(connection) as captured:
@@ -326,35 +362,41 @@ def main() -> None:
         proc.terminate()
         proc.wait(15)
 
-    print(json.dumps({
-        "list_queries": queries["list"],
-        "detail_queries": queries["detail"],
-        "fragment_queries": queries["fragment"],
-        "list_p50_ms": list_p50,
-        "list_p95_ms": list_p95,
-        "detail_p50_ms": detail_p50,
-        "detail_p95_ms": detail_p95,
-        "fragment_p50_ms": fragment_p50,
-        "fragment_p95_ms": fragment_p95,
-        "fragment_rps_50_pollers" if args.pollers == 50 else f"fragment_rps_{args.pollers}_pollers": polled["rps"],
-        "fragment_304_p50_ms": not_modified_p50,
-        "fragment_304_p95_ms": not_modified_p95,
-        "fragment_304_queries": fragment_304_queries,
-        "fragment_poll_p50_ms": polled["p50"],
-        "fragment_poll_p95_ms": polled["p95"],
-        "fragment_poll_full": polled["full"],
-        "fragment_poll_304": polled["not_modified"],
-        "fragment_poll_errors": polled["errors"],
-        "list_poll_queries": queries["list_poll"],
-        "queries_flat": queries == small_queries,
-        "stores": STORES,
-        "events": EVENTS,
-        "busy_store_events": BUSY_STORE_EVENTS,
-        "debug": settings.DEBUG,
-        "gunicorn": " ".join(web),
-        "poll_seconds": args.seconds,
-        "change_every_s": args.change_every,
-    }))
+    print(
+        json.dumps(
+            {
+                "list_queries": queries["list"],
+                "detail_queries": queries["detail"],
+                "fragment_queries": queries["fragment"],
+                "list_p50_ms": list_p50,
+                "list_p95_ms": list_p95,
+                "detail_p50_ms": detail_p50,
+                "detail_p95_ms": detail_p95,
+                "fragment_p50_ms": fragment_p50,
+                "fragment_p95_ms": fragment_p95,
+                "fragment_rps_50_pollers" if args.pollers == 50 else f"fragment_rps_{args.pollers}_pollers": polled[
+                    "rps"
+                ],
+                "fragment_304_p50_ms": not_modified_p50,
+                "fragment_304_p95_ms": not_modified_p95,
+                "fragment_304_queries": fragment_304_queries,
+                "fragment_poll_p50_ms": polled["p50"],
+                "fragment_poll_p95_ms": polled["p95"],
+                "fragment_poll_full": polled["full"],
+                "fragment_poll_304": polled["not_modified"],
+                "fragment_poll_errors": polled["errors"],
+                "list_poll_queries": queries["list_poll"],
+                "queries_flat": queries == small_queries,
+                "stores": STORES,
+                "events": EVENTS,
+                "busy_store_events": BUSY_STORE_EVENTS,
+                "debug": settings.DEBUG,
+                "gunicorn": " ".join(web),
+                "poll_seconds": args.seconds,
+                "change_every_s": args.change_every,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

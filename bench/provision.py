@@ -96,14 +96,30 @@ def time_helm_floor(owner, slug: str) -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".json") as values:
         json.dump(blueprint.build_values(spec), values)
         values.flush()
-        args = [str(HELM), "install", provisioning.RELEASE_NAME, str(chart), "-n", store.namespace,
-                *[a for f in provisioning.chart_values_files(chart) for a in ("--values", f)],
-                "--values", values.name, "--wait", "--wait-for-jobs", "--timeout", "600s"]
+        args = [
+            str(HELM),
+            "install",
+            provisioning.RELEASE_NAME,
+            str(chart),
+            "-n",
+            store.namespace,
+            *[a for f in provisioning.chart_values_files(chart) for a in ("--values", f)],
+            "--values",
+            values.name,
+            "--wait",
+            "--wait-for-jobs",
+            "--timeout",
+            "600s",
+        ]
         started = time.monotonic()
         subprocess.run(args, check=True, capture_output=True, env={**os.environ, "HOME": _workdir})
         elapsed = time.monotonic() - started
-    subprocess.run([str(HELM), "uninstall", provisioning.RELEASE_NAME, "-n", store.namespace], check=True,
-                   capture_output=True, env={**os.environ, "HOME": _workdir})
+    subprocess.run(
+        [str(HELM), "uninstall", provisioning.RELEASE_NAME, "-n", store.namespace],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "HOME": _workdir},
+    )
     kube.delete_namespace(store.namespace)
     return elapsed
 
@@ -151,18 +167,22 @@ def main() -> None:
         workers.stop()
 
     single, floor = statistics.median(singles), statistics.median(floors)
-    print(json.dumps({
-        "runs": args.runs,
-        "create_to_ready_median_s": round(single, 2),
-        "helm_floor_median_s": round(floor, 2),
-        "ratio": round(single / floor, 3),
-        "makespan_6_s": round(makespan, 2),
-        "makespan_ratio": round(makespan / (3 * single), 3),
-        "handoff_ms": handoff,
-        "pickup_ms": pickup,
-        "create_to_ready_s": [round(s, 2) for s in singles],
-        "helm_floor_s": [round(f, 2) for f in floors],
-    }))
+    print(
+        json.dumps(
+            {
+                "runs": args.runs,
+                "create_to_ready_median_s": round(single, 2),
+                "helm_floor_median_s": round(floor, 2),
+                "ratio": round(single / floor, 3),
+                "makespan_6_s": round(makespan, 2),
+                "makespan_ratio": round(makespan / (3 * single), 3),
+                "handoff_ms": handoff,
+                "pickup_ms": pickup,
+                "create_to_ready_s": [round(s, 2) for s in singles],
+                "helm_floor_s": [round(f, 2) for f in floors],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

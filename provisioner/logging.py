@@ -31,7 +31,7 @@ def store_context(store_id: int, slug: str | None = None):
     try:
         yield
     finally:
-        for var, token in zip((_store_id, _store_slug, _step), tokens):
+        for var, token in zip((_store_id, _store_slug, _step), tokens, strict=True):
             var.reset(token)
 
 

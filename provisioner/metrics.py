@@ -35,8 +35,12 @@ DURATION_BUCKETS = (15, 30, 60, 120, 180, 300, 450, 600, 900, 1200)
 FAILURE_CATEGORIES = (
     ("timeout", Q(message__contains="timed out while")),
     ("quota", Q(message__contains="exceeded quota")),
-    ("image_pull", Q(message__contains="ErrImagePull") | Q(message__contains="ImagePullBackOff")
-     | Q(message__contains="InvalidImageName")),
+    (
+        "image_pull",
+        Q(message__contains="ErrImagePull")
+        | Q(message__contains="ImagePullBackOff")
+        | Q(message__contains="InvalidImageName"),
+    ),
     ("out_of_memory", Q(message__contains="out of memory") | Q(message__contains="OOMKilled")),
     ("crash_loop", Q(message__contains="CrashLoopBackOff")),
     ("scheduling", Q(message__contains="FailedScheduling")),
@@ -60,10 +64,15 @@ class StoreCollector:
         yield self._task_failures()
 
     def _stores(self):
-        counts = {(row["status"], row["engine"]): row["n"]
-                  for row in Store.objects.order_by().values("status", "engine").annotate(n=Count("pk"))}
-        stores = GaugeMetricFamily(f"{PREFIX}_stores", "Stores by status and engine (deleted ones stay as history).",
-                                   labels=["status", "engine"])
+        counts = {
+            (row["status"], row["engine"]): row["n"]
+            for row in Store.objects.order_by().values("status", "engine").annotate(n=Count("pk"))
+        }
+        stores = GaugeMetricFamily(
+            f"{PREFIX}_stores",
+            "Stores by status and engine (deleted ones stay as history).",
+            labels=["status", "engine"],
+        )
         engines = sorted(set(ENGINES) | {engine for _, engine in counts})
         for status in Status.values:
             for engine in engines:
@@ -76,10 +85,14 @@ class StoreCollector:
         category = Case(*[When(q, then=Value(name)) for name, q in FAILURE_CATEGORIES], default=Value(OTHER))
         rows = (
             StoreEvent.objects.filter(kind=StoreEvent.Kind.ERROR, message__startswith="Failed: ")
-            .order_by().annotate(reason=category).values("reason", "store__engine").annotate(n=Count("pk"))
+            .order_by()
+            .annotate(reason=category)
+            .values("reason", "store__engine")
+            .annotate(n=Count("pk"))
         )
         family = CounterMetricFamily(
-            f"{PREFIX}_provision_failures", "Provisions that failed, by engine and reason category.",
+            f"{PREFIX}_provision_failures",
+            "Provisions that failed, by engine and reason category.",
             labels=["engine", "reason"],
         )
         for row in rows:
@@ -93,7 +106,10 @@ class StoreCollector:
             aggregates[f"le{i}"] = Count("pk", filter=Q(took__lte=timedelta(seconds=bound)))
         rows = (
             Store.objects.filter(ready_at__isnull=False, started_at__isnull=False)
-            .order_by().annotate(took=took).values("engine").annotate(**aggregates)
+            .order_by()
+            .annotate(took=took)
+            .values("engine")
+            .annotate(**aggregates)
         )
         family = HistogramMetricFamily(
             f"{PREFIX}_provision_duration_seconds",
@@ -109,7 +125,8 @@ class StoreCollector:
 
     def _task_failures(self):
         family = CounterMetricFamily(
-            f"{PREFIX}_task_failures", "Task runs that raised, from django-q2's results, by task function.",
+            f"{PREFIX}_task_failures",
+            "Task runs that raised, from django-q2's results, by task function.",
             labels=["func"],
         )
         for row in Task.objects.filter(success=False).order_by().values("func").annotate(n=Count("pk")):

@@ -6,8 +6,13 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from provisioner.env import envbool, envint, envlist, envstr
-from provisioner.env import envsecret  # the settings that may come from <NAME>_FILE
+from provisioner.env import (
+    envbool,
+    envint,
+    envlist,
+    envsecret,  # the settings that may come from <NAME>_FILE
+    envstr,
+)
 from provisioner.logging import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -200,10 +205,10 @@ KUBE_REQUEST_TIMEOUT = envint("KUBE_REQUEST_TIMEOUT", 10, minimum=1)
 # contents without any cluster-wide access to secrets. Empty: nothing is bound
 # (a kubeconfig user with its own rights, as on a laptop).
 PLATFORM_SERVICE_ACCOUNT = envstr("PLATFORM_SERVICE_ACCOUNT")
-if PLATFORM_SERVICE_ACCOUNT and not (PLATFORM_SERVICE_ACCOUNT.count("/") == 1 and all(PLATFORM_SERVICE_ACCOUNT.split("/"))):
-    raise ImproperlyConfigured(
-        f"PLATFORM_SERVICE_ACCOUNT must be namespace/name, not {PLATFORM_SERVICE_ACCOUNT!r}"
-    )
+if PLATFORM_SERVICE_ACCOUNT and not (
+    PLATFORM_SERVICE_ACCOUNT.count("/") == 1 and all(PLATFORM_SERVICE_ACCOUNT.split("/"))
+):
+    raise ImproperlyConfigured(f"PLATFORM_SERVICE_ACCOUNT must be namespace/name, not {PLATFORM_SERVICE_ACCOUNT!r}")
 PLATFORM_STORE_ROLE = envstr("PLATFORM_STORE_ROLE", "store-provisioner-store-manager")
 HELM_BIN = envstr("HELM_BIN")
 CHARTS_DIR = Path(envstr("CHARTS_DIR", str(BASE_DIR / "charts")))
@@ -264,8 +269,12 @@ def _rate(name: str, default: str) -> str | None:
     if not value:
         return None
     count, _, period = value.partition("/")
-    if not (count.isdigit() and int(count) > 0 and period[-1:] in {"s", "m", "h", "d"}
-            and (period[:-1] == "" or period[:-1].isdigit())):
+    if not (
+        count.isdigit()
+        and int(count) > 0
+        and period[-1:] in {"s", "m", "h", "d"}
+        and (period[:-1] == "" or period[:-1].isdigit())
+    ):
         raise ImproperlyConfigured(f"{name} must look like 5/m or 10/h (count/period), not {value!r}")
     return value
 
@@ -298,8 +307,11 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "ratelimit": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     if REDIS_URL
-    else {"BACKEND": "accounts.throttle.AtomicDatabaseCache", "LOCATION": "rate_limit_cache",
-          "OPTIONS": {"MAX_ENTRIES": 50000}},
+    else {
+        "BACKEND": "accounts.throttle.AtomicDatabaseCache",
+        "LOCATION": "rate_limit_cache",
+        "OPTIONS": {"MAX_ENTRIES": 50000},
+    },
 }
 
 # --- Operators: notifications, metrics, logs ----------------------------------

@@ -27,9 +27,26 @@ class StoreAdmin(admin.ModelAdmin):
     list_filter = ("status", "engine", "owner")
     search_fields = ("slug", "owner__username", "owner__email")
     readonly_fields = (
-        "owner", "slug", "engine", "status", "step", "failure_reason", "created_at", "updated_at", "queued_at",
-        "started_at", "deadline_at", "ready_at", "deleted_at", "lease_token", "lease_until", "attempts",
-        "delete_attempts", "chart_version", "images", "audit_log",
+        "owner",
+        "slug",
+        "engine",
+        "status",
+        "step",
+        "failure_reason",
+        "created_at",
+        "updated_at",
+        "queued_at",
+        "started_at",
+        "deadline_at",
+        "ready_at",
+        "deleted_at",
+        "lease_token",
+        "lease_until",
+        "attempts",
+        "delete_attempts",
+        "chart_version",
+        "images",
+        "audit_log",
     )
     inlines = (StoreEventInline,)
     actions = ("retry_stores", "delete_stores")
@@ -66,8 +83,9 @@ class StoreAdmin(admin.ModelAdmin):
                     audit.record(audit.Action.RETRY, request=request, store=store)
                 done += 1
             except lifecycle.TransitionRefused as exc:
-                audit.record(audit.Action.RETRY, request=request, store=store, outcome=audit.Outcome.REFUSED,
-                             detail=str(exc))
+                audit.record(
+                    audit.Action.RETRY, request=request, store=store, outcome=audit.Outcome.REFUSED, detail=str(exc)
+                )
                 refused += 1
         if done:
             self.message_user(request, f"Retrying {done} store(s).", messages.SUCCESS)
@@ -103,8 +121,9 @@ class StoreAdmin(admin.ModelAdmin):
             )
         if counts["updating"]:
             self.message_user(
-                request, f"{counts['updating']} store(s) are being upgraded or rolled back; delete them once that has "
-                "ended.", messages.WARNING,
+                request,
+                f"{counts['updating']} store(s) are being upgraded or rolled back; delete them once that has ended.",
+                messages.WARNING,
             )
         if counts["deleted"]:
             self.message_user(request, f"{counts['deleted']} store(s) already deleted; left alone.", messages.INFO)

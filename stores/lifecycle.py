@@ -45,13 +45,21 @@ def sources_of(target: str) -> frozenset[str]:
 
 
 def record(store_id: int, message: str, *, kind=StoreEvent.Kind.INFO, step: str = "", duration_ms=None):
-    return StoreEvent.objects.create(
-        store_id=store_id, message=message, kind=kind, step=step, duration_ms=duration_ms
-    )
+    return StoreEvent.objects.create(store_id=store_id, message=message, kind=kind, step=step, duration_ms=duration_ms)
 
 
-def transition(store_id: int, to: str, message: str, *, only_from=None, where=None, kind=StoreEvent.Kind.INFO,
-               step: str = "", duration_ms=None, **fields) -> None:
+def transition(
+    store_id: int,
+    to: str,
+    message: str,
+    *,
+    only_from=None,
+    where=None,
+    kind=StoreEvent.Kind.INFO,
+    step: str = "",
+    duration_ms=None,
+    **fields,
+) -> None:
     """Move the store to `to` if its current state allows it; raise otherwise.
 
     `only_from` narrows the allowed sources; `where` adds conditions (a
@@ -179,9 +187,12 @@ def request_delete(store_id: int) -> None:
     operator (`restart_delete`), not by the owner's Delete button.
     """
     transition(
-        store_id, Status.DELETING, "Delete requested.",
+        store_id,
+        Status.DELETING,
+        "Delete requested.",
         only_from=sources_of(Status.DELETING) - {Status.DELETE_STUCK},
-        failure_reason="", delete_attempts=0,
+        failure_reason="",
+        delete_attempts=0,
         lease_until=timezone.now() + timedelta(seconds=settings.PROVISION_LEASE_SECONDS),
     )
 
@@ -192,9 +203,11 @@ def provision_still_running(store_id: int) -> bool:
     A delete worker counts its try as soon as it holds the lease, so a held
     lease with no try counted is the provision's.
     """
-    return Store.objects.filter(
-        pk=store_id, status=Status.DELETING, delete_attempts=0, lease_until__gte=timezone.now()
-    ).exclude(lease_token="").exists()
+    return (
+        Store.objects.filter(pk=store_id, status=Status.DELETING, delete_attempts=0, lease_until__gte=timezone.now())
+        .exclude(lease_token="")
+        .exists()
+    )
 
 
 def start_delete_attempt(store_id: int, token: str) -> int:
@@ -209,8 +222,9 @@ def delete_retry_delay(attempts: int) -> int:
     return min(doubled, settings.DELETE_RETRY_MAX_SECONDS)
 
 
-def delete_did_not_finish(store_id: int, reason: str, *, token: str | None, step: str = "",
-                          lease_expired: bool = False) -> str:
+def delete_did_not_finish(
+    store_id: int, reason: str, *, token: str | None, step: str = "", lease_expired: bool = False
+) -> str:
     """After a failed try: schedule the next one (backing off) or, past the bound, mark it stuck.
 
     The wait is a lease with no holder that ends at the next try: reconcile
@@ -222,16 +236,24 @@ def delete_did_not_finish(store_id: int, reason: str, *, token: str | None, step
     attempts = Store.objects.filter(pk=store_id).values_list("delete_attempts", flat=True).first() or 0
     if attempts >= settings.DELETE_MAX_ATTEMPTS:
         transition(
-            store_id, Status.DELETE_STUCK,
+            store_id,
+            Status.DELETE_STUCK,
             f"Delete stuck after {attempts} attempts: {reason}. An operator can restart it from the admin.",
-            only_from={Status.DELETING}, where=where, kind=StoreEvent.Kind.ERROR, step=step,
-            failure_reason=reason, lease_token="", lease_until=None,
+            only_from={Status.DELETING},
+            where=where,
+            kind=StoreEvent.Kind.ERROR,
+            step=step,
+            failure_reason=reason,
+            lease_token="",
+            lease_until=None,
         )
         return Status.DELETE_STUCK
     delay = delete_retry_delay(attempts)
     with transaction.atomic():
         rows = Store.objects.filter(pk=store_id, status=Status.DELETING, **where).update(
-            failure_reason=reason, lease_token="", lease_until=timezone.now() + timedelta(seconds=delay),
+            failure_reason=reason,
+            lease_token="",
+            lease_until=timezone.now() + timedelta(seconds=delay),
             updated_at=timezone.now(),
         )
         if rows != 1:
@@ -240,7 +262,8 @@ def delete_did_not_finish(store_id: int, reason: str, *, token: str | None, step
             store_id,
             f"Delete did not finish (attempt {attempts} of {settings.DELETE_MAX_ATTEMPTS}): {reason}. "
             f"Trying again in {delay} s.",
-            kind=StoreEvent.Kind.ERROR, step=step,
+            kind=StoreEvent.Kind.ERROR,
+            step=step,
         )
     return Status.DELETING
 
@@ -262,7 +285,8 @@ def restart_delete(store_id: int) -> None:
             current = Store.objects.filter(pk=store_id).values("status", "lease_token").first()
             if current and current["status"] == Status.DELETING:
                 raise TransitionRefused(f"store {store_id} is being deleted by a worker now")
-            raise TransitionRefused(f"store {store_id} cannot restart a delete from {current and current['status']}")
+            now = current and current["status"]
+            raise TransitionRefused(f"store {store_id} cannot restart a delete while it is {now}")
         record(store_id, "Delete restarted by an operator.")
 
 
@@ -287,8 +311,14 @@ def request_retry(store_id: int) -> None:
 def mark_ready(store_id: int, token: str, message: str) -> None:
     # The lease token check: a worker that was superseded must not win.
     transition(
-        store_id, Status.READY, message, only_from={Status.PROVISIONING}, where={"lease_token": token},
-        ready_at=timezone.now(), lease_token="", lease_until=None,
+        store_id,
+        Status.READY,
+        message,
+        only_from={Status.PROVISIONING},
+        where={"lease_token": token},
+        ready_at=timezone.now(),
+        lease_token="",
+        lease_until=None,
     )
     # Only a transition that happened and committed tells the owner.
     transaction.on_commit(lambda: notifications.store_finished(store_id, Status.READY))
@@ -296,17 +326,29 @@ def mark_ready(store_id: int, token: str, message: str) -> None:
 
 def mark_failed(store_id: int, reason: str, *, step: str = "", token: str | None = None) -> None:
     transition(
-        store_id, Status.FAILED, f"Failed: {reason}", only_from={Status.PROVISIONING},
+        store_id,
+        Status.FAILED,
+        f"Failed: {reason}",
+        only_from={Status.PROVISIONING},
         where=None if token is None else {"lease_token": token},
-        kind=StoreEvent.Kind.ERROR, step=step, failure_reason=reason, lease_token="", lease_until=None,
+        kind=StoreEvent.Kind.ERROR,
+        step=step,
+        failure_reason=reason,
+        lease_token="",
+        lease_until=None,
     )
     transaction.on_commit(lambda: notifications.store_finished(store_id, Status.FAILED, reason))
 
 
 def mark_deleted(store_id: int) -> None:
     transition(
-        store_id, Status.DELETED, "Store deleted; its namespace is gone.",
-        deleted_at=timezone.now(), lease_token="", lease_until=None, step="",
+        store_id,
+        Status.DELETED,
+        "Store deleted; its namespace is gone.",
+        deleted_at=timezone.now(),
+        lease_token="",
+        lease_until=None,
+        step="",
     )
 
 
@@ -319,8 +361,8 @@ def overdue_provisions():
     return Store.objects.filter(status=Status.PROVISIONING, deadline_at__lt=timezone.now())
 
 
-
 # --- Upgrades and rollbacks (stores/upgrades.py) ------------------------------
+
 
 def begin_update(store_id: int, message: str, *, only_from, updated_at=None) -> str:
     """A ready (or, for a rollback, failed) store -> updating, held by the caller's lease.
@@ -332,9 +374,14 @@ def begin_update(store_id: int, message: str, *, only_from, updated_at=None) -> 
     now = timezone.now()
     token = secrets.token_hex(16)
     transition(
-        store_id, Status.UPDATING, message, only_from=only_from,
+        store_id,
+        Status.UPDATING,
+        message,
+        only_from=only_from,
         where=None if updated_at is None else {"updated_at": updated_at},
-        failure_reason="", step="", lease_token=token,
+        failure_reason="",
+        step="",
+        lease_token=token,
         lease_until=now + timedelta(seconds=settings.PROVISION_LEASE_SECONDS),
         deadline_at=now + timedelta(seconds=settings.PROVISION_TIMEOUT),
     )
@@ -345,20 +392,37 @@ def finish_update(store_id: int, token: str, message: str, *, chart_version: str
     """Updating -> ready, recording what the release runs now. `ready_at` stays the
     provision's: the metrics' provisioning durations are measured from it."""
     transition(
-        store_id, Status.READY, message, only_from={Status.UPDATING}, where={"lease_token": token},
-        chart_version=chart_version, images=images, lease_token="", lease_until=None, deadline_at=None,
+        store_id,
+        Status.READY,
+        message,
+        only_from={Status.UPDATING},
+        where={"lease_token": token},
+        chart_version=chart_version,
+        images=images,
+        lease_token="",
+        lease_until=None,
+        deadline_at=None,
     )
 
 
-def fail_update(store_id: int, reason: str, *, step: str = "", token: str | None = None,
-                lease_expired: bool = False) -> None:
+def fail_update(
+    store_id: int, reason: str, *, step: str = "", token: str | None = None, lease_expired: bool = False
+) -> None:
     where = {} if token is None else {"lease_token": token}
     if lease_expired:  # reconcile: only if the update is still silent
         where["lease_until__lt"] = timezone.now()
     transition(
         # Not "Failed: …": the metrics count those events as failed provisions.
-        store_id, Status.FAILED, f"Update failed: {reason}", only_from={Status.UPDATING}, where=where,
-        kind=StoreEvent.Kind.ERROR, step=step, failure_reason=reason, lease_token="", lease_until=None,
+        store_id,
+        Status.FAILED,
+        f"Update failed: {reason}",
+        only_from={Status.UPDATING},
+        where=where,
+        kind=StoreEvent.Kind.ERROR,
+        step=step,
+        failure_reason=reason,
+        lease_token="",
+        lease_until=None,
         deadline_at=None,
     )
 

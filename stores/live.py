@@ -63,8 +63,9 @@ class ClusterView:
 
 def _versioned(view: ClusterView) -> ClusterView:
     digest = hashlib.blake2b(repr((view.pods, view.events, view.quota, view.error)).encode(), digest_size=8)
-    return ClusterView(pods=view.pods, events=view.events, quota=view.quota, error=view.error,
-                       version=digest.hexdigest())
+    return ClusterView(
+        pods=view.pods, events=view.events, quota=view.quota, error=view.error, version=digest.hexdigest()
+    )
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,9 @@ def _quota_rows(usage: list) -> list[QuotaRow]:
         if line is None:
             continue
         percent = None if line.fraction is None else max(0, min(100, round(line.fraction * 100)))
-        rows.append(QuotaRow(label=label, used=line.used or "0", hard=line.hard, percent=percent,
-                             exhausted=line.exhausted))
+        rows.append(
+            QuotaRow(label=label, used=line.used or "0", hard=line.hard, percent=percent, exhausted=line.exhausted)
+        )
     return rows
 
 
@@ -170,23 +172,38 @@ class FeedItem:
             tag = WARNING_TAG if self.warning else KUBERNETES_TAG
             repeat = format_html(REPEAT, count=self.count) if self.count > 1 else ""
             return format_html(
-                '<li class="event event-cluster{}">{}{} <strong class="reason">{}</strong> <span class="object">{}</span>'
-                ' <span class="event-text">{}</span>{}</li>',
-                " event-warning" if self.warning else "", when, tag, self.reason, self.object, self.message, repeat,
+                '<li class="event event-cluster{}">{}{} <strong class="reason">{}</strong>'
+                ' <span class="object">{}</span> <span class="event-text">{}</span>{}</li>',
+                " event-warning" if self.warning else "",
+                when,
+                tag,
+                self.reason,
+                self.object,
+                self.message,
+                repeat,
             )
-        took = format_html(' <small class="muted">({})</small>', duration(self.duration_ms)) \
-            if self.duration_ms is not None else ""
+        took = (
+            format_html(' <small class="muted">({})</small>', duration(self.duration_ms))
+            if self.duration_ms is not None
+            else ""
+        )
         return format_html(
             '<li class="event event-{}">{}{}<span class="event-text">{}</span>{}</li>',
-            self.kind, when, ERROR_TAG if self.kind == "error" else "", self.message, took,
+            self.kind,
+            when,
+            ERROR_TAG if self.kind == "error" else "",
+            self.message,
+            took,
         )
 
 
 WARNING_TAG = mark_safe('<span class="tag tag-warning"><span aria-hidden="true">⚠</span> Warning</span>')
 KUBERNETES_TAG = mark_safe('<span class="tag">Kubernetes</span>')
 ERROR_TAG = mark_safe('<span class="tag tag-warning"><span aria-hidden="true">⚠</span> Error</span> ')
-REPEAT = (' <span class="repeat" title="happened {count} times"><span aria-hidden="true">×{count}</span>'
-          '<span class="visually-hidden">, {count} times</span></span>')
+REPEAT = (
+    ' <span class="repeat" title="happened {count} times"><span aria-hidden="true">×{count}</span>'
+    '<span class="visually-hidden">, {count} times</span></span>'
+)
 
 
 def feed(events: list, view: ClusterView | None) -> list[FeedItem]:
@@ -198,8 +215,15 @@ def feed(events: list, view: ClusterView | None) -> list[FeedItem]:
     ]
     if view is not None:
         items += [
-            FeedItem(time=e.time, message=e.message, source="cluster", kind="warning" if e.warning else "normal",
-                     reason=e.reason, object=e.object, count=e.count)
+            FeedItem(
+                time=e.time,
+                message=e.message,
+                source="cluster",
+                kind="warning" if e.warning else "normal",
+                reason=e.reason,
+                object=e.object,
+                count=e.count,
+            )
             for e in view.events
         ]
     # Stable sort: at the same instant the platform's order (newest first) holds.

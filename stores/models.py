@@ -81,8 +81,11 @@ class StoreQuerySet(models.QuerySet):
         )
         return self.annotate(
             line_place=Case(
-                When(status=Status.QUEUED, queued_at__isnull=False,
-                     then=Coalesce(Subquery(ahead, output_field=IntegerField()), Value(0)) + 1),
+                When(
+                    status=Status.QUEUED,
+                    queued_at__isnull=False,
+                    then=Coalesce(Subquery(ahead, output_field=IntegerField()), Value(0)) + 1,
+                ),
                 default=None,
                 output_field=IntegerField(),
             )
@@ -103,8 +106,10 @@ class StoreQuerySet(models.QuerySet):
         return self.annotate(
             busy_since=Case(
                 When(status=Status.PROVISIONING, then=F("started_at")),
-                When(status=Status.DELETING,
-                     then=Coalesce(Subquery(delete_began, output_field=DateTimeField()), F("updated_at"))),
+                When(
+                    status=Status.DELETING,
+                    then=Coalesce(Subquery(delete_began, output_field=DateTimeField()), F("updated_at")),
+                ),
                 default=None,
                 output_field=DateTimeField(),
             )

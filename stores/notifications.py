@@ -27,8 +27,12 @@ def store_finished(store_id: int, status: str, reason: str = "") -> None:
     """Queue the owner's mail about a transition that has just committed."""
     try:
         async_task(
-            "stores.notifications.send_status_mail", store_id, status, reason,
-            cluster=settings.CONTROL_CLUSTER, task_name=f"notify-store-{store_id}-{status}",
+            "stores.notifications.send_status_mail",
+            store_id,
+            status,
+            reason,
+            cluster=settings.CONTROL_CLUSTER,
+            task_name=f"notify-store-{store_id}-{status}",
         )
     except Exception:  # the broker is down: the store's state is already committed and stays
         log.exception("could not queue the %s mail for store %s", status, store_id)
@@ -65,17 +69,22 @@ def _compose(store: Store, status: str, reason: str) -> tuple[str, str]:
     if status == Status.READY:
         subject = f"Your store {store.slug} is ready"
         lines = [
-            hello, "",
-            f"Your {engine} store {store.slug} is ready.", "",
+            hello,
+            "",
+            f"Your {engine} store {store.slug} is ready.",
+            "",
             f"Storefront: {store.url}",
             f"Store page (shop admin login, activity): {store_page_url(store)}",
         ]
     else:
         subject = f"Your store {store.slug} failed"
         lines = [
-            hello, "",
-            f"Your {engine} store {store.slug} could not be provisioned.", "",
-            f"Reason: {reason or store.failure_reason or 'unknown'}", "",
+            hello,
+            "",
+            f"Your {engine} store {store.slug} could not be provisioned.",
+            "",
+            f"Reason: {reason or store.failure_reason or 'unknown'}",
+            "",
             f"Store page (retry or delete it there): {store_page_url(store)}",
         ]
-    return subject, "\n".join(lines + ["", "-- ", "Store Provisioner"]) + "\n"
+    return subject, "\n".join([*lines, "", "-- ", "Store Provisioner"]) + "\n"

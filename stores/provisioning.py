@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
-
 from django.conf import settings
 from django.utils import timezone
 
@@ -37,7 +36,7 @@ log = logging.getLogger(__name__)
 
 # One release per store namespace; the namespace carries the store's name.
 RELEASE_NAME = "store"
-SECRET_NAME = "store-secret"
+SECRET_NAME = "store-secret"  # noqa: S105 (a name, not a password)
 
 STEPS = (
     ("namespace", "Namespace"),
@@ -51,6 +50,7 @@ STEP_LABELS = dict(STEPS)
 
 
 # --- Connecting ---------------------------------------------------------------
+
 
 def helm_binary() -> str:
     """HELM_BIN, else `helm` on PATH, else the build `make cluster` caches."""
@@ -90,7 +90,9 @@ def connect(request_timeout: float | None = None) -> cluster.Cluster:
 
 
 def helm() -> cluster.Helm:
-    return cluster.Helm(helm_binary(), kubeconfig=settings.KUBECONFIG or None, kube_context=settings.KUBE_CONTEXT or None)
+    return cluster.Helm(
+        helm_binary(), kubeconfig=settings.KUBECONFIG or None, kube_context=settings.KUBE_CONTEXT or None
+    )
 
 
 def guardrail_spec(store: Store | None = None) -> cluster.GuardrailSpec:
@@ -172,7 +174,8 @@ class Run:
         if row is None or row["status"] != self.status:
             now_status = row["status"] if row else "gone"
             self._stop_reason = (
-                "cancelled: the store is being deleted" if now_status == Status.DELETING
+                "cancelled: the store is being deleted"
+                if now_status == Status.DELETING
                 else f"the store is {now_status} now"
             )
         elif row["lease_token"] != self.token:
@@ -203,9 +206,7 @@ class Run:
         elapsed = time.monotonic() - started
         message = done_message(result) if callable(done_message) else done_message
         log.info("%s (%d ms)", message, elapsed * 1000)
-        lifecycle.record(
-            self.store_id, message, kind=StoreEvent.Kind.STEP, step=key, duration_ms=int(elapsed * 1000)
-        )
+        lifecycle.record(self.store_id, message, kind=StoreEvent.Kind.STEP, step=key, duration_ms=int(elapsed * 1000))
         return result
 
 
@@ -380,7 +381,7 @@ def _wait_for_storefront(url: str, run: Run) -> None:
     while True:
         run.check()
         try:
-            with opener.open(url, timeout=5) as response:  # noqa: S310 (our own store URL)
+            with opener.open(url, timeout=5) as response:
                 if response.status < 500:
                     return
                 last_error = f"HTTP {response.status}"
@@ -419,11 +420,15 @@ def _unresolved_advice(host: str, reason: str) -> str:
     """What is wrong with a store host that does not resolve, and what to do about it."""
     suffix = host.partition(".")[2] or host
     if suffix.endswith("nip.io"):
-        fix = (f"{suffix} is answered by nip.io, which needs a DNS resolver that reaches the internet; "
-               "set INGRESS_DOMAIN_SUFFIX to a domain whose wildcard record points at the ingress")
+        fix = (
+            f"{suffix} is answered by nip.io, which needs a DNS resolver that reaches the internet; "
+            "set INGRESS_DOMAIN_SUFFIX to a domain whose wildcard record points at the ingress"
+        )
     else:
-        fix = (f"point a wildcard DNS record *.{suffix} at the cluster's ingress, "
-               "or use the default INGRESS_DOMAIN_SUFFIX 127.0.0.1.nip.io")
+        fix = (
+            f"point a wildcard DNS record *.{suffix} at the cluster's ingress, "
+            "or use the default INGRESS_DOMAIN_SUFFIX 127.0.0.1.nip.io"
+        )
     return f"{host} does not resolve ({reason}): {fix}, or set CHECK_STORE_URL=false to skip this check"
 
 
@@ -478,7 +483,9 @@ def teardown(store_id: int, token: str) -> None:
         run.run_step("release", lambda: _uninstall(store, run), lambda message: message)
         run.run_step(
             "namespace",
-            lambda: kube.delete_namespace(store.namespace, should_stop=run.should_stop, timeout=settings.DELETE_TIMEOUT),
+            lambda: kube.delete_namespace(
+                store.namespace, should_stop=run.should_stop, timeout=settings.DELETE_TIMEOUT
+            ),
             f"Namespace {store.namespace} is gone.",
         )
         lifecycle.mark_deleted(store_id)
@@ -509,6 +516,7 @@ def _uninstall(store: Store, run: Run) -> str:
 
 # --- Reading the cluster for the dashboard --------------------------------------
 
+
 class CredentialsUnavailable(Exception):
     pass
 
@@ -530,6 +538,7 @@ def credentials_for(store: Store) -> list[tuple[str, str, bool]]:
 
 # --- Reconciling ---------------------------------------------------------------
 
+
 def find_orphans(kube: cluster.Cluster, helm_client: cluster.Helm) -> dict[str, list[str]]:
     """Namespaces and releases this platform made that belong to no live store.
 
@@ -548,9 +557,7 @@ def find_orphans(kube: cluster.Cluster, helm_client: cluster.Helm) -> dict[str, 
     # never an orphan. Listing them after the database read is safe: such a
     # namespace's store is gone, and a new store cannot take its name while
     # the namespace exists.
-    releases = [
-        r for ns in listed if ns["name"] not in live_namespaces for r in _releases_in(helm_client, ns["name"])
-    ]
+    releases = [r for ns in listed if ns["name"] not in live_namespaces for r in _releases_in(helm_client, ns["name"])]
     created = {ns["name"]: ns.get("created_at") for ns in listed}
     cutoff = timezone.now() - timedelta(seconds=settings.ORPHAN_GRACE_SECONDS)
     found: dict[str, list[str]] = {"namespaces": [], "releases": [], "too_new": []}
@@ -610,6 +617,7 @@ def reconcile_orphans(*, prune: bool = False) -> dict[str, list[str]]:
 
 
 # --- Images (stores doctor) -------------------------------------------------------
+
 
 def pinned_images() -> list[str]:
     """Every image the available engines' charts pull, as a release would get

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 # --- Enqueueing (called from views, commands and the admin) ---------------------
 
+
 def start_queued_stores() -> list[int]:
     """Claim free provisioning slots for the oldest queued stores and start them."""
     claimed = lifecycle.claim_provision_slots()
@@ -49,6 +50,7 @@ def request_retry(store_id: int) -> None:
 # of the process that enqueues, so a provision started by a delete or by
 # reconcile (both on "control") would run there, under the control timeout.
 
+
 def enqueue_provision(store_id: int) -> None:
     async_task(
         "stores.tasks.provision", store_id, cluster=settings.PROVISION_CLUSTER, task_name=f"provision-store-{store_id}"
@@ -60,6 +62,7 @@ def enqueue_delete(store_id: int) -> None:
 
 
 # --- Task bodies -------------------------------------------------------------------
+
 
 def _run_with_lease(store_id: int, status: str, work) -> None:
     """Run `work(store_id, token)` as the one worker holding the store's lease."""
@@ -105,7 +108,11 @@ def reconcile() -> dict[str, list[int]]:
     left `delete_stuck` for an operator instead.
     """
     report: dict[str, list[int]] = {
-        "timed_out": [], "resumed": [], "delete_resumed": [], "delete_stuck": [], "started": [],
+        "timed_out": [],
+        "resumed": [],
+        "delete_resumed": [],
+        "delete_stuck": [],
+        "started": [],
     }
     for store in lifecycle.overdue_provisions():
         label = provisioning.STEP_LABELS.get(store.step, store.step or "starting").lower()
@@ -125,7 +132,9 @@ def reconcile() -> dict[str, list[int]]:
             # already decided, in teardown, and left no token).
             try:
                 lifecycle.delete_did_not_finish(
-                    store.pk, store.failure_reason or "its worker stopped reporting", token=store.lease_token,
+                    store.pk,
+                    store.failure_reason or "its worker stopped reporting",
+                    token=store.lease_token,
                     lease_expired=True,
                 )
                 report["delete_stuck"].append(store.pk)

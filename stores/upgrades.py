@@ -78,6 +78,7 @@ def available_chart(store: Store) -> str | None:
 
 # --- Upgrade -------------------------------------------------------------------
 
+
 def upgrade(store_id: int) -> Store:
     """Install the current chart over a ready store's release; returns the store as it ended."""
     store = Store.objects.select_related("owner").get(pk=store_id)
@@ -112,8 +113,11 @@ def upgrade(store_id: int) -> Store:
         _wait(run, kube, store)
         version = provisioning.installed_chart_version(release, chart_dir)
         lifecycle.finish_update(
-            store.pk, token, f"Upgraded: chart {before} → {version}, revision {release.get('version', '?')}.",
-            chart_version=version, images=provisioning.chart_images(chart_dir),
+            store.pk,
+            token,
+            f"Upgraded: chart {before} → {version}, revision {release.get('version', '?')}.",
+            chart_version=version,
+            images=provisioning.chart_images(chart_dir),
         )
 
     _run(run, work, f"upgrade to chart {target}")
@@ -121,6 +125,7 @@ def upgrade(store_id: int) -> Store:
 
 
 # --- Rollback ------------------------------------------------------------------
+
 
 def previous_revision(history: list[dict]) -> dict | None:
     """The revision before the current one that last worked (deployed or
@@ -135,7 +140,7 @@ def previous_revision(history: list[dict]) -> dict | None:
 def chart_version_of(revision: dict, chart_name: str) -> str:
     """helm history's "chart" ("woocommerce-0.1.0") without the chart's name."""
     chart = str(revision.get("chart") or "")
-    return chart[len(chart_name) + 1:] if chart.startswith(f"{chart_name}-") else chart
+    return chart[len(chart_name) + 1 :] if chart.startswith(f"{chart_name}-") else chart
 
 
 def rollback(store_id: int) -> Store:
@@ -155,8 +160,10 @@ def rollback(store_id: int) -> Store:
     try:
         # Only if nothing changed since the history was read (updated_at moves with every change).
         token = lifecycle.begin_update(
-            store.pk, f"Rollback to revision {number} (chart {version}) requested.",
-            only_from={Status.READY, Status.FAILED}, updated_at=store.updated_at,
+            store.pk,
+            f"Rollback to revision {number} (chart {version}) requested.",
+            only_from={Status.READY, Status.FAILED},
+            updated_at=store.updated_at,
         )
     except lifecycle.TransitionRefused:
         now = _status_now(store.pk)
@@ -169,8 +176,11 @@ def rollback(store_id: int) -> Store:
         run.run_step(
             "release",
             lambda: helm.rollback(
-                provisioning.RELEASE_NAME, store.namespace, number,
-                timeout_seconds=max(30, int(settings.PROVISION_TIMEOUT)), should_stop=run.should_stop,
+                provisioning.RELEASE_NAME,
+                store.namespace,
+                number,
+                timeout_seconds=max(30, int(settings.PROVISION_TIMEOUT)),
+                should_stop=run.should_stop,
             ),
             f"Helm release {provisioning.RELEASE_NAME} rolled back to revision {number}.",
         )
@@ -179,8 +189,11 @@ def rollback(store_id: int) -> Store:
         revision = max((int(r["revision"]) for r in now), default=0)
         images = registry.images_in_values(helm.get_values(provisioning.RELEASE_NAME, store.namespace, revision))
         lifecycle.finish_update(
-            store.pk, token, f"Rolled back to revision {number} (chart {version}), now revision {revision}.",
-            chart_version=version, images=images,
+            store.pk,
+            token,
+            f"Rolled back to revision {number} (chart {version}), now revision {revision}.",
+            chart_version=version,
+            images=images,
         )
 
     _run(run, work, f"rollback to revision {number}")
@@ -188,6 +201,7 @@ def rollback(store_id: int) -> Store:
 
 
 # --- Shared ----------------------------------------------------------------------
+
 
 def _status_now(store_id: int) -> str:
     return Store.objects.filter(pk=store_id).values_list("status", flat=True).first() or "gone"
@@ -219,8 +233,10 @@ def _run(run, work, what: str) -> None:
         _fail(run, f"{what}: {exc}")
     except Exception as exc:  # a bug must still end the update, not strand the store
         log.exception("%s of store %s crashed during %s", what, run.store_id, run.step)
-        _fail(run, f"{what}: internal error during {provisioning.STEP_LABELS.get(run.step, run.step)}: "
-                   f"{type(exc).__name__}")
+        _fail(
+            run,
+            f"{what}: internal error during {provisioning.STEP_LABELS.get(run.step, run.step)}: {type(exc).__name__}",
+        )
 
 
 def _fail(run, reason: str) -> None:
@@ -237,9 +253,11 @@ def fail_abandoned() -> list[int]:
     for store in lifecycle.stale_leases(Status.UPDATING):
         try:
             lifecycle.fail_update(
-                store.pk, "the upgrade or rollback stopped reporting (its command was interrupted); "
-                          "roll the store back or retry it",
-                token=store.lease_token, lease_expired=True,
+                store.pk,
+                "the upgrade or rollback stopped reporting (its command was interrupted); "
+                "roll the store back or retry it",
+                token=store.lease_token,
+                lease_expired=True,
             )
             failed.append(store.pk)
         except lifecycle.TransitionRefused:

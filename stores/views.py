@@ -31,8 +31,9 @@ def _get_store_for_owner(request, pk: int, stores=None, *, audit_action=None) ->
     acting on a store id that is not theirs).
     """
     try:
-        return get_object_or_404(stores if stores is not None else Store.objects.select_related("owner"),
-                                 pk=pk, owner=request.user)
+        return get_object_or_404(
+            stores if stores is not None else Store.objects.select_related("owner"), pk=pk, owner=request.user
+        )
     except Http404:
         if audit_action:
             audit.record_not_owner(audit_action, request=request, pk=pk)
@@ -66,7 +67,13 @@ def _dashboard_context(request, form=None) -> dict:
 
 
 # Said in words beside each step's dot, for those who cannot tell its colour.
-STEP_STATE_LABELS = {"done": "Done", "skipped": "Skipped", "running": "Running", "failed": "Failed", "pending": "Pending"}
+STEP_STATE_LABELS = {
+    "done": "Done",
+    "skipped": "Skipped",
+    "running": "Running",
+    "failed": "Failed",
+    "pending": "Pending",
+}
 
 
 def _step_rows(store: Store) -> list[dict]:
@@ -92,8 +99,15 @@ def _step_rows(store: Store) -> list[dict]:
             state = "failed"
         else:
             state = "pending"
-        rows.append({"key": key, "label": label, "state": state, "state_label": STEP_STATE_LABELS[state],
-                     "ms": finished.get(key)})
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "state": state,
+                "state_label": STEP_STATE_LABELS[state],
+                "ms": finished.get(key),
+            }
+        )
     return rows
 
 
@@ -162,8 +176,14 @@ def create_store(request):
                 store = tasks.request_create(request.user, name, engine)
                 audit.record(audit.Action.CREATE, request=request, store=store)
         except (lifecycle.StoreLimitReached, lifecycle.SlugTaken) as exc:
-            audit.record(audit.Action.CREATE, request=request, slug=name, engine=engine,
-                         outcome=audit.Outcome.REFUSED, detail=str(exc))
+            audit.record(
+                audit.Action.CREATE,
+                request=request,
+                slug=name,
+                engine=engine,
+                outcome=audit.Outcome.REFUSED,
+                detail=str(exc),
+            )
             form.add_error("name" if isinstance(exc, lifecycle.SlugTaken) else None, str(exc))
         else:
             messages.success(request, f"Store “{store.slug}” is queued.")
@@ -196,13 +216,26 @@ def _status_etag(store: Store, cluster_view: live.ClusterView | None) -> str:
     other stores start) and the cluster read's version cover the rest.
     """
     parts = (
-        _templates_version(), store.pk, store.slug, store.engine, store.status, store.step, store.failure_reason,
-        store.delete_attempts, store.started_at, store.updated_at, store.newest_event, store.place_in_line(),
-        cluster_view.version if cluster_view else None, settings.MAX_CONCURRENT_PROVISIONS,
-        settings.INGRESS_DOMAIN_SUFFIX, settings.STORE_URL_SCHEME,
-        store.chart_version, upgrades.available_chart(store),
+        _templates_version(),
+        store.pk,
+        store.slug,
+        store.engine,
+        store.status,
+        store.step,
+        store.failure_reason,
+        store.delete_attempts,
+        store.started_at,
+        store.updated_at,
+        store.newest_event,
+        store.place_in_line(),
+        cluster_view.version if cluster_view else None,
+        settings.MAX_CONCURRENT_PROVISIONS,
+        settings.INGRESS_DOMAIN_SUFFIX,
+        settings.STORE_URL_SCHEME,
+        store.chart_version,
+        upgrades.available_chart(store),
     )
-    return 'W/"%s"' % hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+    return f'W/"{hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()}"'
 
 
 @login_required
@@ -248,13 +281,19 @@ def delete_store(request, pk: int):
     except lifecycle.TransitionRefused:
         status = Store.objects.filter(pk=store.pk).values_list("status", flat=True).first()
         if status == Status.UPDATING:
-            audit.record(audit.Action.DELETE, request=request, store=store, outcome=audit.Outcome.REFUSED,
-                         detail="an upgrade or rollback is running")
+            audit.record(
+                audit.Action.DELETE,
+                request=request,
+                store=store,
+                outcome=audit.Outcome.REFUSED,
+                detail="an upgrade or rollback is running",
+            )
             messages.info(request, f"“{store.slug}” is being updated by an operator; delete it once that has ended.")
             return redirect("store_detail", pk=store.pk)
         state = "deleted" if store.status == Status.DELETED else "being deleted"
-        audit.record(audit.Action.DELETE, request=request, store=store, outcome=audit.Outcome.REFUSED,
-                     detail=f"already {state}")
+        audit.record(
+            audit.Action.DELETE, request=request, store=store, outcome=audit.Outcome.REFUSED, detail=f"already {state}"
+        )
         messages.info(request, f"“{store.slug}” is already {state}.")
     else:
         messages.success(request, f"Deleting “{store.slug}”: its release and namespace are being removed.")
@@ -271,9 +310,16 @@ def retry_store(request, pk: int):
             tasks.request_retry(store.pk)
             audit.record(audit.Action.RETRY, request=request, store=store)
     except lifecycle.TransitionRefused:
-        audit.record(audit.Action.RETRY, request=request, store=store, outcome=audit.Outcome.REFUSED,
-                     detail=f"only a failed store can be retried; it is {store.status}")
-        messages.info(request, f"Only a failed store can be retried; “{store.slug}” is {store.get_status_display().lower()}.")
+        audit.record(
+            audit.Action.RETRY,
+            request=request,
+            store=store,
+            outcome=audit.Outcome.REFUSED,
+            detail=f"only a failed store can be retried; it is {store.status}",
+        )
+        messages.info(
+            request, f"Only a failed store can be retried; “{store.slug}” is {store.get_status_display().lower()}."
+        )
     else:
         messages.success(request, f"Retrying “{store.slug}”.")
     return redirect("store_detail", pk=store.pk)

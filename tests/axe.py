@@ -36,9 +36,20 @@ def axe_script() -> Path:
             return script
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             subprocess.run(
-                ["npm", "install", "--prefix", tmp, "--no-save", "--no-audit", "--no-fund", "--silent",
-                 f"axe-core@{AXE_VERSION}"],
-                check=True, capture_output=True, text=True,
+                [
+                    "npm",
+                    "install",
+                    "--prefix",
+                    tmp,
+                    "--no-save",
+                    "--no-audit",
+                    "--no-fund",
+                    "--silent",
+                    f"axe-core@{AXE_VERSION}",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
             shutil.rmtree(home, ignore_errors=True)
             Path(tmp).rename(home)

@@ -5,8 +5,13 @@ from tests.platform import ARTIFACTS_DIR
 CHROMIUM = "/usr/bin/chromium"
 # The machine has no network but loopback: keep Chromium from reaching out.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SCREENSHOTS = ARTIFACTS_DIR / "screenshots"
 

@@ -14,7 +14,11 @@ FILES = ["stores/tests/test_limits.py", "stores/cluster/tests/test_readiness.py"
 def _collected(*options: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *options, *FILES],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     return {line for line in out.splitlines() if "::" in line}
 

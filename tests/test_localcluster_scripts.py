@@ -8,10 +8,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.fixtures import REPO_ROOT
 
 LOCALCLUSTER = REPO_ROOT / "localcluster"
 
@@ -29,12 +30,15 @@ def test_the_local_cluster_scripts_pass_shellcheck():
 def test_the_real_node_says_it_needs_root():
     # A copy the unprivileged user can read, wherever the repository lives.
     with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
-        os.chmod(scratch, 0o755)
+        os.chmod(scratch, 0o755)  # noqa: S103 (read by the unprivileged user)
         for name in ("node.sh", "versions.env"):
             shutil.copy(LOCALCLUSTER / name, scratch)
         proc = subprocess.run(
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", f"{scratch}/node.sh", "check"],
-            capture_output=True, text=True, cwd="/", env={**os.environ, "LOCALCLUSTER_DIR": f"{scratch}/state"},
+            capture_output=True,
+            text=True,
+            cwd="/",
+            env={**os.environ, "LOCALCLUSTER_DIR": f"{scratch}/state"},
         )
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout.strip() == "not root (containerd, network namespaces and cgroups need root)"
@@ -42,7 +46,10 @@ def test_the_real_node_says_it_needs_root():
 
 def _node_owner(owner_file: Path, state: Path) -> str:
     proc = subprocess.run(
-        ["bash", str(LOCALCLUSTER / "node.sh"), "owner"], capture_output=True, text=True, check=True,
+        ["bash", str(LOCALCLUSTER / "node.sh"), "owner"],
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, "LOCALCLUSTER_DIR": str(state), "STORE_PROVISIONER_NODE_OWNER_FILE": str(owner_file)},
     )
     return proc.stdout.strip()

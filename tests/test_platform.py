@@ -20,8 +20,12 @@ def test_it_gives_a_sqlite_file_as_a_url():
 
 def test_it_gives_a_postgres_database_as_a_url_that_parses_back():
     settings = {
-        "ENGINE": "django.db.backends.postgresql", "NAME": "test_provisioner", "USER": "app",
-        "PASSWORD": "p@ss:word/", "HOST": "127.0.0.1", "PORT": 54321,
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "test_provisioner",
+        "USER": "app",
+        "PASSWORD": "p@ss:word/",
+        "HOST": "127.0.0.1",
+        "PORT": 54321,
     }
 
     parsed = dj_database_url.parse(database_url(settings))
@@ -30,8 +34,14 @@ def test_it_gives_a_postgres_database_as_a_url_that_parses_back():
 
 
 def test_it_keeps_a_socket_directory_as_host():
-    settings = {"ENGINE": "django.db.backends.postgresql", "NAME": "test_p", "USER": "postgres", "PASSWORD": "",
-                "HOST": "/var/run/postgresql", "PORT": ""}
+    settings = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "test_p",
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": "/var/run/postgresql",
+        "PORT": "",
+    }
 
     parsed = dj_database_url.parse(database_url(settings))
 
@@ -48,7 +58,14 @@ def test_it_starts_processes_on_the_test_database(django_user_model):
         "print(connection.vendor, User.objects.filter(username='seen-by-the-child').count())"
     )
 
-    out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=platform.env, capture_output=True,
-                         text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        env=platform.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
 
     assert out.split() == [connection.vendor, "1"]

@@ -109,8 +109,11 @@ def _assert_local_control_plane(exports: dict, stderr: str) -> None:
     # The kubeconfig it hands over reaches a live API server.
     version = subprocess.run(
         [sys.executable, "-c", "from stores.cluster import connect; print(connect(request_timeout=5).version())"],
-        cwd=REPO_ROOT, env={**os.environ, "KUBECONFIG": exports["KUBECONFIG"]},
-        capture_output=True, text=True, check=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "KUBECONFIG": exports["KUBECONFIG"]},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert version.stdout.startswith("v1.")
 
@@ -152,9 +155,7 @@ def test_it_uses_the_current_kubeconfig_as_is_when_its_cluster_answers(tmp_path,
 @pytest.mark.integration
 def test_it_goes_to_the_local_control_plane_when_asked_to_simulate(tmp_path, local_cluster):
     # `make demo`: even a kubeconfig that answers is passed over.
-    exports, stderr, calls = run_cluster_script(
-        tmp_path, kubeconfig=local_cluster.kubeconfig, CLUSTER_MODE="simulated"
-    )
+    exports, stderr, calls = run_cluster_script(tmp_path, kubeconfig=local_cluster.kubeconfig, CLUSTER_MODE="simulated")
 
     assert calls == []
     _assert_local_control_plane(exports, stderr)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.platform import REPO_ROOT
 
-HANGING = '''
+HANGING = """
 import time
 
 import pytest
@@ -23,7 +23,7 @@ def cleanup(tmp_path_factory):
 
 def test_hangs(cleanup):
     time.sleep(3600)
-'''
+"""
 
 
 def test_it_sets_a_default_timeout_for_every_test(pytestconfig):
@@ -37,8 +37,22 @@ def test_it_fails_a_hanging_test_and_still_tears_down_its_fixtures(tmp_path):
     (tmp_path / "test_hanging.py").write_text(HANGING)
     base = tmp_path / "base"
     # The project's pytest.ini, with the default shortened so this test is quick.
-    args = [sys.executable, "-m", "pytest", "-c", str(REPO_ROOT / "pytest.ini"), "--rootdir", str(tmp_path),
-            "-p", "no:cacheprovider", "-o", "timeout=2", "--basetemp", str(base), str(tmp_path / "test_hanging.py")]
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-c",
+        str(REPO_ROOT / "pytest.ini"),
+        "--rootdir",
+        str(tmp_path),
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "timeout=2",
+        "--basetemp",
+        str(base),
+        str(tmp_path / "test_hanging.py"),
+    ]
 
     try:
         run = subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=90)

@@ -1,7 +1,5 @@
 import pytest
 
-from accounts.tests.clock import still_throttle_clock  # noqa: F401
-
 
 @pytest.fixture(autouse=True)
 def _still_clock(still_throttle_clock):

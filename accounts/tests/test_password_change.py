@@ -25,7 +25,11 @@ def test_it_shows_the_form(alice_client):
 def test_it_changes_the_password(alice_client, alice):
     response = alice_client.post(
         URL,
-        {"old_password": "alice-password-1", "new_password1": "brand-New-secret-77", "new_password2": "brand-New-secret-77"},
+        {
+            "old_password": "alice-password-1",
+            "new_password1": "brand-New-secret-77",
+            "new_password2": "brand-New-secret-77",
+        },
     )
 
     assert response.status_code == 302
@@ -40,7 +44,11 @@ def test_it_changes_the_password(alice_client, alice):
 def test_it_lets_the_user_log_in_with_the_new_password(alice_client, alice):
     alice_client.post(
         URL,
-        {"old_password": "alice-password-1", "new_password1": "brand-New-secret-77", "new_password2": "brand-New-secret-77"},
+        {
+            "old_password": "alice-password-1",
+            "new_password1": "brand-New-secret-77",
+            "new_password2": "brand-New-secret-77",
+        },
     )
     alice_client.post(reverse("logout"))
 
@@ -55,7 +63,11 @@ def test_it_lets_the_user_log_in_with_the_new_password(alice_client, alice):
 def test_it_rejects_a_wrong_old_password(alice_client, alice):
     response = alice_client.post(
         URL,
-        {"old_password": "not-my-password", "new_password1": "brand-New-secret-77", "new_password2": "brand-New-secret-77"},
+        {
+            "old_password": "not-my-password",
+            "new_password1": "brand-New-secret-77",
+            "new_password2": "brand-New-secret-77",
+        },
     )
 
     assert response.status_code == 200
@@ -67,7 +79,11 @@ def test_it_rejects_a_wrong_old_password(alice_client, alice):
 def test_it_rejects_mismatched_new_passwords(alice_client, alice):
     response = alice_client.post(
         URL,
-        {"old_password": "alice-password-1", "new_password1": "brand-New-secret-77", "new_password2": "brand-New-secret-78"},
+        {
+            "old_password": "alice-password-1",
+            "new_password1": "brand-New-secret-77",
+            "new_password2": "brand-New-secret-78",
+        },
     )
 
     assert response.status_code == 200
@@ -90,7 +106,11 @@ def test_it_keeps_the_passwords_out_of_error_reports(alice_client):
 
     response = alice_client.post(
         URL,
-        {"old_password": "alice-password-1", "new_password1": "brand-New-secret-77", "new_password2": "brand-New-secret-77"},
+        {
+            "old_password": "alice-password-1",
+            "new_password1": "brand-New-secret-77",
+            "new_password2": "brand-New-secret-77",
+        },
     )
     try:
         raise RuntimeError("boom")

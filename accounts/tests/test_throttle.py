@@ -8,7 +8,9 @@ from django.db import connection, connections
 from django.test import RequestFactory
 
 from accounts.throttle import AtomicDatabaseCache, client_ip
-from provisioner.tests.test_settings import _production, _run, _settings_json
+from provisioner.tests.settings_probe import production as _production
+from provisioner.tests.settings_probe import run as _run
+from provisioner.tests.settings_probe import settings_json as _settings_json
 
 
 def _incr_many(key: str, times: int, failures) -> None:
@@ -18,7 +20,7 @@ def _incr_many(key: str, times: int, failures) -> None:
     for _ in range(times):
         try:
             cache.incr(key)
-        except Exception:  # noqa: BLE001 - counted and asserted on below
+        except Exception:
             with failures.get_lock():
                 failures.value += 1
     connections.close_all()
@@ -47,7 +49,7 @@ def test_it_counts_every_increment_from_concurrent_processes():
 def _expires(cache, key):
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT expires FROM {connection.ops.quote_name(cache._table)} WHERE cache_key = %s",
+            f"SELECT expires FROM {connection.ops.quote_name(cache._table)} WHERE cache_key = %s",  # noqa: S608
             [cache.make_and_validate_key(key)],
         )
         return cursor.fetchone()[0]
@@ -82,7 +84,8 @@ def test_it_keeps_counters_in_the_database_without_redis():
 
 def test_it_keeps_counters_in_redis_when_there_is_one():
     backend = _settings_json(
-        "[settings.CACHES['ratelimit']['BACKEND'], settings.CACHES['ratelimit']['LOCATION'], settings.RATELIMIT_USE_CACHE]",
+        "[settings.CACHES['ratelimit']['BACKEND'], settings.CACHES['ratelimit']['LOCATION'], "
+        "settings.RATELIMIT_USE_CACHE]",
         REDIS_URL="redis://127.0.0.1:6379/0",
     )
 
@@ -93,7 +96,10 @@ def test_it_reads_the_limits_from_the_environment():
     values = _settings_json(
         "[settings.LOGIN_RATE, settings.REGISTRATION_RATE, settings.STORE_CREATE_RATE, settings.STORE_ACTION_RATE,"
         " settings.MAX_LIVE_STORES]",
-        LOGIN_RATE="10/5m", REGISTRATION_RATE="", STORE_CREATE_RATE="3/h", STORE_ACTION_RATE="60/h",
+        LOGIN_RATE="10/5m",
+        REGISTRATION_RATE="",
+        STORE_CREATE_RATE="3/h",
+        STORE_ACTION_RATE="60/h",
         MAX_LIVE_STORES="40",
     )
 

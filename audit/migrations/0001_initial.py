@@ -7,39 +7,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('stores', '0004_storeevent_store_created_index'),
+        ("stores", "0004_storeevent_store_created_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('action', models.CharField(choices=[('create', 'Create'), ('delete', 'Delete'), ('retry', 'Retry'), ('reveal_credentials', 'Reveal credentials'), ('restart_delete', 'Restart delete'), ('upgrade', 'Upgrade'), ('rollback', 'Rollback')], max_length=20)),
-                ('outcome', models.CharField(choices=[('done', 'Done'), ('refused', 'Refused'), ('failed', 'Failed')], default='done', max_length=10)),
-                ('detail', models.CharField(blank=True, help_text='Why it was refused or failed.', max_length=500)),
-                ('username', models.CharField(blank=True, max_length=150)),
-                ('store_pk', models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name='store id')),
-                ('store_slug', models.CharField(blank=True, max_length=63, verbose_name='store name')),
-                ('engine', models.CharField(blank=True, max_length=20)),
-                ('channel', models.CharField(choices=[('web', 'Web'), ('admin', 'Admin'), ('manage.py', 'manage.py')], max_length=10)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True, verbose_name='client IP')),
-                ('user_agent', models.CharField(blank=True, max_length=300)),
-                ('os_user', models.CharField(blank=True, max_length=150, verbose_name='OS user')),
-                ('host', models.CharField(blank=True, max_length=255)),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_entries', to='stores.store')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_entries', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "Create"),
+                            ("delete", "Delete"),
+                            ("retry", "Retry"),
+                            ("reveal_credentials", "Reveal credentials"),
+                            ("restart_delete", "Restart delete"),
+                            ("upgrade", "Upgrade"),
+                            ("rollback", "Rollback"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("done", "Done"), ("refused", "Refused"), ("failed", "Failed")],
+                        default="done",
+                        max_length=10,
+                    ),
+                ),
+                ("detail", models.CharField(blank=True, help_text="Why it was refused or failed.", max_length=500)),
+                ("username", models.CharField(blank=True, max_length=150)),
+                ("store_pk", models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name="store id")),
+                ("store_slug", models.CharField(blank=True, max_length=63, verbose_name="store name")),
+                ("engine", models.CharField(blank=True, max_length=20)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("web", "Web"), ("admin", "Admin"), ("manage.py", "manage.py")], max_length=10
+                    ),
+                ),
+                ("ip", models.GenericIPAddressField(blank=True, null=True, verbose_name="client IP")),
+                ("user_agent", models.CharField(blank=True, max_length=300)),
+                ("os_user", models.CharField(blank=True, max_length=150, verbose_name="OS user")),
+                ("host", models.CharField(blank=True, max_length=255)),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audit_entries",
+                        to="stores.store",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audit_entries",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit entry',
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-created_at', '-pk'],
+                "verbose_name": "audit entry",
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-created_at", "-pk"],
             },
         ),
     ]

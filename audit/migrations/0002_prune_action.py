@@ -4,15 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0001_initial'),
+        ("audit", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('create', 'Create'), ('delete', 'Delete'), ('retry', 'Retry'), ('reveal_credentials', 'Reveal credentials'), ('restart_delete', 'Restart delete'), ('upgrade', 'Upgrade'), ('rollback', 'Rollback'), ('prune', 'Prune audit log')], max_length=20),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("create", "Create"),
+                    ("delete", "Delete"),
+                    ("retry", "Retry"),
+                    ("reveal_credentials", "Reveal credentials"),
+                    ("restart_delete", "Restart delete"),
+                    ("upgrade", "Upgrade"),
+                    ("rollback", "Rollback"),
+                    ("prune", "Prune audit log"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

@@ -24,8 +24,13 @@ def entries(rf, alice, bob):
     shop = lifecycle.create_store(alice, "alice-shop", "woocommerce")
     other = lifecycle.create_store(bob, "bob-shop", "woocommerce")
     log.record(Action.CREATE, request=_web_request(rf, alice), store=shop)
-    log.record(Action.DELETE, request=_web_request(rf, bob, ip="198.51.100.4"), store=shop,
-               outcome=Outcome.REFUSED, detail="not the owner (the store belongs to alice)")
+    log.record(
+        Action.DELETE,
+        request=_web_request(rf, bob, ip="198.51.100.4"),
+        store=shop,
+        outcome=Outcome.REFUSED,
+        detail="not the owner (the store belongs to alice)",
+    )
     log.record(Action.RETRY, store=other)  # manage.py
     return shop, other
 
@@ -52,18 +57,24 @@ def test_it_offers_filters_by_action_outcome_channel_and_date(admin_client, entr
     response = admin_client.get(CHANGELIST)
 
     assert [spec.title for spec in response.context["cl"].filter_specs] == [
-        "action", "outcome", "channel", "created at",
+        "action",
+        "outcome",
+        "channel",
+        "created at",
     ]
 
 
-@pytest.mark.parametrize("params, expected", [
-    ({"action__exact": "create"}, {"alice"}),
-    ({"outcome__exact": "refused"}, {"bob"}),
-    ({"channel__exact": "manage.py"}, {""}),
-    ({"q": "bob"}, {"bob", ""}),  # bob, and the entry for bob-shop
-    ({"q": "198.51.100.4"}, {"bob"}),
-    ({"q": "bob-shop"}, {""}),
-])
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"action__exact": "create"}, {"alice"}),
+        ({"outcome__exact": "refused"}, {"bob"}),
+        ({"channel__exact": "manage.py"}, {""}),
+        ({"q": "bob"}, {"bob", ""}),  # bob, and the entry for bob-shop
+        ({"q": "198.51.100.4"}, {"bob"}),
+        ({"q": "bob-shop"}, {""}),
+    ],
+)
 def test_it_filters_and_searches(admin_client, entries, params, expected):
     response = admin_client.get(CHANGELIST, params)
 
@@ -113,10 +124,13 @@ def test_it_refuses_to_add_change_or_delete_even_for_a_superuser(admin_client, a
     assert admin_client.post(reverse("admin:audit_auditentry_add"), {"action": "delete"}).status_code == 403
     assert admin_client.post(change, {"action": "delete", "username": "mallory"}).status_code == 403
     assert admin_client.get(reverse("admin:audit_auditentry_delete", args=[entry.pk])).status_code == 403
-    assert admin_client.post(reverse("admin:audit_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:audit_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    )
     # Nor through the changelist's bulk delete action, which is not offered at all.
-    response = admin_client.post(CHANGELIST, {"action": "delete_selected", "_selected_action": [entry.pk],
-                                              "post": "yes"})
+    response = admin_client.post(
+        CHANGELIST, {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"}
+    )
     assert response.status_code == 200
     assert AuditEntry.objects.count() == 3
     entry.refresh_from_db()
@@ -150,4 +164,3 @@ def test_it_refuses_to_save_an_entry_twice(entries):
         entry.save()
     entry.refresh_from_db()
     assert entry.username != "mallory"
-

@@ -15,8 +15,12 @@ CHANGELIST = reverse("admin:stores_store_changelist")
 
 
 def _act(client, action, *stores):
-    return client.post(CHANGELIST, {"action": action, "_selected_action": [s.pk for s in stores], "index": 0},
-                       follow=True, **FROM_SOMEWHERE)
+    return client.post(
+        CHANGELIST,
+        {"action": action, "_selected_action": [s.pk for s in stores], "index": 0},
+        follow=True,
+        **FROM_SOMEWHERE,
+    )
 
 
 def test_it_records_a_retry_from_the_admin(admin_client, admin_user, alice, workers, fake_cluster):
@@ -76,7 +80,10 @@ def test_it_records_a_restart_refused_while_a_worker_deletes(admin_client, alice
 
     entry = only_entry()
     assert (entry.action, entry.outcome, entry.detail) == (
-        Action.RESTART_DELETE, Outcome.REFUSED, "a worker is deleting it now")
+        Action.RESTART_DELETE,
+        Outcome.REFUSED,
+        "a worker is deleting it now",
+    )
 
 
 def test_it_records_a_delete_of_a_deleted_store_as_refused(admin_client, alice, workers, fake_cluster):
@@ -90,8 +97,9 @@ def test_it_records_a_delete_of_a_deleted_store_as_refused(admin_client, alice, 
     assert (entry.action, entry.outcome, entry.detail) == (Action.DELETE, Outcome.REFUSED, "already deleted")
 
 
-def test_it_records_nothing_for_a_viewer_the_action_is_refused_to(client, django_user_model, alice, workers,
-                                                                     fake_cluster):
+def test_it_records_nothing_for_a_viewer_the_action_is_refused_to(
+    client, django_user_model, alice, workers, fake_cluster
+):
     from django.contrib.auth.models import Permission
 
     viewer = django_user_model.objects.create_user("viewer", "viewer@example.org", "viewer-password-1", is_staff=True)

@@ -11,7 +11,9 @@ from tests.chromium import screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
-SAFARI = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+SAFARI = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+)
 
 
 def _request(user, ip, agent, path="/stores/"):
@@ -28,8 +30,13 @@ def _history(django_user_model):
     log.record(Action.CREATE, request=_request(alice, "203.0.113.7", FIREFOX), store=coffee)
     log.record(Action.CREATE, request=_request(bob, "198.51.100.4", SAFARI), store=tea)
     log.record(Action.REVEAL_CREDENTIALS, request=_request(alice, "203.0.113.7", FIREFOX), store=coffee)
-    log.record(Action.DELETE, request=_request(bob, "198.51.100.4", SAFARI), store=coffee,
-               outcome=Outcome.REFUSED, detail="not the owner (the store belongs to alice)")
+    log.record(
+        Action.DELETE,
+        request=_request(bob, "198.51.100.4", SAFARI),
+        store=coffee,
+        outcome=Outcome.REFUSED,
+        detail="not the owner (the store belongs to alice)",
+    )
     log.record(Action.RETRY, store=tea)  # manage.py stores retry
     log.record(Action.DELETE, request=_request(bob, "198.51.100.4", SAFARI), store=tea)
     return coffee
@@ -37,8 +44,9 @@ def _history(django_user_model):
 
 def test_it_shows_the_audit_log_to_an_operator(chromium, live_server, django_user_model, admin_user):
     coffee = _history(django_user_model)
-    log.record(Action.RESTART_DELETE, request=_request(admin_user, "192.0.2.10", FIREFOX), store=coffee,
-               channel=Channel.ADMIN)
+    log.record(
+        Action.RESTART_DELETE, request=_request(admin_user, "192.0.2.10", FIREFOX), store=coffee, channel=Channel.ADMIN
+    )
     page = chromium.new_page(viewport={"width": 1440, "height": 900})
     page.goto(f"{live_server.url}/admin/login/?next=/admin/audit/auditentry/")
     page.fill("#id_username", "admin")

@@ -29,8 +29,11 @@ def _run(*args) -> str:
 
 @pytest.fixture
 def entries():
-    return [_entry(400, "old-books"), _entry(100, "mid-tea", outcome=Outcome.REFUSED, detail="the limit"),
-            _entry(1, "new-maps")]
+    return [
+        _entry(400, "old-books"),
+        _entry(100, "mid-tea", outcome=Outcome.REFUSED, detail="the limit"),
+        _entry(1, "new-maps"),
+    ]
 
 
 def test_it_exports_every_entry_as_a_json_line_oldest_first(entries):
@@ -40,7 +43,12 @@ def test_it_exports_every_entry_as_a_json_line_oldest_first(entries):
     assert [r["store_slug"] for r in rows] == ["old-books", "mid-tea", "new-maps"]
     mid = rows[1]
     assert mid["id"] == entries[1].pk
-    assert (mid["action"], mid["outcome"], mid["detail"], mid["channel"]) == ("create", "refused", "the limit", "manage.py")
+    assert (mid["action"], mid["outcome"], mid["detail"], mid["channel"]) == (
+        "create",
+        "refused",
+        "the limit",
+        "manage.py",
+    )
     assert dt.datetime.fromisoformat(mid["created_at"]) == entries[1].created_at
     assert mid["os_user"] and mid["host"]
 
@@ -59,7 +67,9 @@ def test_it_prunes_only_what_is_older_and_records_that_it_did(entries):
 
     assert said.startswith("Deleted 1 audit entry older than ")
     assert sorted(AuditEntry.objects.exclude(action=Action.PRUNE).values_list("store_slug", flat=True)) == [
-        "mid-tea", "new-maps"]
+        "mid-tea",
+        "new-maps",
+    ]
     trace = AuditEntry.objects.get(action=Action.PRUNE)
     assert trace.channel == Channel.MANAGE_PY and trace.outcome == Outcome.DONE
     assert trace.detail.startswith("deleted 1 entries older than ")
@@ -86,12 +96,21 @@ def test_a_dry_run_counts_and_deletes_nothing(entries):
     assert AuditEntry.objects.count() == 3
 
 
-@pytest.mark.parametrize("args, message", [
-    (["prune", "--older-than-days", "0"], "--older-than-days must be 1 or more"),
-    (["prune", "--before", "last tuesday"], "--before must be a date (2026-01-31) or an ISO date-time, not 'last tuesday'"),
-    (["prune", "--before", "2999-01-01"], "--before 2999-01-01 is in the future: that would delete every entry"),
-    (["export", "--since", "2026-13-40"], "--since must be a date (2026-01-31) or an ISO date-time, not '2026-13-40'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["prune", "--older-than-days", "0"], "--older-than-days must be 1 or more"),
+        (
+            ["prune", "--before", "last tuesday"],
+            "--before must be a date (2026-01-31) or an ISO date-time, not 'last tuesday'",
+        ),
+        (["prune", "--before", "2999-01-01"], "--before 2999-01-01 is in the future: that would delete every entry"),
+        (
+            ["export", "--since", "2026-13-40"],
+            "--since must be a date (2026-01-31) or an ISO date-time, not '2026-13-40'",
+        ),
+    ],
+)
 def test_bad_input_is_refused_and_changes_nothing(entries, args, message):
     with pytest.raises(CommandError) as refused:
         _run(*args)

@@ -25,8 +25,10 @@ def deleted_through_the_dashboard(alice_client, workers):
 
 
 def _trail():
-    return [(e.action, e.outcome, e.username, e.store_pk, e.store_slug, e.engine, e.ip)
-            for e in AuditEntry.objects.order_by("pk")]
+    return [
+        (e.action, e.outcome, e.username, e.store_pk, e.store_slug, e.engine, e.ip)
+        for e in AuditEntry.objects.order_by("pk")
+    ]
 
 
 def test_it_keeps_entries_when_a_store_is_deleted(deleted_through_the_dashboard):
@@ -83,5 +85,6 @@ def test_it_shows_entries_whose_store_and_user_are_gone(admin_client, deleted_th
 
     assert response.status_code == 200
     assert [(e.action, e.who, e.store_slug) for e in response.context["cl"].result_list] == [
-        (Action.DELETE, "alice", "acme"), (Action.CREATE, "alice", "acme"),
+        (Action.DELETE, "alice", "acme"),
+        (Action.CREATE, "alice", "acme"),
     ]

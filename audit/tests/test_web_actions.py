@@ -24,8 +24,9 @@ def ready(alice, workers, fake_cluster):
 def test_it_records_a_create_with_ip_and_user_agent(alice_client, alice, workers):
     before = timezone.now()
     with workers():
-        response = alice_client.post(reverse("store_create"), {"name": "acme", "engine": "woocommerce"},
-                                     **FROM_SOMEWHERE)
+        response = alice_client.post(
+            reverse("store_create"), {"name": "acme", "engine": "woocommerce"}, **FROM_SOMEWHERE
+        )
 
     assert response.status_code == 302
     store = Store.objects.get(slug="acme")
@@ -46,7 +47,12 @@ def test_it_records_a_delete(alice_client, alice, ready, workers):
     assert response.status_code == 302
     entry = only_entry()
     assert (entry.action, entry.outcome, entry.user, entry.store, entry.ip) == (
-        Action.DELETE, Outcome.DONE, alice, ready, "203.0.113.7")
+        Action.DELETE,
+        Outcome.DONE,
+        alice,
+        ready,
+        "203.0.113.7",
+    )
 
 
 def test_it_does_not_record_the_delete_confirmation_page(alice_client, ready):
@@ -67,7 +73,12 @@ def test_it_records_a_retry(alice_client, alice, workers, fake_cluster):
     assert Store.objects.get(pk=store.pk).status == Status.READY
     entry = only_entry()
     assert (entry.action, entry.outcome, entry.username, entry.store_slug, entry.user_agent) == (
-        Action.RETRY, Outcome.DONE, "alice", "broken", BROWSER)
+        Action.RETRY,
+        Outcome.DONE,
+        "alice",
+        "broken",
+        BROWSER,
+    )
 
 
 def test_it_records_a_credentials_reveal_but_not_the_credentials(alice_client, alice, ready, fake_cluster):
@@ -76,7 +87,11 @@ def test_it_records_a_credentials_reveal_but_not_the_credentials(alice_client, a
     assert response.status_code == 200 and response.context["credentials"]
     entry = only_entry()
     assert (entry.action, entry.outcome, entry.username, entry.ip) == (
-        Action.REVEAL_CREDENTIALS, Outcome.DONE, "alice", "203.0.113.7")
+        Action.REVEAL_CREDENTIALS,
+        Outcome.DONE,
+        "alice",
+        "203.0.113.7",
+    )
     password = fake_cluster.secrets[("store-acme", "store-secret")]["admin-password"]
     stored = [str(getattr(entry, f.attname)) for f in AuditEntry._meta.concrete_fields]
     assert not any(password in value for value in stored)
@@ -89,7 +104,10 @@ def test_it_records_a_reveal_refused_before_the_store_is_ready(alice_client, ali
 
     entry = only_entry()
     assert (entry.action, entry.outcome, entry.detail) == (
-        Action.REVEAL_CREDENTIALS, Outcome.REFUSED, "the store is queued, not ready")
+        Action.REVEAL_CREDENTIALS,
+        Outcome.REFUSED,
+        "the store is queued, not ready",
+    )
 
 
 def test_it_records_a_reveal_that_could_not_read_the_secret(alice_client, ready, fake_cluster):
@@ -106,9 +124,14 @@ def test_it_records_a_reveal_that_could_not_read_the_secret(alice_client, ready,
 # --- refused attempts ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url_name, action", [
-    ("store_delete", Action.DELETE), ("store_retry", Action.RETRY), ("store_credentials", Action.REVEAL_CREDENTIALS),
-])
+@pytest.mark.parametrize(
+    "url_name, action",
+    [
+        ("store_delete", Action.DELETE),
+        ("store_retry", Action.RETRY),
+        ("store_credentials", Action.REVEAL_CREDENTIALS),
+    ],
+)
 def test_it_records_an_attempt_on_someone_elses_store(bob_client, bob, ready, url_name, action):
     response = bob_client.post(reverse(url_name, args=[ready.pk]), **FROM_SOMEWHERE)
 
@@ -116,7 +139,12 @@ def test_it_records_an_attempt_on_someone_elses_store(bob_client, bob, ready, ur
     assert Store.objects.get(pk=ready.pk).status == Status.READY
     entry = only_entry()
     assert (entry.action, entry.outcome, entry.user, entry.store, entry.ip) == (
-        action, Outcome.REFUSED, bob, ready, "203.0.113.7")
+        action,
+        Outcome.REFUSED,
+        bob,
+        ready,
+        "203.0.113.7",
+    )
     assert entry.detail == "not the owner (the store belongs to alice)"
 
 
@@ -126,7 +154,11 @@ def test_it_records_an_attempt_on_a_store_id_that_does_not_exist(bob_client, bob
     assert response.status_code == 404
     entry = only_entry()
     assert (entry.outcome, entry.store, entry.store_pk, entry.detail) == (
-        Outcome.REFUSED, None, 9999, "no store with id 9999")
+        Outcome.REFUSED,
+        None,
+        9999,
+        "no store with id 9999",
+    )
 
 
 def test_it_records_a_double_submitted_delete_as_done_then_refused(alice_client, ready, workers):
@@ -159,7 +191,12 @@ def test_it_records_a_create_refused_at_the_limit(alice_client, alice, settings)
     assert Store.objects.count() == 1
     entry = only_entry()
     assert (entry.action, entry.outcome, entry.store, entry.store_slug, entry.engine) == (
-        Action.CREATE, Outcome.REFUSED, None, "second", "woocommerce")
+        Action.CREATE,
+        Outcome.REFUSED,
+        None,
+        "second",
+        "woocommerce",
+    )
     assert "1 of 1 stores" in entry.detail
 
 
@@ -174,16 +211,20 @@ def test_it_records_nothing_for_an_invalid_form(alice_client):
 
 def test_it_ignores_x_forwarded_for_unless_told_to_trust_it(alice_client, ready, settings):
     settings.CLIENT_IP_HEADER = ""
-    alice_client.post(reverse("store_credentials", args=[ready.pk]), REMOTE_ADDR="10.0.0.2",
-                      HTTP_X_FORWARDED_FOR="198.51.100.9")
+    alice_client.post(
+        reverse("store_credentials", args=[ready.pk]), REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.9"
+    )
 
     assert only_entry().ip == "10.0.0.2"
 
 
 def test_it_takes_the_address_the_proxy_appended_when_told_to(alice_client, ready, settings):
     settings.CLIENT_IP_HEADER = "X-Forwarded-For"
-    alice_client.post(reverse("store_credentials", args=[ready.pk]), REMOTE_ADDR="10.0.0.2",
-                      HTTP_X_FORWARDED_FOR="192.0.2.66, 198.51.100.9")
+    alice_client.post(
+        reverse("store_credentials", args=[ready.pk]),
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="192.0.2.66, 198.51.100.9",
+    )
 
     # The same address the throttles count by: the last one, which the proxy added.
     assert only_entry().ip == "198.51.100.9"

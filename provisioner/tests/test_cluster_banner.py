@@ -15,8 +15,12 @@ BANNER = "stores are provisioned for real against a local Kubernetes API, but th
 def test_it_shows_the_banner_on_every_page_on_a_simulated_cluster(alice_client, settings):
     settings.CLUSTER_MODE = "simulated"
     anonymous = Client()
-    for page_client, path in ((anonymous, "/accounts/login/"), (anonymous, "/accounts/register/"),
-                              (alice_client, "/"), (alice_client, "/accounts/profile/")):
+    for page_client, path in (
+        (anonymous, "/accounts/login/"),
+        (anonymous, "/accounts/register/"),
+        (alice_client, "/"),
+        (alice_client, "/accounts/profile/"),
+    ):
         response = page_client.get(path)
         assert response.status_code == 200, path
         assert BANNER in response.content.decode(), path
@@ -35,7 +39,11 @@ def test_it_rejects_an_unknown_cluster_mode():
     env.update(CLUSTER_MODE="kwok", DJANGO_SETTINGS_MODULE="provisioner.settings")
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "CLUSTER_MODE must be kubeconfig, kind or simulated, not 'kwok'" in result.stderr

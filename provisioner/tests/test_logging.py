@@ -8,9 +8,9 @@ import pytest
 from django.utils.module_loading import import_string
 
 from provisioner.logging import TEXT_FORMAT, logging_config, store_context
+from provisioner.tests.settings_probe import run as _run
+from provisioner.tests.settings_probe import settings_json as _settings_json
 from stores import cluster, lifecycle, tasks
-from stores.tests.conftest import fake_cluster  # noqa: F401 (the cluster faked at its boundary)
-from provisioner.tests.test_settings import _run, _settings_json
 
 
 def _handler(log_format: str) -> tuple[logging.Handler, io.StringIO]:
@@ -100,7 +100,7 @@ def test_it_keeps_the_text_format_unchanged(capture_root):
     line = buffer.getvalue().rstrip("\n")
     assert TEXT_FORMAT == "%(asctime)s %(levelname)s %(name)s %(message)s"
     assert line.endswith(" INFO stores.provisioning Namespace store-acme is in place.")
-    assert "acme\"" not in line and "{" not in line
+    assert 'acme"' not in line and "{" not in line
 
 
 def test_it_restores_the_context_after_a_nested_store():

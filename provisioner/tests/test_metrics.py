@@ -21,7 +21,11 @@ URL = "/metrics"
 def _store(owner, slug, status, engine="woocommerce", took=None, failure=None):
     now = timezone.now()
     store = Store.objects.create(
-        owner=owner, slug=slug, engine=engine, status=status, queued_at=now,
+        owner=owner,
+        slug=slug,
+        engine=engine,
+        status=status,
+        queued_at=now,
         started_at=now - timedelta(seconds=took) if took is not None else None,
         ready_at=now if took is not None else None,
     )
@@ -60,8 +64,11 @@ def seeded(alice, bob):
     _store(bob, "no-image", Status.FAILED, failure="pod store-wordpress-x: ErrImagePull: not found")
     late = _store(bob, "late", Status.FAILED, failure="timed out while waiting for workloads and setup job")
     # The same store failed once before on a quota refusal: failures count every attempt.
-    StoreEvent.objects.create(store=late, kind=StoreEvent.Kind.ERROR,
-                              message="Failed: replicaset store-web: FailedCreate: exceeded quota: store-quota")
+    StoreEvent.objects.create(
+        store=late,
+        kind=StoreEvent.Kind.ERROR,
+        message="Failed: replicaset store-web: FailedCreate: exceeded quota: store-quota",
+    )
     # An error event that is not a provision failure is not counted.
     StoreEvent.objects.create(store=late, kind=StoreEvent.Kind.ERROR, message="Delete did not finish (attempt 1 of 5)")
     _task("stores.tasks.provision", success=False)
@@ -108,7 +115,9 @@ def test_it_counts_stores_by_status_and_engine(staff_client, seeded):
 def test_it_counts_failures_by_reason_category(staff_client, seeded):
     samples = _samples(staff_client.get(URL))
 
-    failures = {labels: v for (name, labels), v in samples.items() if name == "store_provisioner_provision_failures_total"}
+    failures = {
+        labels: v for (name, labels), v in samples.items() if name == "store_provisioner_provision_failures_total"
+    }
     assert failures == {
         frozenset({("engine", "woocommerce"), ("reason", "image_pull")}): 1,
         frozenset({("engine", "woocommerce"), ("reason", "timeout")}): 1,
@@ -124,8 +133,10 @@ def test_it_counts_a_store_host_that_does_not_resolve_as_dns(staff_client, alice
     samples = _samples(staff_client.get(URL))
 
     assert _value(samples, "store_provisioner_provision_failures_total", engine="woocommerce", reason="dns") == 1
-    assert ("store_provisioner_provision_failures_total",
-            frozenset({("engine", "woocommerce"), ("reason", "other")})) not in samples
+    assert (
+        "store_provisioner_provision_failures_total",
+        frozenset({("engine", "woocommerce"), ("reason", "other")}),
+    ) not in samples
 
 
 def test_it_puts_provisioning_durations_in_buckets_by_engine(staff_client, seeded):
@@ -197,9 +208,14 @@ def test_it_reads_a_flat_number_of_queries_however_many_stores(client, alice, bo
     few = queries_for_scrape()
     for i in range(40):
         status = [Status.READY, Status.FAILED, Status.QUEUED, Status.DELETED][i % 4]
-        _store(bob if i % 2 else alice, f"s{i}", status, engine=["woocommerce", "medusa"][i % 2],
-               took=10 * i if status in (Status.READY, Status.DELETED) else None,
-               failure="timed out while helm release" if status == Status.FAILED else None)
+        _store(
+            bob if i % 2 else alice,
+            f"s{i}",
+            status,
+            engine=["woocommerce", "medusa"][i % 2],
+            took=10 * i if status in (Status.READY, Status.DELETED) else None,
+            failure="timed out while helm release" if status == Status.FAILED else None,
+        )
         _task("stores.tasks.provision", success=bool(i % 3))
     many = queries_for_scrape()
 

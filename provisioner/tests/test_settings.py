@@ -1,11 +1,6 @@
 """Settings read from the environment: the readers, production checks and databases."""
 
-import json
-import os
 import secrets
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -13,17 +8,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from provisioner.env import envbool, envint, envlist, envstr
+from provisioner.tests.settings_probe import production, run, settings_json
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR = "SP_TEST_SETTING"
-
-# Variables the settings module reads; the subprocesses start without any of them.
-SETTINGS_VARIABLES = {
-    "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "VAR_DIR", "DATABASE_URL",
-    "DATABASE_URL_FILE", "DB_CONN_MAX_AGE", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-    "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "USE_X_FORWARDED_PROTO",
-    "REDIS_URL", "MAX_STORES_PER_USER", "MAX_CONCURRENT_PROVISIONS", "DJANGO_SETTINGS_MODULE",
-}
 
 
 # --- the readers ----------------------------------------------------------------
@@ -125,39 +112,8 @@ def test_it_uses_the_default_string_when_unset(monkeypatch):
 # --- the settings module, in a fresh process ---------------------------------------
 
 
-def _run(args, **env):
-    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
-    clean.update(env)
-    clean.setdefault("DJANGO_SETTINGS_MODULE", "provisioner.settings")
-    return subprocess.run(
-        [sys.executable, *args], cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=120
-    )
-
-
-def _production(tmp_path, **overrides):
-    env = {
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "provisioner.example.com",
-        "CSRF_TRUSTED_ORIGINS": "https://provisioner.example.com",
-        "VAR_DIR": str(tmp_path),
-    }
-    env.update(overrides)
-    return env
-
-
-def _settings_json(expression, **env):
-    code = (
-        "import json, django; django.setup(); from django.conf import settings; "
-        f"print(json.dumps({expression}, default=str))"
-    )
-    result = _run(["-c", code], **env)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def test_it_passes_the_deploy_checks_in_production(tmp_path):
-    result = _run(["manage.py", "check", "--deploy"], **_production(tmp_path))
+def test_it_passes_the_deploy_checks_inproduction(tmp_path):
+    result = run(["manage.py", "check", "--deploy"], **production(tmp_path))
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -169,22 +125,22 @@ def test_it_reads_the_secret_key_from_a_file(tmp_path):
     key_file = tmp_path / "secret_key_file"
     key = secrets.token_urlsafe(50)
     key_file.write_text(key + "\n")
-    env = _production(tmp_path, SECRET_KEY_FILE=str(key_file))
+    env = production(tmp_path, SECRET_KEY_FILE=str(key_file))
     del env["SECRET_KEY"]
 
-    result = _run(["manage.py", "check", "--deploy"], **env)
-    read = _settings_json("settings.SECRET_KEY", **env)
+    result = run(["manage.py", "check", "--deploy"], **env)
+    read = settings_json("settings.SECRET_KEY", **env)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNINGS" not in result.stdout + result.stderr
     assert read == key
 
 
-def test_it_refuses_to_start_without_a_secret_key_in_production(tmp_path):
-    env = _production(tmp_path)
+def test_it_refuses_to_start_without_a_secret_key_inproduction(tmp_path):
+    env = production(tmp_path)
     del env["SECRET_KEY"]
 
-    result = _run(["manage.py", "check"], **env)
+    result = run(["manage.py", "check"], **env)
 
     assert result.returncode != 0
     assert "SECRET_KEY (or SECRET_KEY_FILE) is required when DEBUG is false" in result.stderr
@@ -192,8 +148,8 @@ def test_it_refuses_to_start_without_a_secret_key_in_production(tmp_path):
 
 
 def test_it_keeps_a_generated_secret_key_in_development(tmp_path):
-    first = _settings_json("settings.SECRET_KEY", VAR_DIR=str(tmp_path))
-    second = _settings_json("settings.SECRET_KEY", VAR_DIR=str(tmp_path))
+    first = settings_json("settings.SECRET_KEY", VAR_DIR=str(tmp_path))
+    second = settings_json("settings.SECRET_KEY", VAR_DIR=str(tmp_path))
 
     assert len(first) >= 50
     assert first == second
@@ -202,26 +158,32 @@ def test_it_keeps_a_generated_secret_key_in_development(tmp_path):
 
 
 def test_it_names_a_malformed_variable(tmp_path):
-    result = _run(["manage.py", "check"], **_production(tmp_path, MAX_STORES_PER_USER="three"))
+    result = run(["manage.py", "check"], **production(tmp_path, MAX_STORES_PER_USER="three"))
 
     assert result.returncode != 0
     assert "MAX_STORES_PER_USER must be a whole number, not 'three'" in result.stderr
 
 
-def test_it_hardens_production(tmp_path):
-    values = _settings_json(
+def test_it_hardensproduction(tmp_path):
+    values = settings_json(
         "[settings.DEBUG, settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE,"
         " settings.SECURE_HSTS_SECONDS, settings.ALLOWED_HOSTS, settings.CSRF_TRUSTED_ORIGINS]",
-        **_production(tmp_path),
+        **production(tmp_path),
     )
 
     assert values == [
-        False, True, True, True, 31536000, ["provisioner.example.com"], ["https://provisioner.example.com"]
+        False,
+        True,
+        True,
+        True,
+        31536000,
+        ["provisioner.example.com"],
+        ["https://provisioner.example.com"],
     ]
 
 
 def test_it_parses_a_postgres_database_url(tmp_path):
-    database = _settings_json(
+    database = settings_json(
         "settings.DATABASES['default']",
         VAR_DIR=str(tmp_path),
         DATABASE_URL="postgres://u:p@db:5432/x",
@@ -229,13 +191,17 @@ def test_it_parses_a_postgres_database_url(tmp_path):
 
     assert database["ENGINE"] == "django.db.backends.postgresql"
     assert (database["NAME"], database["USER"], database["PASSWORD"], database["HOST"], database["PORT"]) == (
-        "x", "u", "p", "db", 5432,
+        "x",
+        "u",
+        "p",
+        "db",
+        5432,
     )
     assert "transaction_mode" not in database.get("OPTIONS", {})
 
 
 def test_it_defaults_to_sqlite_in_the_var_dir(tmp_path):
-    database = _settings_json("settings.DATABASES['default']", VAR_DIR=str(tmp_path))
+    database = settings_json("settings.DATABASES['default']", VAR_DIR=str(tmp_path))
 
     assert database["ENGINE"] == "django.db.backends.sqlite3"
     assert database["NAME"] == str(tmp_path / "db.sqlite3")
@@ -306,9 +272,11 @@ def test_it_reads_database_and_redis_urls_from_files(tmp_path):
     database_file.write_text("postgres://u:p@db:5432/x\n")
     redis_file.write_text("redis://:p@cache:6379/0\n")
 
-    read = _settings_json(
+    read = settings_json(
         "[settings.DATABASES['default']['HOST'], settings.REDIS_URL]",
-        VAR_DIR=str(tmp_path), DATABASE_URL_FILE=str(database_file), REDIS_URL_FILE=str(redis_file),
+        VAR_DIR=str(tmp_path),
+        DATABASE_URL_FILE=str(database_file),
+        REDIS_URL_FILE=str(redis_file),
     )
 
     assert read == ["db", "redis://:p@cache:6379/0"]
@@ -318,9 +286,11 @@ def test_it_does_not_read_an_ordinary_setting_from_a_file(tmp_path):
     suffix_file = tmp_path / "suffix"
     suffix_file.write_text("from-a-file.example\n")
 
-    suffix = _settings_json(
+    suffix = settings_json(
         "settings.INGRESS_DOMAIN_SUFFIX",
-        VAR_DIR=str(tmp_path), INGRESS_DOMAIN_SUFFIX="shops.example.com", INGRESS_DOMAIN_SUFFIX_FILE=str(suffix_file),
+        VAR_DIR=str(tmp_path),
+        INGRESS_DOMAIN_SUFFIX="shops.example.com",
+        INGRESS_DOMAIN_SUFFIX_FILE=str(suffix_file),
     )
 
     assert suffix == "shops.example.com"
@@ -333,14 +303,14 @@ _WORKERS = "(lambda conf: [conf.CLUSTER_NAME, conf.WORKERS])(__import__('django_
 
 
 def test_it_gives_the_provision_cluster_one_worker_per_provisioning_slot(tmp_path):
-    default = _settings_json(_WORKERS, VAR_DIR=str(tmp_path))
-    raised = _settings_json(_WORKERS, VAR_DIR=str(tmp_path), MAX_CONCURRENT_PROVISIONS="5")
+    default = settings_json(_WORKERS, VAR_DIR=str(tmp_path))
+    raised = settings_json(_WORKERS, VAR_DIR=str(tmp_path), MAX_CONCURRENT_PROVISIONS="5")
 
     assert default == ["provisioner", 2]
     assert raised == ["provisioner", 5]
 
 
 def test_it_keeps_the_control_cluster_workers_apart_from_the_limit(tmp_path):
-    control = _settings_json(_WORKERS, VAR_DIR=str(tmp_path), MAX_CONCURRENT_PROVISIONS="5", Q_CLUSTER_NAME="control")
+    control = settings_json(_WORKERS, VAR_DIR=str(tmp_path), MAX_CONCURRENT_PROVISIONS="5", Q_CLUSTER_NAME="control")
 
     assert control == ["control", 2]

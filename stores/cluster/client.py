@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import urllib3
 import yaml
@@ -22,10 +23,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from .errors import ClusterError, ClusterUnavailable
 
-SETUP_HINT = (
-    "pass a kubeconfig path in the settings or set KUBECONFIG; "
-    "for local development run `make cluster`"
-)
+SETUP_HINT = "pass a kubeconfig path in the settings or set KUBECONFIG; for local development run `make cluster`"
 
 # Longest message taken from an API/Helm error; Status messages can embed whole
 # object dumps and those do not belong in a UI.
@@ -84,9 +82,7 @@ class KubeApi:
         return self.api_client.sanitize_for_serialization(obj)
 
 
-def load_api_client(
-    kubeconfig: str | None, context: str | None, request_timeout: float
-) -> k8s.ApiClient:
+def load_api_client(kubeconfig: str | None, context: str | None, request_timeout: float) -> k8s.ApiClient:
     """Build an ApiClient from an explicit kubeconfig, $KUBECONFIG,
     in-cluster service account or ~/.kube/config, in that order."""
     configuration = k8s.Configuration()
@@ -94,9 +90,7 @@ def load_api_client(
         if kubeconfig:
             path = os.path.expanduser(kubeconfig)
             if not os.path.isfile(path):
-                raise ClusterUnavailable(
-                    f"kubeconfig {path} does not exist; {SETUP_HINT}"
-                )
+                raise ClusterUnavailable(f"kubeconfig {path} does not exist; {SETUP_HINT}")
             k8s_config.load_kube_config(
                 config_file=path,
                 context=context,
@@ -122,30 +116,22 @@ def load_api_client(
         else:
             raise ClusterUnavailable(f"no kubeconfig found: {SETUP_HINT}")
     except ConfigException as exc:
-        raise ClusterUnavailable(
-            f"kubeconfig is not usable ({_trim(str(exc))}); {SETUP_HINT}"
-        ) from exc
+        raise ClusterUnavailable(f"kubeconfig is not usable ({_trim(str(exc))}); {SETUP_HINT}") from exc
     except yaml.YAMLError as exc:
         # PyYAML quotes the offending line, which may hold a token: say
         # where, not what.
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ClusterUnavailable(
-            f"kubeconfig is not usable (invalid YAML{where}); {SETUP_HINT}"
-        ) from exc
+        raise ClusterUnavailable(f"kubeconfig is not usable (invalid YAML{where}); {SETUP_HINT}") from exc
     except OSError as exc:
-        raise ClusterUnavailable(
-            f"kubeconfig can not be read ({exc.strerror or exc}); {SETUP_HINT}"
-        ) from exc
+        raise ClusterUnavailable(f"kubeconfig can not be read ({exc.strerror or exc}); {SETUP_HINT}") from exc
 
     # urllib3 retries connection errors three times by default, which turns a
     # 10 s timeout into 40 s. One retry is enough to ride over a dropped
     # keep-alive connection.
     configuration.retries = 1
     # Readiness waits hold one watch per resource kind at once.
-    configuration.connection_pool_maxsize = max(
-        configuration.connection_pool_maxsize or 0, 16
-    )
+    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 16)
     api_client = k8s.ApiClient(configuration)
     _default_request_timeout(api_client, (request_timeout, request_timeout))
     return api_client
@@ -196,25 +182,17 @@ def translate(exc: BaseException, action: str, host: str) -> ClusterError | None
         status = exc.status or 0
         if status == 0:
             return ClusterUnavailable(
-                f"Kubernetes API at {host} is unreachable while {action}: "
-                f"{_trim(str(exc.reason or ''))}"
+                f"Kubernetes API at {host} is unreachable while {action}: {_trim(str(exc.reason or ''))}"
             )
         if status == 401:
             return ClusterUnavailable(
-                f"Kubernetes API at {host} rejected the credentials while "
-                f"{action} (401 Unauthorized); {SETUP_HINT}"
+                f"Kubernetes API at {host} rejected the credentials while {action} (401 Unauthorized); {SETUP_HINT}"
             )
         if status in (502, 503, 504):
-            return ClusterUnavailable(
-                f"Kubernetes API at {host} is unavailable while {action}: "
-                f"{status_message(exc)}"
-            )
+            return ClusterUnavailable(f"Kubernetes API at {host} is unavailable while {action}: {status_message(exc)}")
         return ClusterError(f"{action} failed: {status_message(exc)}")
     if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)):
-        return ClusterUnavailable(
-            f"Kubernetes API at {host} is unreachable while {action}: "
-            f"{_connection_reason(exc)}"
-        )
+        return ClusterUnavailable(f"Kubernetes API at {host} is unreachable while {action}: {_connection_reason(exc)}")
     return None
 
 

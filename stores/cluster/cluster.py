@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from kubernetes import client as k8s
 
@@ -17,9 +17,7 @@ from .reads import ClusterEvent, PodStatus, QuotaUsage
 VERSION_TIMEOUT_SECONDS = 5
 
 
-def connect(
-    kubeconfig: str | None = None, context: str | None = None, request_timeout: float = 10
-) -> "Cluster":
+def connect(kubeconfig: str | None = None, context: str | None = None, request_timeout: float = 10) -> Cluster:
     """Build a Cluster from a kubeconfig path (None: $KUBECONFIG, in-cluster
     service account, ~/.kube/config). Does not contact the API server; call
     ``version()`` for that. Raises ClusterUnavailable when no usable

@@ -8,7 +8,7 @@ fixtures. ``readiness`` feeds them; nothing here talks to the cluster.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .jobs import job_failed
 
@@ -136,9 +136,7 @@ def job_readiness(job: dict) -> tuple[bool, str]:
 def tracked_jobs(jobs: list[dict]) -> list[dict]:
     """Jobs the store waits for: not the runs of a CronJob, which come and go."""
     return [
-        job
-        for job in jobs
-        if not any(ref.get("kind") == "CronJob" for ref in _meta(job).get("ownerReferences") or [])
+        job for job in jobs if not any(ref.get("kind") == "CronJob" for ref in _meta(job).get("ownerReferences") or [])
     ]
 
 
@@ -181,7 +179,9 @@ def job_failure(job: dict, pods: list[dict] = ()) -> str | None:
         for container in _container_statuses(pod):
             terminated = _terminated(container)
             if terminated.get("reason") == OOM_KILLED:
-                return _join(f"job {_name(job)} failed", OUT_OF_MEMORY, f"container {container.get('name')} was OOMKilled")
+                return _join(
+                    f"job {_name(job)} failed", OUT_OF_MEMORY, f"container {container.get('name')} was OOMKilled"
+                )
         for container in _container_statuses(pod):
             line = _last_line(_terminated(container).get("message"))
             if line:
@@ -275,14 +275,14 @@ def event_last_seen(event: dict) -> datetime | None:
 
 def parse_time(value) -> datetime | None:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not value or not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- helpers
@@ -364,8 +364,7 @@ def _transient(message: str | None) -> bool:
 
 def _condition_true(obj: dict, kind: str) -> bool:
     return any(
-        c.get("type") == kind and c.get("status") == "True"
-        for c in (obj.get("status") or {}).get("conditions") or []
+        c.get("type") == kind and c.get("status") == "True" for c in (obj.get("status") or {}).get("conditions") or []
     )
 
 

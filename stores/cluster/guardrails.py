@@ -8,8 +8,8 @@ re-running converges on the spec even if someone edited them by hand.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .client import KubeApi, api_errors, is_status
 from .errors import ClusterError
@@ -53,7 +53,11 @@ DEFAULT_QUOTA = {
 # metadata service at 169.254.169.254 hands out node credentials) and
 # carrier-grade NAT (some clouds and VPNs put internal services there).
 DEFAULT_PRIVATE_CIDRS = [
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "100.64.0.0/10",
 ]
 
 
@@ -137,17 +141,7 @@ def network_policies(spec: GuardrailSpec) -> list[dict]:
             "allow-ingress-controller",
             {"matchLabels": {INGRESS_LABEL: INGRESS_LABEL_VALUE}},
             ["Ingress"],
-            ingress=[
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": _namespace_named(
-                                spec.ingress_controller_namespace
-                            )
-                        }
-                    ]
-                }
-            ],
+            ingress=[{"from": [{"namespaceSelector": _namespace_named(spec.ingress_controller_namespace)}]}],
         ),
         _policy(
             "allow-internet-egress",
@@ -231,8 +225,7 @@ def _create_or_replace(api: KubeApi, namespace: str, obj: dict) -> None:
         # one more round settles that.
         for attempt in range(2):
             current = read(name, namespace, _request_timeout=api.timeout)
-            body = {**obj, "metadata": {**obj["metadata"],
-                                        "resourceVersion": current.metadata.resource_version}}
+            body = {**obj, "metadata": {**obj["metadata"], "resourceVersion": current.metadata.resource_version}}
             try:
                 replace(name, namespace, body=body, _request_timeout=api.timeout)
                 return
@@ -244,14 +237,19 @@ def _create_or_replace(api: KubeApi, namespace: str, obj: dict) -> None:
 def _operations(api: KubeApi, kind: str) -> tuple[Callable, Callable, Callable]:
     if kind == "ResourceQuota":
         c = api.core
-        return (c.create_namespaced_resource_quota, c.read_namespaced_resource_quota,
-                c.replace_namespaced_resource_quota)
+        return (
+            c.create_namespaced_resource_quota,
+            c.read_namespaced_resource_quota,
+            c.replace_namespaced_resource_quota,
+        )
     if kind == "LimitRange":
         c = api.core
-        return (c.create_namespaced_limit_range, c.read_namespaced_limit_range,
-                c.replace_namespaced_limit_range)
+        return (c.create_namespaced_limit_range, c.read_namespaced_limit_range, c.replace_namespaced_limit_range)
     if kind == "NetworkPolicy":
         n = api.networking
-        return (n.create_namespaced_network_policy, n.read_namespaced_network_policy,
-                n.replace_namespaced_network_policy)
+        return (
+            n.create_namespaced_network_policy,
+            n.read_namespaced_network_policy,
+            n.replace_namespaced_network_policy,
+        )
     raise ValueError(f"no operations for {kind}")

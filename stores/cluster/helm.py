@@ -13,7 +13,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import ClusterError, ClusterUnavailable, Stopped
 
@@ -60,9 +60,7 @@ class Helm:
 
     def history(self, release: str, namespace: str) -> list[dict]:
         """Revisions of a release, oldest first ([] when there is none)."""
-        result = self._run(
-            ["history", release, "--namespace", namespace, "--max", "256", "-o", "json"]
-        )
+        result = self._run(["history", release, "--namespace", namespace, "--max", "256", "-o", "json"])
         if result.returncode != 0:
             if _not_found(result.stderr):
                 return []
@@ -126,14 +124,20 @@ class Helm:
             with os.fdopen(fd, "w") as values_file:
                 json.dump(values, values_file)  # JSON is valid YAML
             args = [
-                "upgrade", release, chart_path,
+                "upgrade",
+                release,
+                chart_path,
                 "--install",
-                "--namespace", namespace,
+                "--namespace",
+                namespace,
                 *[arg for path in values_files for arg in ("--values", str(path))],
-                "--values", values_path,
-                "--timeout", f"{int(timeout_seconds)}s",
+                "--values",
+                values_path,
+                "--timeout",
+                f"{int(timeout_seconds)}s",
                 # Bounds the release Secrets Helm keeps per store.
-                "--history-max", "10",
+                "--history-max",
+                "10",
                 # Helm's client-side check downloads the API server's whole
                 # OpenAPI document on every install: about 0.25 s of CPU in
                 # helm and as much in the API server, which is what two
@@ -141,11 +145,10 @@ class Helm:
                 # validates every object, and the test suite dry-runs each
                 # chart server-side with strict field validation.
                 "--disable-openapi-validation",
-                "-o", "json",
+                "-o",
+                "json",
             ]
-            stdout, stderr, returncode = self._run_stoppable(
-                args, should_stop, timeout_seconds + PROCESS_GRACE_SECONDS
-            )
+            stdout, stderr, returncode = self._run_stoppable(args, should_stop, timeout_seconds + PROCESS_GRACE_SECONDS)
         finally:
             try:
                 os.unlink(values_path)
@@ -155,8 +158,14 @@ class Helm:
             raise self._failure(f"helm upgrade {release}", stderr)
         return _release_summary(_parse_json(stdout, f"helm upgrade {release}"))
 
-    def uninstall(self, release: str, namespace: str, *, timeout_seconds: int = 120,
-                  should_stop: Callable[[], str | None] | None = None) -> bool:
+    def uninstall(
+        self,
+        release: str,
+        namespace: str,
+        *,
+        timeout_seconds: int = 120,
+        should_stop: Callable[[], str | None] | None = None,
+    ) -> bool:
         """Remove the release; False when it did not exist."""
         result = self._run(
             ["uninstall", release, "--namespace", namespace, "--timeout", f"{int(timeout_seconds)}s"],
@@ -169,8 +178,15 @@ class Helm:
             raise self._failure(f"helm uninstall {release}", result.stderr)
         return True
 
-    def rollback(self, release: str, namespace: str, revision: int, *, timeout_seconds: int = 120,
-                 should_stop: Callable[[], str | None] | None = None) -> None:
+    def rollback(
+        self,
+        release: str,
+        namespace: str,
+        revision: int,
+        *,
+        timeout_seconds: int = 120,
+        should_stop: Callable[[], str | None] | None = None,
+    ) -> None:
         result = self._run(
             ["rollback", release, str(revision), "--namespace", namespace, "--timeout", f"{int(timeout_seconds)}s"],
             timeout=timeout_seconds + PROCESS_GRACE_SECONDS,
@@ -193,9 +209,7 @@ class Helm:
         state = (current.get("info") or {}).get("status", "")
         if state not in STUCK_STATES and state != "failed":
             return
-        good = [
-            rev.get("revision") for rev in self.history(release, namespace) if rev.get("status") in DEPLOYED_STATES
-        ]
+        good = [rev.get("revision") for rev in self.history(release, namespace) if rev.get("status") in DEPLOYED_STATES]
         if not good:
             self.uninstall(release, namespace, should_stop=should_stop)
         elif state in STUCK_STATES:
@@ -293,15 +307,11 @@ def _not_found(stderr: str) -> bool:
 
 def _clean_stderr(stderr: str) -> str:
     # Helm prints kubeconfig permission WARNINGs before the actual error.
-    lines = [
-        line.strip()
-        for line in (stderr or "").splitlines()
-        if line.strip() and not line.startswith("WARNING:")
-    ]
+    lines = [line.strip() for line in (stderr or "").splitlines() if line.strip() and not line.startswith("WARNING:")]
     text = " ".join(lines) or "no error output"
     if text.startswith("Error: "):
-        text = text[len("Error: "):]
-    return text if len(text) <= MAX_ERROR_CHARS else "…" + text[-(MAX_ERROR_CHARS - 1):]
+        text = text[len("Error: ") :]
+    return text if len(text) <= MAX_ERROR_CHARS else "…" + text[-(MAX_ERROR_CHARS - 1) :]
 
 
 def _parse_json(stdout: str, what: str):

@@ -8,7 +8,8 @@ with its docstring) and into the fake.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from .guardrails import GuardrailSpec
 from .reads import ClusterEvent, PodStatus, QuotaUsage
@@ -32,7 +33,7 @@ class ClusterApi(Protocol):
         ...
 
     def namespace_phase(self, name: str) -> str | None:
-        """"Active", "Terminating", or None when there is no such namespace."""
+        """ "Active", "Terminating", or None when there is no such namespace."""
         ...
 
     def list_namespaces(self, label_selector: str) -> list[dict]:
@@ -131,7 +132,12 @@ class HelmApi(Protocol):
         ...
 
     def rollback(
-        self, release: str, namespace: str, revision: int, *, timeout_seconds: int = 120,
+        self,
+        release: str,
+        namespace: str,
+        revision: int,
+        *,
+        timeout_seconds: int = 120,
         should_stop: StopCheck | None = None,
     ) -> None:
         """`helm rollback` to `revision` (a new revision with that one's chart and values)."""

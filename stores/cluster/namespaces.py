@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from kubernetes import watch
 
@@ -14,9 +14,7 @@ from .errors import ClusterError, NamespaceStuck, Stopped
 DELETE_WATCH_CHUNK_SECONDS = 2
 
 
-def ensure_namespace(
-    api: KubeApi, name: str, labels: dict[str, str], annotations: dict[str, str]
-) -> None:
+def ensure_namespace(api: KubeApi, name: str, labels: dict[str, str], annotations: dict[str, str]) -> None:
     body = {"metadata": {"name": name, "labels": dict(labels), "annotations": dict(annotations)}}
     with api_errors(f"creating namespace {name}", api.host):
         try:
@@ -48,9 +46,7 @@ def namespace_phase(api: KubeApi, name: str) -> str | None:
 
 def list_namespaces(api: KubeApi, label_selector: str) -> list[dict]:
     with api_errors("listing namespaces", api.host):
-        result = api.core.list_namespace(
-            label_selector=label_selector, _request_timeout=api.timeout
-        )
+        result = api.core.list_namespace(label_selector=label_selector, _request_timeout=api.timeout)
     return [
         {
             "name": ns.metadata.name,
@@ -76,9 +72,7 @@ def delete_namespace(
     action = f"deleting namespace {name}"
     with api_errors(action, api.host):
         try:
-            api.core.delete_namespace(
-                name, propagation_policy="Background", _request_timeout=api.timeout
-            )
+            api.core.delete_namespace(name, propagation_policy="Background", _request_timeout=api.timeout)
         except Exception as exc:
             # 404: already gone. 409: already terminating, which is what we want.
             if not is_status(exc, 404, 409):

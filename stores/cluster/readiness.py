@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from kubernetes import watch
 
@@ -38,8 +38,15 @@ COALESCE_SECONDS = 0.05
 class _Reflector:
     """Keeps an up-to-date copy of one resource kind in one namespace."""
 
-    def __init__(self, api: KubeApi, kind: str, list_fn: Callable, namespace: str,
-                 notify: Callable[[], None], stopping: threading.Event):
+    def __init__(
+        self,
+        api: KubeApi,
+        kind: str,
+        list_fn: Callable,
+        namespace: str,
+        notify: Callable[[], None],
+        stopping: threading.Event,
+    ):
         self.api, self.kind, self.list_fn, self.namespace = api, kind, list_fn, namespace
         self._notify, self._stopping = notify, stopping
         self._lock = threading.Lock()
@@ -67,9 +74,7 @@ class _Reflector:
         self._notify()
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"watch-{self.kind}-{self.namespace}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"watch-{self.kind}-{self.namespace}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -157,7 +162,7 @@ class NamespaceWatch:
         }
         self._host = api.host
 
-    def __enter__(self) -> "NamespaceWatch":
+    def __enter__(self) -> NamespaceWatch:
         # The first list runs here, in the caller's thread, so a broken
         # connection fails the wait at once instead of after the grace period.
         try:
@@ -237,7 +242,7 @@ def wait_until_ready(
     if phase != "Active":
         raise ClusterError(f"namespace {namespace} is {'terminating' if phase else 'missing'}")
 
-    events_since = datetime.now(timezone.utc) - timedelta(seconds=EVENT_LOOKBACK_SECONDS)
+    events_since = datetime.now(UTC) - timedelta(seconds=EVENT_LOOKBACK_SECONDS)
     reported: dict[str, str] = {}
     ready_since: float | None = None
     last_stop_check = 0.0

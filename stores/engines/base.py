@@ -7,8 +7,8 @@ credentials to generate, where the shop admin lives).
 
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 @dataclass(frozen=True)

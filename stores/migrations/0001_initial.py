@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,53 +15,109 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ProvisioningGate',
+            name="ProvisioningGate",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
+                ("id", models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
             ],
         ),
         migrations.CreateModel(
-            name='Store',
+            name="Store",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.CharField(max_length=57, validators=[django.core.validators.RegexValidator('\\A[a-z0-9]([a-z0-9-]*[a-z0-9])?\\Z', 'Use lowercase letters, digits and dashes, starting and ending with a letter or digit.')])),
-                ('engine', models.CharField(choices=[('woocommerce', 'WooCommerce'), ('medusa', 'MedusaJS')], max_length=20)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('provisioning', 'Provisioning'), ('ready', 'Ready'), ('failed', 'Failed'), ('deleting', 'Deleting'), ('deleted', 'Deleted')], db_index=True, default='queued', max_length=20)),
-                ('step', models.CharField(blank=True, help_text='The step running now, or the last one that ran.', max_length=40)),
-                ('failure_reason', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('queued_at', models.DateTimeField(blank=True, help_text='Place in line is by this time.', null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('deadline_at', models.DateTimeField(blank=True, null=True)),
-                ('ready_at', models.DateTimeField(blank=True, null=True)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_token', models.CharField(blank=True, max_length=32)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0, help_text='How many times provisioning has started.')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stores', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "slug",
+                    models.CharField(
+                        max_length=57,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "\\A[a-z0-9]([a-z0-9-]*[a-z0-9])?\\Z",
+                                "Use lowercase letters, digits and dashes, starting and ending with a letter or digit.",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "engine",
+                    models.CharField(choices=[("woocommerce", "WooCommerce"), ("medusa", "MedusaJS")], max_length=20),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("provisioning", "Provisioning"),
+                            ("ready", "Ready"),
+                            ("failed", "Failed"),
+                            ("deleting", "Deleting"),
+                            ("deleted", "Deleted"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "step",
+                    models.CharField(
+                        blank=True, help_text="The step running now, or the last one that ran.", max_length=40
+                    ),
+                ),
+                ("failure_reason", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("queued_at", models.DateTimeField(blank=True, help_text="Place in line is by this time.", null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("deadline_at", models.DateTimeField(blank=True, null=True)),
+                ("ready_at", models.DateTimeField(blank=True, null=True)),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_token", models.CharField(blank=True, max_length=32)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                (
+                    "attempts",
+                    models.PositiveIntegerField(default=0, help_text="How many times provisioning has started."),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="stores", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='StoreEvent',
+            name="StoreEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('kind', models.CharField(choices=[('info', 'Info'), ('step', 'Step'), ('error', 'Error')], default='info', max_length=10)),
-                ('step', models.CharField(blank=True, max_length=40)),
-                ('message', models.TextField()),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='stores.store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("info", "Info"), ("step", "Step"), ("error", "Error")], default="info", max_length=10
+                    ),
+                ),
+                ("step", models.CharField(blank=True, max_length=40)),
+                ("message", models.TextField()),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="stores.store"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='store',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'deleted'), _negated=True), fields=('slug',), name='store_slug_unique_among_live'),
+            model_name="store",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "deleted"), _negated=True),
+                fields=("slug",),
+                name="store_slug_unique_among_live",
+            ),
         ),
     ]

@@ -4,20 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stores', '0002_gate_and_reconcile_schedule'),
+        ("stores", "0002_gate_and_reconcile_schedule"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='store',
-            name='delete_attempts',
-            field=models.PositiveIntegerField(default=0, help_text="How many times the current delete has started; an operator's restart resets it."),
+            model_name="store",
+            name="delete_attempts",
+            field=models.PositiveIntegerField(
+                default=0, help_text="How many times the current delete has started; an operator's restart resets it."
+            ),
         ),
         migrations.AlterField(
-            model_name='store',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('provisioning', 'Provisioning'), ('ready', 'Ready'), ('failed', 'Failed'), ('deleting', 'Deleting'), ('delete_stuck', 'Delete stuck'), ('deleted', 'Deleted')], db_index=True, default='queued', max_length=20),
+            model_name="store",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("provisioning", "Provisioning"),
+                    ("ready", "Ready"),
+                    ("failed", "Failed"),
+                    ("deleting", "Deleting"),
+                    ("delete_stuck", "Delete stuck"),
+                    ("deleted", "Deleted"),
+                ],
+                db_index=True,
+                default="queued",
+                max_length=20,
+            ),
         ),
     ]

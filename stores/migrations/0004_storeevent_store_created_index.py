@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stores', '0003_delete_attempts_and_delete_stuck'),
+        ("stores", "0003_delete_attempts_and_delete_stuck"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='storeevent',
-            index=models.Index(fields=['store', 'created_at'], name='storeevent_store_created'),
+            model_name="storeevent",
+            index=models.Index(fields=["store", "created_at"], name="storeevent_store_created"),
         ),
     ]

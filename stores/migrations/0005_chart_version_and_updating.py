@@ -4,25 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stores', '0004_storeevent_store_created_index'),
+        ("stores", "0004_storeevent_store_created_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='store',
-            name='chart_version',
-            field=models.CharField(blank=True, help_text='The chart version the release runs.', max_length=40),
+            model_name="store",
+            name="chart_version",
+            field=models.CharField(blank=True, help_text="The chart version the release runs.", max_length=40),
         ),
         migrations.AddField(
-            model_name='store',
-            name='images',
-            field=models.JSONField(blank=True, default=list, help_text='The images the release pins (repository:tag).'),
+            model_name="store",
+            name="images",
+            field=models.JSONField(blank=True, default=list, help_text="The images the release pins (repository:tag)."),
         ),
         migrations.AlterField(
-            model_name='store',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('provisioning', 'Provisioning'), ('ready', 'Ready'), ('failed', 'Failed'), ('updating', 'Updating'), ('deleting', 'Deleting'), ('delete_stuck', 'Delete stuck'), ('deleted', 'Deleted')], db_index=True, default='queued', max_length=20),
+            model_name="store",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("provisioning", "Provisioning"),
+                    ("ready", "Ready"),
+                    ("failed", "Failed"),
+                    ("updating", "Updating"),
+                    ("deleting", "Deleting"),
+                    ("delete_stuck", "Delete stuck"),
+                    ("deleted", "Deleted"),
+                ],
+                db_index=True,
+                default="queued",
+                max_length=20,
+            ),
         ),
     ]

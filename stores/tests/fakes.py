@@ -9,7 +9,7 @@ boundary (lifecycle, steps, tasks, views) runs for real against the test DB.
 """
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -17,7 +17,7 @@ import yaml
 from stores import cluster
 
 # Namespaces a test puts in place directly are old (past any grace period).
-LONG_AGO = datetime(2020, 1, 1, tzinfo=timezone.utc)
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 class FakeCluster:
@@ -40,7 +40,7 @@ class FakeCluster:
     def ensure_namespace(self, name, labels, annotations=None):
         self.calls.append(("ensure_namespace", name))
         self.namespaces[name] = dict(labels)
-        self.created_at.setdefault(name, datetime.now(timezone.utc))
+        self.created_at.setdefault(name, datetime.now(UTC))
 
     def namespace_phase(self, name):
         return "Active" if name in self.namespaces else None
@@ -49,15 +49,15 @@ class FakeCluster:
         # Understands the two selectors the platform uses: by name, or "all managed".
         key, _, value = label_selector.partition("=")
         return [
-            {"name": n, "labels": l, "phase": "Active", "created_at": self.created_at.get(n, LONG_AGO)}
-            for n, l in self.namespaces.items()
+            {"name": n, "labels": labels, "phase": "Active", "created_at": self.created_at.get(n, LONG_AGO)}
+            for n, labels in self.namespaces.items()
             if key != "kubernetes.io/metadata.name" or n == value
         ]
 
     def bind_store_role(self, namespace, service_account, cluster_role):
         self.calls.append(("bind_store_role", namespace, service_account, cluster_role))
         if namespace not in self.namespaces:
-            raise cluster.ClusterError(f"binding {cluster_role} failed: namespaces \"{namespace}\" not found")
+            raise cluster.ClusterError(f'binding {cluster_role} failed: namespaces "{namespace}" not found')
         self.bindings[(namespace, service_account)] = cluster_role
 
     def apply_guardrails(self, namespace, spec):
@@ -151,25 +151,37 @@ class FakeHelm:
         rel = self.releases.setdefault((namespace, release), {"name": release, "namespace": namespace, "version": 0})
         rel["version"] += 1
         rel["status"] = "deployed"
-        self._add_revision(namespace, release, rel["version"], chart["name_version"],
-                           {**chart["values"], **values}, "Upgrade complete" if rel["version"] > 1 else "Install complete")
-        return {"name": release, "version": rel["version"], "info": {"status": "deployed"},
-                "chart": {"metadata": {"name": chart["name"], "version": chart["version"]}}}
+        self._add_revision(
+            namespace,
+            release,
+            rel["version"],
+            chart["name_version"],
+            {**chart["values"], **values},
+            "Upgrade complete" if rel["version"] > 1 else "Install complete",
+        )
+        return {
+            "name": release,
+            "version": rel["version"],
+            "info": {"status": "deployed"},
+            "chart": {"metadata": {"name": chart["name"], "version": chart["version"]}},
+        }
 
     def rollback(self, release, namespace, revision, *, timeout_seconds=120, should_stop=None):
         self.calls.append(("rollback", release, namespace, revision))
         target = next(r for r in self.revisions[(namespace, release)] if r["revision"] == revision)
         rel = self.releases[(namespace, release)]
         rel["version"] += 1
-        self._add_revision(namespace, release, rel["version"], target["chart"], target["values"],
-                           f"Rollback to {revision}")
+        self._add_revision(
+            namespace, release, rel["version"], target["chart"], target["values"], f"Rollback to {revision}"
+        )
 
     def _add_revision(self, namespace, release, number, chart, values, description):
         revisions = self.revisions.setdefault((namespace, release), [])
         for old in revisions:
             old["status"] = "superseded"
-        revisions.append({"revision": number, "status": "deployed", "chart": chart, "values": values,
-                          "description": description})
+        revisions.append(
+            {"revision": number, "status": "deployed", "chart": chart, "values": values, "description": description}
+        )
 
     def uninstall(self, release, namespace, **_):
         self.calls.append(("uninstall", release, namespace))
@@ -186,8 +198,10 @@ class FakeHelm:
             return []
         if (namespace, release) in self.revisions:
             return [{k: v for k, v in r.items() if k != "values"} for r in self.revisions[(namespace, release)]]
-        return [{"revision": n, "status": "deployed" if n == rel["version"] else "superseded"}
-                for n in range(1, rel["version"] + 1)]
+        return [
+            {"revision": n, "status": "deployed" if n == rel["version"] else "superseded"}
+            for n in range(1, rel["version"] + 1)
+        ]
 
     def get_values(self, release, namespace, revision=None):
         revisions = self.revisions.get((namespace, release)) or []

@@ -88,7 +88,9 @@ def test_it_shows_a_store_with_its_events(admin_client, alice):
 
 
 def test_it_retries_failed_stores(admin_client, alice, workers, fake_cluster):
-    store = provision(alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: ErrImagePull: boom"))
+    store = provision(
+        alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: ErrImagePull: boom")
+    )
 
     with workers():
         response = _act(admin_client, "retry_stores", store)
@@ -127,7 +129,10 @@ def test_it_deletes_stores(admin_client, alice, bob, workers, fake_cluster):
     assert response.status_code == 200
     assert _messages(response) == ["Deleting 2 store(s)."]
     assert set(Store.objects.values_list("status", flat=True)) == {Status.DELETED}
-    assert sorted(fake_cluster.helm.calls) == [("uninstall", "store", "store-first"), ("uninstall", "store", "store-second")]
+    assert sorted(fake_cluster.helm.calls) == [
+        ("uninstall", "store", "store-first"),
+        ("uninstall", "store", "store-second"),
+    ]
     assert sorted(c for c in fake_cluster.calls if c[0] == "delete_namespace") == [
         ("delete_namespace", "store-first"),
         ("delete_namespace", "store-second"),
@@ -260,7 +265,13 @@ def test_it_edits_store_limits_in_the_profile_list(admin_client, alice, bob):
     bob_profile = Profile.objects.create(user=bob, store_limit=2)
     changelist = reverse("admin:accounts_profile_changelist")
     profiles = admin_client.get(changelist).context["cl"].result_list
-    data = {"form-TOTAL_FORMS": 2, "form-INITIAL_FORMS": 2, "form-MIN_NUM_FORMS": 0, "form-MAX_NUM_FORMS": 1000, "_save": "Save"}
+    data = {
+        "form-TOTAL_FORMS": 2,
+        "form-INITIAL_FORMS": 2,
+        "form-MIN_NUM_FORMS": 0,
+        "form-MAX_NUM_FORMS": 1000,
+        "_save": "Save",
+    }
     limits = {alice_profile.pk: 6, bob_profile.pk: ""}
     for i, profile in enumerate(profiles):
         data[f"form-{i}-id"] = profile.pk
@@ -281,19 +292,22 @@ def test_it_edits_the_store_limit_on_the_user_page(admin_client, alice):
     assert 'name="profile-0-store_limit"' in page.content.decode()
     joined = alice.date_joined
 
-    response = admin_client.post(url, {
-        "username": "alice",
-        "email": "alice@example.org",
-        "is_active": "on",
-        "date_joined_0": joined.strftime("%Y-%m-%d"),
-        "date_joined_1": joined.strftime("%H:%M:%S"),
-        "profile-TOTAL_FORMS": 1,
-        "profile-INITIAL_FORMS": 0,
-        "profile-MIN_NUM_FORMS": 0,
-        "profile-MAX_NUM_FORMS": 1,
-        "profile-0-store_limit": 4,
-        "profile-0-user": alice.pk,
-    })
+    response = admin_client.post(
+        url,
+        {
+            "username": "alice",
+            "email": "alice@example.org",
+            "is_active": "on",
+            "date_joined_0": joined.strftime("%Y-%m-%d"),
+            "date_joined_1": joined.strftime("%H:%M:%S"),
+            "profile-TOTAL_FORMS": 1,
+            "profile-INITIAL_FORMS": 0,
+            "profile-MIN_NUM_FORMS": 0,
+            "profile-MAX_NUM_FORMS": 1,
+            "profile-0-store_limit": 4,
+            "profile-0-user": alice.pk,
+        },
+    )
 
     assert response.status_code == 302
     assert Profile.objects.get(user=alice).store_limit == 4
@@ -329,7 +343,9 @@ def test_it_offers_no_actions_to_a_staff_user_who_may_only_view(viewer_client, a
 
 
 def test_it_does_not_let_a_viewer_retry(viewer_client, alice, workers, fake_cluster):
-    store = provision(alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: ErrImagePull: boom"))
+    store = provision(
+        alice, "broken", workers, fake_cluster, fail_with=cluster.WorkloadFailed("pod x: ErrImagePull: boom")
+    )
 
     with workers():
         _act(viewer_client, "retry_stores", store)
@@ -374,7 +390,9 @@ def test_it_reports_a_store_another_operator_deleted_meanwhile(admin_client, ali
     assert _messages(response) == ["1 store(s) already deleted; left alone."]
 
 
-def test_it_restarts_a_stuck_delete_with_a_fresh_count(admin_client, alice, workers, fake_cluster, monkeypatch, settings):
+def test_it_restarts_a_stuck_delete_with_a_fresh_count(
+    admin_client, alice, workers, fake_cluster, monkeypatch, settings
+):
     store = provision(alice, "stuck", workers, fake_cluster)
     settings.DELETE_MAX_ATTEMPTS = 1
     real_delete_namespace = fake_cluster.delete_namespace

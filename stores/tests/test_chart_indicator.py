@@ -57,7 +57,7 @@ def test_it_shows_the_chart_on_the_store_page(alice_client, alice, current):
 
     body = alice_client.get(reverse("store_detail", args=[store.pk])).content.decode()
 
-    assert f"<dt>Chart</dt><dd>woocommerce 0.0.9 <span class=\"badge badge-chart\">{current} available</span>" in body
+    assert f'<dt>Chart</dt><dd>woocommerce 0.0.9 <span class="badge badge-chart">{current} available</span>' in body
     assert "A newer chart is available; an operator upgrades the store to it." in body
 
 
@@ -112,7 +112,8 @@ def test_the_admin_delete_action_leaves_an_updating_store_alone(admin_client, al
 
     response = admin_client.post(
         reverse("admin:stores_store_changelist"),
-        {"action": "delete_stores", "_selected_action": [store.pk], "index": 0}, follow=True,
+        {"action": "delete_stores", "_selected_action": [store.pk], "index": 0},
+        follow=True,
     )
 
     assert Store.objects.get(pk=store.pk).status == Status.UPDATING

@@ -3,7 +3,6 @@
 import pytest
 from django.urls import reverse
 
-from accounts.tests.clock import still_throttle_clock  # noqa: F401
 from stores.models import Store, StoreEvent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("still_throttle_clock")]

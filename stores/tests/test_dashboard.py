@@ -71,7 +71,10 @@ def test_it_disables_the_create_button_at_the_limit(alice_client, alice):
     assert response.status_code == 200
     assert response.context["at_limit"] is True
     body = response.content.decode()
-    assert '<p id="limit-notice" class="notice" role="status">You have 3 of 3 stores. Delete one to create another.</p>' in body
+    assert (
+        '<p id="limit-notice" class="notice" role="status">You have 3 of 3 stores. Delete one to create another.</p>'
+        in body
+    )
     assert '<button id="create-button" class="button" type="submit" disabled>Create store</button>' in body
 
 

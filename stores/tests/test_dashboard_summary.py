@@ -58,8 +58,14 @@ def _rows(owner, statuses, prefix):
     """Many stores at once, past the per-user and platform limits (which only guard creation)."""
     now = timezone.now()
     stores = Store.objects.bulk_create(
-        Store(owner=owner, slug=f"{prefix}-{i}", engine="woocommerce", status=status,
-              queued_at=now + timedelta(milliseconds=i), started_at=now)
+        Store(
+            owner=owner,
+            slug=f"{prefix}-{i}",
+            engine="woocommerce",
+            status=status,
+            queued_at=now + timedelta(milliseconds=i),
+            started_at=now,
+        )
         for i, status in enumerate(statuses)
     )
     StoreEvent.objects.bulk_create(
@@ -72,7 +78,7 @@ def _row(response, slug) -> str:
     """The table row of one store, as text."""
     body = response.content.decode()
     start = body.index(f">{slug}</a>")
-    return " ".join(body[start:body.index("</tr>", start)].split())
+    return " ".join(body[start : body.index("</tr>", start)].split())
 
 
 def test_it_counts_the_stores_by_status_in_words(alice_client, alice, bob):

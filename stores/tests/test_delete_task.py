@@ -13,7 +13,9 @@ from django.utils import timezone
 from stores import cluster, lifecycle, tasks
 from stores.models import Status, Store, StoreEvent
 
-STUCK = "namespace store-acme is still terminating: NamespaceContentRemaining: Some resources are remaining: pods. has 1"
+STUCK = (
+    "namespace store-acme is still terminating: NamespaceContentRemaining: Some resources are remaining: pods. has 1"
+)
 
 
 @pytest.fixture

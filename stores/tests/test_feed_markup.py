@@ -1,15 +1,22 @@
 """The activity feed's entries, whose markup is built in Python (stores.live.FeedItem.html)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from stores.live import FeedItem
 
-WHEN = datetime(2026, 11, 27, 9, 30, 5, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 27, 9, 30, 5, tzinfo=UTC)
 
 
 def test_it_escapes_every_value_as_the_template_would():
-    item = FeedItem(time=WHEN, message='<script>alert("x")</script>', source="cluster", kind="warning",
-                    reason="Failed<b>", object="pod/<i>web</i>", count=1)
+    item = FeedItem(
+        time=WHEN,
+        message='<script>alert("x")</script>',
+        source="cluster",
+        kind="warning",
+        reason="Failed<b>",
+        object="pod/<i>web</i>",
+        count=1,
+    )
 
     html = item.html
 
@@ -18,8 +25,15 @@ def test_it_escapes_every_value_as_the_template_would():
 
 
 def test_it_marks_a_warning_in_words_and_folds_repeats():
-    item = FeedItem(time=WHEN, message="exceeded quota", source="cluster", kind="warning",
-                    reason="FailedCreate", object="replicaset/store-web", count=12)
+    item = FeedItem(
+        time=WHEN,
+        message="exceeded quota",
+        source="cluster",
+        kind="warning",
+        reason="FailedCreate",
+        object="replicaset/store-web",
+        count=12,
+    )
 
     html = item.html
 
@@ -32,6 +46,11 @@ def test_it_shows_a_platform_error_and_a_step_duration():
     error = FeedItem(time=WHEN, message="Provisioning failed", source="platform", kind="error")
     step = FeedItem(time=WHEN, message="Helm release installed.", source="platform", kind="step", duration_ms=3200)
 
-    assert '<span aria-hidden="true">⚠</span> Error</span> <span class="event-text">Provisioning failed</span>' in error.html
-    assert step.html.endswith('<span class="event-text">Helm release installed.</span> <small class="muted">(3.2 s)</small></li>')
+    assert (
+        '<span aria-hidden="true">⚠</span> Error</span> <span class="event-text">Provisioning failed</span>'
+        in error.html
+    )
+    assert step.html.endswith(
+        '<span class="event-text">Helm release installed.</span> <small class="muted">(3.2 s)</small></li>'
+    )
     assert "tag" not in step.html

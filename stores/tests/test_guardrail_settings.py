@@ -2,7 +2,8 @@
 
 from django.test import override_settings
 
-from provisioner.tests.test_settings import _run, _settings_json
+from provisioner.tests.settings_probe import run as _run
+from provisioner.tests.settings_probe import settings_json as _settings_json
 from stores import provisioning
 from stores.cluster.guardrails import DEFAULT_PRIVATE_CIDRS, network_policies
 

@@ -10,8 +10,12 @@ from stores.engines.medusa import MEDUSA
 from stores.models import Status, Store
 
 SPEC = StoreSpec(
-    slug="acme-shop", store_id=7, owner="alice", owner_email="alice@example.org",
-    host="store-acme-shop.127.0.0.1.nip.io", url="http://store-acme-shop.127.0.0.1.nip.io",
+    slug="acme-shop",
+    store_id=7,
+    owner="alice",
+    owner_email="alice@example.org",
+    host="store-acme-shop.127.0.0.1.nip.io",
+    url="http://store-acme-shop.127.0.0.1.nip.io",
     ingress_class="nginx",
 )
 
@@ -45,10 +49,14 @@ def test_it_builds_the_values_from_the_spec():
     assert values["existingSecret"] == "store-secret"
     assert values["ingress"] == {"enabled": True, "className": "nginx"}
 
-    tls = MEDUSA.build_values(StoreSpec(**{**SPEC.__dict__, "ingress_class": "traefik",
-                                          "tls_cluster_issuer": "letsencrypt-prod"}))
-    assert tls["ingress"] == {"enabled": True, "className": "traefik",
-                              "tls": {"enabled": True, "clusterIssuer": "letsencrypt-prod"}}
+    tls = MEDUSA.build_values(
+        StoreSpec(**{**SPEC.__dict__, "ingress_class": "traefik", "tls_cluster_issuer": "letsencrypt-prod"})
+    )
+    assert tls["ingress"] == {
+        "enabled": True,
+        "className": "traefik",
+        "tls": {"enabled": True, "clusterIssuer": "letsencrypt-prod"},
+    }
 
 
 @pytest.mark.django_db

@@ -140,12 +140,18 @@ def test_it_queues_the_mail_on_the_control_cluster(fake_cluster, claimed_store, 
 
 
 def test_it_prints_mails_without_a_mail_server_and_uses_smtp_with_one(tmp_path):
-    from provisioner.tests.test_settings import _settings_json
+    from provisioner.tests.settings_probe import settings_json as _settings_json
 
     expression = "[settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS]"
     assert _settings_json(expression, VAR_DIR=str(tmp_path)) == [
-        "django.core.mail.backends.console.EmailBackend", "", 587, True,
+        "django.core.mail.backends.console.EmailBackend",
+        "",
+        587,
+        True,
     ]
     assert _settings_json(expression, VAR_DIR=str(tmp_path), EMAIL_HOST="smtp.example.com", EMAIL_PORT="465") == [
-        "django.core.mail.backends.smtp.EmailBackend", "smtp.example.com", 465, False,
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.example.com",
+        465,
+        False,
     ]

@@ -36,7 +36,7 @@ def test_it_runs_every_step_and_ends_ready(fake_cluster, claimed_store, settings
     assert labels["store-provisioner.io/store-id"] == str(store.pk)
     assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
-    (_, release, namespace, values), = [c for c in fake_cluster.helm.calls if c[0] == "upgrade_install"]
+    ((_, release, namespace, values),) = [c for c in fake_cluster.helm.calls if c[0] == "upgrade_install"]
     assert (release, namespace) == ("store", "store-acme")
     assert values["store"]["host"] == "store-acme.127.0.0.1.nip.io"
     assert values["ingress"]["className"] == "nginx"
@@ -188,9 +188,7 @@ def test_it_never_adopts_a_namespace_of_another_store(fake_cluster, claimed_stor
 
 @pytest.mark.django_db
 def test_reconcile_fails_overdue_provisions(claimed_store):
-    Store.objects.filter(pk=claimed_store.pk).update(
-        step="release", deadline_at=timezone.now() - timedelta(seconds=1)
-    )
+    Store.objects.filter(pk=claimed_store.pk).update(step="release", deadline_at=timezone.now() - timedelta(seconds=1))
     report = tasks.reconcile()
     claimed_store.refresh_from_db()
     assert report["timed_out"] == [claimed_store.pk]

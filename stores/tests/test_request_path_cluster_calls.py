@@ -80,9 +80,9 @@ def _store(owner, slug, status):
     return Store.objects.get(pk=store.pk)
 
 
-def test_it_only_reads_the_cluster_in_bounded_reads_on_every_page(alice, alice_client, admin_client, counted,
-                                                                  fake_cluster, settings,
-                                                                  django_capture_on_commit_callbacks):
+def test_it_only_reads_the_cluster_in_bounded_reads_on_every_page(
+    alice, alice_client, admin_client, counted, fake_cluster, settings, django_capture_on_commit_callbacks
+):
     settings.MAX_STORES_PER_USER = 10
     settings.STORE_CREATE_RATE = None
     ready = _store(alice, "shop-ready", Status.READY)
@@ -98,7 +98,10 @@ def test_it_only_reads_the_cluster_in_bounded_reads_on_every_page(alice, alice_c
             alice_client.get(reverse("store_list")),
             alice_client.post(reverse("store_create"), {"name": "shop-new", "engine": "woocommerce"}),
             *[alice_client.get(reverse("store_detail", args=[s.pk])) for s in (ready, failed, provisioning_now)],
-            *[alice_client.get(reverse("store_status", args=[s.pk]), **HTMX) for s in (ready, failed, provisioning_now)],
+            *[
+                alice_client.get(reverse("store_status", args=[s.pk]), **HTMX)
+                for s in (ready, failed, provisioning_now)
+            ],
             alice_client.post(reverse("store_credentials", args=[ready.pk]), **HTMX),
             alice_client.get(reverse("store_delete", args=[ready.pk])),
             alice_client.post(reverse("store_delete", args=[ready.pk])),
@@ -151,8 +154,7 @@ def hung_api_server():
     listener.close()
 
 
-def test_it_answers_the_store_page_when_the_api_server_hangs(alice, alice_client, settings, tmp_path,
-                                                            hung_api_server):
+def test_it_answers_the_store_page_when_the_api_server_hangs(alice, alice_client, settings, tmp_path, hung_api_server):
     port, connections = hung_api_server
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(f"""
@@ -182,5 +184,7 @@ current-context: hung
     assert again.status_code == 200
     assert live.UNREACHABLE in again.content.decode()
     assert len(connections) == tried
-    print(f"\nstore status fragment against a hung API server (read timeout 1 s): {took:.1f} s; "
-          f"the next poll is answered from the cached error")
+    print(
+        f"\nstore status fragment against a hung API server (read timeout 1 s): {took:.1f} s; "
+        f"the next poll is answered from the cached error"
+    )

@@ -32,9 +32,12 @@ def test_it_queues_a_failed_store_again(alice_client, failed):
     failed.refresh_from_db()
     assert failed.status == Status.QUEUED
     assert failed.failure_reason == ""
-    assert StoreEvent.objects.filter(
-        store=failed, message="Retry requested; waiting for a free provisioning slot."
-    ).count() == 1
+    assert (
+        StoreEvent.objects.filter(
+            store=failed, message="Retry requested; waiting for a free provisioning slot."
+        ).count()
+        == 1
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("store_detail", args=[failed.pk])
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from provisioner.tests.test_settings import _run as _run_manage
+from provisioner.tests.settings_probe import run as _run_manage
 from stores import cluster, tasks
 from stores.models import Status
 
@@ -84,7 +84,7 @@ def test_it_refuses_a_platform_account_that_is_not_namespace_slash_name():
 
 
 def test_it_reads_the_platform_account_and_role_from_the_environment():
-    from provisioner.tests.test_settings import _settings_json
+    from provisioner.tests.settings_probe import settings_json as _settings_json
 
     assert _settings_json("settings.PLATFORM_SERVICE_ACCOUNT", PLATFORM_SERVICE_ACCOUNT=ACCOUNT) == ACCOUNT
     assert _settings_json("settings.PLATFORM_STORE_ROLE") == "store-provisioner-store-manager"

@@ -8,7 +8,6 @@ nothing, reads nothing and is not audited.
 import pytest
 from django.urls import reverse
 
-from accounts.tests.clock import still_throttle_clock  # noqa: F401
 from audit.models import AuditEntry
 from stores import lifecycle
 from stores.models import Status, Store
@@ -59,7 +58,8 @@ def test_it_counts_deletes_retries_and_reveals_together(alice_client, alice, fak
 
 
 def test_a_throttled_reveal_reads_nothing_and_says_why_in_its_panel(
-        alice_client, alice, fake_cluster, secret_reads, settings):
+    alice_client, alice, fake_cluster, secret_reads, settings
+):
     settings.STORE_ACTION_RATE = "1/m"
     store = _ready(alice, "acme", fake_cluster)
     url = reverse("store_credentials", args=[store.pk])
@@ -72,7 +72,8 @@ def test_a_throttled_reveal_reads_nothing_and_says_why_in_its_panel(
     body = response.content.decode()
     # The fragment alone, for the credentials panel: no page around it, no login in it.
     assert body.strip() == (
-        '<div class="form-error" role="alert">Too many attempts; try again in a minute. Nothing was changed.</div>')
+        '<div class="form-error" role="alert">Too many attempts; try again in a minute. Nothing was changed.</div>'
+    )
     assert len(secret_reads) == 1
     assert AuditEntry.objects.count() == 1
 

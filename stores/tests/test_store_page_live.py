@@ -6,7 +6,7 @@ at a kubeconfig whose server is a closed port, with no fake at all.
 
 import re
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -35,13 +35,21 @@ def _fragment(client, store):
 
 
 def _pod(name, ready=1, containers=1, restarts=0, reason="", message="", last_reason="", phase="Running"):
-    return PodStatus(name=name, phase=phase, ready=ready, containers=containers, restarts=restarts, reason=reason,
-                     message=message, last_reason=last_reason, created_at=None)
+    return PodStatus(
+        name=name,
+        phase=phase,
+        ready=ready,
+        containers=containers,
+        restarts=restarts,
+        reason=reason,
+        message=message,
+        last_reason=last_reason,
+        created_at=None,
+    )
 
 
 def _event(when, reason, message, type_="Warning", count=1, obj="ReplicaSet/store-wordpress-5d8f9"):
-    return ClusterEvent(time=when, first_time=when, type=type_, reason=reason, object=obj, message=message,
-                        count=count)
+    return ClusterEvent(time=when, first_time=when, type=type_, reason=reason, object=obj, message=message, count=count)
 
 
 def _text(response) -> str:
@@ -49,12 +57,28 @@ def _text(response) -> str:
 
 
 def test_it_shows_the_pods_with_ready_restarts_and_reason(alice_client, store, fake_cluster):
-    fake_cluster.live_pods = {NS: [
-        _pod("store-mariadb-0", ready=1, containers=1),
-        _pod("store-wordpress-5d8f9-x2", ready=0, containers=1, restarts=3, phase="Pending",
-             reason="ImagePullBackOff", message="Back-off pulling image"),
-        _pod("store-setup-abcde", ready=0, containers=1, restarts=5, reason="CrashLoopBackOff", last_reason="OOMKilled"),
-    ]}
+    fake_cluster.live_pods = {
+        NS: [
+            _pod("store-mariadb-0", ready=1, containers=1),
+            _pod(
+                "store-wordpress-5d8f9-x2",
+                ready=0,
+                containers=1,
+                restarts=3,
+                phase="Pending",
+                reason="ImagePullBackOff",
+                message="Back-off pulling image",
+            ),
+            _pod(
+                "store-setup-abcde",
+                ready=0,
+                containers=1,
+                restarts=5,
+                reason="CrashLoopBackOff",
+                last_reason="OOMKilled",
+            ),
+        ]
+    }
 
     response = _detail(alice_client, store)
 
@@ -69,11 +93,18 @@ def test_it_shows_the_pods_with_ready_restarts_and_reason(alice_client, store, f
 
 def test_it_merges_kubernetes_events_into_the_activity_by_time(alice_client, store, fake_cluster):
     started = StoreEvent.objects.filter(store=store).order_by("created_at").last().created_at
-    fake_cluster.live_events = {NS: [
-        _event(started + timedelta(seconds=30), "Scheduled", "Assigned store-acme/web to kwok-node-0",
-               type_="Normal", obj="Pod/web"),
-        _event(started - timedelta(hours=1), "Old", "before the store was claimed", type_="Normal", obj="Pod/old"),
-    ]}
+    fake_cluster.live_events = {
+        NS: [
+            _event(
+                started + timedelta(seconds=30),
+                "Scheduled",
+                "Assigned store-acme/web to kwok-node-0",
+                type_="Normal",
+                obj="Pod/web",
+            ),
+            _event(started - timedelta(hours=1), "Old", "before the store was claimed", type_="Normal", obj="Pod/old"),
+        ]
+    }
 
     text = _text(_fragment(alice_client, store))
 
@@ -86,7 +117,7 @@ def test_it_merges_kubernetes_events_into_the_activity_by_time(alice_client, sto
 
 
 def test_it_marks_warnings_in_words_and_folds_repeats_with_a_count(alice_client, store, fake_cluster):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fake_cluster.live_events = {NS: [_event(now, "FailedCreate", REFUSED, count=12)]}
 
     response = _fragment(alice_client, store)
@@ -99,13 +130,15 @@ def test_it_marks_warnings_in_words_and_folds_repeats_with_a_count(alice_client,
 
 
 def test_it_shows_quota_usage_as_text_and_a_bar(alice_client, store, fake_cluster):
-    fake_cluster.live_quota = {NS: [
-        QuotaUsage("store-quota", "requests.cpu", "750m", "2", 0.375),
-        QuotaUsage("store-quota", "requests.memory", "1536Mi", "3Gi", 0.5),
-        QuotaUsage("store-quota", "pods", "10", "10", 1.0),
-        QuotaUsage("store-quota", "requests.storage", "", "20Gi", None),
-        QuotaUsage("store-quota", "services.nodeports", "0", "0", 0.0),
-    ]}
+    fake_cluster.live_quota = {
+        NS: [
+            QuotaUsage("store-quota", "requests.cpu", "750m", "2", 0.375),
+            QuotaUsage("store-quota", "requests.memory", "1536Mi", "3Gi", 0.5),
+            QuotaUsage("store-quota", "pods", "10", "10", 1.0),
+            QuotaUsage("store-quota", "requests.storage", "", "20Gi", None),
+            QuotaUsage("store-quota", "services.nodeports", "0", "0", 0.0),
+        ]
+    }
 
     response = _detail(alice_client, store)
 
@@ -120,7 +153,7 @@ def test_it_shows_quota_usage_as_text_and_a_bar(alice_client, store, fake_cluste
 
 def test_a_store_refused_by_its_quota_shows_the_event_after_it_failed(alice_client, store, fake_cluster):
     lifecycle.mark_failed(store.pk, "quota exceeded: exceeded quota: store-quota", step="workloads")
-    fake_cluster.live_events = {NS: [_event(datetime.now(timezone.utc), "FailedCreate", REFUSED, count=4)]}
+    fake_cluster.live_events = {NS: [_event(datetime.now(UTC), "FailedCreate", REFUSED, count=4)]}
 
     response = _fragment(alice_client, store)
 
@@ -187,7 +220,7 @@ def test_it_reads_the_cluster_once_per_cache_period(alice_client, store, fake_cl
 def test_it_reads_afresh_when_the_store_moves_on(alice_client, store, fake_cluster, settings):
     settings.CLUSTER_READ_CACHE_SECONDS = 60
     assert "No pods" in _text(_fragment(alice_client, store))
-    fake_cluster.live_events = {NS: [_event(datetime.now(timezone.utc), "FailedCreate", REFUSED)]}
+    fake_cluster.live_events = {NS: [_event(datetime.now(UTC), "FailedCreate", REFUSED)]}
 
     # Failing is the last answer the page polls for: it must carry the event, not a read from before.
     lifecycle.mark_failed(store.pk, "quota exceeded", step="workloads")
@@ -218,7 +251,7 @@ def test_it_stops_at_the_first_failed_read(alice_client, store, fake_cluster):
 def test_it_does_not_read_the_cluster_when_there_is_no_namespace(alice_client, alice, fake_cluster, status):
     store = lifecycle.create_store(alice, "fresh", "woocommerce")  # queued, never started
     if status == Status.DELETED:
-        Store.objects.filter(pk=store.pk).update(status=Status.DELETED, started_at=datetime.now(timezone.utc))
+        Store.objects.filter(pk=store.pk).update(status=Status.DELETED, started_at=datetime.now(UTC))
 
     response = _detail(alice_client, store)
 
@@ -249,8 +282,11 @@ def test_the_page_is_accessible_without_colour_or_a_mouse(alice_client, store, f
     body = _detail(alice_client, store).content.decode()
 
     # The scrolling feed takes keyboard focus and is a labelled region.
-    assert re.search(r'<div class="feed-scroll" id="activity-feed" role="region" '
-                     r'aria-labelledby="activity-title" tabindex="0">', body)
+    assert re.search(
+        r'<div class="feed-scroll" id="activity-feed" role="region" '
+        r'aria-labelledby="activity-title" tabindex="0">',
+        body,
+    )
     assert '<h2 class="section-title" id="activity-title">Activity</h2>' in body
     # Headings go h1, then h2s: nothing skips a level.
     levels = [int(n) for n in re.findall(r"<h([1-6])[ >]", body)]

@@ -31,9 +31,13 @@ def _steps(client, store) -> dict:
 def _many_events(store, count):
     # As a long provision with a chatty wait leaves them: progress lines and repeated steps.
     StoreEvent.objects.bulk_create(
-        StoreEvent(store=store, kind=StoreEvent.Kind.STEP if i % 3 == 0 else StoreEvent.Kind.INFO,
-                   step="workloads" if i % 3 == 0 else "", message=f"store-wordpress {i % 2}/1 ready",
-                   duration_ms=i)
+        StoreEvent(
+            store=store,
+            kind=StoreEvent.Kind.STEP if i % 3 == 0 else StoreEvent.Kind.INFO,
+            step="workloads" if i % 3 == 0 else "",
+            message=f"store-wordpress {i % 2}/1 ready",
+            duration_ms=i,
+        )
         for i in range(count)
     )
 

@@ -27,8 +27,17 @@ def _poll(client, store, etag=None):
 
 
 def _pod(name):
-    return PodStatus(name=name, phase="Running", ready=1, containers=1, restarts=0, reason="", message="",
-                     last_reason="", created_at=None)
+    return PodStatus(
+        name=name,
+        phase="Running",
+        ready=1,
+        containers=1,
+        restarts=0,
+        reason="",
+        message="",
+        last_reason="",
+        created_at=None,
+    )
 
 
 def test_it_sends_an_etag_the_browser_must_revalidate(alice_client, store, fake_cluster):

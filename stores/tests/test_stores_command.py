@@ -350,7 +350,11 @@ def test_it_dates_a_release_in_a_namespace_of_unknown_age_by_its_last_change(fak
         fake_cluster.namespaces[ns] = _managed_labels()
         fake_cluster.created_at[ns] = None  # the API server gave no creation time
     releases = fake_cluster.helm.releases
-    releases[("store-old", "store")] = {"name": "store", "namespace": "store-old", "updated": "2024-05-01 10:00:00.5 +0000 UTC"}
+    releases[("store-old", "store")] = {
+        "name": "store",
+        "namespace": "store-old",
+        "updated": "2024-05-01 10:00:00.5 +0000 UTC",
+    }
     releases[("store-undated", "store")] = {"name": "store", "namespace": "store-undated"}
 
     output = _run("reconcile")

@@ -17,12 +17,20 @@ def _store_in(owner, status):
 
 def test_it_lists_the_designed_transitions():
     assert set(ALLOWED) == {
-        ("queued", "provisioning"), ("queued", "deleting"),
-        ("provisioning", "ready"), ("provisioning", "failed"), ("provisioning", "deleting"),
-        ("ready", "deleting"), ("ready", "updating"),
-        ("failed", "queued"), ("failed", "deleting"), ("failed", "updating"),
-        ("updating", "ready"), ("updating", "failed"),
-        ("deleting", "deleted"), ("deleting", "delete_stuck"),
+        ("queued", "provisioning"),
+        ("queued", "deleting"),
+        ("provisioning", "ready"),
+        ("provisioning", "failed"),
+        ("provisioning", "deleting"),
+        ("ready", "deleting"),
+        ("ready", "updating"),
+        ("failed", "queued"),
+        ("failed", "deleting"),
+        ("failed", "updating"),
+        ("updating", "ready"),
+        ("updating", "failed"),
+        ("deleting", "deleted"),
+        ("deleting", "delete_stuck"),
         ("delete_stuck", "deleting"),
     }
 

@@ -83,7 +83,8 @@ def test_it_replaces_the_setup_job_before_helm_upgrades(old_store, fake_cluster)
 
     assert ("delete_jobs", "store-acme", "app.kubernetes.io/component=setup") in fake_cluster.calls
     assert [c[0] for c in fake_cluster.calls].index("delete_jobs") < [c[0] for c in fake_cluster.calls].index(
-        "wait_until_ready")
+        "wait_until_ready"
+    )
     assert [c[0] for c in fake_cluster.helm.calls] == ["upgrade_install"]
 
 
@@ -98,7 +99,7 @@ def test_it_keeps_the_provision_times(old_store):
 def test_it_fails_the_store_with_the_reason_when_the_upgrade_fails(old_store, fake_cluster, current):
     fake_cluster.helm.upgrade_error = cluster.ClusterError("helm upgrade store failed: boom")
 
-    with pytest.raises(CommandError, match="acme: failed: upgrade to chart .*: helm upgrade store failed: boom"):
+    with pytest.raises(CommandError, match=r"acme: failed: upgrade to chart .*: helm upgrade store failed: boom"):
         _run("upgrade", "acme")
 
     old_store.refresh_from_db()

@@ -30,8 +30,13 @@ pytestmark = pytest.mark.browser
 
 # DEBUG off over plain HTTP on loopback, sign-up open.
 PRODUCTION = {
-    "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "REGISTRATION_OPEN": "true", "SECURE_SSL_REDIRECT": "false",
-    "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false", "SECURE_HSTS_SECONDS": "0",
+    "DEBUG": "false",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "REGISTRATION_OPEN": "true",
+    "SECURE_SSL_REDIRECT": "false",
+    "SESSION_COOKIE_SECURE": "false",
+    "CSRF_COOKIE_SECURE": "false",
+    "SECURE_HSTS_SECONDS": "0",
 }
 
 PASSWORD = "a-long-pass-phrase-9"
@@ -73,7 +78,12 @@ def seed() -> dict:
 
 def _manage(env, *args, **kwargs) -> str:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
         **kwargs,
     ).stdout
 
@@ -90,14 +100,22 @@ def site(local_cluster, tmp_path_factory):
     var = tmp_path_factory.mktemp("a11y")
     platform = Platform(
         {"ENGINE": "django.db.backends.sqlite3", "NAME": str(var / "db.sqlite3")},
-        KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm), VAR_DIR=str(var),
-        SECRET_KEY="a11y-" + "x" * 50, STORE_VALUES_FILES="", **PRODUCTION,
+        KUBECONFIG=str(local_cluster.kubeconfig),
+        HELM_BIN=str(local_cluster.helm),
+        VAR_DIR=str(var),
+        SECRET_KEY="a11y-" + "x" * 50,
+        STORE_VALUES_FILES="",
+        **PRODUCTION,
     )
     _manage(platform.env, "migrate", "--noinput")
     _manage(platform.env, "createcachetable")
     _manage(platform.env, "collectstatic", "--noinput")
-    seeded = _manage(platform.env, "shell", "-c", "import json; from tests.browser.test_accessibility import seed; "
-                     "print(json.dumps(seed()))")
+    seeded = _manage(
+        platform.env,
+        "shell",
+        "-c",
+        "import json; from tests.browser.test_accessibility import seed; print(json.dumps(seed()))",
+    )
     site = json.loads(seeded.strip().splitlines()[-1])
     try:
         # DEBUG off: Django's own error pages (404), not the debug ones.
@@ -106,8 +124,13 @@ def site(local_cluster, tmp_path_factory):
     finally:
         platform.stop()
         # In a process of its own with the same settings (no delete worker runs here).
-        _manage(platform.env, "shell", "-c", "from tests.platform import delete_live_stores; delete_live_stores()",
-                timeout=150)
+        _manage(
+            platform.env,
+            "shell",
+            "-c",
+            "from tests.platform import delete_live_stores; delete_live_stores()",
+            timeout=150,
+        )
 
 
 def _session(user) -> str:

@@ -53,5 +53,7 @@ def test_it_shows_an_older_chart_on_the_dashboard_and_the_store_page(server, pag
     screenshot(page, "chart-indicator-dashboard")
 
     page.goto(f"{server}/stores/{old.pk}/")
-    expect(page.locator(".chart-note")).to_have_text("A newer chart is available; an operator upgrades the store to it.")
+    expect(page.locator(".chart-note")).to_have_text(
+        "A newer chart is available; an operator upgrades the store to it."
+    )
     screenshot(page, "chart-indicator-store-page")

@@ -8,7 +8,6 @@ enable Create in the same document. Screenshots land in artifacts/screenshots/.
 
 from __future__ import annotations
 
-
 import pytest
 from django.db import connection
 from playwright.sync_api import expect
@@ -80,4 +79,6 @@ def test_it_updates_the_count_and_create_button_after_a_delete(server, page, dja
     page.click("#create button[type=submit]")
     expect(page.locator("h1")).to_have_text("live-count-mate")
     # Let it finish, so the clean-up deletes a ready store rather than one a worker holds.
-    wait_for(lambda: Store.objects.get(slug="live-count-mate").status == Status.READY, timeout=120, what="the new store")
+    wait_for(
+        lambda: Store.objects.get(slug="live-count-mate").status == Status.READY, timeout=120, what="the new store"
+    )

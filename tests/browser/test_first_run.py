@@ -29,12 +29,26 @@ from tests.platform import LOG_DIR, REPO_ROOT, free_port, wait_for
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(480)]
 
 STATE_DIR = Path(os.environ.get("LOCALCLUSTER_DIR", REPO_ROOT / ".localcluster"))
-BANNER = "Simulated cluster: stores are provisioned for real against a local Kubernetes API, but their containers do not run."
+BANNER = (
+    "Simulated cluster: stores are provisioned for real against a local Kubernetes API, "
+    "but their containers do not run."
+)
 # What a fresh machine has: the system's directories only (no kind, so no kind cluster).
 SYSTEM_PATH = "/usr/bin:/bin"
 # Set by the test process or the other tests; a fresh shell has none of them.
-INHERITED = {"KUBECONFIG", "HELM_BIN", "DATABASE_URL", "REDIS_URL", "CHECK_STORE_URL", "CLUSTER_MODE",
-             "VAR_DIR", "DJANGO_SETTINGS_MODULE", "PORT", "HOST", "SITE_URL"}
+INHERITED = {
+    "KUBECONFIG",
+    "HELM_BIN",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CHECK_STORE_URL",
+    "CLUSTER_MODE",
+    "VAR_DIR",
+    "DJANGO_SETTINGS_MODULE",
+    "PORT",
+    "HOST",
+    "SITE_URL",
+}
 
 
 def _answers(url: str) -> bool:
@@ -64,7 +78,11 @@ def first_run(tmp_path):
     terminal = LOG_DIR / "first-run.log"
     with open(terminal, "wb") as out:
         proc = subprocess.Popen(
-            ["bash", "scripts/run.sh"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            ["bash", "scripts/run.sh"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # honcho and its processes in one group, stopped together
         )
     url = f"http://127.0.0.1:{port}"
@@ -83,12 +101,22 @@ def first_run(tmp_path):
             pass
         # Remove what the test provisioned from the shared cluster, in a process of its own
         # on the same database, now that the platform's workers are gone.
-        cleanup_env = {**env, "KUBECONFIG": str(STATE_DIR / "kubeconfig"), "HELM_BIN": str(STATE_DIR / "bin" / "helm"),
-                       "DJANGO_SETTINGS_MODULE": "provisioner.settings"}
+        cleanup_env = {
+            **env,
+            "KUBECONFIG": str(STATE_DIR / "kubeconfig"),
+            "HELM_BIN": str(STATE_DIR / "bin" / "helm"),
+            "DJANGO_SETTINGS_MODULE": "provisioner.settings",
+        }
         subprocess.run(
-            [sys.executable, "-c", "import django; django.setup(); "
-             "from tests.platform import delete_live_stores; delete_live_stores()"],
-            cwd=REPO_ROOT, env=cleanup_env, check=True, timeout=180,
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup(); from tests.platform import delete_live_stores; delete_live_stores()",
+            ],
+            cwd=REPO_ROOT,
+            env=cleanup_env,
+            check=True,
+            timeout=180,
         )
 
 

@@ -62,8 +62,9 @@ def test_polls_are_revalidated_and_still_show_every_change(server, page, django_
 
     # A provision moves on: the next poll brings the new step and event.
     lifecycle.set_step(store.pk, token, "guardrails")
-    lifecycle.record(store.pk, "Quota, limits and network policies applied.", kind="step", step="namespace",
-                     duration_ms=420)
+    lifecycle.record(
+        store.pk, "Quota, limits and network policies applied.", kind="step", step="namespace", duration_ms=420
+    )
     expect(page.locator("#activity-feed")).to_contain_text("Quota, limits and network policies applied.")
     expect(page.locator(".step-running .label")).to_have_count(1)
     expect(page.locator(".step-done .label")).to_have_count(1)

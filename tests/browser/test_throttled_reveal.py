@@ -27,7 +27,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def server(local_cluster, store_settings):
     platform = Platform(
-        connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm),
+        connection.settings_dict,
+        KUBECONFIG=str(local_cluster.kubeconfig),
+        HELM_BIN=str(local_cluster.helm),
         STORE_ACTION_RATE="1/m",
     )
     url = platform.start_web()
@@ -49,8 +51,9 @@ def store_with_secret(cleanup, django_user_model):
     Store.objects.filter(pk=store.pk).update(status=Status.READY, attempts=1)
     kube = provisioning.connect()
     kube.ensure_namespace(store.namespace, provisioning.namespace_labels(store))
-    kube.ensure_secret(store.namespace, provisioning.SECRET_NAME,
-                       {"admin-user": "shopkeeper", "admin-password": "Vb8nQ2xLr5Tz"})
+    kube.ensure_secret(
+        store.namespace, provisioning.SECRET_NAME, {"admin-user": "shopkeeper", "admin-password": "Vb8nQ2xLr5Tz"}
+    )
     return store
 
 

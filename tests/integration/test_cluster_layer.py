@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -170,7 +170,7 @@ def test_it_creates_and_relabels_namespaces(cluster, namespace):
     assert listed[namespace]["annotations"]["note"] == "hello"
     # reconcile leaves namespaces younger than a grace period alone: it needs their age.
     created = listed[namespace]["created_at"]
-    assert created.tzinfo is not None and created <= datetime.now(timezone.utc)
+    assert created.tzinfo is not None and created <= datetime.now(UTC)
     assert cluster.namespace_phase(f"clt-absent-{uuid.uuid4().hex[:8]}") is None
 
 
@@ -187,7 +187,10 @@ def test_it_applies_guardrails_idempotently(cluster, namespace):
     assert limits.default_request == spec.container_default_request
     policies = {p.metadata.name: p for p in api.networking.list_namespaced_network_policy(namespace).items}
     assert sorted(policies) == [
-        "allow-dns", "allow-ingress-controller", "allow-internet-egress", "default-deny",
+        "allow-dns",
+        "allow-ingress-controller",
+        "allow-internet-egress",
+        "default-deny",
     ]
     internet = policies["allow-internet-egress"].spec.egress[0].to[0].ip_block
     assert internet.cidr == "0.0.0.0/0" and internet.var_except == spec.private_cidrs
@@ -274,9 +277,7 @@ def test_it_fails_fast_when_the_quota_is_exceeded(cluster, namespace):
     cluster.apply_guardrails(namespace, GuardrailSpec())
     # Each container fits the LimitRange maximum; together they exceed requests.cpu=2.
     greedy = {"requests": {"cpu": "1500m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "512Mi"}}
-    containers = [
-        {"name": name, "image": "registry.example.com/app:1", "resources": greedy} for name in ("a", "b")
-    ]
+    containers = [{"name": name, "image": "registry.example.com/app:1", "resources": greedy} for name in ("a", "b")]
     create(cluster, namespace, deployment("greedy", containers=containers))
     started = time.monotonic()
     with pytest.raises(WorkloadFailed) as failure:
@@ -333,7 +334,7 @@ def test_it_installs_and_uninstalls_a_chart(cluster, helm, namespace):
 def test_it_reports_helm_errors_and_retries_a_failed_first_install(cluster, helm, namespace):
     cluster.apply_guardrails(namespace, GuardrailSpec())
     refused = {"serviceType": "LoadBalancer"}  # the quota allows no load balancers
-    with pytest.raises(ClusterError, match="^helm upgrade tiny failed: .*exceeded quota"):
+    with pytest.raises(ClusterError, match=r"^helm upgrade tiny failed: .*exceeded quota"):
         helm.upgrade_install("tiny", str(TINY_CHART), namespace, refused, timeout_seconds=60, should_stop=never_stop)
     assert helm.status("tiny", namespace)["info"]["status"] == "failed"
 
@@ -348,7 +349,7 @@ def test_it_reports_a_chart_that_does_not_render(helm, namespace, tmp_path):
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: broken\nversion: 0.1.0\n")
     (chart / "templates" / "cm.yaml").write_text("kind: ConfigMap\nmetadata:\n  name: {{ .Values.nope.deeper }}\n")
-    with pytest.raises(ClusterError, match="helm upgrade broken failed: .*nil pointer"):
+    with pytest.raises(ClusterError, match=r"helm upgrade broken failed: .*nil pointer"):
         helm.upgrade_install("broken", str(chart), namespace, {}, timeout_seconds=60, should_stop=never_stop)
     assert helm.status("broken", namespace) is None  # nothing was recorded
 
@@ -362,12 +363,13 @@ def test_it_dry_runs_manifests_on_the_server(cluster, namespace):
 
     invalid = deployment("dry")
     invalid["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
-    with pytest.raises(ClusterError, match="^Deployment dry rejected: .*selector"):
+    with pytest.raises(ClusterError, match=r"^Deployment dry rejected: .*selector"):
         cluster.server_dry_run([invalid], namespace)
 
-    with pytest.raises(ClusterError, match="does not know example.com/v1 Gadget"):
-        cluster.server_dry_run([{"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}],
-                               namespace)
+    with pytest.raises(ClusterError, match=r"does not know example.com/v1 Gadget"):
+        cluster.server_dry_run(
+            [{"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}], namespace
+        )
 
 
 def test_it_deletes_a_namespace_and_waits_until_it_is_gone(cluster):

@@ -47,8 +47,12 @@ def _job(name, resources, image="registry.example.com/setup:1"):
         "metadata": {"name": name},
         "spec": {
             "backoffLimit": 0,
-            "template": {"spec": {"restartPolicy": "Never", "containers": [
-                {"name": "setup", "image": image, "resources": resources}]}},
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "setup", "image": image, "resources": resources}],
+                }
+            },
         },
     }
 
@@ -69,7 +73,8 @@ def test_it_reads_a_quota_refusal_the_pods_and_the_usage(cluster, namespace):
 
     refusal = wait_for(
         lambda: [e for e in cluster.list_events(namespace) if e.reason == "FailedCreate"],
-        timeout=60, what="the Job controller's FailedCreate event",
+        timeout=60,
+        what="the Job controller's FailedCreate event",
     )[0]
     assert refusal.warning
     assert refusal.object == "Job/greedy"
@@ -78,14 +83,16 @@ def test_it_reads_a_quota_refusal_the_pods_and_the_usage(cluster, namespace):
 
     (pod,) = wait_for(
         lambda: [p for p in cluster.list_pods(namespace) if p.reason == "ErrImagePull"],
-        timeout=60, what="the pod's pull error",
+        timeout=60,
+        what="the pod's pull error",
     )
     assert (pod.name, pod.ready, pod.containers, pod.phase) == ("web", 0, 1, "Pending")
     assert not pod.healthy
 
     usage = wait_for(
         lambda: (u := _quota_counted(cluster, namespace)).get("pods") and u["pods"].used == "1" and u,
-        timeout=60, what="the quota to count the pod",
+        timeout=60,
+        what="the quota to count the pod",
     )
     assert (usage["requests.cpu"].used, usage["requests.cpu"].hard) == ("100m", "2")
     assert usage["requests.cpu"].fraction == pytest.approx(0.05)

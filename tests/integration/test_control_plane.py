@@ -124,9 +124,7 @@ def test_version_and_nodes(api, core):
     assert info.git_version == pinned_kube_version()
     assert f"v{info.major}.{info.minor}." in info.git_version
 
-    ready = [
-        n.metadata.name for n in core.list_node().items if (c := condition(n, "Ready")) and c.status == "True"
-    ]
+    ready = [n.metadata.name for n in core.list_node().items if (c := condition(n, "Ready")) and c.status == "True"]
     assert len(ready) >= 2, ready
 
 
@@ -227,8 +225,9 @@ def test_helm_install_and_uninstall(local_cluster, api, core, make_namespace):
     apps, batch = client.AppsV1Api(api), client.BatchV1Api(api)
 
     started = time.monotonic()
-    helm(local_cluster, "install", "sample", str(SAMPLE_CHART), "-n", ns,
-         "--wait", "--wait-for-jobs", "--timeout", "2m")
+    helm(
+        local_cluster, "install", "sample", str(SAMPLE_CHART), "-n", ns, "--wait", "--wait-for-jobs", "--timeout", "2m"
+    )
     install_seconds = time.monotonic() - started
 
     status = json.loads(helm(local_cluster, "status", "sample", "-n", ns, "-o", "json").stdout)
@@ -288,9 +287,7 @@ def test_simulate_fail_fails_job_after_backoff_limit(api, core, make_namespace):
     template = pod_manifest("unused", annotations={SIMULATE: "fail"})
     template["spec"]["restartPolicy"] = "Never"
     del template["metadata"]["name"]
-    batch.create_namespaced_job(
-        ns, {"metadata": {"name": "fails"}, "spec": {"backoffLimit": 1, "template": template}}
-    )
+    batch.create_namespaced_job(ns, {"metadata": {"name": "fails"}, "spec": {"backoffLimit": 1, "template": template}})
 
     def failed_condition():
         cond = condition(batch.read_namespaced_job("fails", ns), "Failed")

@@ -60,8 +60,15 @@ def dyn(local_cluster) -> Iterator[DynamicClient]:
 @pytest.fixture(scope="module")
 def values_file(tmp_path_factory) -> Path:
     host = "store-medusa-dry.127.0.0.1.nip.io"
-    spec = StoreSpec(slug="medusa-dry", store_id=1, owner="alice", owner_email="alice@example.org",
-                     host=host, url=f"http://{host}", ingress_class="nginx")
+    spec = StoreSpec(
+        slug="medusa-dry",
+        store_id=1,
+        owner="alice",
+        owner_email="alice@example.org",
+        host=host,
+        url=f"http://{host}",
+        ingress_class="nginx",
+    )
     path = tmp_path_factory.mktemp("medusa") / "values.yaml"
     path.write_text(yaml.safe_dump(MEDUSA.build_values(spec)))
     return path
@@ -73,7 +80,11 @@ def render(local_cluster, values_file: Path, namespace: str) -> list[dict]:
         env.setdefault(name, f"/tmp/medusa-chart-tests/{name.lower()}")
     result = subprocess.run(
         [str(local_cluster.helm), "template", "store", str(CHART_DIR), "-n", namespace, "-f", str(values_file)],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
@@ -107,8 +118,16 @@ def test_every_medusa_object_passes_a_server_side_dry_run(local_cluster, dyn, va
     with namespace(dyn, STORE_PSA) as ns:
         objects = render(local_cluster, values_file, ns)
         kinds = {obj["kind"] for obj in objects}
-        assert kinds >= {"Deployment", "StatefulSet", "Job", "Ingress", "Service", "NetworkPolicy",
-                         "ConfigMap", "PersistentVolumeClaim"}
+        assert kinds >= {
+            "Deployment",
+            "StatefulSet",
+            "Job",
+            "Ingress",
+            "Service",
+            "NetworkPolicy",
+            "ConfigMap",
+            "PersistentVolumeClaim",
+        }
         warnings = {}
         for obj in objects + probe_pods(objects):
             found = [w for w in dry_run_create(dyn, obj, ns) if w]

@@ -29,8 +29,9 @@ def api(local_cluster):
     return k8s_config.new_client_from_config(config_file=str(local_cluster.kubeconfig))
 
 
-def test_it_takes_a_medusa_store_to_ready_reveals_credentials_and_deletes_it(alice, api, local_cluster, store_settings,
-                                                                              cleanup):
+def test_it_takes_a_medusa_store_to_ready_reveals_credentials_and_deletes_it(
+    alice, api, local_cluster, store_settings, cleanup
+):
     core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
     store = lifecycle.create_store(alice, "medusa-e2e", "medusa")
     assert store.pk in lifecycle.claim_provision_slots()
@@ -48,8 +49,15 @@ def test_it_takes_a_medusa_store_to_ready_reveals_credentials_and_deletes_it(ali
     assert core.read_namespaced_resource_quota("store-quota", ns).spec.hard["limits.memory"] == "8Gi"
     policies = {p.metadata.name for p in k8s.NetworkingV1Api(api).list_namespaced_network_policy(ns).items}
     assert policies == {
-        "default-deny", "allow-dns", "allow-ingress-controller", "allow-internet-egress",
-        "store-postgres", "store-redis", "store-medusa", "store-storefront", "store-setup",
+        "default-deny",
+        "allow-dns",
+        "allow-ingress-controller",
+        "allow-internet-egress",
+        "store-postgres",
+        "store-redis",
+        "store-medusa",
+        "store-storefront",
+        "store-setup",
     }
     deployments = {d.metadata.name: d for d in apps.list_namespaced_deployment(ns).items}
     assert set(deployments) == {"store-medusa", "store-storefront", "store-redis"}
@@ -76,16 +84,23 @@ def test_it_takes_a_medusa_store_to_ready_reveals_credentials_and_deletes_it(ali
     with pytest.raises(ApiException) as excinfo:
         core.read_namespace(ns)
     assert excinfo.value.status == 404
-    out = subprocess.run([str(local_cluster.helm), "list", "-a", "-n", ns, "-q"], capture_output=True, text=True,
-                         env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"}, check=True)
+    out = subprocess.run(
+        [str(local_cluster.helm), "list", "-a", "-n", ns, "-q"],
+        capture_output=True,
+        text=True,
+        env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
+        check=True,
+    )
     assert out.stdout.strip() == ""
 
 
 def test_a_failing_medusa_setup_fails_the_store_with_the_jobs_reason(alice, store_settings, tmp_path, cleanup):
     values = tmp_path / "values.yaml"
-    values.write_text(yaml.safe_dump(
-        {"setup": {"backoffLimit": 0, "podAnnotations": {"localcluster.store-provisioner.io/simulate": "fail"}}}
-    ))
+    values.write_text(
+        yaml.safe_dump(
+            {"setup": {"backoffLimit": 0, "podAnnotations": {"localcluster.store-provisioner.io/simulate": "fail"}}}
+        )
+    )
     store_settings.STORE_VALUES_FILES = [str(values)]
     store = lifecycle.create_store(alice, "medusa-fails", "medusa")
     assert store.pk in lifecycle.claim_provision_slots()

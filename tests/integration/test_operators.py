@@ -39,8 +39,12 @@ def _log_size(name: str) -> int:
 @pytest.fixture
 def platform(local_cluster, store_settings):
     p = Platform(
-        connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm),
-        LOG_FORMAT="json", METRICS_TOKEN=TOKEN, SITE_URL="https://provisioner.example.com",
+        connection.settings_dict,
+        KUBECONFIG=str(local_cluster.kubeconfig),
+        HELM_BIN=str(local_cluster.helm),
+        LOG_FORMAT="json",
+        METRICS_TOKEN=TOKEN,
+        SITE_URL="https://provisioner.example.com",
     )
     yield p
     p.stop()
@@ -53,8 +57,11 @@ def test_it_mails_logs_and_counts_a_store_provisioned_by_real_workers(alice, pla
     web = platform.start_web()
 
     store = tasks.request_create(alice, "ops-notify-shop", "woocommerce")
-    wait_for(lambda: Store.objects.get(pk=store.pk).status in (Status.READY, Status.FAILED), timeout=180,
-             what="the store to be provisioned")
+    wait_for(
+        lambda: Store.objects.get(pk=store.pk).status in (Status.READY, Status.FAILED),
+        timeout=180,
+        what="the store to be provisioned",
+    )
     store.refresh_from_db()
     assert store.status == Status.READY, store.failure_reason
 
@@ -62,6 +69,7 @@ def test_it_mails_logs_and_counts_a_store_provisioned_by_real_workers(alice, pla
     # message ends with a line of dashes). The one for this store is the
     # message that links to its page.
     link = f"https://provisioner.example.com/stores/{store.pk}/"
+
     def mailed():
         text = _log_since("control-workers", offsets["control-workers"])
         return next((m for m in text.split("-" * 79) if link in m), None)
@@ -80,7 +88,11 @@ def test_it_mails_logs_and_counts_a_store_provisioned_by_real_workers(alice, pla
         if record.get("store_id") == store.pk:
             tagged.append(record)
     assert [r["step"] for r in tagged if r["logger"] == "stores.provisioning"] == [
-        "namespace", "guardrails", "credentials", "release", "workloads",
+        "namespace",
+        "guardrails",
+        "credentials",
+        "release",
+        "workloads",
     ]
     assert {r["store_slug"] for r in tagged} == {"ops-notify-shop"}
 
@@ -90,7 +102,8 @@ def test_it_mails_logs_and_counts_a_store_provisioned_by_real_workers(alice, pla
         body = response.read().decode()
     samples = {
         (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(body) for s in family.samples
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
     }
     assert samples[("store_provisioner_stores", frozenset({("status", "ready"), ("engine", "woocommerce")}))] == 1
     assert samples[("store_provisioner_provision_duration_seconds_count", frozenset({("engine", "woocommerce")}))] == 1

@@ -31,8 +31,7 @@ VALUES_FILES = ["values.yaml", "values-local.yaml", "values-k3s.yaml"]
 # Cluster-scoped objects (RBAC) carry the release name: one no other test uses.
 RELEASE = "platform-ct"
 INSTALL_NAMESPACE = "platform-chart-test"
-RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted",
-              "pod-security.kubernetes.io/warn": "restricted"}
+RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
 
 
 def run(local_cluster, tool: str, *args: str, stdin: str | None = None, timeout: int = 300):
@@ -40,8 +39,9 @@ def run(local_cluster, tool: str, *args: str, stdin: str | None = None, timeout:
     for name in ("HELM_CONFIG_HOME", "HELM_CACHE_HOME", "HELM_DATA_HOME"):
         env.setdefault(name, f"/tmp/platform-chart-tests/{name.lower()}")
     binary = str(local_cluster.helm) if tool == "helm" else str(local_cluster.bin_dir / "kubectl")
-    return subprocess.run([binary, *args], input=stdin, capture_output=True, text=True, env=env,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [binary, *args], input=stdin, capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
 
 
 def kubectl_json(local_cluster, *args: str) -> dict:
@@ -66,10 +66,19 @@ def namespace(local_cluster, name: str, labels: dict | None = None) -> Iterator[
 
 def create_secret(local_cluster, ns: str) -> None:
     # What README "Production" tells an operator to create; hex passwords are URL-safe.
-    result = run(local_cluster, "kubectl", "-n", ns, "create", "secret", "generic", "platform-secrets",
-                 f"--from-literal=secret-key={secrets.token_urlsafe(50)}",
-                 f"--from-literal=postgres-password={secrets.token_hex(24)}",
-                 f"--from-literal=database-url=postgres://provisioner:{secrets.token_hex(8)}@db.example:5432/p")
+    result = run(
+        local_cluster,
+        "kubectl",
+        "-n",
+        ns,
+        "create",
+        "secret",
+        "generic",
+        "platform-secrets",
+        f"--from-literal=secret-key={secrets.token_urlsafe(50)}",
+        f"--from-literal=postgres-password={secrets.token_hex(24)}",
+        f"--from-literal=database-url=postgres://provisioner:{secrets.token_hex(8)}@db.example:5432/p",
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -83,11 +92,22 @@ def test_it_lints_strictly(local_cluster, values_file):
 @pytest.mark.parametrize("values_file", VALUES_FILES)
 def test_every_object_passes_a_server_side_dry_run(local_cluster, values_file):
     with namespace(local_cluster, f"platform-chart-dry-{secrets.token_hex(3)}", RESTRICTED) as ns:
-        rendered = run(local_cluster, "helm", "template", RELEASE, str(CHART_DIR), "-n", ns,
-                       "-f", str(CHART_DIR / values_file))
+        rendered = run(
+            local_cluster, "helm", "template", RELEASE, str(CHART_DIR), "-n", ns, "-f", str(CHART_DIR / values_file)
+        )
         assert rendered.returncode == 0, rendered.stderr
-        result = run(local_cluster, "kubectl", "apply", "-n", ns, "--dry-run=server", "--validate=strict",
-                     "-f", "-", stdin=rendered.stdout)
+        result = run(
+            local_cluster,
+            "kubectl",
+            "apply",
+            "-n",
+            ns,
+            "--dry-run=server",
+            "--validate=strict",
+            "-f",
+            "-",
+            stdin=rendered.stdout,
+        )
         assert result.returncode == 0, result.stderr
         applied = [line for line in result.stdout.splitlines() if line.endswith("(server dry run)")]
         assert len(applied) == rendered.stdout.count("\nkind: "), result.stdout
@@ -109,31 +129,68 @@ def test_the_platform_installs_comes_up_upgrades_and_uninstalls(local_cluster):
     with namespace(local_cluster, INSTALL_NAMESPACE) as ns:
         create_secret(local_cluster, ns)
         try:
-            result = run(local_cluster, "helm", "install", RELEASE, str(CHART_DIR), "-n", ns, "-f", values,
-                         "--wait", "--wait-for-jobs", "--timeout", "4m")
+            result = run(
+                local_cluster,
+                "helm",
+                "install",
+                RELEASE,
+                str(CHART_DIR),
+                "-n",
+                ns,
+                "-f",
+                values,
+                "--wait",
+                "--wait-for-jobs",
+                "--timeout",
+                "4m",
+            )
             assert result.returncode == 0, result.stderr
 
-            deployments = {d["metadata"]["name"]: d["status"]
-                           for d in kubectl_json(local_cluster, "-n", ns, "get", "deployments")["items"]}
+            deployments = {
+                d["metadata"]["name"]: d["status"]
+                for d in kubectl_json(local_cluster, "-n", ns, "get", "deployments")["items"]
+            }
             assert {name: (s.get("availableReplicas"), s.get("replicas")) for name, s in deployments.items()} == {
-                f"{RELEASE}-web": (2, 2), f"{RELEASE}-provision": (2, 2), f"{RELEASE}-control": (2, 2)}
+                f"{RELEASE}-web": (2, 2),
+                f"{RELEASE}-provision": (2, 2),
+                f"{RELEASE}-control": (2, 2),
+            }
             job = kubectl_json(local_cluster, "-n", ns, "get", "job", f"{RELEASE}-migrate-1")
             assert job["status"].get("succeeded") == 1
             sts = kubectl_json(local_cluster, "-n", ns, "get", "statefulset", f"{RELEASE}-postgresql")
             assert sts["status"].get("readyReplicas") == 1
             claim = kubectl_json(local_cluster, "-n", ns, "get", "pvc", f"data-{RELEASE}-postgresql-0")
             assert claim["status"]["phase"] == "Bound"
-            pods = kubectl_json(local_cluster, "-n", ns, "get", "pods",
-                                "-l", f"app.kubernetes.io/instance={RELEASE}")["items"]
-            accounts = {p["metadata"]["labels"]["app.kubernetes.io/component"]: p["spec"].get("serviceAccountName")
-                        for p in pods}
-            assert accounts == {"web": RELEASE, "provision": RELEASE, "control": RELEASE,
-                                "migrate": RELEASE, "postgresql": "default"}
+            pods = kubectl_json(local_cluster, "-n", ns, "get", "pods", "-l", f"app.kubernetes.io/instance={RELEASE}")[
+                "items"
+            ]
+            accounts = {
+                p["metadata"]["labels"]["app.kubernetes.io/component"]: p["spec"].get("serviceAccountName")
+                for p in pods
+            }
+            assert accounts == {
+                "web": RELEASE,
+                "provision": RELEASE,
+                "control": RELEASE,
+                "migrate": RELEASE,
+                "postgresql": "default",
+            }
 
             # A second platform in the same cluster is refused before anything
             # is created (it would take the first one's stores for its own).
-            second = run(local_cluster, "helm", "install", f"{RELEASE}-second", str(CHART_DIR), "-n", ns,
-                         "-f", values, "--timeout", "1m")
+            second = run(
+                local_cluster,
+                "helm",
+                "install",
+                f"{RELEASE}-second",
+                str(CHART_DIR),
+                "-n",
+                ns,
+                "-f",
+                values,
+                "--timeout",
+                "1m",
+            )
             assert second.returncode != 0
             assert "this cluster already runs Store Provisioner" in second.stderr, second.stderr
             assert f'release "{RELEASE}" in namespace "{ns}"' in second.stderr, second.stderr
@@ -142,17 +199,39 @@ def test_the_platform_installs_comes_up_upgrades_and_uninstalls(local_cluster):
 
             # An upgrade runs the migrations again under a new name and drops
             # the old Job; the pods roll (the configuration changed).
-            result = run(local_cluster, "helm", "upgrade", RELEASE, str(CHART_DIR), "-n", ns, "-f", values,
-                         "--set-string", "config.MAX_STORES_PER_USER=4",
-                         "--wait", "--wait-for-jobs", "--timeout", "4m")
+            result = run(
+                local_cluster,
+                "helm",
+                "upgrade",
+                RELEASE,
+                str(CHART_DIR),
+                "-n",
+                ns,
+                "-f",
+                values,
+                "--set-string",
+                "config.MAX_STORES_PER_USER=4",
+                "--wait",
+                "--wait-for-jobs",
+                "--timeout",
+                "4m",
+            )
             assert result.returncode == 0, result.stderr
-            jobs = {j["metadata"]["name"]: j["status"].get("succeeded")
-                    for j in kubectl_json(local_cluster, "-n", ns, "get", "jobs")["items"]}
+            jobs = {
+                j["metadata"]["name"]: j["status"].get("succeeded")
+                for j in kubectl_json(local_cluster, "-n", ns, "get", "jobs")["items"]
+            }
             assert jobs == {f"{RELEASE}-migrate-2": 1}
             config = kubectl_json(local_cluster, "-n", ns, "get", "configmap", RELEASE)["data"]
             assert config["MAX_STORES_PER_USER"] == "4"
         finally:
             uninstalled = run(local_cluster, "helm", "uninstall", RELEASE, "-n", ns, "--wait", "--timeout", "2m")
         assert uninstalled.returncode == 0, uninstalled.stderr
-        wait_until("the platform's pods are gone", lambda: not kubectl_json(
-            local_cluster, "-n", ns, "get", "pods", "-l", f"app.kubernetes.io/instance={RELEASE}")["items"])
+        wait_until(
+            "the platform's pods are gone",
+            lambda: (
+                not kubectl_json(local_cluster, "-n", ns, "get", "pods", "-l", f"app.kubernetes.io/instance={RELEASE}")[
+                    "items"
+                ]
+            ),
+        )

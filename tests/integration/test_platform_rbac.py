@@ -61,15 +61,25 @@ def platform(local_cluster, admin, tmp_path_factory):
     release, namespace = f"rbac{SUFFIX}", f"rbac{SUFFIX}-platform"
     kubectl = [str(local_cluster.bin_dir / "kubectl"), "--kubeconfig", str(local_cluster.kubeconfig)]
     rendered = subprocess.run(
-        [str(local_cluster.helm), "template", release, str(REPO_ROOT / "charts" / "platform"), "--namespace", namespace,
-         *[arg for t in TEMPLATES for arg in ("--show-only", t)]],
-        capture_output=True, text=True, check=True,
+        [
+            str(local_cluster.helm),
+            "template",
+            release,
+            str(REPO_ROOT / "charts" / "platform"),
+            "--namespace",
+            namespace,
+            *[arg for t in TEMPLATES for arg in ("--show-only", t)],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     core = k8s.CoreV1Api(admin)
     core.create_namespace({"metadata": {"name": namespace}})
     try:
-        subprocess.run([*kubectl, "apply", "-n", namespace, "-f", "-"], input=rendered, text=True, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [*kubectl, "apply", "-n", namespace, "-f", "-"], input=rendered, text=True, check=True, capture_output=True
+        )
         account = PlatformAccount(
             namespace=namespace,
             name=release,
@@ -79,8 +89,12 @@ def platform(local_cluster, admin, tmp_path_factory):
         _wait_until_in_force(admin, account)
         yield account
     finally:
-        subprocess.run([*kubectl, "delete", "-n", namespace, "--ignore-not-found", "--wait=false", "-f", "-"],
-                       input=rendered, text=True, capture_output=True)
+        subprocess.run(
+            [*kubectl, "delete", "-n", namespace, "--ignore-not-found", "--wait=false", "-f", "-"],
+            input=rendered,
+            text=True,
+            capture_output=True,
+        )
         core.delete_namespace(namespace)
 
 
@@ -92,14 +106,18 @@ def _token_kubeconfig(admin_kubeconfig: Path, core, namespace: str, name: str, t
     config = yaml.safe_load(admin_kubeconfig.read_text())
     cluster = config["clusters"][0]
     path = tmp_path_factory.mktemp("platform-account") / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster],
-        "users": [{"name": "platform", "user": {"token": token}}],
-        "contexts": [{"name": "platform", "context": {"cluster": cluster["name"], "user": "platform"}}],
-        "current-context": "platform",
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [cluster],
+                "users": [{"name": "platform", "user": {"token": token}}],
+                "contexts": [{"name": "platform", "context": {"cluster": cluster["name"], "user": "platform"}}],
+                "current-context": "platform",
+            }
+        )
+    )
     path.chmod(0o600)
     return path
 
@@ -118,25 +136,46 @@ def _wait_until_in_force(admin, account: PlatformAccount) -> None:
     wait_for(refused, timeout=60, what="the admission policy to refuse an unlabelled namespace")
     policies = k8s.AdmissionregistrationV1Api(admin)
     for policy in (f"{account.name}-store-namespaces", f"{account.name}-store-bindings"):
-        checked = wait_for(lambda: policies.read_validating_admission_policy(policy).status,
-                           timeout=30, what=f"{policy} to be type-checked")
+        checked = wait_for(
+            lambda policy=policy: policies.read_validating_admission_policy(policy).status,
+            timeout=30,
+            what=f"{policy} to be type-checked",
+        )
         # A CEL expression the API server cannot type-check would be reported here.
         assert not (checked.type_checking and checked.type_checking.expression_warnings), checked.type_checking
 
 
-def _allowed(admin, account: PlatformAccount, verb: str, resource: str, *, group: str = "",
-             namespace: str | None = None, name: str | None = None) -> bool:
-    review = k8s.AuthorizationV1Api(admin).create_subject_access_review({
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": account.user,
-            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{account.namespace}", "system:authenticated"],
-            "resourceAttributes": {
-                "verb": verb, "group": group, "resource": resource, "namespace": namespace or "", "name": name or "",
+def _allowed(
+    admin,
+    account: PlatformAccount,
+    verb: str,
+    resource: str,
+    *,
+    group: str = "",
+    namespace: str | None = None,
+    name: str | None = None,
+) -> bool:
+    review = k8s.AuthorizationV1Api(admin).create_subject_access_review(
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": account.user,
+                "groups": [
+                    "system:serviceaccounts",
+                    f"system:serviceaccounts:{account.namespace}",
+                    "system:authenticated",
+                ],
+                "resourceAttributes": {
+                    "verb": verb,
+                    "group": group,
+                    "resource": resource,
+                    "namespace": namespace or "",
+                    "name": name or "",
+                },
             },
-        },
-    })
+        }
+    )
     return bool(review.status.allowed)
 
 
@@ -148,14 +187,24 @@ IN_A_STORE = [
     # store-secret, Helm's release Secrets
     *[(verb, "", "secrets") for verb in ("get", "list", "create", "update", "patch", "delete")],
     # guardrails (create-or-replace) and the store page's quota usage
-    *[(verb, "", resource) for verb in ("get", "list", "create", "update") for resource in ("resourcequotas", "limitranges")],
+    *[
+        (verb, "", resource)
+        for verb in ("get", "list", "create", "update")
+        for resource in ("resourcequotas", "limitranges")
+    ],
     *[(verb, "networking.k8s.io", "networkpolicies") for verb in ("get", "create", "update", "patch", "delete")],
     # the charts' objects through Helm
-    *[(verb, "", resource) for verb in ("get", "create", "patch", "delete")
-      for resource in ("configmaps", "services", "persistentvolumeclaims")],
+    *[
+        (verb, "", resource)
+        for verb in ("get", "create", "patch", "delete")
+        for resource in ("configmaps", "services", "persistentvolumeclaims")
+    ],
     *[(verb, "networking.k8s.io", "ingresses") for verb in ("get", "create", "patch", "delete")],
-    *[(verb, "apps", resource) for verb in ("get", "list", "watch", "create", "patch", "delete")
-      for resource in ("deployments", "statefulsets")],
+    *[
+        (verb, "apps", resource)
+        for verb in ("get", "list", "watch", "create", "patch", "delete")
+        for resource in ("deployments", "statefulsets")
+    ],
     # the setup Job: Helm, the readiness watch, clearing an unfinished one
     *[(verb, "batch", "jobs") for verb in ("get", "list", "watch", "create", "patch", "delete")],
     # readiness and the store page
@@ -166,7 +215,9 @@ IN_A_STORE = [
 def test_it_allows_the_platform_its_cluster_wide_needs(admin, platform):
     for verb in ("create", "get", "list", "watch", "patch", "delete"):
         assert _allowed(admin, platform, verb, "namespaces"), verb
-    assert _allowed(admin, platform, "bind", "clusterroles", group="rbac.authorization.k8s.io", name=platform.store_role)
+    assert _allowed(
+        admin, platform, "bind", "clusterroles", group="rbac.authorization.k8s.io", name=platform.store_role
+    )
 
 
 def test_it_denies_secrets_and_changes_outside_store_namespaces(admin, platform):
@@ -178,11 +229,17 @@ def test_it_denies_secrets_and_changes_outside_store_namespaces(admin, platform)
     assert not _allowed(admin, platform, "get", "secrets", namespace=platform.namespace, name="anything")
     assert not _allowed(admin, platform, "list", "secrets")
     # Nothing else to change there either.
-    for verb, group, resource in [("create", "", "pods"), ("delete", "apps", "deployments"),
-                                  ("patch", "", "configmaps"), ("delete", "", "services")]:
+    for verb, group, resource in [
+        ("create", "", "pods"),
+        ("delete", "apps", "deployments"),
+        ("patch", "", "configmaps"),
+        ("delete", "", "services"),
+    ]:
         assert not _allowed(admin, platform, verb, resource, group=group, namespace="kube-system"), (verb, resource)
     # No other role to hand out, no cluster-wide grants.
-    assert not _allowed(admin, platform, "bind", "clusterroles", group="rbac.authorization.k8s.io", name="cluster-admin")
+    assert not _allowed(
+        admin, platform, "bind", "clusterroles", group="rbac.authorization.k8s.io", name="cluster-admin"
+    )
     assert not _allowed(admin, platform, "create", "clusterrolebindings", group="rbac.authorization.k8s.io")
     assert not _allowed(admin, platform, "create", "roles", group="rbac.authorization.k8s.io", namespace="default")
 
@@ -225,28 +282,38 @@ def test_it_refuses_namespaces_and_bindings_outside_stores_at_admission(admin, p
         message = refused(lambda: core.create_namespace({"metadata": {"name": unlabelled}}))
         assert "labelled app.kubernetes.io/managed-by=store-provisioner" in message
         # Nor may a store namespace drop Pod Security.
-        message = refused(lambda: core.create_namespace(
-            {"metadata": {"name": unlabelled, "labels": {**STORE_LABELS, "pod-security.kubernetes.io/enforce": "privileged"}}}
-        ))
+        message = refused(
+            lambda: core.create_namespace(
+                {
+                    "metadata": {
+                        "name": unlabelled,
+                        "labels": {**STORE_LABELS, "pod-security.kubernetes.io/enforce": "privileged"},
+                    }
+                }
+            )
+        )
         assert "Pod Security baseline or restricted" in message
         # Labelling an existing namespace as a store's would be the way into it. (A dry
         # run: admission judges it all the same, and a shared kube-system stays as it is.)
-        message = refused(lambda: core.patch_namespace(
-            "kube-system", {"metadata": {"labels": STORE_LABELS}}, dry_run="All"))
+        message = refused(
+            lambda: core.patch_namespace("kube-system", {"metadata": {"labels": STORE_LABELS}}, dry_run="All")
+        )
         assert "only change or delete store namespaces" in message
         message = refused(lambda: core.delete_namespace(platform.namespace, dry_run="All"))
         assert "only change or delete store namespaces" in message
 
         # RBAC lets the account bind the store manager anywhere; admission only in a store namespace.
-        message = refused(lambda: rbac.create_namespaced_role_binding(
-            "default", binding("default", platform.store_role, own)))
+        message = refused(
+            lambda: rbac.create_namespaced_role_binding("default", binding("default", platform.store_role, own))
+        )
         assert "only bind roles in store namespaces" in message
         # In a store namespace, only to itself.
         created = core.create_namespace({"metadata": {"name": store_ns, "labels": STORE_LABELS}})
         assert created.metadata.name == store_ns
         stranger = {"kind": "ServiceAccount", "name": "default", "namespace": store_ns}
-        message = refused(lambda: rbac.create_namespaced_role_binding(
-            store_ns, binding(store_ns, platform.store_role, stranger)))
+        message = refused(
+            lambda: rbac.create_namespaced_role_binding(store_ns, binding(store_ns, platform.store_role, stranger))
+        )
         assert "only to its own ServiceAccount" in message
         # And nothing stronger than the store manager (RBAC's escalation check).
         refused(lambda: rbac.create_namespaced_role_binding(store_ns, binding(store_ns, "cluster-admin", own)))
@@ -295,7 +362,9 @@ def test_it_provisions_and_deletes_a_store_with_the_platforms_own_credentials(
 
     (bound,) = k8s.RbacAuthorizationV1Api(admin).list_namespaced_role_binding(ns).items
     assert bound.role_ref.name == platform.store_role
-    assert [(s.kind, s.namespace, s.name) for s in bound.subjects] == [("ServiceAccount", platform.namespace, platform.name)]
+    assert [(s.kind, s.namespace, s.name) for s in bound.subjects] == [
+        ("ServiceAccount", platform.namespace, platform.name)
+    ]
     for verb, group, resource in IN_A_STORE:
         assert _allowed(admin, platform, verb, resource, group=group, namespace=ns), (verb, group, resource)
 

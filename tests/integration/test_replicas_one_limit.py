@@ -53,8 +53,15 @@ def replicas(local_cluster):
     started: list[Platform] = []
 
     def start(**env) -> list[str]:
-        pair = [Platform(connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig),
-                         HELM_BIN=str(local_cluster.helm), **env) for _ in range(2)]
+        pair = [
+            Platform(
+                connection.settings_dict,
+                KUBECONFIG=str(local_cluster.kubeconfig),
+                HELM_BIN=str(local_cluster.helm),
+                **env,
+            )
+            for _ in range(2)
+        ]
         started.extend(pair)
         for p in pair:
             p.start_workers()
@@ -77,9 +84,21 @@ def _redis_server(workdir: Path):
     port = free_port()
     log = open(LOG_DIR / "replicas-redis.log", "w")
     proc = subprocess.Popen(
-        [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            REDIS_SERVER,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         import redis
@@ -126,10 +145,15 @@ class Owner:
     def post(self, path: str, data: dict, conn: http.client.HTTPConnection | None = None):
         conn = conn or self.connection()
         body = urlencode({**data, "csrfmiddlewaretoken": self.csrf})
-        conn.request("POST", path, body=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Cookie": f"{settings.SESSION_COOKIE_NAME}={self.session}; {settings.CSRF_COOKIE_NAME}={self.csrf}",
-        })
+        conn.request(
+            "POST",
+            path,
+            body=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": f"{settings.SESSION_COOKIE_NAME}={self.session}; {settings.CSRF_COOKIE_NAME}={self.csrf}",
+            },
+        )
         response = conn.getresponse()
         response.read()
         conn.close()
@@ -158,8 +182,9 @@ def _max_overlap(intervals: list[tuple]) -> int:
     """The most intervals open at one instant. An end sorts before a start at
     the same instant: a slot is claimed only after the store that held it left
     `provisioning` (and its ready_at was taken before that)."""
-    points = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals],
-                    key=lambda p: (p[0], p[1]))
+    points = sorted(
+        [(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals], key=lambda p: (p[0], p[1])
+    )
     open_now = peak = 0
     for _, delta in points:
         open_now += delta
@@ -228,14 +253,20 @@ def _provision_six_at_once(django_user_model, replicas, prefix: str, **env) -> N
 
     overlap = _max_overlap([(r.started_at, r.ready_at) for r in rows])
     broker = "redis" if env.get("REDIS_URL") else "orm"
-    print(f"\n[replicas/{broker}] {STORES} stores through 2 web replicas, 2 provisioner + 2 control "
-          f"qcluster processes ({2 * LIMIT} provision workers), PostgreSQL")
+    print(
+        f"\n[replicas/{broker}] {STORES} stores through 2 web replicas, 2 provisioner + 2 control "
+        f"qcluster processes ({2 * LIMIT} provision workers), PostgreSQL"
+    )
     print(f"[replicas/{broker}] wall time, first request to last ready: {wall:.1f} s")
-    print(f"[replicas/{broker}] max overlap of provisioning intervals (database): {overlap}; "
-          f"sampled peak: {sampler.peak} over {sampler.samples} samples")
+    print(
+        f"[replicas/{broker}] max overlap of provisioning intervals (database): {overlap}; "
+        f"sampled peak: {sampler.peak} over {sampler.samples} samples"
+    )
     for r in rows:
-        print(f"[replicas/{broker}]   {r.slug}: queue wait {(r.started_at - r.queued_at).total_seconds():5.1f} s, "
-              f"provisioning {(r.ready_at - r.started_at).total_seconds():5.1f} s")
+        print(
+            f"[replicas/{broker}]   {r.slug}: queue wait {(r.started_at - r.queued_at).total_seconds():5.1f} s, "
+            f"provisioning {(r.ready_at - r.started_at).total_seconds():5.1f} s"
+        )
 
     assert sampler.peak <= LIMIT
     # The limit was reached (four workers for six stores) and never passed.
@@ -244,11 +275,15 @@ def _provision_six_at_once(django_user_model, replicas, prefix: str, **env) -> N
     # Delete them through the web replicas too: the control clusters' replicas
     # take the deletes (the `cleanup` fixture is the backstop).
     began = time.monotonic()
-    for owner, r in zip(owners, sorted(rows, key=lambda r: r.slug)):
+    for owner, r in zip(owners, sorted(rows, key=lambda r: r.slug), strict=True):
         status, _ = owner.post(f"/stores/{r.pk}/delete/", {})
         assert status == 302
-    wait_for(lambda: Store.objects.filter(pk__in=[r.pk for r in rows], status=Status.DELETED).count() == STORES,
-             timeout=240, interval=0.5, what="the six stores' deletes")
+    wait_for(
+        lambda: Store.objects.filter(pk__in=[r.pk for r in rows], status=Status.DELETED).count() == STORES,
+        timeout=240,
+        interval=0.5,
+        what="the six stores' deletes",
+    )
     print(f"[replicas/{broker}] the six deletes (control replicas): {time.monotonic() - began:.1f} s")
 
 
@@ -256,7 +291,6 @@ def test_it_provisions_at_most_two_at_once_across_replicas_on_postgres(django_us
     _provision_six_at_once(django_user_model, replicas, "rep-orm")
 
 
-def test_it_provisions_at_most_two_at_once_across_replicas_with_redis(django_user_model, cleanup, redis_url,
-                                                                     replicas):
+def test_it_provisions_at_most_two_at_once_across_replicas_with_redis(django_user_model, cleanup, redis_url, replicas):
     # redis_url before replicas: the workers stop before their broker does.
     _provision_six_at_once(django_user_model, replicas, "rep-redis", REDIS_URL=redis_url)

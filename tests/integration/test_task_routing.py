@@ -66,8 +66,11 @@ def test_it_runs_a_provision_freed_by_a_delete_on_the_provision_cluster(
     second = tasks.request_create(bob, "route-second", "woocommerce")
     third = tasks.request_create(carol, "route-third", "woocommerce")
     for store in (first, second):
-        wait_for(lambda s=store: _status(s) == (Status.PROVISIONING, "workloads"), timeout=120,
-                 what=f"{store.slug} waiting for its workloads")
+        wait_for(
+            lambda s=store: _status(s) == (Status.PROVISIONING, "workloads"),
+            timeout=120,
+            what=f"{store.slug} waiting for its workloads",
+        )
     assert _status(third) == (Status.QUEUED, "")
 
     # With its provision gone (a crash), the delete task on the control
@@ -77,10 +80,15 @@ def test_it_runs_a_provision_freed_by_a_delete_on_the_provision_cluster(
     wait_for(lambda: _status(first)[0] == Status.DELETED, timeout=120, what="the first store's delete")
     # The delete task claims the freed slot right after it commits the delete
     # (tasks._run_with_lease), in a transaction of its own: a moment later.
-    wait_for(lambda: _status(third)[0] == Status.PROVISIONING, timeout=30, what="the freed slot to go to the third store")
+    wait_for(
+        lambda: _status(third)[0] == Status.PROVISIONING, timeout=30, what="the freed slot to go to the third store"
+    )
     workers.restart_provision_workers()
-    wait_for(lambda: _status(third) == (Status.PROVISIONING, "workloads"), timeout=120,
-             what="the third store's provision to run")
+    wait_for(
+        lambda: _status(third) == (Status.PROVISIONING, "workloads"),
+        timeout=120,
+        what="the third store's provision to run",
+    )
     for store in (second, third):
         tasks.request_delete(store.pk)
     wait_for(lambda: Store.objects.filter(status=Status.DELETED).count() == 3, timeout=180, what="the deletes")

@@ -42,7 +42,7 @@ def old_charts(tmp_path):
     text = job.read_text()
     anchor = "            - name: WP_PATH\n"
     assert anchor in text
-    job.write_text(text.replace(anchor, f"            - name: {MARKER}\n              value: \"old\"\n" + anchor, 1))
+    job.write_text(text.replace(anchor, f'            - name: {MARKER}\n              value: "old"\n' + anchor, 1))
     return charts
 
 
@@ -58,7 +58,10 @@ def core(local_cluster):
 
 def helm_json(local_cluster, *args) -> list | dict:
     out = subprocess.run(
-        [str(local_cluster.helm), *args, "-o", "json"], capture_output=True, text=True, check=True,
+        [str(local_cluster.helm), *args, "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
         env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
     )
     return json.loads(out.stdout or "[]")
@@ -78,8 +81,9 @@ def provision_here(owner, slug: str) -> Store:
     return store
 
 
-def test_it_upgrades_rolls_back_and_deletes_a_store(alice, store_settings, old_charts, batch, core, local_cluster,
-                                                    cleanup):
+def test_it_upgrades_rolls_back_and_deletes_a_store(
+    alice, store_settings, old_charts, batch, core, local_cluster, cleanup
+):
     current = provisioning.chart_version(REPO_ROOT / "charts" / "woocommerce")
     assert current and current != OLD_VERSION
     store_settings.CHARTS_DIR = old_charts
@@ -99,7 +103,8 @@ def test_it_upgrades_rolls_back_and_deletes_a_store(alice, store_settings, old_c
     assert store.chart_version == current
     history = helm_json(local_cluster, "history", "store", "-n", store.namespace)
     assert [(h["revision"], h["chart"], h["status"]) for h in history] == [
-        (1, f"woocommerce-{OLD_VERSION}", "superseded"), (2, f"woocommerce-{current}", "deployed"),
+        (1, f"woocommerce-{OLD_VERSION}", "superseded"),
+        (2, f"woocommerce-{current}", "deployed"),
     ]
     new_job, env = setup_job(batch, store.namespace)
     assert MARKER not in env and new_job.metadata.uid != old_job.metadata.uid
@@ -115,11 +120,15 @@ def test_it_upgrades_rolls_back_and_deletes_a_store(alice, store_settings, old_c
     assert store.chart_version == OLD_VERSION
     history = helm_json(local_cluster, "history", "store", "-n", store.namespace)
     assert (history[-1]["revision"], history[-1]["chart"], history[-1]["status"]) == (
-        3, f"woocommerce-{OLD_VERSION}", "deployed")
+        3,
+        f"woocommerce-{OLD_VERSION}",
+        "deployed",
+    )
     job, env = setup_job(batch, store.namespace)
     assert env[MARKER] == "old" and job.status.succeeded == 1
     assert f"Rolled back to revision 1 (chart {OLD_VERSION}), now revision 3." in store.events.values_list(
-        "message", flat=True)
+        "message", flat=True
+    )
     assert "docker.io/library/mariadb:11.8.8" in store.images
 
     call_command("stores", "delete", "upg-shop")
@@ -130,16 +139,26 @@ def test_it_upgrades_rolls_back_and_deletes_a_store(alice, store_settings, old_c
     assert not [ns for ns in core.list_namespace().items if ns.metadata.name == store.namespace]
 
 
-def test_it_is_the_new_setup_job_that_makes_an_upgrade_possible(alice, store_settings, old_charts, local_cluster,
-                                                                 cleanup):
+def test_it_is_the_new_setup_job_that_makes_an_upgrade_possible(
+    alice, store_settings, old_charts, local_cluster, cleanup
+):
     """Without replacing the Job, Helm refuses the new chart: the change really touches the Job."""
     store_settings.CHARTS_DIR = old_charts
     store = provision_here(alice, "upg-immutable")
     assert store.status == Status.READY, store.failure_reason
     plain = subprocess.run(
-        [str(local_cluster.helm), "upgrade", "store", str(REPO_ROOT / "charts" / "woocommerce"),
-         "-n", store.namespace, "--reuse-values"],
-        capture_output=True, text=True, env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
+        [
+            str(local_cluster.helm),
+            "upgrade",
+            "store",
+            str(REPO_ROOT / "charts" / "woocommerce"),
+            "-n",
+            store.namespace,
+            "--reuse-values",
+        ],
+        capture_output=True,
+        text=True,
+        env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
     )
     assert plain.returncode != 0 and "field is immutable" in plain.stderr
 

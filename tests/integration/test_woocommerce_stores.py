@@ -52,7 +52,10 @@ def values_file(tmp_path):
 def helm_releases(local_cluster, namespace: str) -> list[dict]:
     out = subprocess.run(
         [str(local_cluster.helm), "list", "-a", "-n", namespace, "-o", "json"],
-        capture_output=True, text=True, check=True, env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
     )
     return json.loads(out.stdout or "[]")
 
@@ -94,8 +97,13 @@ def test_it_takes_a_store_from_create_to_ready(alice, api, core, local_cluster, 
     assert core.read_namespaced_limit_range("store-limits", ns).spec.limits[0].default
     policies = {p.metadata.name for p in k8s.NetworkingV1Api(api).list_namespaced_network_policy(ns).items}
     assert policies == {
-        "default-deny", "allow-dns", "allow-ingress-controller", "allow-internet-egress",
-        "store-mariadb", "store-wordpress", "store-setup",
+        "default-deny",
+        "allow-dns",
+        "allow-ingress-controller",
+        "allow-internet-egress",
+        "store-mariadb",
+        "store-wordpress",
+        "store-setup",
     }
     assert set(core.read_namespaced_secret("store-secret", ns).data) >= {"admin-user", "admin-password"}
 
@@ -151,7 +159,9 @@ def test_it_fails_at_the_deadline(alice, store_settings, values_file, cleanup):
 
 
 def test_it_retries_a_failed_store_to_ready(alice, store_settings, values_file, cleanup, local_cluster):
-    store_settings.STORE_VALUES_FILES = [values_file({"setup": {"backoffLimit": 0, "podAnnotations": {SIMULATE: "fail"}}})]
+    store_settings.STORE_VALUES_FILES = [
+        values_file({"setup": {"backoffLimit": 0, "podAnnotations": {SIMULATE: "fail"}}})
+    ]
     store = provision_here(alice, "second-try")
     assert store.status == Status.FAILED
     store_settings.STORE_VALUES_FILES = []
@@ -211,8 +221,9 @@ def platform(local_cluster, store_settings):
     procs = []
 
     def start(**env):
-        p = Platform(connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig),
-                     HELM_BIN=str(local_cluster.helm), **env)
+        p = Platform(
+            connection.settings_dict, KUBECONFIG=str(local_cluster.kubeconfig), HELM_BIN=str(local_cluster.helm), **env
+        )
         procs.append(p)
         return p
 
@@ -259,8 +270,11 @@ def test_a_killed_worker_is_resumed_to_ready(alice, core, local_cluster, platfor
     workers.kill("provision-workers")  # SIGKILL to the whole qcluster: sentinel and workers
     store.refresh_from_db()
     assert store.status == Status.PROVISIONING
-    wait_for(lambda: lifecycle.stale_leases(Status.PROVISIONING).filter(pk=store.pk).exists(), timeout=30,
-             what="the dead worker's lease to run out")
+    wait_for(
+        lambda: lifecycle.stale_leases(Status.PROVISIONING).filter(pk=store.pk).exists(),
+        timeout=30,
+        what="the dead worker's lease to run out",
+    )
     workers.restart_provision_workers()
     report = tasks.reconcile()  # what the scheduled reconcile does every minute
     assert report["resumed"] == [store.pk]
@@ -284,11 +298,29 @@ def test_reconcile_reports_and_prunes_what_belongs_to_no_live_store(
     live = provision_here(alice, "still-here")
     assert live.status == Status.READY
     # A namespace and release left behind by a store whose row is gone.
-    core.create_namespace({"metadata": {"name": "store-ghost", "labels": {
-        "app.kubernetes.io/managed-by": "store-provisioner", "store-provisioner.io/store-id": "999999"}}})
+    core.create_namespace(
+        {
+            "metadata": {
+                "name": "store-ghost",
+                "labels": {
+                    "app.kubernetes.io/managed-by": "store-provisioner",
+                    "store-provisioner.io/store-id": "999999",
+                },
+            }
+        }
+    )
     subprocess.run(
-        [str(local_cluster.helm), "install", "store", str(REPO_ROOT / "tests/integration/charts/tiny"), "-n", "store-ghost"],
-        check=True, capture_output=True, env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
+        [
+            str(local_cluster.helm),
+            "install",
+            "store",
+            str(REPO_ROOT / "tests/integration/charts/tiny"),
+            "-n",
+            "store-ghost",
+        ],
+        check=True,
+        capture_output=True,
+        env={"KUBECONFIG": str(local_cluster.kubeconfig), "HOME": "/tmp"},
     )
 
     # Younger than the grace period (dated by the API server and by helm): never pruned.

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 from kubernetes import config as k8s_config
 
-from tests.conftest import REPO_ROOT
+from tests.fixtures import REPO_ROOT
 from tests.realnode.support import RealNode
 
 NODE_SCRIPT = REPO_ROOT / "localcluster" / "node.sh"

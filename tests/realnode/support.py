@@ -75,8 +75,15 @@ def as_listeners(manifests: list[dict]) -> list[dict]:
                     volumeMounts=[{"name": "www", "mountPath": "/www"}],
                 )
                 container.pop("args", None)
-                for key in ("env", "envFrom", "livenessProbe", "readinessProbe", "startupProbe", "lifecycle",
-                            "workingDir"):
+                for key in (
+                    "env",
+                    "envFrom",
+                    "livenessProbe",
+                    "readinessProbe",
+                    "startupProbe",
+                    "lifecycle",
+                    "workingDir",
+                ):
                     container.pop(key, None)
             manifest = on_node(manifest)
         out.append(manifest)
@@ -85,16 +92,21 @@ def as_listeners(manifests: list[dict]) -> list[dict]:
 
 @dataclass
 class RealNode:
-    cluster: object  # tests.conftest.LocalCluster
+    cluster: object  # tests.fixtures.LocalCluster
     api: object  # kubernetes ApiClient
     namespaces: list[str] = field(default_factory=list)
 
     # --- kubectl ---------------------------------------------------------------
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                timeout: float = 120) -> subprocess.CompletedProcess:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(self.cluster.bin_dir / "kubectl"), "--kubeconfig", str(self.cluster.kubeconfig), *args],
-            input=input, capture_output=True, text=True, check=check, timeout=timeout,
+            input=input,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=timeout,
         )
 
     def apply(self, manifests: list[dict], namespace: str) -> None:
@@ -149,8 +161,22 @@ class RealNode:
 
     def fetch(self, namespace: str, pod: str, url: str, seconds: int = 3) -> str | None:
         """What `wget url` prints inside the pod, or None when it gets no answer in time."""
-        result = self.kubectl("exec", "-n", namespace, pod, "--", "timeout", str(seconds),
-                              "wget", "-q", "-O", "-", url, check=False, timeout=seconds + 30)
+        result = self.kubectl(
+            "exec",
+            "-n",
+            namespace,
+            pod,
+            "--",
+            "timeout",
+            str(seconds),
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            url,
+            check=False,
+            timeout=seconds + 30,
+        )
         return result.stdout.strip() if result.returncode == 0 else None
 
     def service_url(self, namespace: str, name: str, port: int) -> str:

@@ -10,7 +10,6 @@ chart's as rendered for a store.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import threading
 import time
@@ -30,16 +29,20 @@ HOST_PORT = 18080
 def render_store(node: RealNode, slug: str, tmp_path) -> list[dict]:
     values = tmp_path / f"{slug}.yaml"
     values.write_text(yaml.safe_dump(platform_values(f"store-{slug}")))
-    result = run_helm(str(node.cluster.helm), "template", RELEASE_NAME, str(CHART_DIR), "-n", f"store-{slug}",
-                      "-f", str(values))
+    result = run_helm(
+        str(node.cluster.helm), "template", RELEASE_NAME, str(CHART_DIR), "-n", f"store-{slug}", "-f", str(values)
+    )
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def component_service(manifests: list[dict], component: str) -> tuple[str, int]:
     for m in manifests:
-        if m["kind"] == "Service" and m["spec"]["selector"].get("app.kubernetes.io/component") == component \
-                and m["spec"].get("clusterIP") != "None":
+        if (
+            m["kind"] == "Service"
+            and m["spec"]["selector"].get("app.kubernetes.io/component") == component
+            and m["spec"].get("clusterIP") != "None"
+        ):
             return m["metadata"]["name"], m["spec"]["ports"][0]["port"]
     raise AssertionError(f"no Service for {component}")
 
@@ -74,15 +77,27 @@ def dns_standin(node: RealNode) -> str:
     send DNS: the cluster has no DNS server image here, so reaching the port
     stands for reaching DNS."""
     name = "dns-standin-isolation"
-    pod = on_node({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": "kube-system", "labels": {"k8s-app": name}},
-        "spec": {"containers": [{
-            "name": "dns", "image": BUSYBOX, "imagePullPolicy": "Never",
-            "command": ["/bin/sh", "-c", "mkdir -p /tmp/w && echo dns > /tmp/w/index.html && "
-                                         "exec httpd -f -p 53 -h /tmp/w"],
-        }]},
-    })
+    pod = on_node(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "kube-system", "labels": {"k8s-app": name}},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "dns",
+                        "image": BUSYBOX,
+                        "imagePullPolicy": "Never",
+                        "command": [
+                            "/bin/sh",
+                            "-c",
+                            "mkdir -p /tmp/w && echo dns > /tmp/w/index.html && exec httpd -f -p 53 -h /tmp/w",
+                        ],
+                    }
+                ]
+            },
+        }
+    )
     node.apply([pod], "kube-system")
     node.wait_running("kube-system", f"k8s-app={name}")
     return node.json("pod", "-n", "kube-system", name)["status"]["podIP"]
@@ -97,11 +112,18 @@ def test_it_isolates_one_store_from_another_on_a_real_node(node, store_settings,
         node.apply(as_listeners(manifests), ns)
         stores[slug] = (ns, manifests)
     ingress_ns = store_settings.INGRESS_CONTROLLER_NAMESPACE
-    prober = on_node({
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "isolation-prober", "labels": {"app": "prober"}},
-        "spec": {"containers": [{"name": "probe", "image": BUSYBOX, "imagePullPolicy": "Never",
-                                 "command": ["sleep", "86400"]}]},
-    })
+    prober = on_node(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "isolation-prober", "labels": {"app": "prober"}},
+            "spec": {
+                "containers": [
+                    {"name": "probe", "image": BUSYBOX, "imagePullPolicy": "Never", "command": ["sleep", "86400"]}
+                ]
+            },
+        }
+    )
     node.apply([prober], ingress_ns)
     dns_ip = dns_standin(node)
     try:
@@ -129,7 +151,8 @@ def test_it_isolates_one_store_from_another_on_a_real_node(node, store_settings,
                 "other store's web from web": node.fetch(a_ns, a_web, urls["b_web"]) is not None,
                 "other store's db from setup": node.fetch(a_ns, a_setup, urls["b_db"]) is not None,
                 "dns from web": node.fetch(a_ns, a_web, f"http://{dns_ip}:53/") is not None,
-                "own web from ingress controller": node.fetch(ingress_ns, "isolation-prober", urls["a_web"]) is not None,
+                "own web from ingress controller": node.fetch(ingress_ns, "isolation-prober", urls["a_web"])
+                is not None,
                 "private range from setup": node.fetch(a_ns, a_setup, host_private) is not None,
                 "link-local range from setup": node.fetch(a_ns, a_setup, host_link_local) is not None,
             }
@@ -150,9 +173,9 @@ def test_it_isolates_one_store_from_another_on_a_real_node(node, store_settings,
         for ns, _ in stores.values():
             node.kubectl("delete", "networkpolicy", "--all", "-n", ns)
         deadline = time.monotonic() + 60
-        while (seen := probes()) != {key: True for key in expected} and time.monotonic() < deadline:
+        while (seen := probes()) != dict.fromkeys(expected, True) and time.monotonic() < deadline:
             time.sleep(2)
-        assert seen == {key: True for key in expected}
+        assert seen == dict.fromkeys(expected, True)
     finally:
         node.kubectl("delete", "pod", "-n", "kube-system", "dns-standin-isolation", "--wait=false", check=False)
         node.kubectl("delete", "pod", "-n", ingress_ns, "isolation-prober", "--wait=false", check=False)

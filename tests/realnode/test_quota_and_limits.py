@@ -13,7 +13,6 @@ from django.conf import settings
 from stores.cluster import WorkloadFailed, connect
 from tests.realnode.support import BUSYBOX, on_node
 
-
 RESTRICTED = {
     "allowPrivilegeEscalation": False,
     "runAsNonRoot": True,
@@ -26,25 +25,38 @@ RESTRICTED = {
 def deployment(name: str, memory_limit: str, replicas: int = 1, command: list[str] | None = None) -> dict:
     """A Deployment on the real node; ready once its command has written /tmp/ready."""
     command = command or ["sh", "-c", "touch /tmp/ready && exec sleep 86400"]
-    return on_node({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{
-                    "name": "main", "image": BUSYBOX, "imagePullPolicy": "Never",
-                    "command": command,
-                    "readinessProbe": {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1},
-                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                    "resources": {"requests": {"memory": "16Mi", "cpu": "10m"},
-                                  "limits": {"memory": memory_limit, "cpu": "100m"}},
-                    "securityContext": RESTRICTED,
-                }], "volumes": [{"name": "tmp", "emptyDir": {}}]},
+    return on_node(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "main",
+                                "image": BUSYBOX,
+                                "imagePullPolicy": "Never",
+                                "command": command,
+                                "readinessProbe": {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1},
+                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                                "resources": {
+                                    "requests": {"memory": "16Mi", "cpu": "10m"},
+                                    "limits": {"memory": memory_limit, "cpu": "100m"},
+                                },
+                                "securityContext": RESTRICTED,
+                            }
+                        ],
+                        "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    },
+                },
             },
-        },
-    })
+        }
+    )
 
 
 def platform_diagnosis(namespace: str) -> str:
@@ -53,7 +65,8 @@ def platform_diagnosis(namespace: str) -> str:
     deadline = time.monotonic() + 90
     with pytest.raises(WorkloadFailed) as excinfo:
         cluster.wait_until_ready(
-            namespace, should_stop=lambda: "gave up waiting" if time.monotonic() > deadline else None,
+            namespace,
+            should_stop=lambda: "gave up waiting" if time.monotonic() > deadline else None,
             poll_seconds=0.5,
         )
     return str(excinfo.value)

@@ -19,8 +19,22 @@ from audit import log as audit
 from audit.models import Action, AuditEntry
 
 BATCH = 1000
-EXPORTED_FIELDS = ("id", "created_at", "action", "outcome", "detail", "username", "store_pk", "store_slug",
-                   "engine", "channel", "ip", "user_agent", "os_user", "host")
+EXPORTED_FIELDS = (
+    "id",
+    "created_at",
+    "action",
+    "outcome",
+    "detail",
+    "username",
+    "store_pk",
+    "store_slug",
+    "engine",
+    "channel",
+    "ip",
+    "user_agent",
+    "os_user",
+    "host",
+)
 
 
 def _moment(value: str, option: str) -> dt.datetime:

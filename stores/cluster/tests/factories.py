@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def meta(name: str, **extra) -> dict:
@@ -38,8 +38,9 @@ def pod(name="web-abc", *, waiting=None, message="", init_waiting=None, schedule
     return {"metadata": metadata, "status": status}
 
 
-def deployment(name="web", *, replicas=1, updated=None, available=None, total=None,
-               generation=1, observed=1, conditions=None) -> dict:
+def deployment(
+    name="web", *, replicas=1, updated=None, available=None, total=None, generation=1, observed=1, conditions=None
+) -> dict:
     return {
         "metadata": meta(name, generation=generation),
         "spec": {"replicas": replicas},
@@ -53,8 +54,9 @@ def deployment(name="web", *, replicas=1, updated=None, available=None, total=No
     }
 
 
-def statefulset(name="db", *, replicas=1, ready=None, current="db-1", update="db-1",
-                generation=1, observed=1, strategy=None) -> dict:
+def statefulset(
+    name="db", *, replicas=1, ready=None, current="db-1", update="db-1", generation=1, observed=1, strategy=None
+) -> dict:
     spec = {"replicas": replicas}
     if strategy:
         spec["updateStrategy"] = {"type": strategy}
@@ -75,8 +77,7 @@ def job(name="store-acme-setup", *, completions=None, succeeded=0, conditions=No
     if owner_kind:
         metadata["ownerReferences"] = [{"kind": owner_kind, "name": "owner"}]
     spec = {} if completions is None else {"completions": completions}
-    return {"metadata": metadata, "spec": spec,
-            "status": {"succeeded": succeeded, "conditions": conditions or []}}
+    return {"metadata": metadata, "spec": spec, "status": {"succeeded": succeeded, "conditions": conditions or []}}
 
 
 def condition(type_, status="True", reason=None, message=None) -> dict:
@@ -88,8 +89,7 @@ def condition(type_, status="True", reason=None, message=None) -> dict:
     return cond
 
 
-def event(reason, message, *, kind="ReplicaSet", name="web-5d4f", uid=None, type_="Warning",
-          age_seconds=1) -> dict:
+def event(reason, message, *, kind="ReplicaSet", name="web-5d4f", uid=None, type_="Warning", age_seconds=1) -> dict:
     seen = iso(now() - timedelta(seconds=age_seconds))
     return {
         "metadata": meta(f"{name}.{reason.lower()}", creationTimestamp=seen),

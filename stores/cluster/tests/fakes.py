@@ -51,7 +51,7 @@ class FakeKind:
 class FakeWatch:
     """``kubernetes.watch.Watch`` over a FakeKind's event queue."""
 
-    instances: list["FakeWatch"] = []
+    instances: list[FakeWatch] = []
 
     def __init__(self):
         self._stopped = threading.Event()
@@ -74,8 +74,10 @@ class FakeWatch:
 def fake_api(phase: str = "Active", **kinds: FakeKind) -> SimpleNamespace:
     """A KubeApi stand-in whose list methods are the given FakeKinds, for a
     namespace in the given phase."""
-    kind = {name: kinds.get(name) or FakeKind()
-            for name in ("deployments", "statefulsets", "jobs", "pods", "events", "resourcequotas")}
+    kind = {
+        name: kinds.get(name) or FakeKind()
+        for name in ("deployments", "statefulsets", "jobs", "pods", "events", "resourcequotas")
+    }
     return SimpleNamespace(
         apps=SimpleNamespace(
             list_namespaced_deployment=kind["deployments"],

@@ -55,19 +55,36 @@ def main():
     if command == "status":
         log(state, **entry)
         release = releases.get(args[1]) or fail("release: not found")
-        print(json.dumps({"name": args[1], "namespace": option(args, "--namespace"),
-                          "version": len(release["history"]), "info": {"status": release["status"]}}))
+        print(
+            json.dumps(
+                {
+                    "name": args[1],
+                    "namespace": option(args, "--namespace"),
+                    "version": len(release["history"]),
+                    "info": {"status": release["status"]},
+                }
+            )
+        )
     elif command == "history":
         log(state, **entry)
         release = releases.get(args[1]) or fail("release: not found")
         print(json.dumps(release["history"]))
     elif command == "list":
         log(state, **entry)
-        print(json.dumps([
-            {"name": name, "namespace": r.get("namespace", "default"), "status": r["status"],
-             "revision": str(len(r["history"])), "chart": "tiny-0.1.0"}
-            for name, r in releases.items()
-        ]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": name,
+                        "namespace": r.get("namespace", "default"),
+                        "status": r["status"],
+                        "revision": str(len(r["history"])),
+                        "chart": "tiny-0.1.0",
+                    }
+                    for name, r in releases.items()
+                ]
+            )
+        )
     elif command == "uninstall":
         log(state, **entry)
         time.sleep(state.get("uninstall", {}).get("sleep", 0))
@@ -94,9 +111,11 @@ def main():
         if behaviour.get("ignore_term"):
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         else:
+
             def terminated(signum, frame):
                 log(state, command="terminated")
                 sys.exit(143)
+
             signal.signal(signal.SIGTERM, terminated)
         if behaviour.get("spawn_child"):
             entry["child_pid"] = subprocess.Popen(["sleep", "60"]).pid
@@ -113,13 +132,23 @@ def main():
         release["history"].append({"revision": len(release["history"]) + 1, "status": "deployed"})
         release["status"] = "deployed"
         save(state)
-        print(json.dumps({
-            "name": name, "namespace": namespace, "version": len(release["history"]),
-            "info": {"status": "deployed", "description": "Install complete", "notes": "admin password: hunter2"},
-            "chart": {"metadata": {"name": "tiny", "version": "0.1.0"}, "templates": []},
-            "config": json.loads(entry["values"]),
-            "manifest": "kind: Secret\ndata:\n  password: aHVudGVyMg==\n",
-        }))
+        print(
+            json.dumps(
+                {
+                    "name": name,
+                    "namespace": namespace,
+                    "version": len(release["history"]),
+                    "info": {
+                        "status": "deployed",
+                        "description": "Install complete",
+                        "notes": "admin password: hunter2",
+                    },
+                    "chart": {"metadata": {"name": "tiny", "version": "0.1.0"}, "templates": []},
+                    "config": json.loads(entry["values"]),
+                    "manifest": "kind: Secret\ndata:\n  password: aHVudGVyMg==\n",
+                }
+            )
+        )
     else:
         fail(f"unknown command {command}")
 

@@ -35,7 +35,11 @@ def test_it_binds_the_cluster_role_to_the_service_account():
     assert body["kind"] == "RoleBinding"
     assert body["metadata"]["name"] == "store-provisioner:platform:store-provisioner"
     assert body["metadata"]["labels"] == {"app.kubernetes.io/managed-by": MANAGED_BY_VALUE}
-    assert body["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "sp-store-manager"}
+    assert body["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "sp-store-manager",
+    }
     assert body["subjects"] == [{"kind": "ServiceAccount", "name": "store-provisioner", "namespace": "platform"}]
 
 

@@ -46,14 +46,14 @@ def test_it_explains_that_no_kubeconfig_was_found(monkeypatch, tmp_path):
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(ClusterUnavailable, match="no kubeconfig found.*KUBECONFIG.*make cluster"):
+    with pytest.raises(ClusterUnavailable, match=r"no kubeconfig found.*KUBECONFIG.*make cluster"):
         connect()
 
 
 def test_it_explains_an_invalid_kubeconfig(tmp_path):
     broken = tmp_path / "kubeconfig"
     broken.write_text("apiVersion: v1\nkind: Config\n")
-    with pytest.raises(ClusterUnavailable, match="kubeconfig is not usable.*make cluster"):
+    with pytest.raises(ClusterUnavailable, match=r"kubeconfig is not usable.*make cluster"):
         connect(str(broken))
 
 
@@ -121,8 +121,10 @@ def test_it_falls_back_to_the_http_reason():
 
 def test_it_shortens_the_connection_error():
     inner = urllib3.exceptions.NewConnectionError(
-        None, "HTTPSConnection(host='10.0.0.1', port=6443): Failed to establish a new connection: "
-              "[Errno 111] Connection refused")
+        None,
+        "HTTPSConnection(host='10.0.0.1', port=6443): Failed to establish a new connection: "
+        "[Errno 111] Connection refused",
+    )
     outer = urllib3.exceptions.MaxRetryError(None, "/api/v1/namespaces", inner)
     error = translate(outer, "listing namespaces", HOST)
     assert isinstance(error, ClusterUnavailable)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import urllib3
@@ -28,8 +28,18 @@ def _container(name="web", ready=False, restarts=0, state=None, last=None):
     return {"name": name, "ready": ready, "restartCount": restarts, "state": state or {}, "lastState": last or {}}
 
 
-def _event(reason="FailedCreate", message="boom", kind="ReplicaSet", name="web-5d8f9", type_="Warning",
-           count=None, last=T0, first=None, series=None, event_name=None):
+def _event(
+    reason="FailedCreate",
+    message="boom",
+    kind="ReplicaSet",
+    name="web-5d8f9",
+    type_="Warning",
+    count=None,
+    last=T0,
+    first=None,
+    series=None,
+    event_name=None,
+):
     event = {
         "metadata": {"name": event_name or f"{name}.{reason}.{last}", "creationTimestamp": first or last},
         "involvedObject": {"kind": kind, "name": name},
@@ -68,14 +78,14 @@ def test_it_counts_ready_containers_and_restarts():
     status = pod_status(pod)
 
     assert (status.name, status.ready, status.containers, status.restarts) == ("web-1", 1, 2, 3)
-    assert status.created_at == datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
+    assert status.created_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     "reason", ["ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "CrashLoopBackOff"]
 )
 def test_it_gives_the_waiting_reason(reason):
-    waiting = {"waiting": {"reason": reason, "message": "secret \"store-secret\"   not found"}}
+    waiting = {"waiting": {"reason": reason, "message": 'secret "store-secret"   not found'}}
     status = pod_status(_pod(phase="Pending", statuses=[_container(state=waiting)]))
 
     assert status.reason == reason
@@ -105,13 +115,21 @@ def test_it_gives_a_terminated_reason_but_not_a_clean_exit():
 def test_it_reports_an_unschedulable_pod_and_an_evicted_one():
     unschedulable = _pod(
         phase="Pending",
-        conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                     "message": "0/2 nodes are available: 2 Insufficient cpu."}],
+        conditions=[
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/2 nodes are available: 2 Insufficient cpu.",
+            }
+        ],
     )
     evicted = _pod(phase="Failed", reason="Evicted", message="The node was low on resource: memory.")
 
     assert (pod_status(unschedulable).reason, pod_status(unschedulable).message) == (
-        "Unschedulable", "0/2 nodes are available: 2 Insufficient cpu.")
+        "Unschedulable",
+        "0/2 nodes are available: 2 Insufficient cpu.",
+    )
     assert pod_status(evicted).reason == "Evicted"
 
 
@@ -133,40 +151,50 @@ def test_a_running_ready_pod_is_healthy():
 
 
 def test_it_sorts_events_newest_first():
-    events = fold_events([
-        _event(reason="Scheduled", type_="Normal", last="2026-03-01T10:00:00Z"),
-        _event(reason="Pulled", type_="Normal", last="2026-03-01T10:00:05Z"),
-        _event(reason="Created", type_="Normal", last="2026-03-01T10:00:02Z"),
-    ])
+    events = fold_events(
+        [
+            _event(reason="Scheduled", type_="Normal", last="2026-03-01T10:00:00Z"),
+            _event(reason="Pulled", type_="Normal", last="2026-03-01T10:00:05Z"),
+            _event(reason="Created", type_="Normal", last="2026-03-01T10:00:02Z"),
+        ]
+    )
 
     assert [e.reason for e in events] == ["Pulled", "Created", "Scheduled"]
     assert not events[0].warning
 
 
 def test_it_takes_the_count_from_the_event_or_its_series():
-    events = fold_events([
-        _event(reason="BackOff", name="web-1", kind="Pod", count=12),
-        _event(reason="FailedMount", name="db-0", kind="Pod", series={"count": 7, "lastObservedTime": T0}),
-        _event(reason="Started", name="web-1", kind="Pod", type_="Normal"),
-    ])
+    events = fold_events(
+        [
+            _event(reason="BackOff", name="web-1", kind="Pod", count=12),
+            _event(reason="FailedMount", name="db-0", kind="Pod", series={"count": 7, "lastObservedTime": T0}),
+            _event(reason="Started", name="web-1", kind="Pod", type_="Normal"),
+        ]
+    )
 
     assert {e.reason: e.count for e in events} == {"BackOff": 12, "FailedMount": 7, "Started": 1}
 
 
 def test_it_folds_repeats_with_the_same_reason_object_and_message():
-    refused = "Error creating: pods \"web-x\" is forbidden: exceeded quota: store-quota"
-    events = fold_events([
-        _event(message=refused, count=3, first="2026-03-01T10:00:00Z", last="2026-03-01T10:00:10Z", event_name="a"),
-        _event(message=refused, count=9, first="2026-03-01T10:00:11Z", last="2026-03-01T10:01:00Z", event_name="b"),
-        _event(message="another message", event_name="c"),
-        _event(message=refused, name="other-rs", event_name="d"),
-    ])
+    refused = 'Error creating: pods "web-x" is forbidden: exceeded quota: store-quota'
+    events = fold_events(
+        [
+            _event(message=refused, count=3, first="2026-03-01T10:00:00Z", last="2026-03-01T10:00:10Z", event_name="a"),
+            _event(message=refused, count=9, first="2026-03-01T10:00:11Z", last="2026-03-01T10:01:00Z", event_name="b"),
+            _event(message="another message", event_name="c"),
+            _event(message=refused, name="other-rs", event_name="d"),
+        ]
+    )
 
     (folded,) = [e for e in events if e.message == refused and e.object == "ReplicaSet/web-5d8f9"]
     assert folded == ClusterEvent(
-        time=datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc),
-        first_time=datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc),
-        type="Warning", reason="FailedCreate", object="ReplicaSet/web-5d8f9", message=refused, count=12,
+        time=datetime(2026, 3, 1, 10, 1, tzinfo=UTC),
+        first_time=datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
+        type="Warning",
+        reason="FailedCreate",
+        object="ReplicaSet/web-5d8f9",
+        message=refused,
+        count=12,
     )
     assert folded.warning
     assert len(events) == 3
@@ -185,17 +213,19 @@ def test_it_reads_events_k8s_io_fields():
     (folded,) = fold_events([event])
 
     assert (folded.object, folded.message, folded.count) == ("Pod/web-1", "Back-off pulling image", 1)
-    assert folded.time == datetime(2026, 3, 1, 10, 2, tzinfo=timezone.utc)
+    assert folded.time == datetime(2026, 3, 1, 10, 2, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- quota
 
 
 def test_it_gives_used_against_hard_for_every_resource():
-    lines = quota_lines(_quota(
-        {"requests.cpu": "2", "requests.memory": "3Gi", "pods": "10", "services.nodeports": "0"},
-        {"requests.cpu": "750m", "requests.memory": "1536Mi", "pods": "10", "services.nodeports": "0"},
-    ))
+    lines = quota_lines(
+        _quota(
+            {"requests.cpu": "2", "requests.memory": "3Gi", "pods": "10", "services.nodeports": "0"},
+            {"requests.cpu": "750m", "requests.memory": "1536Mi", "pods": "10", "services.nodeports": "0"},
+        )
+    )
 
     by_resource = {line.resource: line for line in lines}
     assert (by_resource["requests.cpu"].used, by_resource["requests.cpu"].hard) == ("750m", "2")
@@ -222,10 +252,12 @@ def test_cluster_lists_pods_by_name():
 
 
 def test_cluster_lists_folded_events_up_to_the_limit():
-    events = FakeKind(*[
-        _event(reason=f"R{i}", type_="Normal", last=f"2026-03-01T10:00:{i:02d}Z", event_name=f"e{i}")
-        for i in range(10)
-    ])
+    events = FakeKind(
+        *[
+            _event(reason=f"R{i}", type_="Normal", last=f"2026-03-01T10:00:{i:02d}Z", event_name=f"e{i}")
+            for i in range(10)
+        ]
+    )
 
     listed = Cluster(fake_api(events=events)).list_events("store-acme", limit=3)
 
@@ -247,14 +279,15 @@ def test_cluster_reads_say_unreachable_when_the_server_does_not_answer(method):
     for kind in api.kinds.values():
         kind.list_error = timeout
 
-    with pytest.raises(ClusterUnavailable, match="unreachable .*Read timed out"):
+    with pytest.raises(ClusterUnavailable, match=r"unreachable .*Read timed out"):
         getattr(Cluster(api), method)("store-acme")
 
 
 def test_cluster_reads_pass_on_a_refusal():
     api = fake_api()
     api.core.list_namespaced_pod = raising(
-        ApiException(status=403, reason="Forbidden", body='{"message": "pods is forbidden"}'))
+        ApiException(status=403, reason="Forbidden", body='{"message": "pods is forbidden"}')
+    )
 
     with pytest.raises(ClusterError, match="listing pods in store-acme failed: pods is forbidden"):
         Cluster(api).list_pods("store-acme")

@@ -81,8 +81,14 @@ def test_it_reports_partial_progress():
 
 @pytest.mark.parametrize(
     "reason",
-    ["ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "CreateContainerConfigError",
-     "InvalidImageName", "CreateContainerError"],
+    [
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "CrashLoopBackOff",
+        "CreateContainerConfigError",
+        "InvalidImageName",
+        "CreateContainerError",
+    ],
 )
 def test_it_fails_on_fatal_waiting_reasons(reason):
     snapshot = Snapshot(pods=[pod("wordpress-xyz", waiting=reason, message="the details")])
@@ -92,8 +98,11 @@ def test_it_fails_on_fatal_waiting_reasons(reason):
 def test_it_waits_while_the_kubelet_cannot_yet_read_a_new_pods_secret():
     # Seen on the real node: the Node authorizer learns of a pod a moment after
     # it is bound, and the kubelet retries; a missing secret says "not found".
-    waiting = pod("store-setup-x", waiting="CreateContainerConfigError",
-                  message="failed to sync secret cache: timed out waiting for the condition")
+    waiting = pod(
+        "store-setup-x",
+        waiting="CreateContainerConfigError",
+        message="failed to sync secret cache: timed out waiting for the condition",
+    )
     assert find_failure(Snapshot(pods=[waiting])) is None
     missing = pod("store-setup-x", waiting="CreateContainerConfigError", message='secret "store-secret" not found')
     assert find_failure(Snapshot(pods=[missing])) == (
@@ -185,8 +194,12 @@ def test_it_waits_out_ordering_hiccups(message):
 
 
 def test_it_fails_when_the_progress_deadline_passed():
-    stalled = condition("Progressing", status="False", reason="ProgressDeadlineExceeded",
-                        message='ReplicaSet "web-5d4f" has timed out progressing.')
+    stalled = condition(
+        "Progressing",
+        status="False",
+        reason="ProgressDeadlineExceeded",
+        message='ReplicaSet "web-5d4f" has timed out progressing.',
+    )
     snapshot = Snapshot(deployments=[deployment("web", available=0, conditions=[stalled])])
     assert find_failure(snapshot) == (
         'deployment web: ProgressDeadlineExceeded: ReplicaSet "web-5d4f" has timed out progressing.'
@@ -227,8 +240,13 @@ def test_it_words_replicaset_events_like_the_deployment_condition():
         deployments=[deployment("web", available=0)],
         events=[event("FailedCreate", f"Error creating: {message}", name="web-5d4f")],
     )
-    from_condition = Snapshot(deployments=[deployment(
-        "web", available=0, conditions=[condition("ReplicaFailure", reason="FailedCreate", message=message)])])
+    from_condition = Snapshot(
+        deployments=[
+            deployment(
+                "web", available=0, conditions=[condition("ReplicaFailure", reason="FailedCreate", message=message)]
+            )
+        ]
+    )
     assert find_failure(from_event) == find_failure(from_condition) == f"deployment web: FailedCreate: {message}"
 
 
@@ -278,8 +296,10 @@ def test_it_parses_both_timestamp_spellings():
 def _terminated_pod(name, *, reason, message="", restarting=False, job_name="store-acme-setup"):
     terminated = {"reason": reason, "exitCode": 137 if reason == "OOMKilled" else 1, "message": message}
     if restarting:
-        state = {"state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
-                 "lastState": {"terminated": terminated}}
+        state = {
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+            "lastState": {"terminated": terminated},
+        }
     else:
         state = {"state": {"terminated": terminated}}
     metadata = meta(name, labels={"batch.kubernetes.io/job-name": job_name} if job_name else {})
@@ -293,20 +313,26 @@ def test_it_reports_an_oom_killed_setup_pod_as_out_of_memory():
 
 def test_it_reports_a_failed_job_by_its_oom_killed_pod():
     failed = condition("Failed", reason="BackoffLimitExceeded", message="Job has reached the specified backoff limit")
-    snapshot = Snapshot(jobs=[job(conditions=[failed])], pods=[_terminated_pod("store-acme-setup-x1", reason="OOMKilled")])
+    snapshot = Snapshot(
+        jobs=[job(conditions=[failed])], pods=[_terminated_pod("store-acme-setup-x1", reason="OOMKilled")]
+    )
     assert find_failure(snapshot) == "job store-acme-setup failed: out of memory: container setup was OOMKilled"
 
 
 def test_it_reports_a_restarting_oom_killed_container_as_out_of_memory():
-    snapshot = Snapshot(pods=[_terminated_pod("store-acme-medusa-x", reason="OOMKilled", restarting=True, job_name=None)])
+    snapshot = Snapshot(
+        pods=[_terminated_pod("store-acme-medusa-x", reason="OOMKilled", restarting=True, job_name=None)]
+    )
     assert find_failure(snapshot) == "pod store-acme-medusa-x: out of memory: container setup was OOMKilled"
 
 
 def test_it_reports_a_failed_job_by_the_setup_scripts_last_line():
     failed = condition("Failed", reason="BackoffLimitExceeded", message="Job has reached the specified backoff limit")
     logs = "npm warn deprecated x\nsetup failed: migration failed: connection refused\n"
-    pods = [_terminated_pod("store-acme-setup-x1", reason="Error", message=logs),
-            _terminated_pod("other-job-x", reason="Error", message="unrelated", job_name="other")]
+    pods = [
+        _terminated_pod("store-acme-setup-x1", reason="Error", message=logs),
+        _terminated_pod("other-job-x", reason="Error", message="unrelated", job_name="other"),
+    ]
     snapshot = Snapshot(jobs=[job(conditions=[failed])], pods=pods)
     assert find_failure(snapshot) == "job store-acme-setup failed: setup failed: migration failed: connection refused"
 

@@ -63,7 +63,10 @@ def test_it_bounds_every_containers_disk_on_the_node():
 
 def test_it_creates_four_policies():
     assert sorted(policies()) == [
-        "allow-dns", "allow-ingress-controller", "allow-internet-egress", "default-deny",
+        "allow-dns",
+        "allow-ingress-controller",
+        "allow-internet-egress",
+        "default-deny",
     ]
 
 
@@ -114,9 +117,22 @@ def test_it_allows_the_internet_but_not_private_link_local_or_cgnat_ranges():
     spec = policies()["allow-internet-egress"]
     assert spec["policyTypes"] == ["Egress"]
     assert spec["egress"] == [
-        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [
-            "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10",
-        ]}}]}
+        {
+            "to": [
+                {
+                    "ipBlock": {
+                        "cidr": "0.0.0.0/0",
+                        "except": [
+                            "10.0.0.0/8",
+                            "172.16.0.0/12",
+                            "192.168.0.0/16",
+                            "169.254.0.0/16",
+                            "100.64.0.0/10",
+                        ],
+                    }
+                }
+            ]
+        }
     ]
 
 
@@ -159,8 +175,11 @@ def test_it_labels_what_it_manages():
 def test_it_builds_objects_the_client_models_accept():
     from kubernetes import client
 
-    models = {"LimitRange": client.V1LimitRange, "ResourceQuota": client.V1ResourceQuota,
-              "NetworkPolicy": client.V1NetworkPolicy}
+    models = {
+        "LimitRange": client.V1LimitRange,
+        "ResourceQuota": client.V1ResourceQuota,
+        "NetworkPolicy": client.V1NetworkPolicy,
+    }
     serializer = client.ApiClient()
     for obj in guardrail_objects(GuardrailSpec()):
         model = models[obj["kind"]].model_validate(obj)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -21,14 +22,18 @@ class StandIn:
         self.state_path = tmp_path / "state.json"
         self.log_path = tmp_path / "calls.jsonl"
         self.binary = tmp_path / "helm"
-        self.binary.write_text(f"#!/bin/sh\nexec {sys.executable} {STANDIN} \"$@\"\n")
+        self.binary.write_text(f'#!/bin/sh\nexec {sys.executable} {STANDIN} "$@"\n')
         self.binary.chmod(0o755)
         monkeypatch.setenv("STANDIN_HELM_STATE", str(self.state_path))
         self.write({})
 
     def write(self, releases=None, upgrade=None, uninstall=None):
-        state = {"log": str(self.log_path), "releases": releases or {}, "upgrade": upgrade or {},
-                 "uninstall": uninstall or {}}
+        state = {
+            "log": str(self.log_path),
+            "releases": releases or {},
+            "upgrade": upgrade or {},
+            "uninstall": uninstall or {},
+        }
         self.state_path.write_text(json.dumps(state))
 
     def releases(self) -> dict:
@@ -52,8 +57,11 @@ def standin(tmp_path, monkeypatch):
 
 
 def release(status, *history):
-    return {"status": status, "namespace": "store-acme",
-            "history": [{"revision": i + 1, "status": s} for i, s in enumerate(history or (status,))]}
+    return {
+        "status": status,
+        "namespace": "store-acme",
+        "history": [{"revision": i + 1, "status": s} for i, s in enumerate(history or (status,))],
+    }
 
 
 def never_stop():
@@ -61,8 +69,15 @@ def never_stop():
 
 
 def install(helm: Helm, values=None, should_stop=never_stop, values_files=()):
-    return helm.upgrade_install("acme", "/charts/woocommerce", "store-acme", values or {"host": "acme.example"},
-                                timeout_seconds=300, should_stop=should_stop, values_files=values_files)
+    return helm.upgrade_install(
+        "acme",
+        "/charts/woocommerce",
+        "store-acme",
+        values or {"host": "acme.example"},
+        timeout_seconds=300,
+        should_stop=should_stop,
+        values_files=values_files,
+    )
 
 
 def process_alive(pid: int) -> bool:
@@ -146,7 +161,9 @@ def test_it_rolls_back_a_stuck_release_that_had_deployed(standin, stuck):
 
 
 def test_it_gives_values_files_before_the_platforms_values(standin):
-    install(standin.helm(), values={"host": "acme.example"}, values_files=["/charts/values-kind.yaml", "/etc/extra.yaml"])
+    install(
+        standin.helm(), values={"host": "acme.example"}, values_files=["/charts/values-kind.yaml", "/etc/extra.yaml"]
+    )
     upgrade = standin.calls()[1]
     assert upgrade["values_files"] == ["/charts/values-kind.yaml", "/etc/extra.yaml"]
     assert json.loads(upgrade["values"]) == {"host": "acme.example"}
@@ -182,7 +199,7 @@ def test_it_reports_helms_error(standin):
 
 
 def test_it_calls_an_unreachable_cluster_unavailable(standin):
-    standin.write(upgrade={"fail": "Kubernetes cluster unreachable: Get \"https://10.0.0.1:6443/version\": dial tcp"})
+    standin.write(upgrade={"fail": 'Kubernetes cluster unreachable: Get "https://10.0.0.1:6443/version": dial tcp'})
     with pytest.raises(ClusterUnavailable):
         install(standin.helm())
 
@@ -240,7 +257,7 @@ def test_it_asks_should_stop_while_helm_runs(standin):
     asked = []
     install(standin.helm(), should_stop=lambda: asked.append(time.monotonic()))
     assert len(asked) >= 2
-    gaps = [b - a for a, b in zip(asked, asked[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(asked)]
     assert max(gaps) < 1.0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from types import SimpleNamespace
@@ -9,8 +10,7 @@ from types import SimpleNamespace
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from stores.cluster import ClusterError, ClusterUnavailable, Stopped, WorkloadFailed
-from stores.cluster import readiness
+from stores.cluster import ClusterError, ClusterUnavailable, Stopped, WorkloadFailed, readiness
 from stores.cluster.readiness import wait_until_ready
 
 from .factories import deployment, job, pod
@@ -61,7 +61,7 @@ def test_it_fails_fast_on_a_broken_pod():
     pods = FakeKind()
     api = fake_api(deployments=FakeKind(deployment("web", available=0)), pods=pods)
     later(0.2, lambda: pods.put(pod("web-abc", waiting="ErrImagePull", message="pull access denied")))
-    with pytest.raises(WorkloadFailed, match="^pod web-abc: ErrImagePull: pull access denied$"):
+    with pytest.raises(WorkloadFailed, match=r"^pod web-abc: ErrImagePull: pull access denied$"):
         wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=30)
 
 
@@ -76,7 +76,7 @@ def test_it_stops_when_asked_and_asks_every_poll_interval():
     with pytest.raises(Stopped) as stopped:
         wait_until_ready(api, "store-acme", should_stop=should_stop, poll_seconds=0.2)
     assert stopped.value.reason == "cancelled by owner"
-    assert max(b - a for a, b in zip(asked, asked[1:])) < 0.5
+    assert max(b - a for a, b in itertools.pairwise(asked)) < 0.5
 
 
 def test_it_asks_should_stop_at_most_twice_per_interval_under_event_storms():
@@ -140,8 +140,9 @@ def test_it_reports_an_unreachable_api_server_at_once():
 
 def test_it_gives_up_when_a_watch_is_refused():
     events = FakeKind()
-    events.watch_error = ApiException(status=403, reason="Forbidden",
-                                      body='{"message": "events is forbidden: User cannot watch"}')
+    events.watch_error = ApiException(
+        status=403, reason="Forbidden", body='{"message": "events is forbidden: User cannot watch"}'
+    )
     api = fake_api(deployments=FakeKind(deployment("web", available=0)), events=events)
     with pytest.raises(ClusterError, match="events is forbidden"):
         wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=0.1)

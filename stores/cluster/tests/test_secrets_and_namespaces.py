@@ -102,8 +102,11 @@ class FakeNamespaces:
 def test_it_creates_a_namespace_with_labels():
     core = FakeNamespaces()
     ensure_namespace(api_with(core), "store-acme", {"app": "store"}, {"owner": "alice"})
-    assert core.created["metadata"] == {"name": "store-acme", "labels": {"app": "store"},
-                                        "annotations": {"owner": "alice"}}
+    assert core.created["metadata"] == {
+        "name": "store-acme",
+        "labels": {"app": "store"},
+        "annotations": {"owner": "alice"},
+    }
 
 
 def test_it_patches_labels_of_an_existing_namespace():
@@ -113,7 +116,7 @@ def test_it_patches_labels_of_an_existing_namespace():
 
 
 def test_it_refuses_a_terminating_namespace():
-    with pytest.raises(ClusterError, match="^namespace store-acme is still terminating$"):
+    with pytest.raises(ClusterError, match=r"^namespace store-acme is still terminating$"):
         ensure_namespace(api_with(FakeNamespaces("Terminating")), "store-acme", {}, {})
 
 
@@ -124,13 +127,22 @@ def test_it_describes_what_keeps_a_namespace_alive():
         status=k8s.V1NamespaceStatus(
             phase="Terminating",
             conditions=[
-                k8s.V1NamespaceCondition(type="NamespaceDeletionDiscoveryFailure", status="False",
-                                         message="All resources successfully discovered"),
-                k8s.V1NamespaceCondition(type="NamespaceContentRemaining", status="True",
-                                         message="Some resources are remaining: pods. has 1 resource instances"),
-                k8s.V1NamespaceCondition(type="NamespaceFinalizersRemaining", status="True",
-                                         message="Some content in the namespace has finalizers remaining: "
-                                                 "example.com/block in 1 resource instances"),
+                k8s.V1NamespaceCondition(
+                    type="NamespaceDeletionDiscoveryFailure",
+                    status="False",
+                    message="All resources successfully discovered",
+                ),
+                k8s.V1NamespaceCondition(
+                    type="NamespaceContentRemaining",
+                    status="True",
+                    message="Some resources are remaining: pods. has 1 resource instances",
+                ),
+                k8s.V1NamespaceCondition(
+                    type="NamespaceFinalizersRemaining",
+                    status="True",
+                    message="Some content in the namespace has finalizers remaining: "
+                    "example.com/block in 1 resource instances",
+                ),
             ],
         ),
     )

@@ -66,7 +66,7 @@ class Command(BaseCommand):
         rows += [(s.slug, s.owner.get_username(), s.engine, s.status, s.step or "-", s.url) for s in stores]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
-            self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+            self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
     def do_create(self, *, owner, engine, name, wait=False, **_):
         user = get_user_model().objects.filter(username=owner).first()
@@ -189,8 +189,10 @@ class Command(BaseCommand):
             if check.pullable:
                 self.stdout.write(f"Image: {check.image} can be pulled")
             else:
-                problems.append(f"Image {check.image} cannot be pulled: {check.detail}; pin a tag the registry lists "
-                                "(charts/<engine>/README.md says how)")
+                problems.append(
+                    f"Image {check.image} cannot be pulled: {check.detail}; pin a tag the registry lists "
+                    "(charts/<engine>/README.md says how)"
+                )
         if problems:
             raise CommandError("\n".join(problems))
 

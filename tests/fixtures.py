@@ -1,4 +1,5 @@
-"""Fixtures for the integration and browser tests, which need a real Kubernetes API server.
+"""Fixtures for the integration and browser tests (a real Kubernetes API server, Chromium),
+registered for every test by the root conftest.
 
 The cluster is the local test cluster from ``localcluster/`` (real
 kube-apiserver, kube-controller-manager, kube-scheduler and etcd; nodes and
