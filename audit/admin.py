@@ -5,7 +5,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from audit.models import AuditEntry
-from provisioner.admin_readonly import ReadOnlyModelAdmin
+from observability.admin import ReadOnlyModelAdmin
 
 
 @admin.register(AuditEntry)

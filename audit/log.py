@@ -9,10 +9,10 @@ A refused attempt is recorded after the refusal, outside the rolled-back block.
 import os
 import pwd
 import socket
+from typing import Any
 
 from accounts.throttle import client_ip
 from audit.models import Action, AuditEntry, Channel, Outcome
-from stores.models import Store
 
 __all__ = ["Action", "Channel", "Outcome", "record", "record_not_owner"]
 
@@ -24,7 +24,7 @@ def record(
     action: str,
     *,
     request=None,
-    store: Store | None = None,
+    store: Any = None,
     store_pk: int | None = None,
     slug: str = "",
     engine: str = "",
@@ -35,7 +35,8 @@ def record(
 ) -> AuditEntry:
     """Write one entry: who (the request's user, else the OS user and host), what, to which store, from where.
 
-    `store` is the row when there is one; `slug`/`engine` name a store that was
+    `store` is the row when there is one (a stores.Store: this app never imports
+    the stores app, which records here); `slug`/`engine` name a store that was
     not created (a refused create), `store_pk` an id that matched no store.
     """
     entry = AuditEntry(action=action, outcome=outcome, detail=detail[:DETAIL_LENGTH])
@@ -63,9 +64,10 @@ def record(
     return entry
 
 
-def record_not_owner(action: str, *, request, pk: int) -> AuditEntry:
-    """A signed-in user acted on a store id that is not theirs (the view answers 404)."""
-    store = Store.objects.filter(pk=pk).first()
+def record_not_owner(action: str, *, request, pk: int, store: Any = None) -> AuditEntry:
+    """A signed-in user acted on a store id that is not theirs (the view answers 404).
+
+    `store` is the row with that id when there is one, looked up by the caller."""
     if store is None:
         return record(action, request=request, store_pk=pk, outcome=Outcome.REFUSED, detail=f"no store with id {pk}")
     return record(

@@ -6,6 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from observability.logging import LOG_FORMATS, logging_config
 from provisioner.env import (
     envbool,
     envint,
@@ -13,7 +14,6 @@ from provisioner.env import (
     envsecret,  # the settings that may come from <NAME>_FILE
     envstr,
 )
-from provisioner.logging import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "observability",
     "accounts",
     "stores",
     "audit",

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from provisioner import metrics
-from provisioner.health import healthz
+from observability import metrics
+from observability.health import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),

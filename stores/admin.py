@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from audit import log as audit
-from provisioner.admin_readonly import ReadOnlyModelAdmin
+from observability.admin import ReadOnlyModelAdmin
 from stores import lifecycle, tasks, upgrades
 from stores.models import Status, Store, StoreEvent
 

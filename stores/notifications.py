@@ -16,7 +16,7 @@ from django.core.mail import send_mail
 from django.urls import reverse
 from django_q.tasks import async_task
 
-from provisioner.logging import store_context
+from observability.logging import store_context
 from stores.engines import get_engine
 from stores.models import Status, Store
 

@@ -25,7 +25,7 @@ import yaml
 from django.conf import settings
 from django.utils import timezone
 
-from provisioner.logging import set_step as set_log_step
+from observability.logging import set_step as set_log_step
 from stores import cluster, lifecycle
 from stores.cluster import registry
 from stores.cluster.guardrails import MANAGED_BY_VALUE as MANAGED_BY

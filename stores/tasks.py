@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django_q.tasks import async_task
 
-from provisioner.logging import store_context
+from observability.logging import store_context
 from stores import lifecycle, provisioning, upgrades
 from stores.models import Status, Store
 

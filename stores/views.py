@@ -36,7 +36,8 @@ def _get_store_for_owner(request, pk: int, stores=None, *, audit_action=None) ->
         )
     except Http404:
         if audit_action:
-            audit.record_not_owner(audit_action, request=request, pk=pk)
+            someone_elses = Store.objects.select_related("owner").filter(pk=pk).first()
+            audit.record_not_owner(audit_action, request=request, pk=pk, store=someone_elses)
         raise
 
 

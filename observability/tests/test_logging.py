@@ -7,7 +7,7 @@ import logging
 import pytest
 from django.utils.module_loading import import_string
 
-from provisioner.logging import TEXT_FORMAT, logging_config, store_context
+from observability.logging import TEXT_FORMAT, logging_config, store_context
 from provisioner.tests.settings_probe import run as _run
 from provisioner.tests.settings_probe import settings_json as _settings_json
 from stores import cluster, lifecycle, tasks
@@ -105,7 +105,7 @@ def test_it_keeps_the_text_format_unchanged(capture_root):
 
 def test_it_restores_the_context_after_a_nested_store():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
-    from provisioner.logging import StoreContextFilter, set_step
+    from observability.logging import StoreContextFilter, set_step
 
     with store_context(1, "outer"):
         set_step("release")

@@ -1,4 +1,6 @@
-"""A model admin that shows records and never writes them (the activity feed, the audit log)."""
+"""A model admin base for records that are only ever read (the activity feed, the audit log).
+
+Nothing is registered here; the apps that own the records subclass it."""
 
 from django.contrib import admin
 

@@ -67,7 +67,7 @@ def logging_config(log_format: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"store_context": {"()": "provisioner.logging.StoreContextFilter"}},
+        "filters": {"store_context": {"()": "observability.logging.StoreContextFilter"}},
         "formatters": {log_format: formatters[log_format]},
         "handlers": {
             "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["store_context"]},

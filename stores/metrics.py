@@ -1,30 +1,19 @@
-"""/metrics: Prometheus figures computed from the database at scrape time.
+"""The stores' figures on /metrics, read from the database at scrape time.
 
-The web runs as several gunicorn workers and the provisioning in separate
-qcluster processes; in-process counters would give each process its own
-partial count. Every figure here is read from the rows every process already
-writes (stores, their events, django-q2's task results), with a fixed number
-of aggregate queries whatever the number of stores, so any web worker answers
-for the whole platform.
+Every figure comes from rows every process already writes (stores, their
+events, django-q2's task results), with a fixed number of aggregate queries
+whatever the number of stores (observability.metrics says why not counters).
 """
 
-import hmac
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
-from django.http import Http404, HttpResponse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 from django_q.models import Task
-from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from prometheus_client.exposition import choose_encoder
 
+from observability.metrics import PREFIX
 from stores.engines import ENGINES
 from stores.models import Status, Store, StoreEvent
-
-PREFIX = "store_provisioner"
 
 # Seconds from "provisioning started" to "ready": a WooCommerce store takes
 # one to a few minutes, a first Medusa store up to PROVISION_TIMEOUT.
@@ -132,26 +121,3 @@ class StoreCollector:
         for row in Task.objects.filter(success=False).order_by().values("func").annotate(n=Count("pk")):
             family.add_metric([row["func"]], row["n"])
         return family
-
-
-REGISTRY = CollectorRegistry(auto_describe=False)
-REGISTRY.register(StoreCollector())
-
-
-def _may_scrape(request) -> bool:
-    if request.user.is_authenticated and request.user.is_staff:
-        return True
-    token = settings.METRICS_TOKEN
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
-
-
-@require_GET
-@never_cache
-def metrics(request):
-    # 404, not 403: a stranger learns nothing, not even that the page exists.
-    if not _may_scrape(request):
-        raise Http404()
-    # The text format Prometheus asks for (classic 0.0.4 unless it asks for OpenMetrics).
-    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return HttpResponse(encode(REGISTRY), content_type=content_type)
