@@ -1,5 +1,5 @@
 # Store Provisioner's image: the web process by default; charts/platform runs
-# the same image as `manage.py qcluster` for the two task clusters and as
+# the same image as `manage.py qcluster` for the two task queues and as
 # `manage.py migrate` for the migrations Job.
 #
 #   docker build -t store-provisioner:0.1.0 .

@@ -87,14 +87,14 @@ def time_create_to_ready(owner, slug: str) -> float:
 def time_helm_floor(owner, slug: str) -> float:
     """helm install --wait --wait-for-jobs with the values the platform would pass."""
     store = Store(owner=owner, slug=slug, engine="woocommerce", pk=10_000)
-    blueprint = get_engine("woocommerce")
+    engine = get_engine("woocommerce")
     spec = provisioning.store_spec(store)
     kube = provisioning.connect()
     kube.ensure_namespace(store.namespace, {"app.kubernetes.io/managed-by": "store-bench"})
-    kube.ensure_secret(store.namespace, provisioning.SECRET_NAME, blueprint.build_secret(spec))
-    chart = REPO_ROOT / "charts" / blueprint.chart
+    kube.ensure_secret(store.namespace, provisioning.SECRET_NAME, engine.build_secret(spec))
+    chart = REPO_ROOT / "charts" / engine.chart
     with tempfile.NamedTemporaryFile("w", suffix=".json") as values:
-        json.dump(blueprint.build_values(spec), values)
+        json.dump(engine.build_values(spec), values)
         values.flush()
         args = [
             str(HELM),

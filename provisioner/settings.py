@@ -223,17 +223,17 @@ STORE_VALUES_FILES = envlist("STORE_VALUES_FILES", [])
 CHECK_STORE_URL = envbool("CHECK_STORE_URL", True)
 
 # --- Task queue (django-q2) ----------------------------------------------------
-# The provision cluster has one worker per provisioning slot: a store is
+# The provision queue has one worker per provisioning slot: a store is
 # claimed (its deadline starts) only when a task is enqueued for it, so a
 # worker must be free to take that task at once. A second, separate cluster
 # ("control") runs deletes and reconciles so they never wait behind long
 # provisions. Every enqueue names its cluster (stores/tasks.py): django-q2
 # otherwise sends a task to the cluster of the process that enqueues it.
 REDIS_URL = envsecret("REDIS_URL")
-PROVISION_CLUSTER = "provisioner"
-CONTROL_CLUSTER = "control"
+PROVISION_QUEUE = "provisioner"
+CONTROL_QUEUE = "control"
 Q_CLUSTER = {
-    "name": PROVISION_CLUSTER,
+    "name": PROVISION_QUEUE,
     "workers": MAX_CONCURRENT_PROVISIONS,
     "timeout": PROVISION_TIMEOUT + 60,
     "retry": PROVISION_TIMEOUT + 120,
@@ -248,7 +248,7 @@ Q_CLUSTER = {
     "label": "Task queue",
     "ALT_CLUSTERS": {
         # A delete may take helm's uninstall (up to 150 s) plus DELETE_TIMEOUT.
-        CONTROL_CLUSTER: {"workers": 2, "timeout": DELETE_TIMEOUT + 300, "retry": DELETE_TIMEOUT + 360, "poll": 0.2},
+        CONTROL_QUEUE: {"workers": 2, "timeout": DELETE_TIMEOUT + 300, "retry": DELETE_TIMEOUT + 360, "poll": 0.2},
     },
 }
 if REDIS_URL:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: pick a cluster (scripts/run-cluster.sh: the current kubeconfig's,
 # else kind, else the local control plane), prepare the database and the static
-# files, then start the web server and both task clusters (Procfile) with honcho.
+# files, then start the web server and both task queues (Procfile) with honcho.
 #   PORT, HOST   where the site listens (8000, 127.0.0.1); SITE_URL, the link
 #                in the owners' mails, follows them unless it is set
 #   VENV_BIN     the venv's bin directory (<repo>/.venv/bin)

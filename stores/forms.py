@@ -20,8 +20,9 @@ class CreateStoreForm(forms.Form):
     )
     engine = forms.ChoiceField(
         label="Engine",
-        choices=[(bp.key, bp.label if bp.available else f"{bp.label} (coming soon)") for bp in ENGINES.values()],
-        initial="woocommerce",
+        choices=[(e.key, e.label if e.available else f"{e.label} (coming soon)") for e in ENGINES.values()],
+        # The first engine that can be provisioned (ENGINES is in the order offered).
+        initial=next((e.key for e in ENGINES.values() if e.available), None),
     )
 
     @property
@@ -50,7 +51,7 @@ class CreateStoreForm(forms.Form):
         return name
 
     def clean_engine(self):
-        blueprint = ENGINES[self.cleaned_data["engine"]]
-        if not blueprint.available:
-            raise ValidationError(blueprint.unavailable_reason)
-        return blueprint.key
+        engine = ENGINES[self.cleaned_data["engine"]]
+        if not engine.available:
+            raise ValidationError(engine.unavailable_reason)
+        return engine.key

@@ -3,7 +3,7 @@
 The lifecycle calls `store_finished` on commit of the guarded transition, so
 a mail goes out only for a change that really happened, once: a task that is
 delivered twice or a reconcile that races the worker loses the transition and
-sends nothing. The mail itself is sent by a task on the control cluster, not
+sends nothing. The mail itself is sent by a task on the control queue, not
 by the worker that made the transition: a slow or unreachable mail server
 must not hold a provisioning slot (the worker hands its slot on right after),
 and a mail that cannot be sent is logged, never a failure of the store.
@@ -31,7 +31,7 @@ def store_finished(store_id: int, status: str, reason: str = "") -> None:
             store_id,
             status,
             reason,
-            cluster=settings.CONTROL_CLUSTER,
+            cluster=settings.CONTROL_QUEUE,
             task_name=f"notify-store-{store_id}-{status}",
         )
     except Exception:  # the broker is down: the store's state is already committed and stays

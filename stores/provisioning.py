@@ -81,7 +81,7 @@ def _built_helm_candidates() -> list[Path]:
     return candidates
 
 
-def connect(request_timeout: float | None = None) -> cluster.Cluster:
+def connect(request_timeout: float | None = None) -> cluster.Kubernetes:
     return cluster.connect(
         kubeconfig=settings.KUBECONFIG or None,
         context=settings.KUBE_CONTEXT or None,
@@ -90,7 +90,7 @@ def connect(request_timeout: float | None = None) -> cluster.Cluster:
 
 
 def helm() -> cluster.Helm:
-    return cluster.Helm(
+    return cluster.HelmCli(
         helm_binary(), kubeconfig=settings.KUBECONFIG or None, kube_context=settings.KUBE_CONTEXT or None
     )
 
@@ -103,9 +103,9 @@ def guardrail_spec(store: Store | None = None) -> cluster.GuardrailSpec:
         private_cidrs=list(settings.EGRESS_DENIED_CIDRS),
     )
     if store is not None:
-        blueprint = get_engine(store.engine)
-        spec.quota.update(blueprint.quota_overrides)
-        spec.container_max.update(blueprint.container_max_overrides)
+        engine = get_engine(store.engine)
+        spec.quota.update(engine.quota_overrides)
+        spec.container_max.update(engine.container_max_overrides)
     return spec
 
 
@@ -213,16 +213,16 @@ class Run:
 def provision(store_id: int, token: str) -> None:
     """Run every step for a store this worker holds the lease on."""
     store = Store.objects.select_related("owner").get(pk=store_id)
-    blueprint = get_engine(store.engine)
+    engine = get_engine(store.engine)
     run = Run(store_id, token, status=Status.PROVISIONING)
     try:
-        if not blueprint.available:
-            raise cluster.ClusterError(blueprint.unavailable_reason)
+        if not engine.available:
+            raise cluster.ClusterError(engine.unavailable_reason)
         spec = store_spec(store)
         run.step = "namespace"
         kube = connect()
         lifecycle.record(store_id, f"Connected to Kubernetes {kube.version()}.", step="namespace")
-        _provision_steps(run, store, spec, blueprint, kube)
+        _provision_steps(run, store, spec, engine, kube)
     except cluster.Stopped as stopped:
         if run.timed_out:
             _fail(store_id, stopped.reason, run)
@@ -251,7 +251,7 @@ def _fail(store_id: int, reason: str, run: Run) -> None:
         lifecycle.release_lease(store_id, run.token)
 
 
-def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: cluster.Cluster) -> None:
+def _provision_steps(run: Run, store: Store, spec: StoreSpec, engine, kube: cluster.Kubernetes) -> None:
     ns = store.namespace
 
     def namespace():
@@ -276,25 +276,25 @@ def _provision_steps(run: Run, store: Store, spec: StoreSpec, blueprint, kube: c
     )
     run.run_step(
         "credentials",
-        lambda: kube.ensure_secret(ns, SECRET_NAME, blueprint.build_secret(spec)),
+        lambda: kube.ensure_secret(ns, SECRET_NAME, engine.build_secret(spec)),
         f"Secret {SECRET_NAME} holds the store's credentials.",
     )
-    chart_dir = Path(settings.CHARTS_DIR) / blueprint.chart
+    chart_dir = Path(settings.CHARTS_DIR) / engine.chart
 
     def install():
-        if blueprint.setup_job_selector:
-            for name in kube.delete_unfinished_jobs(ns, blueprint.setup_job_selector):
+        if engine.setup_job_selector:
+            for name in kube.delete_unfinished_jobs(ns, engine.setup_job_selector):
                 run.progress(f"Removed unfinished job {name} so it runs again.")
             if store.chart_version and store.chart_version != chart_version(chart_dir):
                 # A retry after the chart changed: its setup Job's pod template may
                 # differ, and a Job's template is immutable (the setup is idempotent).
-                for name in kube.delete_jobs(ns, blueprint.setup_job_selector):
+                for name in kube.delete_jobs(ns, engine.setup_job_selector):
                     run.progress(f"Removed setup job {name} of chart {store.chart_version} so the new one runs.")
         return helm().upgrade_install(
             RELEASE_NAME,
             str(chart_dir),
             ns,
-            blueprint.build_values(spec),
+            engine.build_values(spec),
             values_files=chart_values_files(chart_dir),
             timeout_seconds=max(30, int(settings.PROVISION_TIMEOUT)),
             should_stop=run.should_stop,
@@ -526,20 +526,20 @@ def credentials_for(store: Store) -> list[tuple[str, str, bool]]:
 
     Runs on the request path, so it uses a short timeout.
     """
-    blueprint = get_engine(store.engine)
+    engine = get_engine(store.engine)
     try:
         data = connect(request_timeout=5).read_secret(store.namespace, SECRET_NAME)
     except cluster.ClusterError as exc:
         raise CredentialsUnavailable(str(exc)) from exc
     if not data:
         raise CredentialsUnavailable(f"the secret {SECRET_NAME} is not in {store.namespace}")
-    return [(c.label, data.get(c.key, ""), c.secret) for c in blueprint.credentials]
+    return [(c.label, data.get(c.key, ""), c.secret) for c in engine.credentials]
 
 
 # --- Reconciling ---------------------------------------------------------------
 
 
-def find_orphans(kube: cluster.Cluster, helm_client: cluster.Helm) -> dict[str, list[str]]:
+def find_orphans(kube: cluster.Kubernetes, helm_client: cluster.Helm) -> dict[str, list[str]]:
     """Namespaces and releases this platform made that belong to no live store.
 
     The cluster is listed before the database is read: a store claimed in
@@ -599,7 +599,7 @@ def _helm_time(text: str | None) -> datetime | None:
     return datetime.strptime(f"{match[1]} {match[2]}", "%Y-%m-%d %H:%M:%S %z")
 
 
-def prune_orphans(kube: cluster.Cluster, helm_client: cluster.Helm, orphans: dict[str, list[str]]) -> None:
+def prune_orphans(kube: cluster.Kubernetes, helm_client: cluster.Helm, orphans: dict[str, list[str]]) -> None:
     for ref in orphans["releases"]:
         namespace, name = ref.split("/", 1)
         helm_client.uninstall(name, namespace)
@@ -624,9 +624,9 @@ def pinned_images() -> list[str]:
     them: the chart's values.yaml, then the profile and operator values files
     (an image mirror there wins)."""
     images: list[str] = []
-    for blueprint in ENGINES.values():
-        chart_dir = Path(settings.CHARTS_DIR) / blueprint.chart
-        if not blueprint.available or not (chart_dir / "values.yaml").exists():
+    for engine in ENGINES.values():
+        chart_dir = Path(settings.CHARTS_DIR) / engine.chart
+        if not engine.available or not (chart_dir / "values.yaml").exists():
             continue
         images += [ref for ref in chart_images(chart_dir) if ref not in images]
     return images

@@ -1,7 +1,7 @@
 """django-q2 tasks: thin shells around the lifecycle and the provisioning steps.
 
 Tasks get primary keys only and are enqueued on commit, each to a named
-cluster whoever enqueues it: provisions to the provision cluster (one worker
+cluster whoever enqueues it: provisions to the provision queue (one worker
 per provisioning slot), deletes and reconciles to the separate "control"
 cluster so they never wait behind long provisions.
 """
@@ -53,12 +53,12 @@ def request_retry(store_id: int) -> None:
 
 def enqueue_provision(store_id: int) -> None:
     async_task(
-        "stores.tasks.provision", store_id, cluster=settings.PROVISION_CLUSTER, task_name=f"provision-store-{store_id}"
+        "stores.tasks.provision", store_id, cluster=settings.PROVISION_QUEUE, task_name=f"provision-store-{store_id}"
     )
 
 
 def enqueue_delete(store_id: int) -> None:
-    async_task("stores.tasks.delete", store_id, cluster=settings.CONTROL_CLUSTER, task_name=f"delete-store-{store_id}")
+    async_task("stores.tasks.delete", store_id, cluster=settings.CONTROL_QUEUE, task_name=f"delete-store-{store_id}")
 
 
 # --- Task bodies -------------------------------------------------------------------

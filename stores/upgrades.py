@@ -4,7 +4,7 @@
 over a ready store's release; `stores rollback SLUG` returns the release to its
 previous revision. Both run in the command's own process, which holds the
 store's lease like a worker and renews it while it waits: an upgrade is an
-operator's act with the operator watching, and running it on a task cluster
+operator's act with the operator watching, and running it on a task queue
 would either take a provisioning slot or keep a control worker (which deletes
 need at once) for as long as a provision may take.
 
@@ -84,7 +84,7 @@ def upgrade(store_id: int) -> Store:
     store = Store.objects.select_related("owner").get(pk=store_id)
     if store.status != Status.READY:
         raise Refused(_refusal(store.status))
-    blueprint = get_engine(store.engine)
+    engine = get_engine(store.engine)
     chart_dir = chart_dir_for(store.engine)
     target = provisioning.chart_version(chart_dir)
     before = store.chart_version or "unknown"
@@ -96,14 +96,14 @@ def upgrade(store_id: int) -> Store:
 
     def work():
         kube = provisioning.connect()
-        _clear_setup_jobs(run, kube, store, blueprint)
+        _clear_setup_jobs(run, kube, store, engine)
         release = run.run_step(
             "release",
             lambda: provisioning.helm().upgrade_install(
                 provisioning.RELEASE_NAME,
                 str(chart_dir),
                 store.namespace,
-                blueprint.build_values(provisioning.store_spec(store)),
+                engine.build_values(provisioning.store_spec(store)),
                 values_files=provisioning.chart_values_files(chart_dir),
                 timeout_seconds=max(30, int(settings.PROVISION_TIMEOUT)),
                 should_stop=run.should_stop,
@@ -148,7 +148,7 @@ def rollback(store_id: int) -> Store:
     store = Store.objects.select_related("owner").get(pk=store_id)
     if store.status not in (Status.READY, Status.FAILED):
         raise Refused(_refusal(store.status))
-    blueprint = get_engine(store.engine)
+    engine = get_engine(store.engine)
     helm = provisioning.helm()
     try:
         target = previous_revision(helm.history(provisioning.RELEASE_NAME, store.namespace))
@@ -156,7 +156,7 @@ def rollback(store_id: int) -> Store:
         raise Refused(f"its release history cannot be read: {exc}") from None
     if target is None:
         raise Refused("its release has no earlier revision to roll back to")
-    number, version = int(target["revision"]), chart_version_of(target, blueprint.chart)
+    number, version = int(target["revision"]), chart_version_of(target, engine.chart)
     try:
         # Only if nothing changed since the history was read (updated_at moves with every change).
         token = lifecycle.begin_update(
@@ -172,7 +172,7 @@ def rollback(store_id: int) -> Store:
 
     def work():
         kube = provisioning.connect()
-        _clear_setup_jobs(run, kube, store, blueprint)
+        _clear_setup_jobs(run, kube, store, engine)
         run.run_step(
             "release",
             lambda: helm.rollback(
@@ -207,11 +207,11 @@ def _status_now(store_id: int) -> str:
     return Store.objects.filter(pk=store_id).values_list("status", flat=True).first() or "gone"
 
 
-def _clear_setup_jobs(run, kube, store: Store, blueprint) -> None:
-    if not blueprint.setup_job_selector:
+def _clear_setup_jobs(run, kube, store: Store, engine) -> None:
+    if not engine.setup_job_selector:
         return
     run.check()
-    for name in kube.delete_jobs(store.namespace, blueprint.setup_job_selector):
+    for name in kube.delete_jobs(store.namespace, engine.setup_job_selector):
         run.progress(f"Removed setup job {name}: the chart creates it again and it runs again.")
 
 

@@ -126,7 +126,7 @@ def _status_context(store: Store, cluster_view: live.ClusterView | None = None) 
         cluster_view = live.read(store)
     return {
         "store": store,
-        "blueprint": ENGINES[store.engine],
+        "engine": ENGINES[store.engine],
         "steps": _step_rows(store),
         "feed": live.feed(_latest_events(store), cluster_view),
         "cluster": cluster_view,
@@ -333,7 +333,7 @@ def retry_store(request, pk: int):
 def store_credentials(request, pk: int):
     """Read the shop admin login from the namespace secret, on demand only."""
     store = _get_store_for_owner(request, pk, audit_action=audit.Action.REVEAL_CREDENTIALS)
-    context = {"store": store, "blueprint": ENGINES[store.engine], "credentials": None, "error": None}
+    context = {"store": store, "engine": ENGINES[store.engine], "credentials": None, "error": None}
     if store.status != Status.READY:
         context["error"] = "Credentials are available once the store is ready."
         outcome, detail = audit.Outcome.REFUSED, f"the store is {store.status}, not ready"

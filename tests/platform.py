@@ -1,4 +1,4 @@
-"""Run the platform's own processes (web server, both task clusters) for tests.
+"""Run the platform's own processes (web server, both task queues) for tests.
 
 Integration and browser tests drive the real thing: `manage.py qcluster`
 workers and `manage.py runserver`, sharing the test database with the test

@@ -296,7 +296,7 @@ def test_it_does_not_read_an_ordinary_setting_from_a_file(tmp_path):
     assert suffix == "shops.example.com"
 
 
-# --- the task clusters, as django-q2 reads them --------------------------------------
+# --- the task queues, as django-q2 reads them --------------------------------------
 
 # The cluster name and worker count a `manage.py qcluster` in that environment would use.
 _WORKERS = "(lambda conf: [conf.CLUSTER_NAME, conf.WORKERS])(__import__('django_q.conf', fromlist=['Conf']).Conf)"

@@ -5,18 +5,20 @@ This package is the only place that imports the ``kubernetes`` client or runs
 binary, quota sizes) come in as arguments.
 
 Connecting
-    ``connect(kubeconfig=None, context=None, request_timeout=10) -> Cluster``
+    ``connect(kubeconfig=None, context=None, request_timeout=10) -> Kubernetes``
     Uses the given kubeconfig, else $KUBECONFIG, else the in-cluster service
     account, else ~/.kube/config. Raises ``ClusterUnavailable`` when none is
     usable. Every request carries a timeout, so a hung API server can not
     hang a worker.
 
-What the product may call on a ``Cluster`` and a ``Helm``
-    The ``ClusterApi`` and ``HelmApi`` Protocols in ``interface.py``, one method
-    each with its docstring. The real classes and the unit tests' fakes
-    implement them, and a test checks their signatures against them.
+What the product may ask
+    The ``Kubernetes`` and ``Helm`` Protocols in ``interface.py``, one method
+    each with its docstring: the only two names the product types against.
+    ``KubernetesClient`` (the official client, through ``ApiGroups``, the typed
+    API groups with their timeouts) and ``HelmCli`` implement them, and so do
+    the unit tests' fakes; mypy checks all four against the Protocols.
 
-``Helm(binary, kubeconfig, kube_context=None, *, command_timeout=60)``
+``HelmCli(binary, kubeconfig, kube_context=None, *, command_timeout=60)``
     Runs the ``helm`` binary against the same kubeconfig; read-only commands
     are bounded by ``command_timeout``, changes by their own timeout.
 
@@ -37,20 +39,20 @@ Errors (all messages are safe to show; none contains secret data)
                                 reason; ``.reason`` holds it
 """
 
-from .cluster import Cluster, connect
 from .errors import ClusterError, ClusterUnavailable, NamespaceStuck, Stopped, WorkloadFailed
 from .guardrails import GuardrailSpec
-from .helm import Helm
-from .interface import ClusterApi, HelmApi
+from .helm import HelmCli
+from .interface import Helm, Kubernetes
+from .kubernetes import KubernetesClient, connect
 
 __all__ = [
-    "Cluster",
-    "ClusterApi",
     "ClusterError",
     "ClusterUnavailable",
     "GuardrailSpec",
     "Helm",
-    "HelmApi",
+    "HelmCli",
+    "Kubernetes",
+    "KubernetesClient",
     "NamespaceStuck",
     "Stopped",
     "WorkloadFailed",

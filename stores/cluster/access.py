@@ -11,7 +11,7 @@ that role and that ServiceAccount.
 
 from __future__ import annotations
 
-from .client import KubeApi, api_errors, is_status
+from .client import ApiGroups, api_errors, is_status
 from .guardrails import MANAGED_BY
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -42,7 +42,7 @@ def role_binding(service_account: str, cluster_role: str) -> dict:
     }
 
 
-def ensure_role_binding(api: KubeApi, namespace: str, service_account: str, cluster_role: str) -> None:
+def ensure_role_binding(api: ApiGroups, namespace: str, service_account: str, cluster_role: str) -> None:
     """Create the binding; one that already exists is left as it is.
 
     The platform may only create bindings (no get, update or delete), and a

@@ -1,6 +1,6 @@
 """Connecting to the Kubernetes API and translating its errors.
 
-``KubeApi`` bundles the typed API groups the cluster layer uses together with
+``ApiGroups`` bundles the typed API groups the cluster layer uses together with
 the per-request timeout, so that every call site can pass
 ``_request_timeout=api.timeout`` and no call can hang a worker forever.
 """
@@ -31,7 +31,7 @@ MAX_MESSAGE_CHARS = 600
 
 
 @dataclass
-class KubeApi:
+class ApiGroups:
     """The typed API groups plus the timeouts every call must use."""
 
     api_client: k8s.ApiClient

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .client import KubeApi, api_errors, is_status
+from .client import ApiGroups, api_errors, is_status
 from .errors import ClusterError
 
 QUOTA_NAME = "store-quota"
@@ -204,14 +204,14 @@ def _ip_block(cidr: str, excluded: list[str]) -> dict:
 # ---------------------------------------------------------------- apply
 
 
-def apply_guardrails(api: KubeApi, namespace: str, spec: GuardrailSpec) -> None:
+def apply_guardrails(api: ApiGroups, namespace: str, spec: GuardrailSpec) -> None:
     # LimitRange first: with the quota in place, pods without requests/limits
     # are rejected unless the LimitRange defaults are already there.
     for obj in guardrail_objects(spec):
         _create_or_replace(api, namespace, obj)
 
 
-def _create_or_replace(api: KubeApi, namespace: str, obj: dict) -> None:
+def _create_or_replace(api: ApiGroups, namespace: str, obj: dict) -> None:
     kind, name = obj["kind"], obj["metadata"]["name"]
     create, read, replace = _operations(api, kind)
     with api_errors(f"applying {kind} {name} in {namespace}", api.host):
@@ -234,7 +234,7 @@ def _create_or_replace(api: KubeApi, namespace: str, obj: dict) -> None:
                     raise
 
 
-def _operations(api: KubeApi, kind: str) -> tuple[Callable, Callable, Callable]:
+def _operations(api: ApiGroups, kind: str) -> tuple[Callable, Callable, Callable]:
     if kind == "ResourceQuota":
         c = api.core
         return (

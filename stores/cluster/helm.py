@@ -32,7 +32,7 @@ PROCESS_GRACE_SECONDS = 30
 MAX_ERROR_CHARS = 800
 
 
-class Helm:
+class HelmCli:
     def __init__(
         self,
         binary: str,

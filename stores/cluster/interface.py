@@ -1,9 +1,10 @@
 """What the product may ask of the cluster layer, as Protocols.
 
-``Cluster`` and ``Helm`` implement them, and so do the unit tests' fakes
-(``stores/tests/fakes.py``); a test compares every method's signature, so the
-three cannot drift apart. A new method goes into the class, here (one block,
-with its docstring) and into the fake.
+``KubernetesClient`` and ``HelmCli`` implement them, and so do the unit tests' fakes
+(``stores/tests/fakes.py``). mypy checks each against its Protocol (the fakes
+declare it at the end of their module), so they cannot drift apart. A new
+method goes into the class, here (one block, with its docstring) and into the
+fake.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ StopCheck = Callable[[], str | None]
 
 
 @runtime_checkable
-class ClusterApi(Protocol):
+class Kubernetes(Protocol):
     """The Kubernetes API, through the official client. Every call has a timeout."""
 
     def version(self) -> str:
@@ -111,7 +112,7 @@ class ClusterApi(Protocol):
 
 
 @runtime_checkable
-class HelmApi(Protocol):
+class Helm(Protocol):
     """The `helm` CLI, with JSON output."""
 
     def status(self, release: str, namespace: str) -> dict | None:
@@ -154,7 +155,7 @@ class HelmApi(Protocol):
         should_stop: StopCheck,
         values_files: Sequence[str] = (),
     ) -> dict:
-        """`helm upgrade --install` without --wait (use ClusterApi.wait_until_ready).
+        """`helm upgrade --install` without --wait (use Kubernetes.wait_until_ready).
 
         `values_files` come first and `values` last. A stuck upgrade is rolled back to its
         last deployed revision and a release that never deployed is uninstalled first.

@@ -9,7 +9,7 @@ Job that succeeded is kept, its work is done.
 
 from __future__ import annotations
 
-from .client import KubeApi, api_errors, is_status
+from .client import ApiGroups, api_errors, is_status
 
 
 def job_failed(job: dict) -> bool:
@@ -31,18 +31,18 @@ def job_succeeded(job: dict) -> bool:
     return False
 
 
-def delete_unfinished_jobs(api: KubeApi, namespace: str, label_selector: str | None) -> list[str]:
+def delete_unfinished_jobs(api: ApiGroups, namespace: str, label_selector: str | None) -> list[str]:
     return _delete_jobs(api, namespace, label_selector, keep_succeeded=True)
 
 
-def delete_jobs(api: KubeApi, namespace: str, label_selector: str) -> list[str]:
+def delete_jobs(api: ApiGroups, namespace: str, label_selector: str) -> list[str]:
     """Every matching Job, succeeded ones too: before an upgrade or rollback whose
     chart may render the Job's pod template differently (Helm would fail with
     "field is immutable"). Helm creates the Job again, and it runs again."""
     return _delete_jobs(api, namespace, label_selector, keep_succeeded=False)
 
 
-def _delete_jobs(api: KubeApi, namespace: str, label_selector: str | None, *, keep_succeeded: bool) -> list[str]:
+def _delete_jobs(api: ApiGroups, namespace: str, label_selector: str | None, *, keep_succeeded: bool) -> list[str]:
     deleted = []
     with api_errors(f"deleting unfinished jobs in {namespace}", api.host):
         jobs = api.batch.list_namespaced_job(

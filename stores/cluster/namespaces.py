@@ -7,14 +7,14 @@ from collections.abc import Callable
 
 from kubernetes import watch
 
-from .client import KubeApi, api_errors, is_status
+from .client import ApiGroups, api_errors, is_status
 from .errors import ClusterError, NamespaceStuck, Stopped
 
 # A namespace deletion wait re-checks should_stop/the deadline at least this often.
 DELETE_WATCH_CHUNK_SECONDS = 2
 
 
-def ensure_namespace(api: KubeApi, name: str, labels: dict[str, str], annotations: dict[str, str]) -> None:
+def ensure_namespace(api: ApiGroups, name: str, labels: dict[str, str], annotations: dict[str, str]) -> None:
     body = {"metadata": {"name": name, "labels": dict(labels), "annotations": dict(annotations)}}
     with api_errors(f"creating namespace {name}", api.host):
         try:
@@ -33,7 +33,7 @@ def ensure_namespace(api: KubeApi, name: str, labels: dict[str, str], annotation
         api.core.patch_namespace(name, body=patch, _request_timeout=api.timeout)
 
 
-def namespace_phase(api: KubeApi, name: str) -> str | None:
+def namespace_phase(api: ApiGroups, name: str) -> str | None:
     with api_errors(f"reading namespace {name}", api.host):
         try:
             ns = api.core.read_namespace(name, _request_timeout=api.timeout)
@@ -44,7 +44,7 @@ def namespace_phase(api: KubeApi, name: str) -> str | None:
     return (ns.status.phase if ns.status else None) or "Active"
 
 
-def list_namespaces(api: KubeApi, label_selector: str) -> list[dict]:
+def list_namespaces(api: ApiGroups, label_selector: str) -> list[dict]:
     with api_errors("listing namespaces", api.host):
         result = api.core.list_namespace(label_selector=label_selector, _request_timeout=api.timeout)
     return [
@@ -61,7 +61,7 @@ def list_namespaces(api: KubeApi, label_selector: str) -> list[dict]:
 
 
 def delete_namespace(
-    api: KubeApi,
+    api: ApiGroups,
     name: str,
     *,
     should_stop: Callable[[], str | None] | None,
@@ -97,7 +97,7 @@ def delete_namespace(
                 return
 
 
-def _watch_until_deleted(api: KubeApi, name: str, resource_version: str, seconds: int) -> bool:
+def _watch_until_deleted(api: ApiGroups, name: str, resource_version: str, seconds: int) -> bool:
     """True once a DELETED event arrives; False when the watch chunk ends."""
     w = watch.Watch()
     try:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from kubernetes import watch
 
-from .client import KubeApi, is_status, translate
+from .client import ApiGroups, is_status, translate
 from .diagnosis import Snapshot, assess, find_failure
 from .errors import ClusterError, ClusterUnavailable, Stopped, WorkloadFailed
 from .namespaces import namespace_phase
@@ -40,7 +40,7 @@ class _Reflector:
 
     def __init__(
         self,
-        api: KubeApi,
+        api: ApiGroups,
         kind: str,
         list_fn: Callable,
         namespace: str,
@@ -144,7 +144,7 @@ class _Reflector:
 class NamespaceWatch:
     """Context manager holding one reflector per kind the wait looks at."""
 
-    def __init__(self, api: KubeApi, namespace: str):
+    def __init__(self, api: ApiGroups, namespace: str):
         self._changed = threading.Condition()
         self._dirty = False
         self._stopping = threading.Event()
@@ -226,7 +226,7 @@ class NamespaceWatch:
 
 
 def wait_until_ready(
-    api: KubeApi,
+    api: ApiGroups,
     namespace: str,
     *,
     should_stop: Callable[[], str | None],

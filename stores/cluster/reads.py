@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from kubernetes.utils import parse_quantity
 
-from .client import KubeApi, api_errors
+from .client import ApiGroups, api_errors
 from .diagnosis import OOM_KILLED, event_last_seen, parse_time
 
 # A store namespace holds a handful of objects, but a crash-looping pod or a
@@ -79,20 +79,20 @@ class QuotaUsage:
 # ---------------------------------------------------------------- reads
 
 
-def list_pods(api: KubeApi, namespace: str) -> list[PodStatus]:
+def list_pods(api: ApiGroups, namespace: str) -> list[PodStatus]:
     with api_errors(f"listing pods in {namespace}", api.host):
         result = api.core.list_namespaced_pod(namespace, _request_timeout=api.timeout)
     pods = [pod_status(api.to_dict(item)) for item in result.items]
     return sorted(pods, key=lambda p: p.name)
 
 
-def list_events(api: KubeApi, namespace: str, limit: int = 50) -> list[ClusterEvent]:
+def list_events(api: ApiGroups, namespace: str, limit: int = 50) -> list[ClusterEvent]:
     with api_errors(f"listing events in {namespace}", api.host):
         result = api.core.list_namespaced_event(namespace, limit=EVENT_LIST_LIMIT, _request_timeout=api.timeout)
     return fold_events([api.to_dict(item) for item in result.items])[:limit]
 
 
-def quota_usage(api: KubeApi, namespace: str) -> list[QuotaUsage]:
+def quota_usage(api: ApiGroups, namespace: str) -> list[QuotaUsage]:
     with api_errors(f"reading the resource quota of {namespace}", api.host):
         result = api.core.list_namespaced_resource_quota(namespace, _request_timeout=api.timeout)
     lines: list[QuotaUsage] = []

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import base64
 
-from .client import KubeApi, api_errors, is_status
+from .client import ApiGroups, api_errors, is_status
 from .guardrails import MANAGED_BY
 
 
-def ensure_secret(api: KubeApi, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
+def ensure_secret(api: ApiGroups, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
     """Create the Secret, or return what is already there, adding only the
     keys it is missing. Returns the data as stored."""
     with api_errors(f"storing secret {name} in {namespace}", api.host):
@@ -42,12 +42,12 @@ def ensure_secret(api: KubeApi, namespace: str, name: str, data: dict[str, str])
         return {**missing, **existing}
 
 
-def read_secret(api: KubeApi, namespace: str, name: str) -> dict[str, str] | None:
+def read_secret(api: ApiGroups, namespace: str, name: str) -> dict[str, str] | None:
     with api_errors(f"reading secret {name} in {namespace}", api.host):
         return _read(api, namespace, name)
 
 
-def _read(api: KubeApi, namespace: str, name: str) -> dict[str, str] | None:
+def _read(api: ApiGroups, namespace: str, name: str) -> dict[str, str] | None:
     try:
         secret = api.core.read_namespaced_secret(name, namespace, _request_timeout=api.timeout)
     except Exception as exc:

@@ -1,14 +1,14 @@
 """The store engines this platform can provision, by key."""
 
-from stores.engines.base import Blueprint, Credential, StoreSpec
+from stores.engines.base import Credential, Engine, StoreSpec
 from stores.engines.medusa import MEDUSA
 from stores.engines.woocommerce import WOOCOMMERCE
 
-ENGINES: dict[str, Blueprint] = {bp.key: bp for bp in (WOOCOMMERCE, MEDUSA)}
-ENGINE_CHOICES = [(bp.key, bp.label) for bp in ENGINES.values()]
+ENGINES: dict[str, Engine] = {engine.key: engine for engine in (WOOCOMMERCE, MEDUSA)}
+ENGINE_CHOICES = [(engine.key, engine.label) for engine in ENGINES.values()]
 
-__all__ = ["ENGINES", "ENGINE_CHOICES", "Blueprint", "Credential", "StoreSpec", "get_engine"]
+__all__ = ["ENGINES", "ENGINE_CHOICES", "Credential", "Engine", "StoreSpec", "get_engine"]
 
 
-def get_engine(key: str) -> Blueprint:
+def get_engine(key: str) -> Engine:
     return ENGINES[key]

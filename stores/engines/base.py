@@ -1,6 +1,6 @@
-"""What an engine (a kind of store) is: a small declarative blueprint.
+"""What an engine (a kind of store) is: a small declarative engine.
 
-Blueprints know nothing of Django or of the cluster client; the provisioning
+Engines know nothing of Django or of the cluster client; the provisioning
 steps hand them a `StoreSpec` and get back plain data (Helm values, the
 credentials to generate, where the shop admin lives).
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class StoreSpec:
-    """Everything a blueprint needs to know about one store."""
+    """Everything a engine needs to know about one store."""
 
     slug: str
     store_id: int
@@ -41,7 +41,7 @@ class Credential:
 
 
 @dataclass(frozen=True)
-class Blueprint:
+class Engine:
     key: str
     label: str
     description: str

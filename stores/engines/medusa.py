@@ -1,6 +1,6 @@
 """MedusaJS v2 on PostgreSQL and Redis, with a storefront (charts/medusa)."""
 
-from stores.engines.base import Blueprint, Credential, StoreSpec, generate_password, release_values
+from stores.engines.base import Credential, Engine, StoreSpec, generate_password, release_values
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
@@ -14,7 +14,7 @@ def _secret(spec: StoreSpec) -> dict[str, str]:
     }
 
 
-MEDUSA = Blueprint(
+MEDUSA = Engine(
     key="medusa",
     label="MedusaJS",
     description="Medusa v2 with PostgreSQL and Redis, its admin and a storefront with cash on delivery.",

@@ -1,6 +1,6 @@
 """WooCommerce on WordPress + MariaDB (charts/woocommerce)."""
 
-from stores.engines.base import Blueprint, Credential, StoreSpec, generate_password, release_values
+from stores.engines.base import Credential, Engine, StoreSpec, generate_password, release_values
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
@@ -13,7 +13,7 @@ def _secret(spec: StoreSpec) -> dict[str, str]:
     }
 
 
-WOOCOMMERCE = Blueprint(
+WOOCOMMERCE = Engine(
     key="woocommerce",
     label="WooCommerce",
     description="WordPress with WooCommerce, MariaDB, Cash on Delivery enabled.",

@@ -1,8 +1,8 @@
-"""Stand-ins for the cluster layer's two entry points (Cluster and Helm).
+"""Stand-ins for the cluster layer's two entry points (the Kubernetes and Helm Protocols).
 
-They implement its Protocols, ``cluster.ClusterApi`` and ``cluster.HelmApi``,
+They implement its Protocols, ``cluster.Kubernetes`` and ``cluster.Helm``,
 structurally (no subclassing: a method missing here must not be filled in by the
-Protocol's empty one); ``stores/cluster/tests/test_interface.py`` checks them.
+Protocol's empty one); mypy checks them against the Protocols (end of module).
 
 They are the only fakes in the unit tests: everything above the cluster
 boundary (lifecycle, steps, tasks, views) runs for real against the test DB.
@@ -11,6 +11,7 @@ boundary (lifecycle, steps, tasks, views) runs for real against the test DB.
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -220,3 +221,9 @@ def _chart_of(chart_path) -> dict:
     values = yaml.safe_load((path / "values.yaml").read_text()) if (path / "values.yaml").exists() else {}
     name, version = meta.get("name", path.name), str(meta.get("version", "0.0.0"))
     return {"name": name, "version": version, "name_version": f"{name}-{version}", "values": values or {}}
+
+
+if TYPE_CHECKING:
+    # mypy (make lint) checks that the fakes give the product what the real classes give it.
+    _kubernetes: cluster.Kubernetes = FakeCluster()
+    _helm: cluster.Helm = FakeHelm()

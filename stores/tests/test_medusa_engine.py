@@ -1,4 +1,4 @@
-"""The MedusaJS blueprint: offered for real, its secret, values and guardrails."""
+"""The MedusaJS engine: offered for real, its secret, values and guardrails."""
 
 import pytest
 from django.urls import reverse

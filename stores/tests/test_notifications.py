@@ -135,7 +135,7 @@ def test_it_queues_the_mail_on_the_control_cluster(fake_cluster, claimed_store, 
         tasks.provision(claimed_store.pk)
 
     queued = [(q.task["name"], q.key) for q in OrmQ.objects.all() if q.task["name"].startswith("notify-")]
-    assert queued == [(f"notify-store-{claimed_store.pk}-ready", settings.CONTROL_CLUSTER)]
+    assert queued == [(f"notify-store-{claimed_store.pk}-ready", settings.CONTROL_QUEUE)]
     assert mail.outbox == []  # the worker that made the transition sends nothing itself
 
 

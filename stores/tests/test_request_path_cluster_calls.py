@@ -120,7 +120,7 @@ def test_it_only_reads_the_cluster_in_bounded_reads_on_every_page(
     assert counted["helm"] == 0
     # The create, the delete and the retry changed rows and queued work, no more:
     # the new store took the free slot (a provision task), the delete went to
-    # the control cluster, the retried store waits in line for a slot.
+    # the control queue, the retried store waits in line for a slot.
     assert Store.objects.get(slug="shop-new").status == Status.PROVISIONING
     assert Store.objects.get(pk=ready.pk).status == Status.DELETING
     assert Store.objects.get(pk=failed.pk).status == Status.QUEUED

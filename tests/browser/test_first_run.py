@@ -2,7 +2,7 @@
 
 The platform is started the way `make run` starts it (scripts/run.sh: the
 cluster decision, migrations, static files, then honcho with the Procfile:
-gunicorn and both task clusters), with KUBECONFIG pointing at a missing file,
+gunicorn and both task queues), with KUBECONFIG pointing at a missing file,
 a fresh SQLite database and nothing on PATH that could make a kind cluster. So
 it falls back to the local control plane (LOCALCLUSTER_DIR, shared and reused)
 and says so in the terminal and on every page. A new user then signs up and

@@ -224,7 +224,7 @@ def recipe_env(*, node: Path, app_dir: Path, database_url: str, redis_url: str, 
 
 
 def store_secret() -> dict:
-    """Values like the ones the blueprint puts in the store secret."""
+    """Values like the ones the engine puts in the store secret."""
     return {
         "admin-email": f"owner-{secrets.token_hex(3)}@example.org",
         "admin-password": secrets.token_urlsafe(18),

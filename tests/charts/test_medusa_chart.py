@@ -1,7 +1,7 @@
 """charts/medusa rendered with helm (no cluster needed).
 
 The chart is rendered with the values the platform passes (built by the
-MedusaJS blueprint) and each values profile. The recipe under files/ (the
+MedusaJS engine) and each values profile. The recipe under files/ (the
 project, setup.sh, start-server.sh, the storefront) is rendered as it is;
 the tests that need a recipe with a nested tree and a large lockfile copy
 the chart to a temporary directory and add stand-in files there.
@@ -164,7 +164,7 @@ def test_it_refuses_an_unpinned_image(helm, values_file):
 # --- the platform's contract -----------------------------------------------------
 
 
-def test_it_reads_only_secret_keys_the_blueprint_generates(helm, values_file):
+def test_it_reads_only_secret_keys_the_engine_generates(helm, values_file):
     secret_keys = set(MEDUSA.build_secret(StoreSpec("acme", 1, "alice", "a@example.org", "h", "http://h", "nginx")))
     used = set()
     for spec in pod_specs(render(helm, values_file)).values():

@@ -51,14 +51,14 @@ def _rules(helm: str, role: str) -> dict[tuple[str, str], set[str]]:
 
 
 def _engine_kinds(helm: str, tmp_path, key: str, profile: str) -> set[str]:
-    blueprint = ENGINES[key]
+    engine = ENGINES[key]
     spec = StoreSpec(slug="acme", store_id=1, owner="alice", owner_email="alice@example.org",
                      host="store-acme.example.org", url="http://store-acme.example.org", ingress_class="nginx")
     values = tmp_path / f"{key}-values.yaml"
-    values.write_text(yaml.safe_dump(blueprint.build_values(spec)))
-    chart = REPO_ROOT / "charts" / blueprint.chart
+    values.write_text(yaml.safe_dump(engine.build_values(spec)))
+    chart = REPO_ROOT / "charts" / engine.chart
     profile_args = ["-f", str(chart / f"values-{profile}.yaml")] if profile else []
-    return {doc["kind"] for doc in _render(helm, blueprint.chart, *profile_args, "-f", str(values))}
+    return {doc["kind"] for doc in _render(helm, engine.chart, *profile_args, "-f", str(values))}
 
 
 @pytest.mark.parametrize("key", sorted(ENGINES))

@@ -22,7 +22,7 @@ NAMESPACE = "store-acme"
 
 def platform_values(release: str = RELEASE) -> dict:
     """The values the platform itself passes for the store behind `release`,
-    built by the WooCommerce blueprint, so the chart is tested against them."""
+    built by the WooCommerce engine, so the chart is tested against them."""
     slug = release.removeprefix("store-")
     host = f"store-{slug}.127.0.0.1.nip.io"
     spec = StoreSpec(

@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from stores.cluster import (
     ClusterError,
     GuardrailSpec,
-    Helm,
+    HelmCli,
     NamespaceStuck,
     Stopped,
     WorkloadFailed,
@@ -39,7 +39,7 @@ def cluster(local_cluster):
 
 @pytest.fixture(scope="module")
 def helm(local_cluster):
-    return Helm(str(local_cluster.helm), str(local_cluster.kubeconfig))
+    return HelmCli(str(local_cluster.helm), str(local_cluster.kubeconfig))
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 Every rendered object goes through a server-side dry run (strict field
 validation) in a namespace set up as the platform sets up a Medusa store's:
 Pod Security `baseline` enforced (`restricted` warned), and the guardrails'
-ResourceQuota and LimitRange with the MedusaJS blueprint's overrides. Pods
+ResourceQuota and LimitRange with the MedusaJS engine's overrides. Pods
 built from the pod templates must also be admitted where `restricted` is
 enforced, and by the LimitRange (the setup Job's 3Gi for the build).
 """

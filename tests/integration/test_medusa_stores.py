@@ -44,7 +44,7 @@ def test_it_takes_a_medusa_store_to_ready_reveals_credentials_and_deletes_it(
     ns = "store-medusa-e2e"
 
     assert core.read_namespace(ns).metadata.labels["store-provisioner.io/engine"] == "medusa"
-    # The blueprint's raised guardrails are what the namespace got.
+    # The engine's raised guardrails are what the namespace got.
     assert core.read_namespaced_limit_range("store-limits", ns).spec.limits[0].max["memory"] == "3Gi"
     assert core.read_namespaced_resource_quota("store-quota", ns).spec.hard["limits.memory"] == "8Gi"
     policies = {p.metadata.name for p in k8s.NetworkingV1Api(api).list_namespaced_network_policy(ns).items}

@@ -65,7 +65,7 @@ def test_it_mails_logs_and_counts_a_store_provisioned_by_real_workers(alice, pla
     store.refresh_from_db()
     assert store.status == Status.READY, store.failure_reason
 
-    # The control cluster sent the mail (the console backend prints it; a
+    # The control queue sent the mail (the console backend prints it; a
     # message ends with a line of dashes). The one for this store is the
     # message that links to its page.
     link = f"https://provisioner.example.com/stores/{store.pk}/"

@@ -1,6 +1,6 @@
 """Several replicas of every process, one provisioning limit.
 
-Production runs two web replicas and two replicas of each task cluster
+Production runs two web replicas and two replicas of each task queue
 (charts/platform): each `provisioner` replica has MAX_CONCURRENT_PROVISIONS
 workers, so four workers compete for two slots. The limit holds because a
 slot is claimed in the database (lifecycle.claim_provision_slots, under the
@@ -49,7 +49,7 @@ REDIS_SERVER = "/usr/bin/redis-server"
 
 @pytest.fixture
 def replicas(local_cluster):
-    """start(**env) -> the URLs of two web replicas; each replica also runs both task clusters."""
+    """start(**env) -> the URLs of two web replicas; each replica also runs both task queues."""
     started: list[Platform] = []
 
     def start(**env) -> list[str]:
@@ -249,7 +249,7 @@ def _provision_six_at_once(django_user_model, replicas, prefix: str, **env) -> N
     tasks = Task.objects.filter(name__in=names)
     wait_for(lambda: tasks.count() >= STORES, timeout=60, what="the provision tasks' results")
     assert sorted(tasks.values_list("name", flat=True)) == names  # one task each
-    assert all(t.success and t.cluster == settings.PROVISION_CLUSTER for t in tasks)
+    assert all(t.success and t.cluster == settings.PROVISION_QUEUE for t in tasks)
 
     overlap = _max_overlap([(r.started_at, r.ready_at) for r in rows])
     broker = "redis" if env.get("REDIS_URL") else "orm"
@@ -272,7 +272,7 @@ def _provision_six_at_once(django_user_model, replicas, prefix: str, **env) -> N
     # The limit was reached (four workers for six stores) and never passed.
     assert overlap == LIMIT
 
-    # Delete them through the web replicas too: the control clusters' replicas
+    # Delete them through the web replicas too: the control queues' replicas
     # take the deletes (the `cleanup` fixture is the backstop).
     began = time.monotonic()
     for owner, r in zip(owners, sorted(rows, key=lambda r: r.slug), strict=True):

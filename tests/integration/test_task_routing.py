@@ -1,7 +1,7 @@
-"""Which task cluster runs which task, with real `qcluster` processes of both clusters.
+"""Which task queue runs which task, with real `qcluster` processes of both clusters.
 
-A provision started from the control cluster (by a delete that frees a slot,
-or by reconcile) must still run on the provision cluster: django-q2 records
+A provision started from the control queue (by a delete that frees a slot,
+or by reconcile) must still run on the provision queue: django-q2 records
 the cluster that ran each task on its Task row.
 """
 
@@ -93,17 +93,17 @@ def test_it_runs_a_provision_freed_by_a_delete_on_the_provision_cluster(
         tasks.request_delete(store.pk)
     wait_for(lambda: Store.objects.filter(status=Status.DELETED).count() == 3, timeout=180, what="the deletes")
 
-    assert _ran_on(f"delete-store-{first.pk}") == settings.CONTROL_CLUSTER
-    assert _ran_on(f"provision-store-{third.pk}") == settings.PROVISION_CLUSTER
+    assert _ran_on(f"delete-store-{first.pk}") == settings.CONTROL_QUEUE
+    assert _ran_on(f"provision-store-{third.pk}") == settings.PROVISION_QUEUE
 
 
 def test_it_runs_a_store_started_by_reconcile_on_the_provision_cluster(alice, platform, cleanup):
     platform()
     store = lifecycle.create_store(alice, "route-reconciled", "woocommerce")  # queued, never enqueued
 
-    async_task("stores.tasks.reconcile", cluster=settings.CONTROL_CLUSTER, task_name="reconcile-now")
+    async_task("stores.tasks.reconcile", cluster=settings.CONTROL_QUEUE, task_name="reconcile-now")
     wait_for(lambda: _status(store)[0] in FINAL, timeout=120, what="the store to be provisioned")
 
     assert _status(store)[0] == Status.READY
-    assert _ran_on("reconcile-now") == settings.CONTROL_CLUSTER
-    assert _ran_on(f"provision-store-{store.pk}") == settings.PROVISION_CLUSTER
+    assert _ran_on("reconcile-now") == settings.CONTROL_QUEUE
+    assert _ran_on(f"provision-store-{store.pk}") == settings.PROVISION_QUEUE

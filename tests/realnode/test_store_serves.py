@@ -16,14 +16,14 @@ import pytest
 
 from stores import lifecycle, tasks
 from stores.engines import ENGINES
-from stores.engines.base import Blueprint, Credential, generate_password, release_values
+from stores.engines.base import Credential, Engine, generate_password, release_values
 from stores.models import Status, StoreEvent
 from tests.realnode.support import INGRESS_PROXY, NODE_NAME, VALUES_FILE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHART = VALUES_FILE.parent / "charts" / "webshop"
 
-WEBSHOP = Blueprint(
+WEBSHOP = Engine(
     key="webshop",
     label="Web shop (real-node test)",
     description="busybox httpd behind a Service and an Ingress",

@@ -1,7 +1,7 @@
 """Fakes at the client boundary: list methods that also feed watch events.
 
-They stand in for the ``kubernetes`` client *below* ``ClusterApi``, so the
-layer's own code runs in its tests; the fakes of ``ClusterApi``/``HelmApi``
+They stand in for the ``kubernetes`` client *below* ``Kubernetes``, so the
+layer's own code runs in its tests; the fakes of ``Kubernetes``/``Helm``
 themselves are in ``stores/tests/fakes.py``.
 """
 
@@ -72,7 +72,7 @@ class FakeWatch:
 
 
 def fake_api(phase: str = "Active", **kinds: FakeKind) -> SimpleNamespace:
-    """A KubeApi stand-in whose list methods are the given FakeKinds, for a
+    """A ApiGroups stand-in whose list methods are the given FakeKinds, for a
     namespace in the given phase."""
     kind = {
         name: kinds.get(name) or FakeKind()

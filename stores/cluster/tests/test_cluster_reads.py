@@ -9,7 +9,7 @@ import pytest
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from stores.cluster import Cluster, ClusterError, ClusterUnavailable, connect
+from stores.cluster import ClusterError, ClusterUnavailable, KubernetesClient, connect
 from stores.cluster.reads import ClusterEvent, fold_events, pod_status, quota_lines
 from stores.cluster.tests.fakes import FakeKind, fake_api, raising
 
@@ -242,13 +242,13 @@ def test_it_leaves_the_usage_unknown_before_the_first_count():
     assert (line.used, line.hard, line.fraction, line.exhausted) == ("", "10", None, False)
 
 
-# ---------------------------------------------------------------- through Cluster
+# ---------------------------------------------------------------- through KubernetesClient
 
 
 def test_cluster_lists_pods_by_name():
     pods = FakeKind(_pod("web-2"), _pod("db-0"), _pod("web-1"))
 
-    assert [p.name for p in Cluster(fake_api(pods=pods)).list_pods("store-acme")] == ["db-0", "web-1", "web-2"]
+    assert [p.name for p in KubernetesClient(fake_api(pods=pods)).list_pods("store-acme")] == ["db-0", "web-1", "web-2"]
 
 
 def test_cluster_lists_folded_events_up_to_the_limit():
@@ -259,7 +259,7 @@ def test_cluster_lists_folded_events_up_to_the_limit():
         ]
     )
 
-    listed = Cluster(fake_api(events=events)).list_events("store-acme", limit=3)
+    listed = KubernetesClient(fake_api(events=events)).list_events("store-acme", limit=3)
 
     assert [e.reason for e in listed] == ["R9", "R8", "R7"]
 
@@ -267,7 +267,7 @@ def test_cluster_lists_folded_events_up_to_the_limit():
 def test_cluster_reads_quota_usage():
     quota = FakeKind(_quota({"pods": "10"}, {"pods": "4"}))
 
-    (line,) = Cluster(fake_api(resourcequotas=quota)).quota_usage("store-acme")
+    (line,) = KubernetesClient(fake_api(resourcequotas=quota)).quota_usage("store-acme")
 
     assert (line.quota, line.resource, line.used, line.hard) == ("store-quota", "pods", "4", "10")
 
@@ -280,7 +280,7 @@ def test_cluster_reads_say_unreachable_when_the_server_does_not_answer(method):
         kind.list_error = timeout
 
     with pytest.raises(ClusterUnavailable, match=r"unreachable .*Read timed out"):
-        getattr(Cluster(api), method)("store-acme")
+        getattr(KubernetesClient(api), method)("store-acme")
 
 
 def test_cluster_reads_pass_on_a_refusal():
@@ -290,7 +290,7 @@ def test_cluster_reads_pass_on_a_refusal():
     )
 
     with pytest.raises(ClusterError, match="listing pods in store-acme failed: pods is forbidden"):
-        Cluster(api).list_pods("store-acme")
+        KubernetesClient(api).list_pods("store-acme")
 
 
 def test_cluster_reads_give_up_at_once_on_a_closed_port(tmp_path):

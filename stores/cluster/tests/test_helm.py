@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stores.cluster import ClusterError, ClusterUnavailable, Helm, Stopped
+from stores.cluster import ClusterError, ClusterUnavailable, HelmCli, Stopped
 from stores.cluster import helm as helm_module
 
 STANDIN = Path(__file__).with_name("standin_helm.py")
@@ -47,8 +47,8 @@ class StandIn:
     def commands(self) -> list[str]:
         return [call["command"] for call in self.calls()]
 
-    def helm(self) -> Helm:
-        return Helm(str(self.binary), "/etc/store/kubeconfig", "store-ctx")
+    def helm(self) -> HelmCli:
+        return HelmCli(str(self.binary), "/etc/store/kubeconfig", "store-ctx")
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def never_stop():
     return None
 
 
-def install(helm: Helm, values=None, should_stop=never_stop, values_files=()):
+def install(helm: HelmCli, values=None, should_stop=never_stop, values_files=()):
     return helm.upgrade_install(
         "acme",
         "/charts/woocommerce",
@@ -213,7 +213,7 @@ def test_it_trims_long_errors(standin):
 
 def test_it_fails_clearly_when_helm_is_missing(tmp_path):
     with pytest.raises(ClusterError, match="can not run helm"):
-        Helm(str(tmp_path / "no-helm"), None).status("acme", "store-acme")
+        HelmCli(str(tmp_path / "no-helm"), None).status("acme", "store-acme")
 
 
 # ---------------------------------------------------------------- stopping

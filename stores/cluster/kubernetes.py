@@ -1,4 +1,4 @@
-"""``Cluster``: the one object the product uses to talk to Kubernetes."""
+"""``KubernetesClient``: the ``Kubernetes`` Protocol over the official client."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from kubernetes import client as k8s
 
 from . import access, dryrun, guardrails, jobs, namespaces, readiness, reads, secrets
-from .client import KubeApi, api_errors, load_api_client
+from .client import ApiGroups, api_errors, load_api_client
 from .errors import ClusterUnavailable
 from .guardrails import GuardrailSpec
 from .reads import ClusterEvent, PodStatus, QuotaUsage
@@ -17,16 +17,16 @@ from .reads import ClusterEvent, PodStatus, QuotaUsage
 VERSION_TIMEOUT_SECONDS = 5
 
 
-def connect(kubeconfig: str | None = None, context: str | None = None, request_timeout: float = 10) -> Cluster:
-    """Build a Cluster from a kubeconfig path (None: $KUBECONFIG, in-cluster
+def connect(kubeconfig: str | None = None, context: str | None = None, request_timeout: float = 10) -> KubernetesClient:
+    """Build a client from a kubeconfig path (None: $KUBECONFIG, in-cluster
     service account, ~/.kube/config). Does not contact the API server; call
     ``version()`` for that. Raises ClusterUnavailable when no usable
     configuration is found."""
-    return Cluster(KubeApi(load_api_client(kubeconfig, context, request_timeout), request_timeout))
+    return KubernetesClient(ApiGroups(load_api_client(kubeconfig, context, request_timeout), request_timeout))
 
 
-class Cluster:
-    def __init__(self, api: KubeApi):
+class KubernetesClient:
+    def __init__(self, api: ApiGroups):
         self.api = api
 
     @property
