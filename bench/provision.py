@@ -51,8 +51,9 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from stores import lifecycle, provisioning, tasks  # noqa: E402
+from stores import clients, lifecycle, releases, tasks  # noqa: E402
 from stores.engines import get_engine  # noqa: E402
+from stores.engines.contract import RELEASE_NAME, SECRET_NAME  # noqa: E402
 from stores.models import FINAL, Status, Store, StoreEvent  # noqa: E402
 from tests.platform import Platform  # noqa: E402
 
@@ -88,10 +89,10 @@ def time_helm_floor(owner, slug: str) -> float:
     """helm install --wait --wait-for-jobs with the values the platform would pass."""
     store = Store(owner=owner, slug=slug, engine="woocommerce", pk=10_000)
     engine = get_engine("woocommerce")
-    spec = provisioning.store_spec(store)
-    kube = provisioning.connect()
+    spec = releases.store_spec(store)
+    kube = clients.connect()
     kube.ensure_namespace(store.namespace, {"app.kubernetes.io/managed-by": "store-bench"})
-    kube.ensure_secret(store.namespace, provisioning.SECRET_NAME, engine.build_secret(spec))
+    kube.ensure_secret(store.namespace, SECRET_NAME, engine.build_secret(spec))
     chart = REPO_ROOT / "charts" / engine.chart
     with tempfile.NamedTemporaryFile("w", suffix=".json") as values:
         json.dump(engine.build_values(spec), values)
@@ -99,11 +100,11 @@ def time_helm_floor(owner, slug: str) -> float:
         args = [
             str(HELM),
             "install",
-            provisioning.RELEASE_NAME,
+            RELEASE_NAME,
             str(chart),
             "-n",
             store.namespace,
-            *[a for f in provisioning.chart_values_files(chart) for a in ("--values", f)],
+            *[a for f in releases.values_files(chart) for a in ("--values", f)],
             "--values",
             values.name,
             "--wait",
@@ -115,7 +116,7 @@ def time_helm_floor(owner, slug: str) -> float:
         subprocess.run(args, check=True, capture_output=True, env={**os.environ, "HOME": _workdir})
         elapsed = time.monotonic() - started
     subprocess.run(
-        [str(HELM), "uninstall", provisioning.RELEASE_NAME, "-n", store.namespace],
+        [str(HELM), "uninstall", RELEASE_NAME, "-n", store.namespace],
         check=True,
         capture_output=True,
         env={**os.environ, "HOME": _workdir},

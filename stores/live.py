@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from stores import cluster, provisioning
+from stores import clients, cluster
 from stores.models import Status, Store
 from stores.templatetags.store_tags import duration
 
@@ -102,7 +102,7 @@ def read(store: Store) -> ClusterView | None:
 
 def _read_cluster(namespace: str) -> ClusterView:
     try:
-        kube = provisioning.connect(request_timeout=settings.CLUSTER_READ_TIMEOUT)
+        kube = clients.connect(request_timeout=settings.CLUSTER_READ_TIMEOUT)
         # One after the other, stopping at the first failure: a server that
         # does not answer is waited for once, not three times.
         pods = kube.list_pods(namespace)

@@ -33,7 +33,7 @@ FAILURE_CATEGORIES = (
     ("out_of_memory", Q(message__contains="out of memory") | Q(message__contains="OOMKilled")),
     ("crash_loop", Q(message__contains="CrashLoopBackOff")),
     ("scheduling", Q(message__contains="FailedScheduling")),
-    # The storefront check's store host that no resolver knows (provisioning._unresolved_advice).
+    # The storefront check's store host that no resolver knows (storefront.unresolved_advice).
     ("dns", Q(message__contains=" does not resolve (")),
     ("setup_job", Q(message__startswith="Failed: job ")),
     ("cluster_unreachable", Q(message__contains="cannot reach the Kubernetes API") | Q(message__contains="kubeconfig")),

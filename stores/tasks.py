@@ -13,7 +13,7 @@ from django.db import transaction
 from django_q.tasks import async_task
 
 from observability.logging import store_context
-from stores import lifecycle, provisioning, upgrades
+from stores import lifecycle, provisioning, teardown, upgrades
 from stores.models import Status, Store
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,9 @@ def provision(store_id: int) -> None:
 def delete(store_id: int) -> None:
     with _store_logs(store_id):
         # A cancelled provision may still be stopping; nothing is removed before it has.
-        if not provisioning.wait_for_cancelled_provision(store_id):
+        if not teardown.wait_for_cancelled_provision(store_id):
             return
-        _run_with_lease(store_id, Status.DELETING, provisioning.teardown)
+        _run_with_lease(store_id, Status.DELETING, teardown.teardown)
 
 
 def restart_delete(store_id: int) -> None:

@@ -23,14 +23,14 @@ creates the new one and it runs again (the setup scripts are idempotent).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from django.conf import settings
 
-from stores import cluster, lifecycle, provisioning
+from stores import clients, cluster, lifecycle, provisioning, releases
 from stores.cluster import registry
 from stores.cluster.helm import DEPLOYED_STATES
 from stores.engines import get_engine
+from stores.engines.contract import RELEASE_NAME, SETUP_JOB_SELECTOR
 from stores.models import Status, Store
 
 log = logging.getLogger(__name__)
@@ -57,22 +57,13 @@ def _refusal(status: str) -> str:
     return _BUSY.get(status, f"it is {status}")
 
 
-def chart_dir_for(engine: str) -> Path:
-    return Path(settings.CHARTS_DIR) / get_engine(engine).chart
-
-
-def current_chart_version(engine: str) -> str:
-    """The version of the engine's chart that a new store or an upgrade installs."""
-    return provisioning.chart_version(chart_dir_for(engine))
-
-
 def available_chart(store: Store) -> str | None:
     """The current chart's version when it differs from what the store runs (None
     when they agree, or when the store's chart is not known: installed before
     versions were recorded, or never installed)."""
     if not store.chart_version or store.status in (Status.DELETING, Status.DELETED):
         return None
-    current = current_chart_version(store.engine)
+    current = releases.current_chart_version(store.engine)
     return current if current and current != store.chart_version else None
 
 
@@ -84,9 +75,8 @@ def upgrade(store_id: int) -> Store:
     store = Store.objects.select_related("owner").get(pk=store_id)
     if store.status != Status.READY:
         raise Refused(_refusal(store.status))
-    engine = get_engine(store.engine)
-    chart_dir = chart_dir_for(store.engine)
-    target = provisioning.chart_version(chart_dir)
+    chart = releases.chart_dir(store.engine)
+    target = releases.chart_version(chart)
     before = store.chart_version or "unknown"
     try:
         token = lifecycle.begin_update(store.pk, f"Upgrade to chart {target} requested.", only_from={Status.READY})
@@ -95,29 +85,22 @@ def upgrade(store_id: int) -> Store:
     run = provisioning.Run(store.pk, token, status=Status.UPDATING)
 
     def work():
-        kube = provisioning.connect()
-        _clear_setup_jobs(run, kube, store, engine)
+        kube = clients.connect()
         release = run.run_step(
             "release",
-            lambda: provisioning.helm().upgrade_install(
-                provisioning.RELEASE_NAME,
-                str(chart_dir),
-                store.namespace,
-                engine.build_values(provisioning.store_spec(store)),
-                values_files=provisioning.chart_values_files(chart_dir),
-                timeout_seconds=max(30, int(settings.PROVISION_TIMEOUT)),
-                should_stop=run.should_stop,
+            lambda: releases.install(
+                store, kube, should_stop=run.should_stop, progress=run.progress, replace_setup=True
             ),
-            lambda r: f"Helm release {provisioning.RELEASE_NAME} revision {r.get('version', '?')} installed.",
+            lambda r: f"Helm release {RELEASE_NAME} revision {r.get('version', '?')} installed.",
         )
-        _wait(run, kube, store)
-        version = provisioning.installed_chart_version(release, chart_dir)
+        provisioning.wait_for_workloads(run, kube, store.namespace)
+        version = releases.installed_chart_version(release, chart)
         lifecycle.finish_update(
             store.pk,
             token,
             f"Upgraded: chart {before} → {version}, revision {release.get('version', '?')}.",
             chart_version=version,
-            images=provisioning.chart_images(chart_dir),
+            images=releases.chart_images(chart),
         )
 
     _run(run, work, f"upgrade to chart {target}")
@@ -149,9 +132,9 @@ def rollback(store_id: int) -> Store:
     if store.status not in (Status.READY, Status.FAILED):
         raise Refused(_refusal(store.status))
     engine = get_engine(store.engine)
-    helm = provisioning.helm()
+    helm = clients.helm()
     try:
-        target = previous_revision(helm.history(provisioning.RELEASE_NAME, store.namespace))
+        target = previous_revision(helm.history(RELEASE_NAME, store.namespace))
     except cluster.ClusterError as exc:
         raise Refused(f"its release history cannot be read: {exc}") from None
     if target is None:
@@ -171,23 +154,23 @@ def rollback(store_id: int) -> Store:
     run = provisioning.Run(store.pk, token, status=Status.UPDATING)
 
     def work():
-        kube = provisioning.connect()
-        _clear_setup_jobs(run, kube, store, engine)
+        kube = clients.connect()
+        _clear_setup_jobs(run, kube, store)
         run.run_step(
             "release",
             lambda: helm.rollback(
-                provisioning.RELEASE_NAME,
+                RELEASE_NAME,
                 store.namespace,
                 number,
                 timeout_seconds=max(30, int(settings.PROVISION_TIMEOUT)),
                 should_stop=run.should_stop,
             ),
-            f"Helm release {provisioning.RELEASE_NAME} rolled back to revision {number}.",
+            f"Helm release {RELEASE_NAME} rolled back to revision {number}.",
         )
-        _wait(run, kube, store)
-        now = helm.history(provisioning.RELEASE_NAME, store.namespace)
+        provisioning.wait_for_workloads(run, kube, store.namespace)
+        now = helm.history(RELEASE_NAME, store.namespace)
         revision = max((int(r["revision"]) for r in now), default=0)
-        images = registry.images_in_values(helm.get_values(provisioning.RELEASE_NAME, store.namespace, revision))
+        images = registry.images_in_values(helm.get_values(RELEASE_NAME, store.namespace, revision))
         lifecycle.finish_update(
             store.pk,
             token,
@@ -207,20 +190,12 @@ def _status_now(store_id: int) -> str:
     return Store.objects.filter(pk=store_id).values_list("status", flat=True).first() or "gone"
 
 
-def _clear_setup_jobs(run, kube, store: Store, engine) -> None:
-    if not engine.setup_job_selector:
-        return
+def _clear_setup_jobs(run, kube, store: Store) -> None:
+    # A rollback goes through `helm rollback`, not releases.install: its setup
+    # Job is replaced here, for the same reason (an immutable pod template).
     run.check()
-    for name in kube.delete_jobs(store.namespace, engine.setup_job_selector):
+    for name in kube.delete_jobs(store.namespace, SETUP_JOB_SELECTOR):
         run.progress(f"Removed setup job {name}: the chart creates it again and it runs again.")
-
-
-def _wait(run, kube, store: Store) -> None:
-    run.run_step(
-        "workloads",
-        lambda: kube.wait_until_ready(store.namespace, should_stop=run.should_stop, on_progress=run.progress),
-        "Every workload is ready and the setup job succeeded.",
-    )
 
 
 def _run(run, work, what: str) -> None:

@@ -18,7 +18,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 from accounts.models import store_limit_for
 from accounts.throttle import throttle
 from audit import log as audit
-from stores import lifecycle, live, provisioning, tasks, upgrades
+from stores import credentials, lifecycle, live, provisioning, tasks, upgrades
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
 from stores.models import FINAL, Status, Store, StoreEvent
@@ -339,9 +339,9 @@ def store_credentials(request, pk: int):
         outcome, detail = audit.Outcome.REFUSED, f"the store is {store.status}, not ready"
     else:
         try:
-            context["credentials"] = provisioning.credentials_for(store)
+            context["credentials"] = credentials.credentials_for(store)
             outcome, detail = audit.Outcome.DONE, ""
-        except provisioning.CredentialsUnavailable as exc:
+        except credentials.CredentialsUnavailable as exc:
             context["error"] = f"Could not read the credentials: {exc}"
             outcome, detail = audit.Outcome.FAILED, str(exc)
     # Only the attempt is recorded, never the credentials.

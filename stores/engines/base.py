@@ -50,9 +50,6 @@ class Engine:
     build_secret: Callable[[StoreSpec], dict[str, str]]
     admin_path: str = "/"
     credentials: tuple[Credential, ...] = ()
-    # Jobs matching this selector are re-run from scratch on retry: a failed
-    # Job's template is immutable, so it is removed before `helm upgrade`.
-    setup_job_selector: str = ""
     available: bool = True
     unavailable_reason: str = ""
     # Guardrail overrides for stores of this engine, merged over the
@@ -61,17 +58,3 @@ class Engine:
     # memory than the default allows one container).
     quota_overrides: dict[str, str] = field(default_factory=dict)
     container_max_overrides: dict[str, str] = field(default_factory=dict)
-
-
-def release_values(spec: StoreSpec) -> dict:
-    """The values every engine's chart takes from the platform: the store's name,
-    host and URL, the secret holding its credentials, and its ingress (with TLS
-    when a cert-manager issuer is set)."""
-    values = {
-        "store": {"name": spec.slug.replace("-", " ").title(), "host": spec.host, "url": spec.url},
-        "existingSecret": "store-secret",
-        "ingress": {"enabled": True, "className": spec.ingress_class},
-    }
-    if spec.tls_cluster_issuer:
-        values["ingress"]["tls"] = {"enabled": True, "clusterIssuer": spec.tls_cluster_issuer}
-    return values

@@ -1,6 +1,7 @@
 """MedusaJS v2 on PostgreSQL and Redis, with a storefront (charts/medusa)."""
 
-from stores.engines.base import Credential, Engine, StoreSpec, generate_password, release_values
+from stores.engines.base import Credential, Engine, StoreSpec, generate_password
+from stores.engines.contract import release_values
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
@@ -26,7 +27,6 @@ MEDUSA = Engine(
         Credential("Admin e-mail", "admin-email"),
         Credential("Admin password", "admin-password", secret=True),
     ),
-    setup_job_selector="app.kubernetes.io/component=setup",
     # The setup Job installs and builds the project on first start: the build
     # peaks at about 1.7 GB, so its container is allowed 3Gi (the default
     # maximum is 2Gi), and the namespace's memory and cpu quota leave room for

@@ -1,6 +1,7 @@
 """WooCommerce on WordPress + MariaDB (charts/woocommerce)."""
 
-from stores.engines.base import Credential, Engine, StoreSpec, generate_password, release_values
+from stores.engines.base import Credential, Engine, StoreSpec, generate_password
+from stores.engines.contract import release_values
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
@@ -25,5 +26,4 @@ WOOCOMMERCE = Engine(
         Credential("Admin user", "admin-user"),
         Credential("Admin password", "admin-password", secret=True),
     ),
-    setup_job_selector="app.kubernetes.io/component=setup",
 )

@@ -6,15 +6,15 @@ in-process: the unit tests of any app that provisions a store use them.
 
 import pytest
 
-from stores import provisioning
+from stores import clients
 from stores.tests.fakes import FakeCluster, FakeHelm
 
 
 @pytest.fixture
 def fake_cluster(monkeypatch):
     kube, helm = FakeCluster(), FakeHelm()
-    monkeypatch.setattr(provisioning, "connect", lambda request_timeout=None: kube)
-    monkeypatch.setattr(provisioning, "helm", lambda: helm)
+    monkeypatch.setattr(clients, "connect", lambda request_timeout=None: kube)
+    monkeypatch.setattr(clients, "helm", lambda: helm)
     kube.helm = helm
     return kube
 

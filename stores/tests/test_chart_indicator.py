@@ -4,7 +4,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from stores import lifecycle, upgrades
+from stores import lifecycle, releases
 from stores.models import Status, Store
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +14,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def current():
-    version = upgrades.current_chart_version("woocommerce")
+    version = releases.current_chart_version("woocommerce")
     assert version
     return version
 

@@ -4,7 +4,7 @@ from django.test import override_settings
 
 from provisioner.tests.settings_probe import run as _run
 from provisioner.tests.settings_probe import settings_json as _settings_json
-from stores import provisioning
+from stores import isolation
 from stores.cluster.guardrails import DEFAULT_PRIVATE_CIDRS, network_policies
 
 
@@ -15,7 +15,7 @@ def _denied(spec) -> list[str]:
 
 
 def test_it_denies_link_local_and_cgnat_egress_by_default():
-    denied = _denied(provisioning.guardrail_spec())
+    denied = _denied(isolation.guardrail_spec())
     assert "169.254.0.0/16" in denied
     assert "100.64.0.0/10" in denied
     assert denied == DEFAULT_PRIVATE_CIDRS
@@ -23,7 +23,7 @@ def test_it_denies_link_local_and_cgnat_egress_by_default():
 
 @override_settings(EGRESS_DENIED_CIDRS=["10.0.0.0/8", "198.18.0.0/15"])
 def test_it_takes_the_denied_ranges_from_the_setting():
-    assert _denied(provisioning.guardrail_spec()) == ["10.0.0.0/8", "198.18.0.0/15"]
+    assert _denied(isolation.guardrail_spec()) == ["10.0.0.0/8", "198.18.0.0/15"]
 
 
 def test_it_reads_the_denied_ranges_from_the_environment():

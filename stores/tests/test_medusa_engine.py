@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from stores import lifecycle, provisioning, tasks
+from stores import isolation, lifecycle, tasks
 from stores.cluster.guardrails import DEFAULT_QUOTA, limit_range, resource_quota
 from stores.engines import ENGINES, StoreSpec
 from stores.engines.medusa import MEDUSA
@@ -30,7 +30,6 @@ def test_it_is_available():
     assert MEDUSA.available
     assert MEDUSA.chart == "medusa"
     assert MEDUSA.admin_path == "/app/"
-    assert MEDUSA.setup_job_selector == "app.kubernetes.io/component=setup"
 
 
 def test_it_generates_every_secret_key_the_chart_reads():
@@ -61,8 +60,8 @@ def test_it_builds_the_values_from_the_spec():
 
 @pytest.mark.django_db
 def test_it_raises_the_guardrails_for_the_build(alice):
-    medusa = provisioning.guardrail_spec(lifecycle.create_store(alice, "medusa-shop", "medusa"))
-    woo = provisioning.guardrail_spec(lifecycle.create_store(alice, "woo-shop", "woocommerce"))
+    medusa = isolation.guardrail_spec("medusa")
+    woo = isolation.guardrail_spec("woocommerce")
 
     # The setup Job's container is allowed 3Gi: the build peaks at about 1.7 GB.
     assert limit_range(medusa)["spec"]["limits"][0]["max"]["memory"] == "3Gi"
@@ -71,7 +70,7 @@ def test_it_raises_the_guardrails_for_the_build(alice):
     # Other engines keep the platform's defaults, and the overrides do not leak.
     assert limit_range(woo)["spec"]["limits"][0]["max"]["memory"] == "2Gi"
     assert resource_quota(woo)["spec"]["hard"] == DEFAULT_QUOTA
-    assert provisioning.guardrail_spec().quota == DEFAULT_QUOTA
+    assert isolation.guardrail_spec().quota == DEFAULT_QUOTA
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_q.models import Task
 from prometheus_client.parser import text_string_to_metric_families
 
-from stores import provisioning
+from stores import storefront
 from stores.models import Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +127,7 @@ def test_it_counts_failures_by_reason_category(staff_client, seeded):
 
 def test_it_counts_a_store_host_that_does_not_resolve_as_dns(staff_client, alice):
     # The reason the storefront check itself writes, so the category follows its wording.
-    reason = provisioning._unresolved_advice("store-acme.shops.example.invalid", "[Errno -2] Name or service not known")
+    reason = storefront.unresolved_advice("store-acme.shops.example.invalid", "[Errno -2] Name or service not known")
     _store(alice, "acme", Status.FAILED, failure=reason)
 
     samples = _samples(staff_client.get(URL))

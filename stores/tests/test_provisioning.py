@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from stores import cluster, lifecycle, provisioning, tasks
+from stores import clients, cluster, lifecycle, tasks
 from stores.models import Status, Store, StoreEvent
 
 
@@ -227,13 +227,13 @@ def test_reconcile_starts_queued_stores_when_a_slot_is_free(alice, monkeypatch, 
 
 def test_it_finds_helm_by_setting_then_path_then_the_cached_build(settings, monkeypatch, tmp_path):
     settings.HELM_BIN = "/opt/helm"
-    assert provisioning.helm_binary() == "/opt/helm"
+    assert clients.helm_binary() == "/opt/helm"
 
     settings.HELM_BIN = ""
     (tmp_path / "helm").write_text("#!/bin/sh\n")
     (tmp_path / "helm").chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert provisioning.helm_binary() == str(tmp_path / "helm")
+    assert clients.helm_binary() == str(tmp_path / "helm")
 
     monkeypatch.setenv("PATH", "/nonexistent")
     cache = tmp_path / "cache"
@@ -241,7 +241,7 @@ def test_it_finds_helm_by_setting_then_path_then_the_cached_build(settings, monk
     settings.BASE_DIR = tmp_path / "repo"
     (tmp_path / "repo" / "localcluster").mkdir(parents=True)
     (tmp_path / "repo" / "localcluster" / "versions.env").write_text("HELM_VERSION=v3.99.0  # pinned\n")
-    assert provisioning.helm_binary() == "helm"  # nothing built yet
+    assert clients.helm_binary() == "helm"  # nothing built yet
     (cache / "bin").mkdir(parents=True)
     (cache / "bin" / "helm-v3.99.0").write_text("")
-    assert provisioning.helm_binary() == str(cache / "bin" / "helm-v3.99.0")
+    assert clients.helm_binary() == str(cache / "bin" / "helm-v3.99.0")

@@ -16,7 +16,8 @@ import pytest
 from django.urls import reverse
 from django_q.models import OrmQ
 
-from stores import cluster, lifecycle, live, provisioning
+from stores import clients, cluster, lifecycle, live
+from stores.engines.contract import SECRET_NAME
 from stores.models import Status, Store
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,7 @@ class Counting:
 
 @pytest.fixture
 def counted(monkeypatch, fake_cluster):
-    """The calls made through the cluster layer; going round provisioning.connect fails the test."""
+    """The calls made through the cluster layer; going round clients.connect fails the test."""
     calls = {"connect": [], "methods": [], "helm": 0}
 
     def connect(request_timeout=None):
@@ -58,10 +59,10 @@ def counted(monkeypatch, fake_cluster):
         return fake_cluster.helm
 
     def bypass(*args, **kwargs):
-        raise AssertionError("the cluster layer was reached without provisioning.connect")
+        raise AssertionError("the cluster layer was reached without clients.connect")
 
-    monkeypatch.setattr(provisioning, "connect", connect)
-    monkeypatch.setattr(provisioning, "helm", helm)
+    monkeypatch.setattr(clients, "connect", connect)
+    monkeypatch.setattr(clients, "helm", helm)
     monkeypatch.setattr(cluster, "connect", bypass)
     monkeypatch.setattr(cluster, "Helm", bypass)
     return calls
@@ -88,7 +89,7 @@ def test_it_only_reads_the_cluster_in_bounded_reads_on_every_page(
     ready = _store(alice, "shop-ready", Status.READY)
     failed = _store(alice, "shop-failed", Status.FAILED)
     provisioning_now = _store(alice, "shop-busy", Status.PROVISIONING)
-    fake_cluster.secrets[(ready.namespace, provisioning.SECRET_NAME)] = {"admin-password": "s3cret"}
+    fake_cluster.secrets[(ready.namespace, SECRET_NAME)] = {"admin-password": "s3cret"}
     queued_before = OrmQ.objects.count()
 
     # The enqueues happen on commit: run them (they only write to the queue).

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from stores import lifecycle, provisioning, tasks
+from stores import lifecycle, provisioning, storefront, tasks
 from stores.models import Status, Store, StoreEvent
 
 
@@ -21,7 +21,7 @@ def claimed_store(alice):
 
 
 @pytest.fixture
-def storefront():
+def answering_storefront():
     """A storefront on localhost that answers 503 twice, then 200, counting requests."""
     hits = []
 
@@ -61,21 +61,21 @@ def test_it_fails_the_store_at_once_when_its_host_does_not_resolve(fake_cluster,
 
 def test_it_explains_a_nip_io_host_that_does_not_resolve():
     # The default suffix fails only where the resolver cannot reach nip.io.
-    message = provisioning._unresolved_advice("store-acme.127.0.0.1.nip.io", "Temporary failure in name resolution")
+    message = storefront.unresolved_advice("store-acme.127.0.0.1.nip.io", "Temporary failure in name resolution")
     assert message.startswith("store-acme.127.0.0.1.nip.io does not resolve (Temporary failure in name resolution)")
     assert "nip.io, which needs a DNS resolver that reaches the internet" in message
     assert "INGRESS_DOMAIN_SUFFIX" in message and "CHECK_STORE_URL=false" in message
 
 
 @pytest.mark.django_db
-def test_it_still_polls_a_host_that_resolves_until_it_answers(claimed_store, storefront, monkeypatch):
-    url, hits = storefront
-    monkeypatch.setattr(provisioning, "STOREFRONT_POLL_SECONDS", 0.05)
+def test_it_still_polls_a_host_that_resolves_until_it_answers(claimed_store, answering_storefront, monkeypatch):
+    url, hits = answering_storefront
+    monkeypatch.setattr(storefront, "STOREFRONT_POLL_SECONDS", 0.05)
     token = lifecycle.take_lease(claimed_store.pk, Status.PROVISIONING)
     run = provisioning.Run(claimed_store.pk, token, status=Status.PROVISIONING)
     run.step = "storefront"
 
-    provisioning._wait_for_storefront(url, run)
+    storefront.wait_for_storefront(url, run)
 
     assert len(hits) == 3
     waits = StoreEvent.objects.filter(store=claimed_store, step="storefront", message__startswith="Waiting for")
@@ -83,18 +83,18 @@ def test_it_still_polls_a_host_that_resolves_until_it_answers(claimed_store, sto
 
 
 @pytest.mark.django_db
-def test_it_leaves_the_name_to_an_http_proxy(claimed_store, storefront, monkeypatch):
+def test_it_leaves_the_name_to_an_http_proxy(claimed_store, answering_storefront, monkeypatch):
     # With http_proxy set, urllib asks the proxy for the whole URL: the proxy
     # resolves the store's name, so a name this host cannot resolve is no failure.
-    proxy, hits = storefront
+    proxy, hits = answering_storefront
     monkeypatch.setenv("http_proxy", proxy)
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.setattr(provisioning, "STOREFRONT_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(storefront, "STOREFRONT_POLL_SECONDS", 0.05)
     token = lifecycle.take_lease(claimed_store.pk, Status.PROVISIONING)
     run = provisioning.Run(claimed_store.pk, token, status=Status.PROVISIONING)
     run.step = "storefront"
 
-    provisioning._wait_for_storefront("http://store-acme.shops.example.invalid/", run)
+    storefront.wait_for_storefront("http://store-acme.shops.example.invalid/", run)
 
     assert hits == ["http://store-acme.shops.example.invalid/"] * 3

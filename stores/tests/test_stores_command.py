@@ -5,7 +5,8 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from stores import cluster, lifecycle, provisioning
+from stores import cluster, lifecycle
+from stores.cluster.guardrails import MANAGED_BY_VALUE
 from stores.models import Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ def workers(sync_tasks, fake_cluster, settings):
 
 
 def _managed_labels():
-    return {"app.kubernetes.io/managed-by": provisioning.MANAGED_BY}
+    return {"app.kubernetes.io/managed-by": MANAGED_BY_VALUE}
 
 
 # --- list ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from stores import provisioning
+from stores import images
 from tests.charts.registry_standin import closed_port_url, library_registry, serve
 
 PINNED = [
@@ -38,14 +38,14 @@ def doctor(fake_cluster, settings):
 
 
 def test_it_lists_the_images_the_charts_pin():
-    assert provisioning.pinned_images() == PINNED
+    assert images.pinned_images() == PINNED
 
 
 def test_it_lists_an_image_mirror_from_the_operators_values(settings, tmp_path):
     mirror = tmp_path / "mirror.yaml"
     mirror.write_text(yaml.safe_dump({"mariadb": {"image": {"repository": "mirror.example/mariadb"}}}))
     settings.STORE_VALUES_FILES = [str(mirror)]
-    assert "mirror.example/mariadb:11.8.8" in provisioning.pinned_images()
+    assert "mirror.example/mariadb:11.8.8" in images.pinned_images()
 
 
 def test_it_finds_every_pinned_image_in_the_library(doctor, settings):

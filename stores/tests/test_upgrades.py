@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from stores import cluster, lifecycle, tasks, upgrades
+from stores import cluster, lifecycle, releases, tasks
 from stores.models import Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def old_charts(tmp_path):
 
 @pytest.fixture
 def current():
-    return upgrades.current_chart_version("woocommerce")
+    return releases.current_chart_version("woocommerce")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
-from stores import lifecycle, upgrades
+from stores import lifecycle, releases
 from stores.models import Status, Store
 from tests.chromium import screenshot
 from tests.platform import Platform
@@ -35,7 +35,7 @@ def _store(owner, slug, status, chart_version):
 
 
 def test_it_shows_an_older_chart_on_the_dashboard_and_the_store_page(server, page, django_user_model):
-    current = upgrades.current_chart_version("woocommerce")
+    current = releases.current_chart_version("woocommerce")
     owner = django_user_model.objects.create_user("uma", "uma@example.org", "a-long-pass-phrase-9")
     old = _store(owner, "chart-old-books", Status.READY, "0.0.9")
     _store(owner, "chart-new-tea", Status.READY, current)

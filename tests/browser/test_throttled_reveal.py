@@ -16,7 +16,8 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
-from stores import lifecycle, provisioning
+from stores import clients, isolation, lifecycle
+from stores.engines.contract import SECRET_NAME
 from stores.models import Status, Store
 from tests.chromium import screenshot
 from tests.platform import Platform
@@ -49,11 +50,9 @@ def store_with_secret(cleanup, django_user_model):
     slug = f"throttle-{secrets.token_hex(3)}"  # unique on the shared cluster
     store = lifecycle.create_store(owner, slug, "woocommerce")
     Store.objects.filter(pk=store.pk).update(status=Status.READY, attempts=1)
-    kube = provisioning.connect()
-    kube.ensure_namespace(store.namespace, provisioning.namespace_labels(store))
-    kube.ensure_secret(
-        store.namespace, provisioning.SECRET_NAME, {"admin-user": "shopkeeper", "admin-password": "Vb8nQ2xLr5Tz"}
-    )
+    kube = clients.connect()
+    kube.ensure_namespace(store.namespace, isolation.namespace_labels(store))
+    kube.ensure_secret(store.namespace, SECRET_NAME, {"admin-user": "shopkeeper", "admin-password": "Vb8nQ2xLr5Tz"})
     return store
 
 

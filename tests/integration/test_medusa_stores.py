@@ -18,7 +18,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
-from stores import lifecycle, provisioning, tasks
+from stores import credentials, lifecycle, tasks
 from stores.models import Status, StoreEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -71,7 +71,7 @@ def test_it_takes_a_medusa_store_to_ready_reveals_credentials_and_deletes_it(
     (ingress,) = k8s.NetworkingV1Api(api).list_namespaced_ingress(ns).items
     assert ingress.spec.rules[0].host == "store-medusa-e2e.127.0.0.1.nip.io"
 
-    shown = {label: value for label, value, _secret in provisioning.credentials_for(store)}
+    shown = {label: value for label, value, _secret in credentials.credentials_for(store)}
     assert shown["Admin e-mail"] == "alice@example.org"
     assert len(shown["Admin password"]) >= 20
     for message in StoreEvent.objects.filter(store=store).values_list("message", flat=True):

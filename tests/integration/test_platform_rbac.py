@@ -21,7 +21,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
-from stores import cluster, lifecycle, provisioning, tasks
+from stores import clients, cluster, credentials, lifecycle, orphans, tasks
 from stores.cluster.guardrails import MANAGED_BY_VALUE
 from stores.models import Status
 from tests.platform import REPO_ROOT, wait_for
@@ -358,7 +358,7 @@ def test_it_provisions_and_deletes_a_store_with_the_platforms_own_credentials(
     store.refresh_from_db()
     assert store.status == Status.READY, store.failure_reason
     ns = store.namespace
-    assert [str(r["revision"]) for r in provisioning.helm().history("store", ns)] == ["1", "2"]
+    assert [str(r["revision"]) for r in clients.helm().history("store", ns)] == ["1", "2"]
 
     (bound,) = k8s.RbacAuthorizationV1Api(admin).list_namespaced_role_binding(ns).items
     assert bound.role_ref.name == platform.store_role
@@ -369,18 +369,18 @@ def test_it_provisions_and_deletes_a_store_with_the_platforms_own_credentials(
         assert _allowed(admin, platform, verb, resource, group=group, namespace=ns), (verb, group, resource)
 
     # Helm's releases are Secrets: listed per store namespace (as reconcile does), never cluster-wide.
-    helm = provisioning.helm()
+    helm = clients.helm()
     assert [(r["name"], r["status"]) for r in helm.list_releases(all_namespaces=False, namespace=ns)] == [
         ("store", "deployed")
     ]
     with pytest.raises(cluster.ClusterError, match="forbidden"):
         helm.list_releases()
-    orphans = provisioning.reconcile_orphans()
-    assert ns not in orphans["namespaces"] + orphans["too_new"]
+    found = orphans.reconcile_orphans()
+    assert ns not in found["namespaces"] + found["too_new"]
     # The store page's reads, with the same account: credentials, pods, Events, quota.
-    credentials = provisioning.credentials_for(store)
-    assert credentials and all(value for _, value, _ in credentials)
-    kube = provisioning.connect()
+    shown = credentials.credentials_for(store)
+    assert shown and all(value for _, value, _ in shown)
+    kube = clients.connect()
     assert kube.list_pods(ns) and kube.list_events(ns) and kube.quota_usage(ns)
 
     lifecycle.request_delete(store.pk)

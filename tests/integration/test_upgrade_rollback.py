@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from stores import lifecycle, provisioning, tasks
+from stores import lifecycle, releases, tasks
 from stores.models import Status, Store, StoreEvent
 from tests.platform import REPO_ROOT
 
@@ -84,7 +84,7 @@ def provision_here(owner, slug: str) -> Store:
 def test_it_upgrades_rolls_back_and_deletes_a_store(
     alice, store_settings, old_charts, batch, core, local_cluster, cleanup
 ):
-    current = provisioning.chart_version(REPO_ROOT / "charts" / "woocommerce")
+    current = releases.chart_version(REPO_ROOT / "charts" / "woocommerce")
     assert current and current != OLD_VERSION
     store_settings.CHARTS_DIR = old_charts
     store = provision_here(alice, "upg-shop")

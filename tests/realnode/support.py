@@ -13,8 +13,9 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-from stores import provisioning
+from stores import isolation
 from stores.cluster import connect
+from stores.cluster.guardrails import MANAGED_BY_VALUE
 
 # Fixed by localcluster/node.sh.
 NODE_NAME = "10.201.0.2"
@@ -120,11 +121,11 @@ class RealNode:
         """A namespace with the platform's labels and guardrails, as a store's gets them."""
         cluster = connect(settings.KUBECONFIG)
         labels = {
-            "app.kubernetes.io/managed-by": provisioning.MANAGED_BY,
+            "app.kubernetes.io/managed-by": MANAGED_BY_VALUE,
             "pod-security.kubernetes.io/enforce": "baseline",
         }
         cluster.ensure_namespace(name, labels)
-        cluster.apply_guardrails(name, provisioning.guardrail_spec())
+        cluster.apply_guardrails(name, isolation.guardrail_spec())
         self.namespaces.append(name)
         return name
 

@@ -16,7 +16,8 @@ import pytest
 
 from stores import lifecycle, tasks
 from stores.engines import ENGINES
-from stores.engines.base import Credential, Engine, generate_password, release_values
+from stores.engines.base import Credential, Engine, generate_password
+from stores.engines.contract import release_values
 from stores.models import Status, StoreEvent
 from tests.realnode.support import INGRESS_PROXY, NODE_NAME, VALUES_FILE
 
@@ -31,7 +32,6 @@ WEBSHOP = Engine(
     build_values=release_values,
     build_secret=lambda spec: {"admin-password": generate_password()},
     credentials=(Credential("Admin password", "admin-password", secret=True),),
-    setup_job_selector="app.kubernetes.io/component=setup",
 )
 
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from audit import log as audit
-from stores import lifecycle, provisioning, tasks, upgrades
+from stores import clients, cluster, images, lifecycle, orphans, tasks, upgrades
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
 from stores.models import FINAL, Status, Store
@@ -145,26 +145,26 @@ class Command(BaseCommand):
                 slugs = ", ".join(Store.objects.filter(pk__in=ids).values_list("slug", flat=True))
                 self.stdout.write(f"{key.replace('_', ' ')}: {slugs}")
         try:
-            orphans = provisioning.reconcile_orphans(prune=prune)
-        except provisioning.cluster.ClusterError as exc:
+            found = orphans.reconcile_orphans(prune=prune)
+        except cluster.ClusterError as exc:
             raise CommandError(f"cannot look for orphans: {exc}") from None
-        for ref in orphans["too_new"]:
+        for ref in found["too_new"]:
             self.stdout.write(f"not yet an orphan (younger than {settings.ORPHAN_GRACE_SECONDS} s): {ref}")
-        if not orphans["namespaces"] and not orphans["releases"]:
+        if not found["namespaces"] and not found["releases"]:
             self.stdout.write("no orphaned namespaces or releases")
             return
-        for ns in orphans["namespaces"]:
+        for ns in found["namespaces"]:
             self.stdout.write(f"orphaned namespace: {ns}")
-        for rel in orphans["releases"]:
+        for rel in found["releases"]:
             self.stdout.write(f"orphaned release: {rel}")
         self.stdout.write("pruned" if prune else "run with --prune to remove them")
 
     def do_doctor(self, **_):
         problems = []
         try:
-            version = provisioning.connect(request_timeout=5).version()
+            version = clients.connect(request_timeout=5).version()
             self.stdout.write(f"Kubernetes: {version} ({settings.KUBECONFIG or 'default kubeconfig'})")
-        except provisioning.cluster.ClusterError as exc:
+        except cluster.ClusterError as exc:
             problems.append(
                 f"No Kubernetes cluster is reachable: {exc}\n"
                 "  - for the offline test cluster: make cluster, then make demo\n"
@@ -172,7 +172,7 @@ class Command(BaseCommand):
                 "(README, 'Real clusters'), then make run\n"
                 "  The dashboard still starts; provisions fail with this reason until a cluster is reachable."
             )
-        helm_bin = provisioning.helm_binary()
+        helm_bin = clients.helm_binary()
         try:
             out = subprocess.run([helm_bin, "version", "--short"], capture_output=True, text=True, timeout=10)
             self.stdout.write(f"Helm: {out.stdout.strip() or out.stderr.strip()} ({helm_bin})")
@@ -182,10 +182,10 @@ class Command(BaseCommand):
             f"Stores: http://store-<name>.{settings.INGRESS_DOMAIN_SUFFIX} via ingress class {settings.INGRESS_CLASS}"
         )
         # A tag the registry no longer lists fails every store at ErrImagePull.
-        images = provisioning.check_pinned_images()
-        for base, reason in images.unreachable.items():
+        report = images.check_pinned_images()
+        for base, reason in report.unreachable.items():
             self.stdout.write(f"Images: registry {base} is not reachable ({reason}); pinned images not checked")
-        for check in images.checked:
+        for check in report.checked:
             if check.pullable:
                 self.stdout.write(f"Image: {check.image} can be pulled")
             else:
