@@ -9,6 +9,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Engine:
     label: str
     description: str
     chart: str  # directory name under CHARTS_DIR
-    build_values: Callable[[StoreSpec], dict]
+    build_values: Callable[[StoreSpec], dict[str, Any]]
     build_secret: Callable[[StoreSpec], dict[str, str]]
     admin_path: str = "/"
     credentials: tuple[Credential, ...] = ()
@@ -63,11 +64,11 @@ class Engine:
     container_max_overrides: dict[str, str] = field(default_factory=dict)
 
 
-def release_values(spec: StoreSpec) -> dict:
+def release_values(spec: StoreSpec) -> dict[str, Any]:
     """The values every engine's chart takes from the platform: the store's name,
     host and URL, the secret holding its credentials, and its ingress (with TLS
     when a cert-manager issuer is set)."""
-    values = {
+    values: dict[str, Any] = {
         "store": {"name": spec.slug.replace("-", " ").title(), "host": spec.host, "url": spec.url},
         "existingSecret": "store-secret",
         "ingress": {"enabled": True, "className": spec.ingress_class},
