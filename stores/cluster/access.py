@@ -11,6 +11,8 @@ that role and that ServiceAccount.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .client import ApiGroups, api_errors, is_status
 from .guardrails import MANAGED_BY
 
@@ -31,7 +33,7 @@ def split_service_account(service_account: str) -> tuple[str, str]:
     return namespace, name
 
 
-def role_binding(service_account: str, cluster_role: str) -> dict:
+def role_binding(service_account: str, cluster_role: str) -> dict[str, Any]:
     namespace, name = split_service_account(service_account)
     return {
         "apiVersion": f"{RBAC_GROUP}/v1",
@@ -52,7 +54,13 @@ def ensure_role_binding(api: ApiGroups, namespace: str, service_account: str, cl
     body = role_binding(service_account, cluster_role)
     with api_errors(f"binding {cluster_role} to {service_account} in {namespace}", api.host):
         try:
-            api.rbac.create_namespaced_role_binding(namespace, body=body, _request_timeout=api.timeout)
+            # The client validates a dict body into the model (pydantic's validate_call);
+            # its annotation names the model only.
+            api.rbac.create_namespaced_role_binding(
+                namespace,
+                body=body,  # type: ignore[arg-type]
+                _request_timeout=api.timeout,
+            )
         except Exception as exc:
             if not is_status(exc, 409):
                 raise

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, cast
 
 import urllib3
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.client.rest import RESTResponse
 from kubernetes.config.config_exception import ConfigException
 
 from .errors import ClusterError, ClusterUnavailable
+
+if TYPE_CHECKING:
+    from kubernetes.dynamic import DynamicClient
 
 SETUP_HINT = "pass a kubeconfig path in the settings or set KUBECONFIG; for local development run `make cluster`"
 
@@ -41,7 +45,7 @@ class ApiGroups:
     batch: k8s.BatchV1Api = field(init=False)
     networking: k8s.NetworkingV1Api = field(init=False)
     rbac: k8s.RbacAuthorizationV1Api = field(init=False)
-    _dynamic: Any = field(init=False, default=None)
+    _dynamic: DynamicClient | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.core = k8s.CoreV1Api(self.api_client)
@@ -62,36 +66,50 @@ class ApiGroups:
 
     @property
     def host(self) -> str:
-        return self.api_client.configuration.host
+        # ApiClient.__init__ is not annotated, so its configuration is Any.
+        return cast(str, self.api_client.configuration.host)
 
     @property
-    def dynamic(self):
+    def dynamic(self) -> DynamicClient:
         # Discovery costs a few requests, so the dynamic client is built on
         # first use only (server_dry_run is the one user).
         if self._dynamic is None:
             from kubernetes.dynamic import DynamicClient
 
             with api_errors("discovering API resources", self.host):
-                self._dynamic = DynamicClient(self.api_client)
+                # kubernetes.dynamic is not annotated.
+                self._dynamic = DynamicClient(self.api_client)  # type: ignore[no-untyped-call]
         return self._dynamic
 
-    def to_dict(self, obj: Any) -> dict:
+    def to_dict(self, obj: Any) -> dict[str, Any]:
         """A typed model as the plain JSON dict the API server would send."""
         if isinstance(obj, dict):
             return obj
-        return self.api_client.sanitize_for_serialization(obj)
+        # sanitize_for_serialization is not annotated; a model serializes to a JSON object.
+        return cast("dict[str, Any]", self.api_client.sanitize_for_serialization(obj))  # type: ignore[no-untyped-call]
+
+
+class _ApiObject(Protocol):
+    metadata: k8s.V1ObjectMeta | None
+
+
+def metadata_of(obj: _ApiObject) -> k8s.V1ObjectMeta:
+    """The metadata of an object the API server sent. The models make it optional
+    (a body being built may leave it out); the server always fills it in."""
+    return cast(k8s.V1ObjectMeta, obj.metadata)
 
 
 def load_api_client(kubeconfig: str | None, context: str | None, request_timeout: float) -> k8s.ApiClient:
     """Build an ApiClient from an explicit kubeconfig, $KUBECONFIG,
     in-cluster service account or ~/.kube/config, in that order."""
     configuration = k8s.Configuration()
+    # kubernetes.config is not annotated, hence the ignores on its loaders.
     try:
         if kubeconfig:
             path = os.path.expanduser(kubeconfig)
             if not os.path.isfile(path):
                 raise ClusterUnavailable(f"kubeconfig {path} does not exist; {SETUP_HINT}")
-            k8s_config.load_kube_config(
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
                 config_file=path,
                 context=context,
                 client_configuration=configuration,
@@ -100,15 +118,15 @@ def load_api_client(kubeconfig: str | None, context: str | None, request_timeout
         elif os.environ.get("KUBECONFIG"):
             # config_file=None lets the library merge a colon-separated
             # $KUBECONFIG list, the way kubectl does.
-            k8s_config.load_kube_config(
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
                 context=context,
                 client_configuration=configuration,
                 persist_config=False,
             )
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-            k8s_config.load_incluster_config(client_configuration=configuration)
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         elif os.path.isfile(os.path.expanduser("~/.kube/config")):
-            k8s_config.load_kube_config(
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
                 context=context,
                 client_configuration=configuration,
                 persist_config=False,
@@ -144,14 +162,15 @@ def _default_request_timeout(api_client: k8s.ApiClient, timeout: tuple[float, fl
     the dynamic client's API discovery, which would otherwise wait forever
     on a hung API server.
     """
-    send = api_client.rest_client.request
+    send: Callable[..., RESTResponse] = api_client.rest_client.request  # not annotated in the client
 
-    def send_with_timeout(*args, **kwargs):
+    def send_with_timeout(*args: Any, **kwargs: Any) -> RESTResponse:
         if not kwargs.get("_request_timeout"):
             kwargs["_request_timeout"] = timeout
         return send(*args, **kwargs)
 
-    api_client.rest_client.request = send_with_timeout
+    # Deliberately replaces the method on this one client instance.
+    api_client.rest_client.request = send_with_timeout  # type: ignore[method-assign]
 
 
 def status_message(exc: ApiException) -> str:
@@ -169,7 +188,7 @@ def status_message(exc: ApiException) -> str:
     return _trim(message)
 
 
-def is_status(exc: BaseException, *codes: int) -> bool:
+def is_status(exc: BaseException, *codes: int) -> TypeGuard[ApiException]:
     return isinstance(exc, ApiException) and exc.status in codes
 
 

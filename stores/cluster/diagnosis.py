@@ -7,8 +7,10 @@ fixtures. ``readiness`` feeds them; nothing here talks to the cluster.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from .jobs import job_failed
 
@@ -60,11 +62,11 @@ TRANSIENT_MARKERS = (
 class Snapshot:
     """What the namespace looks like right now (lists of API object dicts)."""
 
-    deployments: list[dict] = field(default_factory=list)
-    statefulsets: list[dict] = field(default_factory=list)
-    jobs: list[dict] = field(default_factory=list)
-    pods: list[dict] = field(default_factory=list)
-    events: list[dict] = field(default_factory=list)
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+    statefulsets: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -97,7 +99,7 @@ def assess(snapshot: Snapshot) -> Assessment:
     return Assessment(ready=all_ready and bool(progress), progress=progress)
 
 
-def deployment_readiness(deployment: dict) -> tuple[bool, str]:
+def deployment_readiness(deployment: dict[str, Any]) -> tuple[bool, str]:
     spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
     wanted = _int(spec.get("replicas"), 1)
     updated = _int(status.get("updatedReplicas"))
@@ -113,7 +115,7 @@ def deployment_readiness(deployment: dict) -> tuple[bool, str]:
     return ready, f"{_name(deployment)} {min(available, wanted)}/{wanted} ready"
 
 
-def statefulset_readiness(statefulset: dict) -> tuple[bool, str]:
+def statefulset_readiness(statefulset: dict[str, Any]) -> tuple[bool, str]:
     spec, status = statefulset.get("spec") or {}, statefulset.get("status") or {}
     wanted = _int(spec.get("replicas"), 1)
     ready_replicas = _int(status.get("readyReplicas"))
@@ -125,7 +127,7 @@ def statefulset_readiness(statefulset: dict) -> tuple[bool, str]:
     return ready, f"{_name(statefulset)} {min(ready_replicas, wanted)}/{wanted} ready"
 
 
-def job_readiness(job: dict) -> tuple[bool, str]:
+def job_readiness(job: dict[str, Any]) -> tuple[bool, str]:
     spec, status = job.get("spec") or {}, job.get("status") or {}
     completions = _int(spec.get("completions"), 1)
     succeeded = _int(status.get("succeeded"))
@@ -133,7 +135,7 @@ def job_readiness(job: dict) -> tuple[bool, str]:
     return complete, f"job {_name(job)} {min(succeeded, completions)}/{completions} succeeded"
 
 
-def tracked_jobs(jobs: list[dict]) -> list[dict]:
+def tracked_jobs(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Jobs the store waits for: not the runs of a CronJob, which come and go."""
     return [
         job for job in jobs if not any(ref.get("kind") == "CronJob" for ref in _meta(job).get("ownerReferences") or [])
@@ -168,7 +170,7 @@ def find_failure(snapshot: Snapshot, events_since: datetime | None = None) -> st
     return None
 
 
-def job_failure(job: dict, pods: list[dict] = ()) -> str | None:
+def job_failure(job: dict[str, Any], pods: Sequence[dict[str, Any]] = ()) -> str | None:
     if not job_failed(job):
         return None
     # What its pods say beats the controller's "reached the backoff limit":
@@ -191,7 +193,7 @@ def job_failure(job: dict, pods: list[dict] = ()) -> str | None:
     return _join(f"job {_name(job)} failed", condition.get("reason"), condition.get("message"))
 
 
-def pod_failure(pod: dict) -> str | None:
+def pod_failure(pod: dict[str, Any]) -> str | None:
     if _meta(pod).get("deletionTimestamp"):
         return None  # on its way out; whatever replaces it gets judged instead
     status = pod.get("status") or {}
@@ -216,7 +218,7 @@ def pod_failure(pod: dict) -> str | None:
     return None
 
 
-def deployment_failure(deployment: dict) -> str | None:
+def deployment_failure(deployment: dict[str, Any]) -> str | None:
     for condition in (deployment.get("status") or {}).get("conditions") or []:
         kind, state = condition.get("type"), condition.get("status")
         message = condition.get("message") or ""
@@ -229,7 +231,7 @@ def deployment_failure(deployment: dict) -> str | None:
     return None
 
 
-def event_failure(event: dict, snapshot: Snapshot, since: datetime | None) -> str | None:
+def event_failure(event: dict[str, Any], snapshot: Snapshot, since: datetime | None) -> str | None:
     if event.get("type") != "Warning":
         return None
     reason = event.get("reason")
@@ -259,7 +261,7 @@ def event_failure(event: dict, snapshot: Snapshot, since: datetime | None) -> st
     return None
 
 
-def event_last_seen(event: dict) -> datetime | None:
+def event_last_seen(event: dict[str, Any]) -> datetime | None:
     """Latest of the timestamps an Event carries (which ones are set depends on
     the API version and the reporter)."""
     candidates = [
@@ -273,7 +275,7 @@ def event_last_seen(event: dict) -> datetime | None:
     return max(parsed) if parsed else None
 
 
-def parse_time(value) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not value or not isinstance(value, str):
@@ -288,7 +290,7 @@ def parse_time(value) -> datetime | None:
 # ---------------------------------------------------------------- helpers
 
 
-def _still_pending(involved: dict, snapshot: Snapshot) -> bool:
+def _still_pending(involved: dict[str, Any], snapshot: Snapshot) -> bool:
     """Does the object an Event is about still exist and still need pods?
 
     A warning about an object that has since recovered, or was replaced by a
@@ -296,7 +298,7 @@ def _still_pending(involved: dict, snapshot: Snapshot) -> bool:
     """
     kind, name, uid = involved.get("kind"), involved.get("name"), involved.get("uid")
 
-    def same(obj: dict) -> bool:
+    def same(obj: dict[str, Any]) -> bool:
         meta = _meta(obj)
         return meta.get("name") == name and (not uid or not meta.get("uid") or meta.get("uid") == uid)
 
@@ -312,15 +314,15 @@ def _still_pending(involved: dict, snapshot: Snapshot) -> bool:
     return kind in POD_CREATING_KINDS  # e.g. DaemonSet: nothing to check against
 
 
-def _container_statuses(pod: dict) -> list[dict]:
+def _container_statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
     status = pod.get("status") or {}
     return (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
 
 
-def _terminated(container: dict) -> dict:
+def _terminated(container: dict[str, Any]) -> dict[str, Any]:
     """The container's termination: the current one (a pod that does not
     restart), else the previous one (a container restarting after it)."""
-    current = (container.get("state") or {}).get("terminated")
+    current: dict[str, Any] | None = (container.get("state") or {}).get("terminated")
     if current:
         return current
     if (container.get("state") or {}).get("running"):
@@ -328,11 +330,11 @@ def _terminated(container: dict) -> dict:
     return (container.get("lastState") or {}).get("terminated") or {}
 
 
-def _job_of(pod: dict) -> str | None:
+def _job_of(pod: dict[str, Any]) -> str | None:
     labels = _meta(pod).get("labels") or {}
     for ref in _meta(pod).get("ownerReferences") or []:
         if ref.get("kind") == "Job":
-            return ref.get("name")
+            return cast("str | None", ref.get("name"))
     return labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
 
 
@@ -359,16 +361,17 @@ def _creation_failure(kind: str, name: str, reason: str | None, message: str) ->
 
 
 def _transient(message: str | None) -> bool:
-    return bool(message) and any(marker in message for marker in TRANSIENT_MARKERS)
+    # bool() does not narrow `message` for mypy; it is a non-empty str here.
+    return bool(message) and any(marker in cast(str, message) for marker in TRANSIENT_MARKERS)
 
 
-def _condition_true(obj: dict, kind: str) -> bool:
+def _condition_true(obj: dict[str, Any], kind: str) -> bool:
     return any(
         c.get("type") == kind and c.get("status") == "True" for c in (obj.get("status") or {}).get("conditions") or []
     )
 
 
-def _observed_current(obj: dict) -> bool:
+def _observed_current(obj: dict[str, Any]) -> bool:
     """The controller has seen the latest spec (else its status is stale)."""
     generation = _meta(obj).get("generation")
     observed = (obj.get("status") or {}).get("observedGeneration")
@@ -380,13 +383,13 @@ def _join(subject: str, reason: str | None, message: str | None) -> str:
     return ": ".join(parts)
 
 
-def _meta(obj: dict) -> dict:
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     return obj.get("metadata") or {}
 
 
-def _name(obj: dict) -> str:
+def _name(obj: dict[str, Any]) -> str:
     return _meta(obj).get("name") or "?"
 
 
-def _int(value, default: int = 0) -> int:
+def _int(value: int | str | None, default: int = 0) -> int:
     return default if value is None else int(value)

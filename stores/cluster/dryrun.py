@@ -3,11 +3,13 @@ and LimitRange included) judge manifests without persisting anything."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .client import ApiGroups, api_errors, is_status, status_message
 from .errors import ClusterError
 
 
-def server_dry_run(api: ApiGroups, manifests: list[dict], namespace: str) -> None:
+def server_dry_run(api: ApiGroups, manifests: list[dict[str, Any]], namespace: str) -> None:
     from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
     for manifest in manifests:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .client import ApiGroups, api_errors, is_status
 from .errors import ClusterError
@@ -86,7 +87,7 @@ class GuardrailSpec:
 # ---------------------------------------------------------------- builders
 
 
-def resource_quota(spec: GuardrailSpec) -> dict:
+def resource_quota(spec: GuardrailSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
@@ -95,8 +96,8 @@ def resource_quota(spec: GuardrailSpec) -> dict:
     }
 
 
-def limit_range(spec: GuardrailSpec) -> dict:
-    limit = {
+def limit_range(spec: GuardrailSpec) -> dict[str, Any]:
+    limit: dict[str, Any] = {
         "type": "Container",
         "default": dict(spec.container_default),
         "defaultRequest": dict(spec.container_default_request),
@@ -111,7 +112,7 @@ def limit_range(spec: GuardrailSpec) -> dict:
     }
 
 
-def network_policies(spec: GuardrailSpec) -> list[dict]:
+def network_policies(spec: GuardrailSpec) -> list[dict[str, Any]]:
     """Default deny, DNS for every pod, and the two opt-in grants.
 
     Nothing here allows traffic between the pods of a namespace: the engine's
@@ -119,7 +120,7 @@ def network_policies(spec: GuardrailSpec) -> list[dict]:
     so a database is reachable from its own web pods only and has no egress
     but DNS.
     """
-    everything: dict = {}  # empty podSelector = every pod in the namespace
+    everything: dict[str, Any] = {}  # empty podSelector = every pod in the namespace
     return [
         # Deny all traffic by default; the policies below are the only way in/out.
         _policy("default-deny", everything, ["Ingress", "Egress"]),
@@ -152,7 +153,7 @@ def network_policies(spec: GuardrailSpec) -> list[dict]:
     ]
 
 
-def internet_ip_blocks(private_cidrs: list[str]) -> list[dict]:
+def internet_ip_blocks(private_cidrs: list[str]) -> list[dict[str, Any]]:
     """ipBlock peers for "anywhere except these ranges".
 
     An ipBlock's ``except`` must lie inside its ``cidr``, so IPv6 exclusions
@@ -171,13 +172,20 @@ def internet_ip_blocks(private_cidrs: list[str]) -> list[dict]:
     return blocks
 
 
-def guardrail_objects(spec: GuardrailSpec) -> list[dict]:
+def guardrail_objects(spec: GuardrailSpec) -> list[dict[str, Any]]:
     """Everything apply_guardrails creates, in the order it is applied."""
     return [limit_range(spec), resource_quota(spec), *network_policies(spec)]
 
 
-def _policy(name: str, pod_selector: dict, types: list[str], *, ingress=None, egress=None) -> dict:
-    spec: dict = {"podSelector": pod_selector, "policyTypes": types}
+def _policy(
+    name: str,
+    pod_selector: dict[str, Any],
+    types: list[str],
+    *,
+    ingress: list[dict[str, Any]] | None = None,
+    egress: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"podSelector": pod_selector, "policyTypes": types}
     if ingress is not None:
         spec["ingress"] = ingress
     if egress is not None:
@@ -190,12 +198,12 @@ def _policy(name: str, pod_selector: dict, types: list[str], *, ingress=None, eg
     }
 
 
-def _namespace_named(name: str) -> dict:
+def _namespace_named(name: str) -> dict[str, Any]:
     return {"matchLabels": {NAMESPACE_NAME_LABEL: name}}
 
 
-def _ip_block(cidr: str, excluded: list[str]) -> dict:
-    block: dict = {"cidr": cidr}
+def _ip_block(cidr: str, excluded: list[str]) -> dict[str, Any]:
+    block: dict[str, Any] = {"cidr": cidr}
     if excluded:
         block["except"] = excluded
     return {"ipBlock": block}
@@ -211,7 +219,7 @@ def apply_guardrails(api: ApiGroups, namespace: str, spec: GuardrailSpec) -> Non
         _create_or_replace(api, namespace, obj)
 
 
-def _create_or_replace(api: ApiGroups, namespace: str, obj: dict) -> None:
+def _create_or_replace(api: ApiGroups, namespace: str, obj: dict[str, Any]) -> None:
     kind, name = obj["kind"], obj["metadata"]["name"]
     create, read, replace = _operations(api, kind)
     with api_errors(f"applying {kind} {name} in {namespace}", api.host):
@@ -234,7 +242,7 @@ def _create_or_replace(api: ApiGroups, namespace: str, obj: dict) -> None:
                     raise
 
 
-def _operations(api: ApiGroups, kind: str) -> tuple[Callable, Callable, Callable]:
+def _operations(api: ApiGroups, kind: str) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
     if kind == "ResourceQuota":
         c = api.core
         return (

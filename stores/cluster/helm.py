@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from .errors import ClusterError, ClusterUnavailable, Stopped
 
@@ -49,16 +50,16 @@ class HelmCli:
 
     # ------------------------------------------------------------ queries
 
-    def status(self, release: str, namespace: str) -> dict | None:
+    def status(self, release: str, namespace: str) -> dict[str, Any] | None:
         """`helm status -o json`, or None when there is no such release."""
         result = self._run(["status", release, "--namespace", namespace, "-o", "json"])
         if result.returncode != 0:
             if _not_found(result.stderr):
                 return None
             raise self._failure(f"helm status {release}", result.stderr)
-        return _parse_json(result.stdout, f"helm status {release}")
+        return cast("dict[str, Any] | None", _parse_json(result.stdout, f"helm status {release}"))
 
-    def history(self, release: str, namespace: str) -> list[dict]:
+    def history(self, release: str, namespace: str) -> list[dict[str, Any]]:
         """Revisions of a release, oldest first ([] when there is none)."""
         result = self._run(["history", release, "--namespace", namespace, "--max", "256", "-o", "json"])
         if result.returncode != 0:
@@ -67,7 +68,7 @@ class HelmCli:
             raise self._failure(f"helm history {release}", result.stderr)
         return _parse_json(result.stdout, f"helm history {release}") or []
 
-    def get_values(self, release: str, namespace: str, revision: int | None = None) -> dict:
+    def get_values(self, release: str, namespace: str, revision: int | None = None) -> dict[str, Any]:
         """The values a revision was rendered with, the chart's defaults included
         (`helm get values --all`); {} when there is no such release."""
         args = ["get", "values", release, "--namespace", namespace, "--all", "-o", "json"]
@@ -80,7 +81,7 @@ class HelmCli:
             raise self._failure(f"helm get values {release}", result.stderr)
         return _parse_json(result.stdout, f"helm get values {release}") or {}
 
-    def list_releases(self, all_namespaces: bool = True, namespace: str | None = None) -> list[dict]:
+    def list_releases(self, all_namespaces: bool = True, namespace: str | None = None) -> list[dict[str, Any]]:
         """`helm list -a -o json` over all namespaces (or one): dicts with
         name, namespace, status, revision, chart, app_version, updated."""
         scope = ["--all-namespaces"] if all_namespaces else ["--namespace", namespace or "default"]
@@ -98,12 +99,12 @@ class HelmCli:
         release: str,
         chart_path: str,
         namespace: str,
-        values: dict,
+        values: dict[str, Any],
         *,
         timeout_seconds: int,
         should_stop: Callable[[], str | None],
         values_files: Sequence[str] = (),
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Install or upgrade the release without waiting for pods.
 
         `values_files` (profiles, operator overrides) are given first and
@@ -209,7 +210,11 @@ class HelmCli:
         state = (current.get("info") or {}).get("status", "")
         if state not in STUCK_STATES and state != "failed":
             return
-        good = [rev.get("revision") for rev in self.history(release, namespace) if rev.get("status") in DEPLOYED_STATES]
+        # helm history gives every revision its number.
+        good = cast(
+            "list[int]",
+            [rev.get("revision") for rev in self.history(release, namespace) if rev.get("status") in DEPLOYED_STATES],
+        )
         if not good:
             self.uninstall(release, namespace, should_stop=should_stop)
         elif state in STUCK_STATES:
@@ -227,7 +232,7 @@ class HelmCli:
 
     def _run(
         self, args: list[str], timeout: float | None = None, should_stop: Callable[[], str | None] | None = None
-    ) -> subprocess.CompletedProcess:
+    ) -> subprocess.CompletedProcess[str]:
         timeout = timeout or self.command_timeout
         if should_stop is not None:
             stdout, stderr, returncode = self._run_stoppable(args, should_stop, timeout)
@@ -286,7 +291,7 @@ class HelmCli:
         return ClusterError(f"{what} failed: {message}")
 
 
-def _terminate(proc: subprocess.Popen) -> None:
+def _terminate(proc: subprocess.Popen[str]) -> None:
     """SIGTERM the process group, then SIGKILL whatever is still there."""
     for sig, wait in ((signal.SIGTERM, TERMINATE_GRACE_SECONDS), (signal.SIGKILL, TERMINATE_GRACE_SECONDS)):
         try:
@@ -314,14 +319,14 @@ def _clean_stderr(stderr: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else "…" + text[-(MAX_ERROR_CHARS - 1) :]
 
 
-def _parse_json(stdout: str, what: str):
+def _parse_json(stdout: str, what: str) -> Any:
     try:
         return json.loads(stdout) if stdout.strip() else None
     except ValueError as exc:
         raise ClusterError(f"{what} printed something that is not JSON") from exc
 
 
-def _release_summary(release: dict | None) -> dict:
+def _release_summary(release: dict[str, Any] | None) -> dict[str, Any]:
     release = release or {}
     chart = release.get("chart") or {}
     return {

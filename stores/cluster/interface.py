@@ -10,7 +10,7 @@ fake.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .guardrails import GuardrailSpec
 from .reads import ClusterEvent, PodStatus, QuotaUsage
@@ -37,7 +37,7 @@ class Kubernetes(Protocol):
         """ "Active", "Terminating", or None when there is no such namespace."""
         ...
 
-    def list_namespaces(self, label_selector: str) -> list[dict]:
+    def list_namespaces(self, label_selector: str) -> list[dict[str, Any]]:
         """Namespaces matching the selector: dicts with name, labels, annotations, phase and
         created_at (an aware datetime, or None)."""
         ...
@@ -89,7 +89,7 @@ class Kubernetes(Protocol):
         itself; Stopped when `should_stop` gives a reason."""
         ...
 
-    def server_dry_run(self, manifests: list[dict], namespace: str) -> None:
+    def server_dry_run(self, manifests: list[dict[str, Any]], namespace: str) -> None:
         """Submit the manifests as a server-side dry run; ClusterError when one is rejected."""
         ...
 
@@ -115,19 +115,19 @@ class Kubernetes(Protocol):
 class Helm(Protocol):
     """The `helm` CLI, with JSON output."""
 
-    def status(self, release: str, namespace: str) -> dict | None:
+    def status(self, release: str, namespace: str) -> dict[str, Any] | None:
         """`helm status`, or None when there is no such release."""
         ...
 
-    def history(self, release: str, namespace: str) -> list[dict]:
+    def history(self, release: str, namespace: str) -> list[dict[str, Any]]:
         """The release's revisions, oldest first ([] when there is none)."""
         ...
 
-    def list_releases(self, all_namespaces: bool = True, namespace: str | None = None) -> list[dict]:
+    def list_releases(self, all_namespaces: bool = True, namespace: str | None = None) -> list[dict[str, Any]]:
         """Every release in every state: dicts with name, namespace, status, revision, chart..."""
         ...
 
-    def get_values(self, release: str, namespace: str, revision: int | None = None) -> dict:
+    def get_values(self, release: str, namespace: str, revision: int | None = None) -> dict[str, Any]:
         """The values a revision (default: the current one) was rendered with, chart defaults
         included; {} when there is no such release."""
         ...
@@ -149,12 +149,12 @@ class Helm(Protocol):
         release: str,
         chart_path: str,
         namespace: str,
-        values: dict,
+        values: dict[str, Any],
         *,
         timeout_seconds: int,
         should_stop: StopCheck,
         values_files: Sequence[str] = (),
-    ) -> dict:
+    ) -> dict[str, Any]:
         """`helm upgrade --install` without --wait (use Kubernetes.wait_until_ready).
 
         `values_files` come first and `values` last. A stuck upgrade is rolled back to its

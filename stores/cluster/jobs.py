@@ -9,10 +9,12 @@ Job that succeeded is kept, its work is done.
 
 from __future__ import annotations
 
-from .client import ApiGroups, api_errors, is_status
+from typing import Any, cast
+
+from .client import ApiGroups, api_errors, is_status, metadata_of
 
 
-def job_failed(job: dict) -> bool:
+def job_failed(job: dict[str, Any]) -> bool:
     """True when the Job controller has given up on the Job.
 
     ``FailureTarget`` (Kubernetes 1.31+) is set as soon as the Job is doomed;
@@ -24,7 +26,7 @@ def job_failed(job: dict) -> bool:
     return False
 
 
-def job_succeeded(job: dict) -> bool:
+def job_succeeded(job: dict[str, Any]) -> bool:
     for condition in (job.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Complete" and condition.get("status") == "True":
             return True
@@ -43,19 +45,21 @@ def delete_jobs(api: ApiGroups, namespace: str, label_selector: str) -> list[str
 
 
 def _delete_jobs(api: ApiGroups, namespace: str, label_selector: str | None, *, keep_succeeded: bool) -> list[str]:
-    deleted = []
+    deleted: list[str] = []
     with api_errors(f"deleting unfinished jobs in {namespace}", api.host):
         jobs = api.batch.list_namespaced_job(
             namespace, label_selector=label_selector or None, _request_timeout=api.timeout
         )
         for job in jobs.items:
+            # The API server names every Job it lists; the model makes the name optional.
+            name = cast(str, metadata_of(job).name)
             if keep_succeeded and job_succeeded(api.to_dict(job)):
                 continue
             try:
                 # batch/v1 Jobs orphan their pods unless told otherwise;
                 # Background removes the Job at once and its pods after.
                 api.batch.delete_namespaced_job(
-                    job.metadata.name,
+                    name,
                     namespace,
                     propagation_policy="Background",
                     _request_timeout=api.timeout,
@@ -63,5 +67,5 @@ def _delete_jobs(api: ApiGroups, namespace: str, label_selector: str | None, *, 
             except Exception as exc:
                 if not is_status(exc, 404):
                     raise
-            deleted.append(job.metadata.name)
+            deleted.append(name)
     return deleted

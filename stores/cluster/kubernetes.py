@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from kubernetes import client as k8s
 
@@ -49,7 +50,7 @@ class KubernetesClient:
     def namespace_phase(self, name: str) -> str | None:
         return namespaces.namespace_phase(self.api, name)
 
-    def list_namespaces(self, label_selector: str) -> list[dict]:
+    def list_namespaces(self, label_selector: str) -> list[dict[str, Any]]:
         return namespaces.list_namespaces(self.api, label_selector)
 
     def delete_namespace(
@@ -97,7 +98,7 @@ class KubernetesClient:
             settle_seconds=settle_seconds,
         )
 
-    def server_dry_run(self, manifests: list[dict], namespace: str) -> None:
+    def server_dry_run(self, manifests: list[dict[str, Any]], namespace: str) -> None:
         dryrun.server_dry_run(self.api, manifests, namespace)
 
     # small reads for the store page (one list call each, bounded by the

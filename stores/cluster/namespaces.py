@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+from kubernetes import client as k8s
 from kubernetes import watch
 
-from .client import ApiGroups, api_errors, is_status
+from .client import ApiGroups, api_errors, is_status, metadata_of
 from .errors import ClusterError, NamespaceStuck, Stopped
 
 # A namespace deletion wait re-checks should_stop/the deadline at least this often.
@@ -15,10 +17,12 @@ DELETE_WATCH_CHUNK_SECONDS = 2
 
 
 def ensure_namespace(api: ApiGroups, name: str, labels: dict[str, str], annotations: dict[str, str]) -> None:
-    body = {"metadata": {"name": name, "labels": dict(labels), "annotations": dict(annotations)}}
+    body: dict[str, Any] = {"metadata": {"name": name, "labels": dict(labels), "annotations": dict(annotations)}}
     with api_errors(f"creating namespace {name}", api.host):
         try:
-            api.core.create_namespace(body=body, _request_timeout=api.timeout)
+            # The client validates a dict body into the model (pydantic's validate_call);
+            # its annotation names the model only.
+            api.core.create_namespace(body=body, _request_timeout=api.timeout)  # type: ignore[arg-type]
             return
         except Exception as exc:
             if not is_status(exc, 409):
@@ -44,17 +48,17 @@ def namespace_phase(api: ApiGroups, name: str) -> str | None:
     return (ns.status.phase if ns.status else None) or "Active"
 
 
-def list_namespaces(api: ApiGroups, label_selector: str) -> list[dict]:
+def list_namespaces(api: ApiGroups, label_selector: str) -> list[dict[str, Any]]:
     with api_errors("listing namespaces", api.host):
         result = api.core.list_namespace(label_selector=label_selector, _request_timeout=api.timeout)
     return [
         {
-            "name": ns.metadata.name,
-            "labels": dict(ns.metadata.labels or {}),
-            "annotations": dict(ns.metadata.annotations or {}),
+            "name": metadata_of(ns).name,
+            "labels": dict(metadata_of(ns).labels or {}),
+            "annotations": dict(metadata_of(ns).annotations or {}),
             "phase": (ns.status.phase if ns.status else None) or "Active",
             # Timezone-aware; lets a caller leave a namespace alone while it is new.
-            "created_at": ns.metadata.creation_timestamp,
+            "created_at": metadata_of(ns).creation_timestamp,
         }
         for ns in result.items
     ]
@@ -93,15 +97,16 @@ def delete_namespace(
             if remaining <= 0:
                 raise NamespaceStuck(_describe_leftovers(ns))
             chunk = max(1, min(DELETE_WATCH_CHUNK_SECONDS, int(remaining + 0.999)))
-            if _watch_until_deleted(api, name, ns.metadata.resource_version, chunk):
+            if _watch_until_deleted(api, name, metadata_of(ns).resource_version, chunk):
                 return
 
 
-def _watch_until_deleted(api: ApiGroups, name: str, resource_version: str, seconds: int) -> bool:
+def _watch_until_deleted(api: ApiGroups, name: str, resource_version: str | None, seconds: int) -> bool:
     """True once a DELETED event arrives; False when the watch chunk ends."""
-    w = watch.Watch()
+    # kubernetes.watch is not annotated, hence the ignores on its calls.
+    w = watch.Watch()  # type: ignore[no-untyped-call]
     try:
-        for event in w.stream(
+        for event in w.stream(  # type: ignore[no-untyped-call]
             api.core.list_namespace,
             field_selector=f"metadata.name={name}",
             resource_version=resource_version,
@@ -115,12 +120,13 @@ def _watch_until_deleted(api: ApiGroups, name: str, resource_version: str, secon
         if not is_status(exc, 410):
             raise
     finally:
-        w.stop()
+        w.stop()  # type: ignore[no-untyped-call]
     return False
 
 
-def _describe_leftovers(ns) -> str:
-    name = ns.metadata.name
+def _describe_leftovers(ns: k8s.V1Namespace) -> str:
+    meta = metadata_of(ns)
+    name = meta.name
     parts = []
     for condition in (ns.status.conditions if ns.status else None) or []:
         # Deletion conditions are "True" when they describe a problem
@@ -131,7 +137,7 @@ def _describe_leftovers(ns) -> str:
     finalizers = (ns.spec.finalizers if ns.spec else None) or []
     if finalizers:
         parts.append("namespace finalizers: " + ", ".join(finalizers))
-    if ns.metadata.finalizers:
-        parts.append("metadata finalizers: " + ", ".join(ns.metadata.finalizers))
+    if meta.finalizers:
+        parts.append("metadata finalizers: " + ", ".join(meta.finalizers))
     detail = "; ".join(parts) or "no conditions reported yet"
     return f"namespace {name} is still terminating: {detail}"

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from kubernetes import watch
 
@@ -42,7 +43,7 @@ class _Reflector:
         self,
         api: ApiGroups,
         kind: str,
-        list_fn: Callable,
+        list_fn: Callable[..., Any],
         namespace: str,
         notify: Callable[[], None],
         stopping: threading.Event,
@@ -50,21 +51,21 @@ class _Reflector:
         self.api, self.kind, self.list_fn, self.namespace = api, kind, list_fn, namespace
         self._notify, self._stopping = notify, stopping
         self._lock = threading.Lock()
-        self._objects: dict[str, dict] = {}
+        self._objects: dict[str, dict[str, Any]] = {}
         self._resource_version: str | None = None
         self._watch: watch.Watch | None = None
         self._thread: threading.Thread | None = None
         self.failure: ClusterError | None = None
         self.failing_since: float | None = None
 
-    def objects(self) -> list[dict]:
+    def objects(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._objects.values())
 
     def sync(self) -> None:
         """List everything and remember where the list left off."""
         result = self.list_fn(self.namespace, _request_timeout=self.api.timeout)
-        fresh = {}
+        fresh: dict[str, dict[str, Any]] = {}
         for item in result.items:
             obj = self.api.to_dict(item)
             fresh[obj["metadata"]["name"]] = obj
@@ -80,7 +81,8 @@ class _Reflector:
     def stop(self) -> None:
         current = self._watch
         if current is not None:
-            current.stop()  # also shuts the socket, so the thread wakes up now
+            # Also shuts the socket, so the thread wakes up now. (kubernetes.watch is not annotated.)
+            current.stop()  # type: ignore[no-untyped-call]
 
     def join(self, timeout: float) -> None:
         if self._thread is not None:
@@ -111,11 +113,12 @@ class _Reflector:
                     backoff = min(backoff * 2, 5)
 
     def _watch_once(self) -> None:
-        self._watch = watch.Watch()
+        # kubernetes.watch is not annotated, hence the ignores on its calls.
+        self._watch = watch.Watch()  # type: ignore[no-untyped-call]
         if self._stopping.is_set():  # stop() may have run just before we got here
             return
         try:
-            for event in self._watch.stream(
+            for event in self._watch.stream(  # type: ignore[no-untyped-call]
                 self.list_fn,
                 self.namespace,
                 resource_version=self._resource_version,
@@ -125,17 +128,19 @@ class _Reflector:
             ):
                 if self._stopping.is_set():
                     return
-                obj = event["raw_object"]
-                meta = obj.get("metadata") or {}
+                obj: dict[str, Any] = event["raw_object"]
+                meta: dict[str, Any] = obj.get("metadata") or {}
                 if meta.get("resourceVersion"):
                     self._resource_version = meta["resourceVersion"]
                 if event["type"] == "BOOKMARK":
                     continue
+                # Every object a watch sends is named (a BOOKMARK, which is not, was skipped).
+                name = cast(str, meta.get("name"))
                 with self._lock:
                     if event["type"] == "DELETED":
-                        self._objects.pop(meta.get("name"), None)
+                        self._objects.pop(name, None)
                     else:
-                        self._objects[meta.get("name")] = obj
+                        self._objects[name] = obj
                 self._notify()
         finally:
             self._watch = None
@@ -185,7 +190,7 @@ class NamespaceWatch:
         for reflector in self._reflectors.values():
             reflector.start()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stopping.set()
         for reflector in self._reflectors.values():
             reflector.stop()
@@ -280,7 +285,7 @@ def wait_until_ready(
             namespace_watch.wait_for_change(timeout)
 
 
-def _report(progress: dict[str, str], reported: dict[str, str], on_progress) -> None:
+def _report(progress: dict[str, str], reported: dict[str, str], on_progress: Callable[[str], None] | None) -> None:
     """Pass on the lines that are new or different since the last report."""
     for key, line in progress.items():
         if reported.get(key) != line:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from kubernetes.utils import parse_quantity
 
@@ -104,7 +105,7 @@ def quota_usage(api: ApiGroups, namespace: str) -> list[QuotaUsage]:
 # ---------------------------------------------------------------- pure parts
 
 
-def pod_status(pod: dict) -> PodStatus:
+def pod_status(pod: dict[str, Any]) -> PodStatus:
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     init = status.get("initContainerStatuses") or []
     main = status.get("containerStatuses") or []
@@ -144,7 +145,7 @@ def pod_status(pod: dict) -> PodStatus:
     )
 
 
-def fold_events(events: list[dict]) -> list[ClusterEvent]:
+def fold_events(events: list[dict[str, Any]]) -> list[ClusterEvent]:
     """Events newest first, repeats folded into one with their total count.
 
     Kubernetes already folds an exact repeat into one Event (``count``, or
@@ -153,7 +154,8 @@ def fold_events(events: list[dict]) -> list[ClusterEvent]:
     several objects with the same reason, object and message, so those are
     folded here too.
     """
-    folded: dict[tuple, ClusterEvent] = {}
+    # (type, reason, object, message)
+    folded: dict[tuple[str, str, str, str], ClusterEvent] = {}
     for event in events:
         involved = event.get("involvedObject") or event.get("regarding") or {}
         subject = "/".join(p for p in (involved.get("kind"), involved.get("name")) if p)
@@ -173,7 +175,7 @@ def fold_events(events: list[dict]) -> list[ClusterEvent]:
     return sorted(folded.values(), key=lambda e: (e.time is not None, e.time or datetime.min), reverse=True)
 
 
-def quota_lines(quota: dict) -> list[QuotaUsage]:
+def quota_lines(quota: dict[str, Any]) -> list[QuotaUsage]:
     hard = (quota.get("spec") or {}).get("hard") or {}
     status = quota.get("status") or {}
     used = status.get("used") or {}
@@ -192,11 +194,12 @@ def quota_lines(quota: dict) -> list[QuotaUsage]:
     return lines
 
 
-def _fraction(used, hard) -> float | None:
+def _fraction(used: object, hard: object) -> float | None:
     if used is None or hard is None:
         return None
     try:
-        numerator, denominator = parse_quantity(used), parse_quantity(hard)
+        # parse_quantity is not annotated; it returns a Decimal.
+        numerator, denominator = parse_quantity(used), parse_quantity(hard)  # type: ignore[no-untyped-call]
     except (ValueError, InvalidOperation, TypeError):
         return None
     if denominator == 0:
@@ -212,5 +215,5 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     return min((t for t in (a, b) if t is not None), default=None)
 
 
-def _name(obj: dict) -> str:
+def _name(obj: dict[str, Any]) -> str:
     return (obj.get("metadata") or {}).get("name") or "?"

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 DOCKER_HUB = "docker.io"
 # Index types first: the official images are multi-architecture.
@@ -48,11 +49,11 @@ class ImageReport:
         return [check for check in self.checked if not check.pullable]
 
 
-def images_in_values(values: dict) -> list[str]:
+def images_in_values(values: dict[str, Any]) -> list[str]:
     """Every ``image: {repository, tag}`` in a chart's values, in order, once."""
     found: list[str] = []
 
-    def walk(node):
+    def walk(node: object) -> None:
         if isinstance(node, dict):
             image = node.get("image")
             if isinstance(image, dict) and image.get("repository") and image.get("tag"):
@@ -126,7 +127,7 @@ def _check(ref: str, base: str, repository: str, reference: str, timeout: float)
     return ImageCheck(ref, False, f"HTTP {status} from {base}")
 
 
-def _head(url: str, token: str | None, timeout: float) -> tuple[int, dict]:
+def _head(url: str, token: str | None, timeout: float) -> tuple[int, dict[str, str]]:
     request = urllib.request.Request(url, method="HEAD", headers={"Accept": MANIFEST_TYPES})  # noqa: S310
     if token:
         request.add_header("Authorization", f"Bearer {token}")
@@ -159,4 +160,5 @@ def _token(challenge: str, timeout: float) -> str | None:
         return None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise _Unreachable(f"token service {realm}: {getattr(exc, 'reason', exc)}") from exc
-    return body.get("token") or body.get("access_token")
+    # A token service answers with a JSON object naming the token.
+    return cast("str | None", body.get("token") or body.get("access_token"))

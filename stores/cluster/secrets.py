@@ -8,6 +8,8 @@ Error messages name the secret, never its data.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
+from typing import Any
 
 from .client import ApiGroups, api_errors, is_status
 from .guardrails import MANAGED_BY
@@ -19,13 +21,19 @@ def ensure_secret(api: ApiGroups, namespace: str, name: str, data: dict[str, str
     with api_errors(f"storing secret {name} in {namespace}", api.host):
         existing = _read(api, namespace, name)
         if existing is None:
-            body = {
+            body: dict[str, Any] = {
                 "metadata": {"name": name, "labels": dict(MANAGED_BY)},
                 "type": "Opaque",
                 "data": _encode(data),
             }
             try:
-                api.core.create_namespaced_secret(namespace, body=body, _request_timeout=api.timeout)
+                # The client validates a dict body into the model (pydantic's validate_call);
+                # its annotation names the model only.
+                api.core.create_namespaced_secret(
+                    namespace,
+                    body=body,  # type: ignore[arg-type]
+                    _request_timeout=api.timeout,
+                )
                 return dict(data)
             except Exception as exc:
                 # Another worker created it between our read and create: use theirs.
@@ -61,5 +69,5 @@ def _encode(data: dict[str, str]) -> dict[str, str]:
     return {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
 
 
-def _decode(data: dict[str, str]) -> dict[str, str]:
+def _decode(data: Mapping[str, str | bytes]) -> dict[str, str]:
     return {key: base64.b64decode(value).decode("utf-8", errors="replace") for key, value in data.items()}

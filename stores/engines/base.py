@@ -9,6 +9,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Engine:
     label: str
     description: str
     chart: str  # directory name under CHARTS_DIR
-    build_values: Callable[[StoreSpec], dict]
+    build_values: Callable[[StoreSpec], dict[str, Any]]
     build_secret: Callable[[StoreSpec], dict[str, str]]
     admin_path: str = "/"
     credentials: tuple[Credential, ...] = ()
