@@ -27,12 +27,13 @@ LOG_FORMATS = ("text", "json")
 @contextmanager
 def store_context(store_id: int, slug: str | None = None):
     """Tag every log line emitted inside the block with this store (and no step yet)."""
-    tokens = (_store_id.set(store_id), _store_slug.set(slug), _step.set(None))
+    id_token, slug_token, step_token = _store_id.set(store_id), _store_slug.set(slug), _step.set(None)
     try:
         yield
     finally:
-        for var, token in zip((_store_id, _store_slug, _step), tokens, strict=True):
-            var.reset(token)
+        _step.reset(step_token)
+        _store_slug.reset(slug_token)
+        _store_id.reset(id_token)
 
 
 def set_step(step: str | None) -> None:

@@ -5,8 +5,12 @@ touch exactly one row, written in the same transaction as its StoreEvent.
 Losing a race raises `TransitionRefused`; nothing here reads-modifies-saves.
 """
 
+from __future__ import annotations
+
 import secrets
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,7 +20,17 @@ from django.utils import timezone
 
 from accounts.models import store_limit_for
 from stores import notifications
-from stores.models import TRANSITIONS, ProvisioningGate, Status, Store, StoreEvent
+from stores.cluster.errors import FailureCode
+from stores.models import (
+    TRANSITIONS,
+    EventCode,
+    ProvisioningGate,
+    Status,
+    Store,
+    StoreEvent,
+    StoreQuerySet,
+    owner_may,
+)
 
 
 class TransitionRefused(Exception):
@@ -32,7 +46,7 @@ class PlatformAtCapacity(StoreLimitReached):
 
     message = "The platform is at capacity: no new stores can be created until some are deleted. Try again later."
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(self.message)
 
 
@@ -44,8 +58,30 @@ def sources_of(target: str) -> frozenset[str]:
     return frozenset(src for src, targets in TRANSITIONS.items() if target in targets)
 
 
-def record(store_id: int, message: str, *, kind=StoreEvent.Kind.INFO, step: str = "", duration_ms=None):
-    return StoreEvent.objects.create(store_id=store_id, message=message, kind=kind, step=step, duration_ms=duration_ms)
+# Named points inside the locked sections (the slot claim, the limit check),
+# where a test can hold a thread to prove the lock is what keeps two apart.
+# Empty in production.
+RACE_POINTS: dict[str, Callable[[], None]] = {}
+
+
+def _race_point(name: str) -> None:
+    hook = RACE_POINTS.get(name)
+    if hook is not None:
+        hook()
+
+
+def record(
+    store_id: int,
+    message: str,
+    *,
+    code: str = "",
+    kind: str = StoreEvent.Kind.INFO,
+    step: str = "",
+    duration_ms: int | None = None,
+) -> StoreEvent:
+    return StoreEvent.objects.create(
+        store_id=store_id, message=message, code=code, kind=kind, step=step, duration_ms=duration_ms
+    )
 
 
 def transition(
@@ -53,12 +89,13 @@ def transition(
     to: str,
     message: str,
     *,
-    only_from=None,
-    where=None,
-    kind=StoreEvent.Kind.INFO,
+    code: str,
+    only_from: set[str] | frozenset[str] | None = None,
+    where: dict[str, Any] | None = None,
+    kind: str = StoreEvent.Kind.INFO,
     step: str = "",
-    duration_ms=None,
-    **fields,
+    duration_ms: int | None = None,
+    **fields: Any,
 ) -> None:
     """Move the store to `to` if its current state allows it; raise otherwise.
 
@@ -73,17 +110,19 @@ def transition(
         if rows != 1:
             current = Store.objects.filter(pk=store_id).values_list("status", flat=True).first()
             raise TransitionRefused(f"store {store_id} cannot go from {current or 'nowhere'} to {to}")
-        record(store_id, message, kind=kind, step=step, duration_ms=duration_ms)
+        record(store_id, message, code=code, kind=kind, step=step, duration_ms=duration_ms)
 
 
-def create_store(owner, slug: str, engine: str) -> Store:
+def create_store(owner: Any, slug: str, engine: str) -> Store:
     """Create a queued store, enforcing the owner's limit race-free."""
     limit = store_limit_for(owner)
     with transaction.atomic():
         # Lock the owner's row so concurrent creates by one user queue up here
         # (Postgres); on SQLite the IMMEDIATE transaction serialises them.
         get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-        if Store.objects.owned_by(owner).live().count() >= limit:
+        live = Store.objects.owned_by(owner).live().count()
+        _race_point("create_store")
+        if live >= limit:
             raise StoreLimitReached(f"You already have {limit} of {limit} stores. Delete one to create another.")
         if settings.MAX_LIVE_STORES:
             # Creates by different users lock different owner rows; the
@@ -100,7 +139,7 @@ def create_store(owner, slug: str, engine: str) -> Store:
                 store = Store.objects.create(owner=owner, slug=slug, engine=engine, status=Status.QUEUED, queued_at=now)
         except IntegrityError:
             raise SlugTaken(f"The name “{slug}” is taken. Choose another.") from None
-        record(store.pk, "Store requested; waiting for a free provisioning slot.")
+        record(store.pk, "Store requested; waiting for a free provisioning slot.", code=EventCode.REQUESTED)
     return store
 
 
@@ -114,6 +153,7 @@ def claim_provision_slots(limit: int | None = None) -> list[int]:
     with transaction.atomic():
         ProvisioningGate.objects.select_for_update().get_or_create(pk=1)
         free = limit - Store.objects.filter(status=Status.PROVISIONING).count()
+        _race_point("claim_provision_slots")
         if free <= 0:
             return claimed
         waiting = Store.objects.filter(status=Status.QUEUED).order_by("queued_at", "pk").values_list("pk", flat=True)
@@ -127,16 +167,18 @@ def claim_provision_slots(limit: int | None = None) -> list[int]:
     return claimed
 
 
-def _claim(store_id: int, now) -> None:
+def _claim(store_id: int, now: datetime) -> None:
     # `transition` runs in its own savepoint: a refused claim leaves the others intact.
     transition(
         store_id,
         Status.PROVISIONING,
         "Provisioning started.",
+        code=EventCode.STARTED,
         only_from={Status.QUEUED},
         started_at=now,
         deadline_at=now + timedelta(seconds=settings.PROVISION_TIMEOUT),
         failure_reason="",
+        failure_code="",
         step="",
         attempts=F("attempts") + 1,
         **_reservation(),
@@ -171,7 +213,7 @@ def set_step(store_id: int, token: str, step: str) -> None:
     Store.objects.filter(pk=store_id, lease_token=token).update(step=step, updated_at=timezone.now())
 
 
-def _reservation():
+def _reservation() -> dict[str, Any]:
     """A lease with no holder: the next worker may take it; reconcile waits for it to expire."""
     return {"lease_token": "", "lease_until": timezone.now() + timedelta(seconds=settings.PROVISION_LEASE_SECONDS)}
 
@@ -190,7 +232,8 @@ def request_delete(store_id: int) -> None:
         store_id,
         Status.DELETING,
         "Delete requested.",
-        only_from=sources_of(Status.DELETING) - {Status.DELETE_STUCK},
+        code=EventCode.DELETE_REQUESTED,
+        only_from={s for s in sources_of(Status.DELETING) if owner_may("delete", s)},
         failure_reason="",
         delete_attempts=0,
         lease_until=timezone.now() + timedelta(seconds=settings.PROVISION_LEASE_SECONDS),
@@ -213,13 +256,14 @@ def provision_still_running(store_id: int) -> bool:
 def start_delete_attempt(store_id: int, token: str) -> int:
     """Count one more try of this store's delete; returns the count."""
     Store.objects.filter(pk=store_id, lease_token=token).update(delete_attempts=F("delete_attempts") + 1)
-    return Store.objects.filter(pk=store_id).values_list("delete_attempts", flat=True).first() or 0
+    attempts: int | None = Store.objects.filter(pk=store_id).values_list("delete_attempts", flat=True).first()
+    return attempts or 0
 
 
 def delete_retry_delay(attempts: int) -> int:
     """Seconds before try `attempts + 1`: doubling from DELETE_RETRY_SECONDS, capped."""
-    doubled = settings.DELETE_RETRY_SECONDS * 2 ** max(0, min(attempts - 1, 30))
-    return min(doubled, settings.DELETE_RETRY_MAX_SECONDS)
+    doubled: int = settings.DELETE_RETRY_SECONDS * 2 ** max(0, min(attempts - 1, 30))
+    return min(doubled, int(settings.DELETE_RETRY_MAX_SECONDS))
 
 
 def delete_did_not_finish(
@@ -230,15 +274,16 @@ def delete_did_not_finish(
     The wait is a lease with no holder that ends at the next try: reconcile
     re-enqueues the delete only once it has run out. Returns the new status.
     """
-    where = {} if token is None else {"lease_token": token}
+    where: dict[str, Any] = {} if token is None else {"lease_token": token}
     if lease_expired:  # reconcile: only if its worker is still silent
         where["lease_until__lt"] = timezone.now()
-    attempts = Store.objects.filter(pk=store_id).values_list("delete_attempts", flat=True).first() or 0
+    attempts: int = Store.objects.filter(pk=store_id).values_list("delete_attempts", flat=True).first() or 0
     if attempts >= settings.DELETE_MAX_ATTEMPTS:
         transition(
             store_id,
             Status.DELETE_STUCK,
             f"Delete stuck after {attempts} attempts: {reason}. An operator can restart it from the admin.",
+            code=EventCode.DELETE_STUCK,
             only_from={Status.DELETING},
             where=where,
             kind=StoreEvent.Kind.ERROR,
@@ -262,6 +307,7 @@ def delete_did_not_finish(
             store_id,
             f"Delete did not finish (attempt {attempts} of {settings.DELETE_MAX_ATTEMPTS}): {reason}. "
             f"Trying again in {delay} s.",
+            code=EventCode.DELETE_RETRY,
             kind=StoreEvent.Kind.ERROR,
             step=step,
         )
@@ -285,9 +331,9 @@ def restart_delete(store_id: int) -> None:
             current = Store.objects.filter(pk=store_id).values("status", "lease_token").first()
             if current and current["status"] == Status.DELETING:
                 raise TransitionRefused(f"store {store_id} is being deleted by a worker now")
-            now = current and current["status"]
-            raise TransitionRefused(f"store {store_id} cannot restart a delete while it is {now}")
-        record(store_id, "Delete restarted by an operator.")
+            status = current and current["status"]
+            raise TransitionRefused(f"store {store_id} cannot restart a delete while it is {status}")
+        record(store_id, "Delete restarted by an operator.", code=EventCode.DELETE_RESTARTED)
 
 
 def reserve_for_resume(store_id: int, status: str) -> bool:
@@ -301,8 +347,10 @@ def request_retry(store_id: int) -> None:
         store_id,
         Status.QUEUED,
         "Retry requested; waiting for a free provisioning slot.",
+        code=EventCode.RETRY_REQUESTED,
         queued_at=timezone.now(),
         failure_reason="",
+        failure_code="",
         lease_token="",
         lease_until=None,
     )
@@ -314,6 +362,7 @@ def mark_ready(store_id: int, token: str, message: str) -> None:
         store_id,
         Status.READY,
         message,
+        code=EventCode.READY,
         only_from={Status.PROVISIONING},
         where={"lease_token": token},
         ready_at=timezone.now(),
@@ -324,16 +373,19 @@ def mark_ready(store_id: int, token: str, message: str) -> None:
     transaction.on_commit(lambda: notifications.store_finished(store_id, Status.READY))
 
 
-def mark_failed(store_id: int, reason: str, *, step: str = "", token: str | None = None) -> None:
+def mark_failed(store_id: int, reason: str, *, code: FailureCode, step: str = "", token: str | None = None) -> None:
+    """Provisioning -> failed with the reason people read and the code counts and hints read."""
     transition(
         store_id,
         Status.FAILED,
         f"Failed: {reason}",
+        code=code.value,
         only_from={Status.PROVISIONING},
         where=None if token is None else {"lease_token": token},
         kind=StoreEvent.Kind.ERROR,
         step=step,
         failure_reason=reason,
+        failure_code=code.value,
         lease_token="",
         lease_until=None,
     )
@@ -345,6 +397,7 @@ def mark_deleted(store_id: int) -> None:
         store_id,
         Status.DELETED,
         "Store deleted; its namespace is gone.",
+        code=EventCode.DELETED,
         deleted_at=timezone.now(),
         lease_token="",
         lease_until=None,
@@ -352,19 +405,19 @@ def mark_deleted(store_id: int) -> None:
     )
 
 
-def stale_leases(status: str):
+def stale_leases(status: str) -> StoreQuerySet:
     """Stores in `status` whose worker stopped reporting (killed) or never started."""
     return Store.objects.filter(status=status, lease_until__lt=timezone.now())
 
 
-def overdue_provisions():
+def overdue_provisions() -> StoreQuerySet:
     return Store.objects.filter(status=Status.PROVISIONING, deadline_at__lt=timezone.now())
 
 
 # --- Upgrades and rollbacks (stores/upgrades.py) ------------------------------
 
 
-def begin_update(store_id: int, message: str, *, only_from, updated_at=None) -> str:
+def begin_update(store_id: int, message: str, *, only_from: set[str], updated_at: datetime | None = None) -> str:
     """A ready (or, for a rollback, failed) store -> updating, held by the caller's lease.
 
     `updated_at`, when given, must still be the store's: the caller read the
@@ -377,9 +430,11 @@ def begin_update(store_id: int, message: str, *, only_from, updated_at=None) -> 
         store_id,
         Status.UPDATING,
         message,
+        code=EventCode.UPDATE_REQUESTED,
         only_from=only_from,
         where=None if updated_at is None else {"updated_at": updated_at},
         failure_reason="",
+        failure_code="",
         step="",
         lease_token=token,
         lease_until=now + timedelta(seconds=settings.PROVISION_LEASE_SECONDS),
@@ -395,6 +450,7 @@ def finish_update(store_id: int, token: str, message: str, *, chart_version: str
         store_id,
         Status.READY,
         message,
+        code=EventCode.UPDATED,
         only_from={Status.UPDATING},
         where={"lease_token": token},
         chart_version=chart_version,
@@ -408,14 +464,14 @@ def finish_update(store_id: int, token: str, message: str, *, chart_version: str
 def fail_update(
     store_id: int, reason: str, *, step: str = "", token: str | None = None, lease_expired: bool = False
 ) -> None:
-    where = {} if token is None else {"lease_token": token}
+    where: dict[str, Any] = {} if token is None else {"lease_token": token}
     if lease_expired:  # reconcile: only if the update is still silent
         where["lease_until__lt"] = timezone.now()
     transition(
-        # Not "Failed: …": the metrics count those events as failed provisions.
         store_id,
         Status.FAILED,
         f"Update failed: {reason}",
+        code=EventCode.UPDATE_FAILED,
         only_from={Status.UPDATING},
         where=where,
         kind=StoreEvent.Kind.ERROR,

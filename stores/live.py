@@ -14,6 +14,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -115,7 +116,7 @@ def _read_cluster(namespace: str) -> ClusterView:
 
 
 def _quota_rows(usage: list) -> list[QuotaRow]:
-    by_resource = {}
+    by_resource: dict[str, Any] = {}
     for line in usage:
         # Two quotas on one resource: the tighter one is what refuses pods.
         earlier = by_resource.get(line.resource)

@@ -7,40 +7,17 @@ whatever the number of stores (observability.metrics says why not counters).
 
 from datetime import timedelta
 
-from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django_q.models import Task
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from observability.metrics import PREFIX
 from stores.engines import ENGINES
-from stores.models import Status, Store, StoreEvent
+from stores.models import FAILURE_CODES, Status, Store, StoreEvent
 
 # Seconds from "provisioning started" to "ready": a WooCommerce store takes
 # one to a few minutes, a first Medusa store up to PROVISION_TIMEOUT.
 DURATION_BUCKETS = (15, 30, 60, 120, 180, 300, 450, 600, 900, 1200)
-
-# A failure's reason, as mark_failed recorded it ("Failed: <reason>"), sorted
-# into a few categories an alert can be written against. First match wins.
-FAILURE_CATEGORIES = (
-    ("timeout", Q(message__contains="timed out while")),
-    ("quota", Q(message__contains="exceeded quota")),
-    (
-        "image_pull",
-        Q(message__contains="ErrImagePull")
-        | Q(message__contains="ImagePullBackOff")
-        | Q(message__contains="InvalidImageName"),
-    ),
-    ("out_of_memory", Q(message__contains="out of memory") | Q(message__contains="OOMKilled")),
-    ("crash_loop", Q(message__contains="CrashLoopBackOff")),
-    ("scheduling", Q(message__contains="FailedScheduling")),
-    # The storefront check's store host that no resolver knows (storefront.unresolved_advice).
-    ("dns", Q(message__contains=" does not resolve (")),
-    ("setup_job", Q(message__startswith="Failed: job ")),
-    ("cluster_unreachable", Q(message__contains="cannot reach the Kubernetes API") | Q(message__contains="kubeconfig")),
-    ("helm", Q(message__contains="helm ")),
-    ("internal_error", Q(message__contains="internal error")),
-)
-OTHER = "other"
 
 
 class StoreCollector:
@@ -71,21 +48,21 @@ class StoreCollector:
         yield GaugeMetricFamily(f"{PREFIX}_queue_length", "Stores waiting for a provisioning slot.", value=queued)
 
     def _failures(self):
-        category = Case(*[When(q, then=Value(name)) for name, q in FAILURE_CATEGORIES], default=Value(OTHER))
+        # Counted by the code set where each failure was recognised
+        # (stores.cluster.FailureCode): rewording a message changes no number.
         rows = (
-            StoreEvent.objects.filter(kind=StoreEvent.Kind.ERROR, message__startswith="Failed: ")
+            StoreEvent.objects.filter(code__in=FAILURE_CODES)
             .order_by()
-            .annotate(reason=category)
-            .values("reason", "store__engine")
+            .values("code", "store__engine")
             .annotate(n=Count("pk"))
         )
         family = CounterMetricFamily(
             f"{PREFIX}_provision_failures",
-            "Provisions that failed, by engine and reason category.",
+            "Provisions that failed, by engine and reason (a FailureCode).",
             labels=["engine", "reason"],
         )
         for row in rows:
-            family.add_metric([row["store__engine"], row["reason"]], row["n"])
+            family.add_metric([row["store__engine"], row["code"]], row["n"])
         return family
 
     def _durations(self):

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Case, Count, DateTimeField, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
+from stores.cluster.errors import FailureCode
 from stores.engines import ENGINE_CHOICES
 
 
@@ -39,6 +40,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.DELETE_STUCK: frozenset({Status.DELETING}),
     Status.DELETED: frozenset(),
 }
+# What a store's owner may ask for, as the state each one moves the store to.
+# Whether the owner may, in a given state, follows from TRANSITIONS; the one
+# exception is a stuck delete, which only an operator restarts.
+OWNER_ACTIONS = {"retry": Status.QUEUED, "delete": Status.DELETING}
+OPERATOR_ONLY = {("delete", Status.DELETE_STUCK)}
+
+
+def owner_may(action: str, status: str) -> bool:
+    """Whether the owner may `action` ("retry", "delete") a store in `status`."""
+    return OWNER_ACTIONS[action] in TRANSITIONS[status] and (action, status) not in OPERATOR_ONLY
+
+
 # States in which nothing happens until someone acts (polling can stop).
 FINAL = frozenset({Status.READY, Status.FAILED, Status.DELETE_STUCK, Status.DELETED})
 # Every state but deleted counts against the owner's limit and holds the slug
@@ -53,19 +66,72 @@ slug_validator = RegexValidator(
 )
 
 
-# The events lifecycle.request_delete and lifecycle.restart_delete record: a
-# delete's elapsed time counts from the latest of them (see with_busy_since).
-DELETE_STARTED_MESSAGES = ("Delete requested.", "Delete restarted by an operator.")
+class EventCode(models.TextChoices):
+    """What an activity event is, for the code that reads events (metrics, timers,
+    mails, the store page); the message is for people and may be reworded.
+
+    Set where the thing is known: the lifecycle's transitions, a step that
+    finished (its key), and a failed provision's category (FailureCode, from
+    where the failure was recognised). Blank: a line only people read."""
+
+    # Lifecycle transitions
+    REQUESTED = "requested", "Store requested"
+    STARTED = "started", "Provisioning started"
+    READY = "ready", "Ready"
+    STOPPED = "stopped", "Provisioning stopped"
+    RESUMED = "resumed", "Resumed after a lost worker"
+    RETRY_REQUESTED = "retry_requested", "Retry requested"
+    DELETE_REQUESTED = "delete_requested", "Delete requested"
+    DELETE_RESTARTED = "delete_restarted", "Delete restarted"
+    DELETE_RETRY = "delete_retry", "Delete did not finish"
+    DELETE_STUCK = "delete_stuck", "Delete stuck"
+    DELETED = "deleted", "Deleted"
+    UPDATE_REQUESTED = "update_requested", "Upgrade or rollback requested"
+    UPDATED = "updated", "Upgraded or rolled back"
+    UPDATE_FAILED = "update_failed", "Upgrade or rollback failed"
+    # A step that finished (the keys of provisioning.STEPS), and a line of progress
+    NAMESPACE = "namespace", "Step: namespace"
+    GUARDRAILS = "guardrails", "Step: guardrails"
+    CREDENTIALS = "credentials", "Step: credentials"
+    RELEASE = "release", "Step: Helm release"
+    WORKLOADS = "workloads", "Step: workloads"
+    STOREFRONT = "storefront", "Step: storefront check"
+    PROGRESS = "progress", "Progress"
+    # A provision failed, by category (stores.cluster.FailureCode)
+    QUOTA = FailureCode.QUOTA.value, "Failed: quota"
+    ADMISSION = FailureCode.ADMISSION.value, "Failed: admission"
+    IMAGE = FailureCode.IMAGE.value, "Failed: image"
+    OOM = FailureCode.OOM.value, "Failed: out of memory"
+    CRASH = FailureCode.CRASH.value, "Failed: crash loop"
+    CONTAINER = FailureCode.CONTAINER.value, "Failed: container"
+    SCHEDULING = FailureCode.SCHEDULING.value, "Failed: scheduling"
+    SETUP = FailureCode.SETUP.value, "Failed: setup job"
+    ROLLOUT = FailureCode.ROLLOUT.value, "Failed: rollout"
+    CLUSTER = FailureCode.CLUSTER.value, "Failed: cluster unreachable"
+    HELM = FailureCode.HELM.value, "Failed: helm"
+    NAMESPACE_STATE = FailureCode.NAMESPACE.value, "Failed: namespace"
+    CONFLICT = FailureCode.CONFLICT.value, "Failed: namespace taken"
+    DNS = FailureCode.DNS.value, "Failed: DNS"
+    TIMEOUT = FailureCode.TIMEOUT.value, "Failed: timed out"
+    UNAVAILABLE = FailureCode.UNAVAILABLE.value, "Failed: engine unavailable"
+    INTERNAL = FailureCode.INTERNAL.value, "Failed: internal error"
+    OTHER = FailureCode.OTHER.value, "Failed: other"
 
 
-class StoreQuerySet(models.QuerySet):
-    def live(self):
+# The codes of a failed provision's event; the metrics count these.
+FAILURE_CODES = frozenset(code.value for code in FailureCode)
+# A delete's elapsed time counts from the latest of these (see with_busy_since).
+DELETE_STARTED_CODES = (EventCode.DELETE_REQUESTED, EventCode.DELETE_RESTARTED)
+
+
+class StoreQuerySet(models.QuerySet["Store"]):
+    def live(self) -> "StoreQuerySet":
         return self.exclude(status=Status.DELETED)
 
-    def owned_by(self, user):
+    def owned_by(self, user: object) -> "StoreQuerySet":
         return self.filter(owner=user)
 
-    def with_place_in_line(self):
+    def with_place_in_line(self) -> "StoreQuerySet":
         """Annotate `line_place` (1 = next to start; None unless queued) in the same query.
 
         A correlated count of the queued stores ahead, so a list of any length
@@ -91,7 +157,7 @@ class StoreQuerySet(models.QuerySet):
             )
         )
 
-    def with_busy_since(self):
+    def with_busy_since(self) -> "StoreQuerySet":
         """Annotate `busy_since`: when the current provision or delete began (None otherwise).
 
         A provision's start is `started_at`. A delete has no column of its own
@@ -99,7 +165,7 @@ class StoreQuerySet(models.QuerySet):
         event that started it (the request, or an operator's restart).
         """
         delete_began = (
-            StoreEvent.objects.filter(store=OuterRef("pk"), step="", message__in=DELETE_STARTED_MESSAGES)
+            StoreEvent.objects.filter(store=OuterRef("pk"), code__in=DELETE_STARTED_CODES)
             .order_by("-created_at", "-pk")
             .values("created_at")[:1]
         )
@@ -123,6 +189,12 @@ class Store(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     step = models.CharField(max_length=40, blank=True, help_text="The step running now, or the last one that ran.")
     failure_reason = models.TextField(blank=True)
+    failure_code = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=[(c.value, c.value) for c in FailureCode],
+        help_text="Why it failed, as a code.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -174,17 +246,31 @@ class Store(models.Model):
     def is_final(self) -> bool:
         return self.status in FINAL
 
+    @property
+    def owner_may_retry(self) -> bool:
+        return owner_may("retry", self.status)
+
+    @property
+    def owner_may_delete(self) -> bool:
+        return owner_may("delete", self.status)
+
     def place_in_line(self) -> int | None:
-        """1 for the next store to start, None when not queued."""
+        """1 for the next store to start, None when not queued.
+
+        A list annotates it with the same query (StoreQuerySet.with_place_in_line);
+        a single store asks it once and keeps the answer.
+        """
         if self.status != Status.QUEUED or self.queued_at is None:
             return None
-        # A list already annotated it (Store.objects.with_place_in_line()): no query.
-        if "line_place" in self.__dict__:
-            return self.line_place
-        ahead = Store.objects.filter(status=Status.QUEUED).filter(
-            Q(queued_at__lt=self.queued_at) | Q(queued_at=self.queued_at, pk__lt=self.pk)
-        )
-        return ahead.count() + 1
+        if "line_place" not in self.__dict__:
+            self.__dict__["line_place"] = (
+                Store.objects.with_place_in_line()
+                .filter(pk=self.pk)
+                .values_list("line_place", flat=True)  # type: ignore[misc]  # an annotation the stubs cannot follow
+                .first()
+            )
+        place: int | None = self.__dict__["line_place"]
+        return place
 
 
 class StoreEvent(models.Model):
@@ -197,6 +283,7 @@ class StoreEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INFO)
     step = models.CharField(max_length=40, blank=True)
+    code = models.CharField(max_length=20, blank=True, choices=EventCode.choices, db_index=True)
     message = models.TextField()
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
 

@@ -18,6 +18,7 @@ from django_q.tasks import async_task
 
 from observability.logging import store_context
 from stores.engines import get_engine
+from stores.failure_hints import FAILURE_HINTS
 from stores.models import Status, Store
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,10 @@ def _compose(store: Store, status: str, reason: str) -> tuple[str, str]:
             "",
             f"Reason: {reason or store.failure_reason or 'unknown'}",
             "",
-            f"Store page (retry or delete it there): {store_page_url(store)}",
         ]
+        # What to do about it, by the failure's code (the reason's wording may change).
+        hint = FAILURE_HINTS.get(store.failure_code, "")
+        if hint:
+            lines += [hint, ""]
+        lines.append(f"Store page (retry or delete it there): {store_page_url(store)}")
     return subject, "\n".join([*lines, "", "-- ", "Store Provisioner"]) + "\n"

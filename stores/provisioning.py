@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -20,7 +22,7 @@ from observability.logging import set_step as set_log_step
 from stores import clients, cluster, isolation, lifecycle, releases, storefront
 from stores.engines import Engine, get_engine
 from stores.engines.contract import RELEASE_NAME, SECRET_NAME
-from stores.models import Status, Store, StoreEvent
+from stores.models import EventCode, Status, Store, StoreEvent
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +85,9 @@ class Run:
             raise cluster.Stopped(reason)
 
     def progress(self, line: str) -> None:
-        lifecycle.record(self.store_id, line, step=self.step)
+        lifecycle.record(self.store_id, line, code=EventCode.PROGRESS, step=self.step)
 
-    def run_step(self, key: str, action, done_message) -> object:
+    def run_step(self, key: str, action: Callable[[], Any], done_message: str | Callable[[Any], str]) -> Any:
         self._last_check = 0.0
         self.check()
         self.step = key
@@ -96,7 +98,9 @@ class Run:
         elapsed = time.monotonic() - started
         message = done_message(result) if callable(done_message) else done_message
         log.info("%s (%d ms)", message, elapsed * 1000)
-        lifecycle.record(self.store_id, message, kind=StoreEvent.Kind.STEP, step=key, duration_ms=int(elapsed * 1000))
+        lifecycle.record(
+            self.store_id, message, code=key, kind=StoreEvent.Kind.STEP, step=key, duration_ms=int(elapsed * 1000)
+        )
         return result
 
 
@@ -107,33 +111,38 @@ def provision(store_id: int, token: str) -> None:
     run = Run(store_id, token, status=Status.PROVISIONING)
     try:
         if not engine.available:
-            raise cluster.ClusterError(engine.unavailable_reason)
+            raise cluster.ClusterError(engine.unavailable_reason, cluster.FailureCode.UNAVAILABLE)
         run.step = "namespace"
         kube = clients.connect()
         lifecycle.record(store_id, f"Connected to Kubernetes {kube.version()}.", step="namespace")
         _provision_steps(run, store, engine, kube)
     except cluster.Stopped as stopped:
         if run.timed_out:
-            _fail(store_id, stopped.reason, run)
+            _fail(store_id, stopped.reason, cluster.FailureCode.TIMEOUT, run)
         else:
-            lifecycle.record(store_id, f"Provisioning stopped: {stopped.reason}.")
+            lifecycle.record(store_id, f"Provisioning stopped: {stopped.reason}.", code=EventCode.STOPPED)
             lifecycle.release_lease(store_id, token)
     except cluster.ClusterError as exc:
-        _fail(store_id, str(exc), run)
+        _fail(store_id, str(exc), exc.code, run)
     except lifecycle.TransitionRefused:
         # Deleted (or taken over) while the last step ran, so it could not be
         # marked ready. Let go: a delete waits for this lease.
         run._last_check = 0.0
-        lifecycle.record(store_id, f"Provisioning stopped: {run.should_stop() or 'the store changed state'}.")
+        lifecycle.record(
+            store_id,
+            f"Provisioning stopped: {run.should_stop() or 'the store changed state'}.",
+            code=EventCode.STOPPED,
+        )
         lifecycle.release_lease(store_id, token)
     except Exception as exc:  # a bug must still end the store, not strand it
         log.exception("provision of store %s crashed during %s", store_id, run.step)
-        _fail(store_id, f"internal error during {STEP_LABELS.get(run.step, run.step)}: {type(exc).__name__}", run)
+        reason = f"internal error during {STEP_LABELS.get(run.step, run.step)}: {type(exc).__name__}"
+        _fail(store_id, reason, cluster.FailureCode.INTERNAL, run)
 
 
-def _fail(store_id: int, reason: str, run: Run) -> None:
+def _fail(store_id: int, reason: str, code: cluster.FailureCode, run: Run) -> None:
     try:
-        lifecycle.mark_failed(store_id, reason, step=run.step, token=run.token)
+        lifecycle.mark_failed(store_id, reason, code=code, step=run.step, token=run.token)
     except lifecycle.TransitionRefused:
         log.info("store %s left provisioning before it could be failed (%s)", store_id, reason)
         # Deleted meanwhile: let go now, the delete waits for this lease.
@@ -150,7 +159,8 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
             if owner_id != str(store.pk):
                 raise cluster.ClusterError(
                     f"namespace {ns} already exists and belongs to {'store ' + owner_id if owner_id else 'no store'}; "
-                    "an operator can remove it with `manage.py stores reconcile --prune`"
+                    "an operator can remove it with `manage.py stores reconcile --prune`",
+                    cluster.FailureCode.CONFLICT,
                 )
         kube.ensure_namespace(ns, isolation.namespace_labels(store))
         if settings.PLATFORM_SERVICE_ACCOUNT:

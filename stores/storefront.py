@@ -33,7 +33,7 @@ def wait_for_storefront(url: str, run: Run) -> None:
     host = urllib.parse.urlsplit(url).hostname or ""
     unresolved = None if _sent_through_a_proxy(url, host) else _does_not_resolve(host)
     if unresolved:
-        raise cluster.ClusterError(unresolved_advice(host, unresolved))
+        raise cluster.ClusterError(unresolved_advice(host, unresolved), cluster.FailureCode.DNS)
     last_error = "no answer yet"
     # An opener of its own reads the proxy settings now (urlopen's shared one
     # keeps those of its first use), as _sent_through_a_proxy just did.

@@ -6,6 +6,7 @@ per provisioning slot), deletes and reconciles to the separate "control"
 cluster so they never wait behind long provisions.
 """
 
+import functools
 import logging
 
 from django.conf import settings
@@ -14,7 +15,8 @@ from django_q.tasks import async_task
 
 from observability.logging import store_context
 from stores import lifecycle, provisioning, teardown, upgrades
-from stores.models import Status, Store
+from stores.cluster.errors import FailureCode
+from stores.models import EventCode, Status, Store
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ def start_queued_stores() -> list[int]:
     """Claim free provisioning slots for the oldest queued stores and start them."""
     claimed = lifecycle.claim_provision_slots()
     for store_id in claimed:
-        transaction.on_commit(lambda sid=store_id: enqueue_provision(sid))
+        transaction.on_commit(functools.partial(enqueue_provision, store_id))
     return claimed
 
 
@@ -117,14 +119,14 @@ def reconcile() -> dict[str, list[int]]:
     for store in lifecycle.overdue_provisions():
         label = provisioning.STEP_LABELS.get(store.step, store.step or "starting").lower()
         try:
-            lifecycle.mark_failed(store.pk, f"timed out while {label}", step=store.step)
+            lifecycle.mark_failed(store.pk, f"timed out while {label}", code=FailureCode.TIMEOUT, step=store.step)
             report["timed_out"].append(store.pk)
         except lifecycle.TransitionRefused:
             pass
     for store in lifecycle.stale_leases(Status.PROVISIONING):
         if lifecycle.reserve_for_resume(store.pk, Status.PROVISIONING):
-            lifecycle.record(store.pk, "Its worker stopped reporting; resuming provisioning.")
-            transaction.on_commit(lambda sid=store.pk: enqueue_provision(sid))
+            lifecycle.record(store.pk, "Its worker stopped reporting; resuming provisioning.", code=EventCode.RESUMED)
+            transaction.on_commit(functools.partial(enqueue_provision, store.pk))
             report["resumed"].append(store.pk)
     for store in lifecycle.stale_leases(Status.DELETING):
         if store.delete_attempts >= settings.DELETE_MAX_ATTEMPTS and store.lease_token:
@@ -142,7 +144,7 @@ def reconcile() -> dict[str, list[int]]:
                 pass
             continue
         if lifecycle.reserve_for_resume(store.pk, Status.DELETING):
-            transaction.on_commit(lambda sid=store.pk: enqueue_delete(sid))
+            transaction.on_commit(functools.partial(enqueue_delete, store.pk))
             report["delete_resumed"].append(store.pk)
     # An upgrade or rollback runs in an operator's command; one whose command was
     # killed is failed with the reason (stores/upgrades.py).

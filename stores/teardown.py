@@ -9,7 +9,7 @@ from django.conf import settings
 
 from stores import clients, cluster, lifecycle
 from stores.engines.contract import RELEASE_NAME
-from stores.models import Status, Store, StoreEvent
+from stores.models import EventCode, Status, Store, StoreEvent
 from stores.provisioning import Run
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,9 @@ def wait_for_cancelled_provision(store_id: int) -> bool:
     """
     if not lifecycle.provision_still_running(store_id):
         return True
-    lifecycle.record(store_id, "Waiting for the cancelled provision to stop before removing anything.")
+    lifecycle.record(
+        store_id, "Waiting for the cancelled provision to stop before removing anything.", code=EventCode.PROGRESS
+    )
     started = time.monotonic()
     bound = settings.PROVISION_LEASE_SECONDS + 5
     while lifecycle.provision_still_running(store_id):
@@ -70,7 +72,7 @@ def teardown(store_id: int, token: str) -> None:
         )
         lifecycle.mark_deleted(store_id)
     except cluster.Stopped as stopped:
-        lifecycle.record(store_id, f"Delete stopped: {stopped.reason}.")
+        lifecycle.record(store_id, f"Delete stopped: {stopped.reason}.", code=EventCode.STOPPED)
         lifecycle.release_lease(store_id, token)
     except cluster.ClusterError as exc:
         # Stay `deleting` and back off (the reconcile task starts the next

@@ -41,7 +41,7 @@ class Refused(Exception):
 
 
 # Why a store in each state cannot be upgraded or rolled back now.
-_BUSY = {
+_BUSY: dict[str, str] = {
     Status.QUEUED: "it is queued to be provisioned; wait until it is ready",
     Status.PROVISIONING: "it is being provisioned; wait until it is ready",
     Status.UPDATING: "an upgrade or rollback of it is running now; wait until it ends",

@@ -4,7 +4,6 @@ from stores import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("healthz", views.healthz, name="healthz"),
     path("stores/", views.store_list, name="store_list"),
     path("stores/new/", views.create_store, name="store_create"),
     path("stores/<int:pk>/", views.store_detail, name="store_detail"),

@@ -1,13 +1,14 @@
 import functools
 import hashlib
 from collections import Counter
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Min, OuterRef, Subquery
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.cache import never_cache
@@ -20,6 +21,7 @@ from accounts.throttle import throttle
 from audit import log as audit
 from stores import credentials, lifecycle, live, provisioning, tasks, upgrades
 from stores.engines import ENGINES
+from stores.failure_hints import FAILURE_HINTS
 from stores.forms import CreateStoreForm
 from stores.models import FINAL, Status, Store, StoreEvent
 
@@ -54,7 +56,7 @@ def _dashboard_context(request, form=None) -> dict:
         Store.objects.owned_by(request.user).live().with_place_in_line().with_busy_since().order_by("created_at")
     )
     for store in stores:
-        store.chart_available = upgrades.available_chart(store)
+        store.chart_available = upgrades.available_chart(store)  # type: ignore[attr-defined]  # shown in the row
     limit = store_limit_for(request.user)
     return {
         "stores": stores,
@@ -121,24 +123,29 @@ def _latest_events(store: Store) -> list:
     return list(latest[: live.FEED_LENGTH])
 
 
-def _status_context(store: Store, cluster_view: live.ClusterView | None = None) -> dict:
-    if cluster_view is None:
-        cluster_view = live.read(store)
+def _status_inputs(store: Store, cluster_view: live.ClusterView | None) -> dict[str, Any]:
+    """What the status fragment shows besides its steps and activity: cheap to
+    gather, and all of it goes into the poll's ETag (_status_etag)."""
     return {
         "store": store,
         "engine": ENGINES[store.engine],
-        "steps": _step_rows(store),
-        "feed": live.feed(_latest_events(store), cluster_view),
         "cluster": cluster_view,
         "place_in_line": store.place_in_line(),
         "max_concurrent": settings.MAX_CONCURRENT_PROVISIONS,
         "chart_available": upgrades.available_chart(store),
+        "failure_hint": FAILURE_HINTS.get(store.failure_code, "") if store.status == Status.FAILED else "",
     }
 
 
-@require_GET
-def healthz(request):
-    return HttpResponse("ok", content_type="text/plain")
+def _status_context(store: Store, cluster_view: live.ClusterView | None = None) -> dict[str, Any]:
+    if cluster_view is None:
+        cluster_view = live.read(store)
+    return {
+        **_status_inputs(store, cluster_view),
+        # Made from the store's events: its newest event's id stands for both in the ETag.
+        "steps": _step_rows(store),
+        "feed": live.feed(_latest_events(store), cluster_view),
+    }
 
 
 @login_required
@@ -208,34 +215,27 @@ def _templates_version() -> str:
     return digest.hexdigest()
 
 
-def _status_etag(store: Store, cluster_view: live.ClusterView | None) -> str:
-    """Everything the status fragment is made from, short of rendering it
-    (`store` is annotated with `newest_event`, its newest event's id).
+def _status_etag(store: Store, newest_event: int | None, cluster_view: live.ClusterView | None) -> str:
+    """A digest of everything the status fragment is made from, short of rendering it.
 
-    Events are only ever added, so the newest one's id stands for the steps and
-    the activity; the store's own columns, its place in line (which moves as
-    other stores start) and the cluster read's version cover the rest.
+    The inputs are `_status_inputs` itself, with every column of the store
+    (not a chosen few: a new field can never leave a poll stale), the cluster
+    read's version, the settings the templates read, and the templates. Events
+    are only ever added, so the newest one's id stands for the steps and the
+    activity.
     """
-    parts = (
+    inputs = _status_inputs(store, cluster_view)
+    row = [getattr(store, f.attname) for f in Store._meta.concrete_fields]
+    parts = [
         _templates_version(),
-        store.pk,
-        store.slug,
-        store.engine,
-        store.status,
-        store.step,
-        store.failure_reason,
-        store.delete_attempts,
-        store.started_at,
-        store.updated_at,
-        store.newest_event,
-        store.place_in_line(),
+        row,
+        newest_event,
         cluster_view.version if cluster_view else None,
-        settings.MAX_CONCURRENT_PROVISIONS,
         settings.INGRESS_DOMAIN_SUFFIX,
         settings.STORE_URL_SCHEME,
-        store.chart_version,
-        upgrades.available_chart(store),
-    )
+        # The store, its engine and the cluster read are in the row and the version above.
+        *[(key, value) for key, value in inputs.items() if key not in ("store", "engine", "cluster")],
+    ]
     return f'W/"{hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()}"'
 
 
@@ -256,10 +256,9 @@ def store_status(request, pk: int):
     store = _get_store_for_owner(request, pk, Store.objects.annotate(newest_event=Subquery(newest)))
     if store.status in FINAL:
         return render(request, "stores/_store_status.html", _status_context(store), status=HTMX_STOP_POLLING)
-    # Counted once, for the ETag and the page both (place_in_line() reads an annotation first).
-    store.line_place = store.place_in_line()
     cluster_view = live.read(store)
-    etag = _status_etag(store, cluster_view)
+    newest_event = store.newest_event  # type: ignore[attr-defined]  # annotated above
+    etag = _status_etag(store, newest_event, cluster_view)
     response = get_conditional_response(request, etag=etag)
     if response is None:
         response = render(request, "stores/_store_status.html", _status_context(store, cluster_view))

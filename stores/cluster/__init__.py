@@ -22,7 +22,8 @@ What the product may ask
     Runs the ``helm`` binary against the same kubeconfig; read-only commands
     are bounded by ``command_timeout``, changes by their own timeout.
 
-Errors (all messages are safe to show; none contains secret data)
+Errors (all messages are safe to show; none contains secret data; each
+carries a ``FailureCode`` in ``.code``, which alerts and counts read)
     ``ClusterError``            any failed operation
     ``ClusterUnavailable``      no kubeconfig, API server unreachable, credentials rejected
     ``WorkloadFailed``          the store can not become ready by itself. Messages:
@@ -39,7 +40,7 @@ Errors (all messages are safe to show; none contains secret data)
                                 reason; ``.reason`` holds it
 """
 
-from .errors import ClusterError, ClusterUnavailable, NamespaceStuck, Stopped, WorkloadFailed
+from .errors import ClusterError, ClusterUnavailable, Failure, FailureCode, NamespaceStuck, Stopped, WorkloadFailed
 from .guardrails import GuardrailSpec
 from .helm import HelmCli
 from .interface import Helm, Kubernetes
@@ -48,6 +49,8 @@ from .kubernetes import KubernetesClient, connect
 __all__ = [
     "ClusterError",
     "ClusterUnavailable",
+    "Failure",
+    "FailureCode",
     "GuardrailSpec",
     "Helm",
     "HelmCli",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from .errors import Failure, FailureCode
 from .jobs import job_failed
 
 # Container waiting reasons that do not fix themselves: retrying pulls the same
@@ -32,6 +33,16 @@ FATAL_WAITING_REASONS = frozenset(
 # and how the platform says it to the owner.
 OOM_KILLED = "OOMKilled"
 OUT_OF_MEMORY = "out of memory"
+
+# What each fatal waiting reason is, as a code.
+WAITING_CODES = {
+    "ErrImagePull": FailureCode.IMAGE,
+    "ImagePullBackOff": FailureCode.IMAGE,
+    "InvalidImageName": FailureCode.IMAGE,
+    "CrashLoopBackOff": FailureCode.CRASH,
+    "CreateContainerConfigError": FailureCode.CONTAINER,
+    "CreateContainerError": FailureCode.CONTAINER,
+}
 
 # Controllers that create pods/claims and report FailedCreate events.
 POD_CREATING_KINDS = frozenset({"ReplicaSet", "StatefulSet", "Job", "DaemonSet"})
@@ -145,8 +156,8 @@ def tracked_jobs(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- failures
 
 
-def find_failure(snapshot: Snapshot, events_since: datetime | None = None) -> str | None:
-    """The first reason the namespace will not become ready by itself, or None.
+def find_failure(snapshot: Snapshot, events_since: datetime | None = None) -> Failure | None:
+    """The first reason the namespace will not become ready by itself (with its code), or None.
 
     ``events_since`` drops Events last seen before that time, so a warning left
     over from an earlier attempt does not fail a retry.
@@ -170,7 +181,7 @@ def find_failure(snapshot: Snapshot, events_since: datetime | None = None) -> st
     return None
 
 
-def job_failure(job: dict[str, Any], pods: Sequence[dict[str, Any]] = ()) -> str | None:
+def job_failure(job: dict[str, Any], pods: Sequence[dict[str, Any]] = ()) -> Failure | None:
     if not job_failed(job):
         return None
     # What its pods say beats the controller's "reached the backoff limit":
@@ -182,18 +193,21 @@ def job_failure(job: dict[str, Any], pods: Sequence[dict[str, Any]] = ()) -> str
             terminated = _terminated(container)
             if terminated.get("reason") == OOM_KILLED:
                 return _join(
-                    f"job {_name(job)} failed", OUT_OF_MEMORY, f"container {container.get('name')} was OOMKilled"
+                    f"job {_name(job)} failed",
+                    OUT_OF_MEMORY,
+                    f"container {container.get('name')} was OOMKilled",
+                    code=FailureCode.OOM,
                 )
         for container in _container_statuses(pod):
             line = _last_line(_terminated(container).get("message"))
             if line:
-                return _join(f"job {_name(job)} failed", line, None)
+                return _join(f"job {_name(job)} failed", line, None, code=FailureCode.SETUP)
     conditions = {c.get("type"): c for c in (job.get("status") or {}).get("conditions") or []}
     condition = conditions.get("Failed") or conditions.get("FailureTarget") or {}
-    return _join(f"job {_name(job)} failed", condition.get("reason"), condition.get("message"))
+    return _join(f"job {_name(job)} failed", condition.get("reason"), condition.get("message"), code=FailureCode.SETUP)
 
 
-def pod_failure(pod: dict[str, Any]) -> str | None:
+def pod_failure(pod: dict[str, Any]) -> Failure | None:
     if _meta(pod).get("deletionTimestamp"):
         return None  # on its way out; whatever replaces it gets judged instead
     status = pod.get("status") or {}
@@ -201,12 +215,17 @@ def pod_failure(pod: dict[str, Any]) -> str | None:
         # Killed for memory: the same work under the same limit dies the same
         # way (a setup Job's next pod, a restarted server), so say so now.
         if _terminated(container).get("reason") == OOM_KILLED:
-            return _join(f"pod {_name(pod)}", OUT_OF_MEMORY, f"container {container.get('name')} was OOMKilled")
+            return _join(
+                f"pod {_name(pod)}",
+                OUT_OF_MEMORY,
+                f"container {container.get('name')} was OOMKilled",
+                code=FailureCode.OOM,
+            )
     for container in _container_statuses(pod):
         waiting = (container.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason")
         if reason in FATAL_WAITING_REASONS and not _transient(waiting.get("message")):
-            return _join(f"pod {_name(pod)}", reason, waiting.get("message"))
+            return _join(f"pod {_name(pod)}", reason, waiting.get("message"), code=WAITING_CODES[reason])
     for condition in status.get("conditions") or []:
         if (
             condition.get("type") == "PodScheduled"
@@ -214,11 +233,11 @@ def pod_failure(pod: dict[str, Any]) -> str | None:
             and condition.get("reason") == "Unschedulable"
             and not _transient(condition.get("message"))
         ):
-            return _join(f"pod {_name(pod)}", "FailedScheduling", condition.get("message"))
+            return _join(f"pod {_name(pod)}", "FailedScheduling", condition.get("message"), code=FailureCode.SCHEDULING)
     return None
 
 
-def deployment_failure(deployment: dict[str, Any]) -> str | None:
+def deployment_failure(deployment: dict[str, Any]) -> Failure | None:
     for condition in (deployment.get("status") or {}).get("conditions") or []:
         kind, state = condition.get("type"), condition.get("status")
         message = condition.get("message") or ""
@@ -227,11 +246,13 @@ def deployment_failure(deployment: dict[str, Any]) -> str | None:
         if kind == "ReplicaFailure" and state == "True" and not _transient(message):
             return _creation_failure("deployment", _name(deployment), condition.get("reason"), message)
         if kind == "Progressing" and state == "False" and condition.get("reason") == "ProgressDeadlineExceeded":
-            return _join(f"deployment {_name(deployment)}", "ProgressDeadlineExceeded", message)
+            return _join(
+                f"deployment {_name(deployment)}", "ProgressDeadlineExceeded", message, code=FailureCode.ROLLOUT
+            )
     return None
 
 
-def event_failure(event: dict[str, Any], snapshot: Snapshot, since: datetime | None) -> str | None:
+def event_failure(event: dict[str, Any], snapshot: Snapshot, since: datetime | None) -> Failure | None:
     if event.get("type") != "Warning":
         return None
     reason = event.get("reason")
@@ -249,7 +270,7 @@ def event_failure(event: dict[str, Any], snapshot: Snapshot, since: datetime | N
     if not _still_pending(involved, snapshot):
         return None
     if reason == "FailedScheduling" and kind == "Pod":
-        return _join(f"pod {name}", "FailedScheduling", message)
+        return _join(f"pod {name}", "FailedScheduling", message, code=FailureCode.SCHEDULING)
     if reason == "FailedCreate" and kind in POD_CREATING_KINDS:
         if "exceeded quota" in message or "forbidden" in message:
             # Same wording as the Deployment's ReplicaFailure condition, which
@@ -354,10 +375,12 @@ def _replicaset_owner(replicaset_name: str) -> str:
     return replicaset_name.rsplit("-", 1)[0]
 
 
-def _creation_failure(kind: str, name: str, reason: str | None, message: str) -> str:
+def _creation_failure(kind: str, name: str, reason: str | None, message: str) -> Failure:
+    # The API server's refusal is the only word on which admission refused a
+    # pod: the quota's ("exceeded quota"), or a LimitRange's or Pod Security's.
     if "exceeded quota" in message:
-        return f"quota exceeded: {message}"
-    return _join(f"{kind} {name}", reason or "FailedCreate", message)
+        return Failure(f"quota exceeded: {message}", FailureCode.QUOTA)
+    return _join(f"{kind} {name}", reason or "FailedCreate", message, code=FailureCode.ADMISSION)
 
 
 def _transient(message: str | None) -> bool:
@@ -378,9 +401,9 @@ def _observed_current(obj: dict[str, Any]) -> bool:
     return generation is None or (observed is not None and observed >= generation)
 
 
-def _join(subject: str, reason: str | None, message: str | None) -> str:
+def _join(subject: str, reason: str | None, message: str | None, *, code: FailureCode) -> Failure:
     parts = [subject] + [p.strip() for p in (reason, message) if p and p.strip()]
-    return ": ".join(parts)
+    return Failure(": ".join(parts), code)
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from .errors import ClusterError, ClusterUnavailable, Stopped
+from .errors import ClusterError, ClusterUnavailable, FailureCode, Stopped
 
 # Release states in which Helm refuses to upgrade ("another operation is in
 # progress"): a previous helm run was killed half-way.
@@ -246,12 +246,12 @@ class HelmCli:
                 start_new_session=True,
             )
         except OSError as exc:
-            raise ClusterError(f"can not run helm ({self.binary}): {exc.strerror}") from exc
+            raise ClusterError(f"can not run helm ({self.binary}): {exc.strerror}", FailureCode.HELM) from exc
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _terminate(proc)
-            raise ClusterError(f"helm {args[0]} did not finish within {int(timeout)} s") from None
+            raise ClusterError(f"helm {args[0]} did not finish within {int(timeout)} s", FailureCode.HELM) from None
         return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
     def _run_stoppable(
@@ -266,7 +266,7 @@ class HelmCli:
                 start_new_session=True,  # own process group: killpg reaches its children
             )
         except OSError as exc:
-            raise ClusterError(f"can not run helm ({self.binary}): {exc.strerror}") from exc
+            raise ClusterError(f"can not run helm ({self.binary}): {exc.strerror}", FailureCode.HELM) from exc
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -282,13 +282,16 @@ class HelmCli:
                 raise Stopped(reason)
             if time.monotonic() > deadline:
                 _terminate(proc)
-                raise ClusterError(f"helm {args[0]} did not finish within {int(timeout)} s")
+                raise ClusterError(f"helm {args[0]} did not finish within {int(timeout)} s", FailureCode.HELM)
 
     def _failure(self, what: str, stderr: str) -> ClusterError:
         message = _clean_stderr(stderr)
+        # helm relays the API server's refusal as text: its wording is all there is to classify.
         if "cluster unreachable" in message.lower():
             return ClusterUnavailable(f"{what} failed: {message}")
-        return ClusterError(f"{what} failed: {message}")
+        if "exceeded quota" in message:
+            return ClusterError(f"{what} failed: {message}", FailureCode.QUOTA)
+        return ClusterError(f"{what} failed: {message}", FailureCode.HELM)
 
 
 def _terminate(proc: subprocess.Popen[str]) -> None:

@@ -10,7 +10,7 @@ from kubernetes import client as k8s
 from kubernetes import watch
 
 from .client import ApiGroups, api_errors, is_status, metadata_of
-from .errors import ClusterError, NamespaceStuck, Stopped
+from .errors import ClusterError, FailureCode, NamespaceStuck, Stopped
 
 # A namespace deletion wait re-checks should_stop/the deadline at least this often.
 DELETE_WATCH_CHUNK_SECONDS = 2
@@ -31,7 +31,7 @@ def ensure_namespace(api: ApiGroups, name: str, labels: dict[str, str], annotati
         if existing.status and existing.status.phase == "Terminating":
             # A new store can not live in a namespace that is being emptied;
             # the caller retries once deletion has finished.
-            raise ClusterError(f"namespace {name} is still terminating")
+            raise ClusterError(f"namespace {name} is still terminating", FailureCode.NAMESPACE)
         # Merge patch: adds/overwrites our labels, leaves other labels alone.
         patch = {"metadata": {"labels": dict(labels), "annotations": dict(annotations)}}
         api.core.patch_namespace(name, body=patch, _request_timeout=api.timeout)

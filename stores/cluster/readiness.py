@@ -20,7 +20,7 @@ from kubernetes import watch
 
 from .client import ApiGroups, is_status, translate
 from .diagnosis import Snapshot, assess, find_failure
-from .errors import ClusterError, ClusterUnavailable, Stopped, WorkloadFailed
+from .errors import ClusterError, ClusterUnavailable, FailureCode, Stopped, WorkloadFailed
 from .namespaces import namespace_phase
 
 # Server-side length of one watch request. Watches are restarted from the last
@@ -245,7 +245,7 @@ def wait_until_ready(
     # like "no workloads yet" forever.
     phase = namespace_phase(api, namespace)
     if phase != "Active":
-        raise ClusterError(f"namespace {namespace} is {'terminating' if phase else 'missing'}")
+        raise ClusterError(f"namespace {namespace} is {'terminating' if phase else 'missing'}", FailureCode.NAMESPACE)
 
     events_since = datetime.now(UTC) - timedelta(seconds=EVENT_LOOKBACK_SECONDS)
     reported: dict[str, str] = {}
@@ -275,7 +275,7 @@ def wait_until_ready(
                 ready_since = None
                 failure = find_failure(snapshot, events_since)
                 if failure:
-                    raise WorkloadFailed(failure)
+                    raise WorkloadFailed(failure, failure.code)
 
             namespace_watch.start_watching()
             namespace_watch.raise_if_broken()

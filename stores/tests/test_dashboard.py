@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from pytest_django.asserts import assertInHTML
 
 from stores import lifecycle
 from stores.models import Status, Store
@@ -71,11 +72,11 @@ def test_it_disables_the_create_button_at_the_limit(alice_client, alice):
     assert response.status_code == 200
     assert response.context["at_limit"] is True
     body = response.content.decode()
-    assert (
-        '<p id="limit-notice" class="notice" role="status">You have 3 of 3 stores. Delete one to create another.</p>'
-        in body
+    assertInHTML(
+        '<p id="limit-notice" class="notice" role="status">You have 3 of 3 stores. Delete one to create another.</p>',
+        body,
     )
-    assert '<button id="create-button" class="button" type="submit" disabled>Create store</button>' in body
+    assertInHTML('<button id="create-button" class="button" type="submit" disabled>Create store</button>', body)
 
 
 def test_it_keeps_a_hidden_notice_below_the_limit(alice_client, alice):
@@ -85,8 +86,12 @@ def test_it_keeps_a_hidden_notice_below_the_limit(alice_client, alice):
 
     body = response.content.decode()
     # Present but hidden, so a poll can reveal it without a reload.
-    assert '<p id="limit-notice" class="notice" role="status" hidden>' in body
-    assert '<button id="create-button" class="button" type="submit">Create store</button>' in body
+    assertInHTML(
+        '<p id="limit-notice" class="notice" role="status" hidden>'
+        "You have 3 of 3 stores. Delete one to create another.</p>",
+        body,
+    )
+    assertInHTML('<button id="create-button" class="button" type="submit">Create store</button>', body)
     # The page itself swaps nothing out of band; only the polled fragment does.
     assert "hx-swap-oob" not in body
 

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django.asserts import assertInHTML
 
 from accounts.models import Profile
 from stores import lifecycle
@@ -110,7 +111,7 @@ def test_it_refreshes_the_counts_out_of_band(alice_client, alice):
     response = alice_client.get(reverse("store_list"), **HTMX)
 
     body = response.content.decode()
-    assert '<span id="status-summary" hx-swap-oob="true">1 provisioning · 1 ready</span>' in body
+    assertInHTML('<span id="status-summary" hx-swap-oob="true">1 provisioning · 1 ready</span>', body)
 
 
 def test_it_shows_each_queued_stores_place_in_line(alice_client, alice, bob):

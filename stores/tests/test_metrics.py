@@ -10,15 +10,16 @@ from django.utils import timezone
 from django_q.models import Task
 from prometheus_client.parser import text_string_to_metric_families
 
-from stores import storefront
-from stores.models import Status, Store, StoreEvent
+from stores import cluster, lifecycle, provisioning
+from stores.cluster.errors import FailureCode
+from stores.models import EventCode, Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
 
 URL = "/metrics"
 
 
-def _store(owner, slug, status, engine="woocommerce", took=None, failure=None):
+def _store(owner, slug, status, engine="woocommerce", took=None, failure=None, code=FailureCode.OTHER):
     now = timezone.now()
     store = Store.objects.create(
         owner=owner,
@@ -30,7 +31,7 @@ def _store(owner, slug, status, engine="woocommerce", took=None, failure=None):
         ready_at=now if took is not None else None,
     )
     if failure:
-        StoreEvent.objects.create(store=store, kind=StoreEvent.Kind.ERROR, message=f"Failed: {failure}")
+        StoreEvent.objects.create(store=store, kind=StoreEvent.Kind.ERROR, code=code, message=f"Failed: {failure}")
     return store
 
 
@@ -61,16 +62,19 @@ def seeded(alice, bob):
     _store(bob, "slow", Status.READY, took=200)
     _store(bob, "medusa-ready", Status.READY, engine="medusa", took=700)
     _store(alice, "gone", Status.DELETED, took=50)
-    _store(bob, "no-image", Status.FAILED, failure="pod store-wordpress-x: ErrImagePull: not found")
-    late = _store(bob, "late", Status.FAILED, failure="timed out while waiting for workloads and setup job")
+    _store(bob, "no-image", Status.FAILED, failure="pod store-wordpress-x: ErrImagePull: x", code=FailureCode.IMAGE)
+    late = _store(bob, "late", Status.FAILED, failure="timed out while waiting", code=FailureCode.TIMEOUT)
     # The same store failed once before on a quota refusal: failures count every attempt.
     StoreEvent.objects.create(
         store=late,
         kind=StoreEvent.Kind.ERROR,
+        code=FailureCode.QUOTA,
         message="Failed: replicaset store-web: FailedCreate: exceeded quota: store-quota",
     )
     # An error event that is not a provision failure is not counted.
-    StoreEvent.objects.create(store=late, kind=StoreEvent.Kind.ERROR, message="Delete did not finish (attempt 1 of 5)")
+    StoreEvent.objects.create(
+        store=late, kind=StoreEvent.Kind.ERROR, code=EventCode.DELETE_RETRY, message="Delete did not finish (1 of 5)"
+    )
     _task("stores.tasks.provision", success=False)
     _task("stores.tasks.provision", success=False)
     _task("stores.tasks.delete", success=False)
@@ -119,24 +123,51 @@ def test_it_counts_failures_by_reason_category(staff_client, seeded):
         labels: v for (name, labels), v in samples.items() if name == "store_provisioner_provision_failures_total"
     }
     assert failures == {
-        frozenset({("engine", "woocommerce"), ("reason", "image_pull")}): 1,
+        frozenset({("engine", "woocommerce"), ("reason", "image")}): 1,
         frozenset({("engine", "woocommerce"), ("reason", "timeout")}): 1,
         frozenset({("engine", "woocommerce"), ("reason", "quota")}): 1,
     }
 
 
-def test_it_counts_a_store_host_that_does_not_resolve_as_dns(staff_client, alice):
-    # The reason the storefront check itself writes, so the category follows its wording.
-    reason = storefront.unresolved_advice("store-acme.shops.example.invalid", "[Errno -2] Name or service not known")
-    _store(alice, "acme", Status.FAILED, failure=reason)
+def _failures(staff_client) -> dict[str, float]:
+    return {
+        dict(labels)["reason"]: value
+        for (name, labels), value in _samples(staff_client.get(URL)).items()
+        if name == "store_provisioner_provision_failures_total"
+    }
 
-    samples = _samples(staff_client.get(URL))
 
-    assert _value(samples, "store_provisioner_provision_failures_total", engine="woocommerce", reason="dns") == 1
-    assert (
-        "store_provisioner_provision_failures_total",
-        frozenset({("engine", "woocommerce"), ("reason", "other")}),
-    ) not in samples
+@pytest.mark.parametrize(
+    "message",
+    [
+        "quota exceeded: exceeded quota: store-quota, requested: pods=1",
+        "the namespace has no room left",  # the same failure, reworded
+        "pod web: ErrImagePull: exceeded quota",  # words of other categories count for nothing
+    ],
+)
+def test_rewording_a_failure_changes_no_metric(staff_client, alice, fake_cluster, settings, message):
+    # A provision fails for real (the fake cluster refuses at the wait step) with the
+    # code the cluster layer classified; only the code is counted.
+    settings.CHECK_STORE_URL = False
+    fake_cluster.wait_error = cluster.WorkloadFailed(message, cluster.FailureCode.QUOTA)
+    store = lifecycle.create_store(alice, "acme", "woocommerce")
+    lifecycle.claim_provision_slots()
+    provisioning.provision(store.pk, lifecycle.take_lease(store.pk, Status.PROVISIONING))
+
+    assert Store.objects.get(pk=store.pk).failure_reason == message
+    assert _failures(staff_client) == {"quota": 1}
+
+
+def test_it_counts_a_store_host_that_does_not_resolve_as_dns(staff_client, alice, fake_cluster, settings):
+    # The storefront check classifies the failure itself.
+    settings.CHECK_STORE_URL = True
+    settings.INGRESS_DOMAIN_SUFFIX = "shops.example.invalid"
+    store = lifecycle.create_store(alice, "acme", "woocommerce")
+    lifecycle.claim_provision_slots()
+    provisioning.provision(store.pk, lifecycle.take_lease(store.pk, Status.PROVISIONING))
+
+    assert Store.objects.get(pk=store.pk).failure_code == "dns"
+    assert _failures(staff_client) == {"dns": 1}
 
 
 def test_it_puts_provisioning_durations_in_buckets_by_engine(staff_client, seeded):

@@ -4,6 +4,8 @@ import pytest
 from django.core import mail
 
 from stores import cluster, lifecycle, notifications, tasks
+from stores.cluster.errors import FailureCode
+from stores.failure_hints import FAILURE_HINTS
 from stores.models import Status
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +40,9 @@ def test_it_emails_the_owner_when_the_store_is_ready(
 def test_it_emails_the_owner_the_reason_when_the_store_fails(
     fake_cluster, claimed_store, sync_tasks, mailoutbox, django_capture_on_commit_callbacks
 ):
-    fake_cluster.wait_error = cluster.WorkloadFailed("pod store-wordpress-x: ErrImagePull: not found")
+    fake_cluster.wait_error = cluster.WorkloadFailed(
+        "pod store-wordpress-x: ErrImagePull: not found", FailureCode.IMAGE
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         tasks.provision(claimed_store.pk)
@@ -48,6 +52,8 @@ def test_it_emails_the_owner_the_reason_when_the_store_fails(
     assert message.to == ["alice@example.org"]
     assert message.subject == "Your store acme failed"
     assert "Reason: pod store-wordpress-x: ErrImagePull: not found" in message.body
+    # What to do, chosen by the failure's code.
+    assert FAILURE_HINTS[FailureCode.IMAGE] in message.body
     assert f"https://provisioner.example.com/stores/{claimed_store.pk}/" in message.body
 
 
@@ -74,7 +80,7 @@ def test_it_sends_one_mail_for_one_transition(
         # makes a transition, so neither mails.
         tasks.provision(claimed_store.pk)
         with pytest.raises(lifecycle.TransitionRefused):
-            lifecycle.mark_failed(claimed_store.pk, "timed out while helm release")
+            lifecycle.mark_failed(claimed_store.pk, "timed out while helm release", code=FailureCode.TIMEOUT)
 
     assert [m.subject for m in mailoutbox] == ["Your store acme failed"]
 

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django_q.models import OrmQ
 
 from stores import clients, cluster, lifecycle, live
+from stores.cluster.errors import FailureCode
 from stores.engines.contract import SECRET_NAME
 from stores.models import Status, Store
 
@@ -77,7 +78,9 @@ def _store(owner, slug, status):
         if status == Status.READY:
             lifecycle.mark_ready(store.pk, token, "Store is ready.")
         elif status == Status.FAILED:
-            lifecycle.mark_failed(store.pk, "pod store-wordpress: ImagePullBackOff", token=token)
+            lifecycle.mark_failed(
+                store.pk, "pod store-wordpress: ImagePullBackOff", code=FailureCode.IMAGE, token=token
+            )
     return Store.objects.get(pk=store.pk)
 
 

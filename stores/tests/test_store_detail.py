@@ -2,8 +2,12 @@
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
+from pytest_django.asserts import assertInHTML
 
 from stores import lifecycle
+from stores.cluster.errors import FailureCode
+from stores.failure_hints import FAILURE_HINTS
 from stores.models import Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
@@ -162,8 +166,33 @@ def test_it_shows_a_stuck_delete_with_what_is_left(alice_client, store):
     response = alice_client.get(_url(store))
 
     body = response.content.decode()
-    assert "Delete stuck</span>" in body
-    assert f"<strong>Delete stuck, what is left:</strong> {reason}" in body
+    assertInHTML('<span class="badge badge-delete_stuck"><span aria-hidden="true">⚠</span>Delete stuck</span>', body)
+    assertInHTML(
+        f'<div class="form-error" role="alert"><strong>Delete stuck, what is left:</strong> {reason}</div>', body
+    )
     assert "tried 5 times and did not finish" in body
     assert "hx-trigger" not in body  # nothing changes until an operator acts
     assert reverse("store_delete", args=[store.pk]) not in body
+
+
+def test_it_says_what_to_do_about_a_failure_by_its_code(alice_client, alice):
+    store = lifecycle.create_store(alice, "full", "woocommerce")
+    Store.objects.filter(pk=store.pk).update(
+        status=Status.FAILED, failure_reason="pods are refused", failure_code=FailureCode.QUOTA
+    )
+
+    body = alice_client.get(_url(store)).content.decode()
+
+    assert escape(FAILURE_HINTS[FailureCode.QUOTA]) in body
+    assert escape(FAILURE_HINTS[FailureCode.IMAGE]) not in body
+
+
+def test_it_offers_retry_and_delete_inside_the_polled_panel(alice_client, alice):
+    store = lifecycle.create_store(alice, "broken", "woocommerce")
+    Store.objects.filter(pk=store.pk).update(status=Status.FAILED, failure_reason="boom")
+
+    body = alice_client.get(reverse("store_status", args=[store.pk]), HTTP_HX_REQUEST="true").content.decode()
+
+    # The fragment a poll swaps in carries the buttons, so they follow the store's state.
+    assert reverse("store_retry", args=[store.pk]) in body
+    assert reverse("store_delete", args=[store.pk]) in body

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from stores import lifecycle
+from stores.cluster.errors import FailureCode
 from stores.models import Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,7 @@ def test_it_shows_only_this_attempts_steps(alice_client, store):
 def test_it_shows_a_failed_step(alice_client, store):
     _step(store, "namespace", 10)
     Store.objects.filter(pk=store.pk).update(step="workloads")
-    lifecycle.mark_failed(store.pk, "quota exceeded", step="workloads")
+    lifecycle.mark_failed(store.pk, "quota exceeded", code=FailureCode.QUOTA, step="workloads")
 
     steps = _steps(alice_client, store)
 

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from stores import lifecycle
+from stores.cluster.errors import FailureCode
 from stores.models import Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,7 @@ def test_it_answers_286_once_ready(alice_client, store):
 
 def test_it_answers_286_once_failed(alice_client, store):
     lifecycle.claim_provision_slots()
-    lifecycle.mark_failed(store.pk, "pod web: ErrImagePull: boom", step="workloads")
+    lifecycle.mark_failed(store.pk, "pod web: ErrImagePull: boom", code=FailureCode.IMAGE, step="workloads")
 
     response = alice_client.get(_url(store), **HTMX)
 

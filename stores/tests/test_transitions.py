@@ -46,7 +46,7 @@ def test_it_stops_polling_for_a_stuck_delete_but_keeps_it_live():
 @pytest.mark.parametrize("source,target", ALLOWED)
 def test_it_allows(alice, source, target):
     store = _store_in(alice, source)
-    lifecycle.transition(store.pk, target, f"{source} to {target}")
+    lifecycle.transition(store.pk, target, f"{source} to {target}", code="")
     store.refresh_from_db()
     assert store.status == target
     event = StoreEvent.objects.get(store=store)
@@ -58,7 +58,7 @@ def test_it_allows(alice, source, target):
 def test_it_refuses(alice, source, target):
     store = _store_in(alice, source)
     with pytest.raises(lifecycle.TransitionRefused):
-        lifecycle.transition(store.pk, target, "should not happen")
+        lifecycle.transition(store.pk, target, "should not happen", code="")
     store.refresh_from_db()
     assert store.status == source
     assert not StoreEvent.objects.filter(store=store).exists()
