@@ -77,6 +77,11 @@ test-browser: $(STAMP) cluster system-packages
 bench: $(STAMP) cluster
 	$(BIN)/python bench/provision.py
 
+## bench-teardown: where a store delete's time goes (helm uninstall, namespace gone), one at a time and several at once
+.PHONY: bench-teardown
+bench-teardown: $(STAMP) cluster
+	$(BIN)/python bench/teardown.py
+
 ## bench-dashboard: queries and server time of the dashboard's pages with 1,000 stores and 100,000 events (no cluster)
 .PHONY: bench-dashboard
 bench-dashboard: $(STAMP)

@@ -43,7 +43,9 @@ class Kubernetes(Protocol):
         ...
 
     def delete_namespace(self, name: str, *, should_stop: StopCheck | None = None, timeout: float = 300) -> None:
-        """Delete and wait until it is gone; NamespaceStuck (with what is left) after `timeout`."""
+        """Delete and wait until it is gone; NamespaceStuck (with what is left) after `timeout`.
+
+        Its PersistentVolumeClaims are deleted first, so the namespace controller finds it empty sooner."""
         ...
 
     def bind_store_role(self, namespace: str, service_account: str, cluster_role: str) -> None:

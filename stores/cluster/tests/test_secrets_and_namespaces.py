@@ -1,4 +1,4 @@
-"""Secrets never regenerate; namespaces are created idempotently."""
+"""Secrets never regenerate; namespaces are created idempotently and deleted with their claims first."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from stores.cluster import ClusterError
-from stores.cluster.namespaces import _describe_leftovers, ensure_namespace
+from stores.cluster.namespaces import _describe_leftovers, delete_namespace, ensure_namespace
 from stores.cluster.secrets import ensure_secret, read_secret
 
 from .fakes import conflict, not_found
@@ -152,3 +153,58 @@ def test_it_describes_what_keeps_a_namespace_alive():
         "NamespaceFinalizersRemaining: Some content in the namespace has finalizers remaining: "
         "example.com/block in 1 resource instances; namespace finalizers: kubernetes"
     )
+
+
+class FakeDeletion:
+    """A namespace with claims; it is gone as soon as it is deleted."""
+
+    def __init__(self, claims, *, list_error=None, delete_error=None):
+        self.claims = claims
+        self.list_error = list_error
+        self.delete_error = delete_error
+        self.calls = []
+
+    def list_namespaced_persistent_volume_claim(self, namespace, **kwargs):
+        if self.list_error is not None:
+            raise self.list_error
+        items = [SimpleNamespace(metadata=SimpleNamespace(name=n, deletion_timestamp=d)) for n, d in self.claims]
+        return SimpleNamespace(items=items)
+
+    def delete_namespaced_persistent_volume_claim(self, name, namespace, **kwargs):
+        self.calls.append(f"delete claim {name}")
+        if self.delete_error is not None:
+            raise self.delete_error
+
+    def delete_namespace(self, name, **kwargs):
+        self.calls.append(f"delete namespace {name}")
+
+    def read_namespace(self, name, **kwargs):
+        raise not_found()
+
+
+def test_it_deletes_the_claims_before_the_namespace():
+    # A StatefulSet's claim outlives `helm uninstall`; one already going is left alone.
+    core = FakeDeletion([("data-store-mariadb-0", None), ("store-wordpress", "2026-01-01T00:00:00Z")])
+    delete_namespace(api_with(core), "store-acme", should_stop=None, timeout=5)
+    assert core.calls == ["delete claim data-store-mariadb-0", "delete namespace store-acme"]
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        {"list_error": ApiException(status=403, reason="Forbidden")},
+        {"delete_error": ApiException(status=403, reason="Forbidden")},
+        {"delete_error": not_found()},
+    ],
+)
+def test_it_leaves_claims_it_may_not_delete_to_the_namespace_controller(errors):
+    core = FakeDeletion([("data-store-mariadb-0", None)], **errors)
+    delete_namespace(api_with(core), "store-acme", should_stop=None, timeout=5)
+    assert core.calls[-1] == "delete namespace store-acme"
+
+
+def test_it_reports_other_errors_listing_the_claims():
+    core = FakeDeletion([], list_error=ApiException(status=500, reason="Internal Server Error"))
+    with pytest.raises(ClusterError, match="deleting namespace store-acme failed"):
+        delete_namespace(api_with(core), "store-acme", should_stop=None, timeout=5)
+    assert core.calls == []
