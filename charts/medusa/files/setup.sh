@@ -135,7 +135,12 @@ if stamp_is build.sha "$build" && [ -f .medusa/server/medusa-config.js ] && [ -d
 else
     say "building (medusa build)"
     rm -f "$STAMPS/build.sha"
-    run build "build failed" "$MEDUSA" build
+    # medusa-config.ts requires the store's settings and secrets; the build
+    # reads the file but connects to nothing and signs nothing, so where they
+    # are not set (an image build) it gets placeholders.
+    run build "build failed" env STORE_URL="${STORE_URL:-http://build.invalid}" \
+        REDIS_URL="${REDIS_URL:-redis://build.invalid}" DATABASE_URL="${DATABASE_URL:-postgres://build.invalid/medusa}" \
+        JWT_SECRET="${JWT_SECRET:-build-only}" COOKIE_SECRET="${COOKIE_SECRET:-build-only}" "$MEDUSA" build
     stamp build.sha "$build"
 fi
 
@@ -145,6 +150,13 @@ fi
 # already and the image's files may not be writable.
 if [ "$(readlink .medusa/server/node_modules || true)" != ../../node_modules ]; then
     ln -sfn ../../node_modules .medusa/server/node_modules
+fi
+# Uploads are served at /static from the bundle's static/; they live in
+# $UPLOAD_DIR (the store's volume), which a build never touches.
+if [ -n "${UPLOAD_DIR:-}" ] && [ "$(readlink .medusa/server/static || true)" != "$UPLOAD_DIR" ]; then
+    mkdir -p "$UPLOAD_DIR"
+    rm -rf .medusa/server/static
+    ln -sfn "$UPLOAD_DIR" .medusa/server/static
 fi
 env_file="# The server's settings come from its environment; see medusa-config.js.
 NODE_ENV=production

@@ -1,68 +1,90 @@
-import { defineConfig, loadEnv, Modules } from "@medusajs/framework/utils"
+import { defineConfig, loadEnv } from "@medusajs/framework/utils"
 
 // Everything comes from the environment the chart (or the recipe test) sets;
 // a .env beside the server is only a fallback for running it by hand.
 loadEnv(process.env.NODE_ENV || "production", process.cwd())
 
-const storeUrl = process.env.STORE_URL || "http://localhost:9000"
-const redisUrl = process.env.REDIS_URL
+// A missing secret stops the server instead of falling back to a value anyone
+// could guess. `medusa build` loads this file too, with no secrets: setup.sh
+// gives the build placeholders that sign nothing.
+function required(name: string): string {
+  const value = process.env[name]
+  if (!value) throw new Error(`${name} is not set: the store's secret must provide it`)
+  return value
+}
+
+const storeUrl = required("STORE_URL").replace(/\/+$/, "")
+const redisUrl = required("REDIS_URL")
+// server: the HTTP API and the admin; worker: subscribers, scheduled jobs and
+// workflows in the background; shared: both in one process (the recipe test).
+const workerMode = (process.env.MEDUSA_WORKER_MODE as "shared" | "worker" | "server") || "shared"
 
 module.exports = defineConfig({
   projectConfig: {
-    databaseUrl: process.env.DATABASE_URL,
+    databaseUrl: required("DATABASE_URL"),
     // redisUrl alone only moves sessions to Redis; the event bus, locking,
-    // cache and workflow engine need their own module entries below.
+    // caching and workflow engine need their own module entries below.
     redisUrl,
     // Medusa marks the admin's session cookie Secure in production; a store
     // served over plain HTTP (a local kind cluster) would then never keep the
     // login. Secure follows the store's own scheme instead.
     cookieOptions: { secure: storeUrl.startsWith("https://") },
-    workerMode: (process.env.MEDUSA_WORKER_MODE as "shared" | "worker" | "server") || "shared",
+    workerMode,
     http: {
       // One host serves everything (storefront, admin, APIs), so every CORS
       // list is that origin.
       storeCors: storeUrl,
       adminCors: storeUrl,
       authCors: storeUrl,
-      jwtSecret: process.env.JWT_SECRET || "supersecret",
-      cookieSecret: process.env.COOKIE_SECRET || "supersecret",
+      jwtSecret: required("JWT_SECRET"),
+      cookieSecret: required("COOKIE_SECRET"),
     },
   },
+  // The Caching Module replaces the Cache Module, deprecated since 2.11.
+  featureFlags: { caching: true },
   admin: {
     path: "/app",
     // "/" is the browser's own origin: the admin and the API share the store's
     // host, so the built admin does not depend on the store's URL and one
-    // build (or a prebuilt image) serves every store.
+    // build (or one image) serves every store.
     backendUrl: "/",
-    disable: process.env.MEDUSA_ADMIN_DISABLE === "true",
+    // The worker serves no HTTP.
+    disable: workerMode === "worker" || process.env.MEDUSA_ADMIN_DISABLE === "true",
   },
-  modules: redisUrl
-    ? [
-        {
-          resolve: "@medusajs/medusa/event-bus-redis",
-          options: { redisUrl },
-        },
-        {
-          resolve: "@medusajs/medusa/cache-redis",
-          options: { redisUrl },
-        },
-        {
-          resolve: "@medusajs/medusa/workflow-engine-redis",
-          options: { redis: { redisUrl } },
-        },
-        {
-          resolve: "@medusajs/medusa/locking",
-          options: {
-            providers: [
-              {
-                resolve: "@medusajs/medusa/locking-redis",
-                id: "locking-redis",
-                is_default: true,
-                options: { redisUrl },
-              },
-            ],
+  modules: [
+    {
+      // Uploads (product images) go to the store's volume, never into the
+      // build (`medusa build` empties it), and their links are on the store's
+      // own URL: the server serves them at /static.
+      resolve: "@medusajs/medusa/file",
+      options: {
+        providers: [
+          {
+            resolve: "@medusajs/medusa/file-local",
+            id: "local",
+            options: {
+              upload_dir: process.env.UPLOAD_DIR || "static",
+              backend_url: `${storeUrl}/static`,
+            },
           },
-        },
-      ]
-    : [],
+        ],
+      },
+    },
+    { resolve: "@medusajs/medusa/event-bus-redis", options: { redisUrl } },
+    { resolve: "@medusajs/medusa/workflow-engine-redis", options: { redis: { redisUrl } } },
+    {
+      resolve: "@medusajs/medusa/caching",
+      options: {
+        providers: [{ resolve: "@medusajs/caching-redis", id: "caching-redis", is_default: true, options: { redisUrl } }],
+      },
+    },
+    {
+      resolve: "@medusajs/medusa/locking",
+      options: {
+        providers: [
+          { resolve: "@medusajs/medusa/locking-redis", id: "locking-redis", is_default: true, options: { redisUrl } },
+        ],
+      },
+    },
+  ],
 })

@@ -19,6 +19,9 @@ const PORT = Number(process.env.PORT || 8000)
 const APP_DIR = process.env.APP_DIR || "/data/app"
 const KEY_FILE = process.env.PUBLISHABLE_KEY_FILE || path.join(APP_DIR, "state", "publishable-key")
 const STORE_NAME = process.env.STORE_NAME || "Our shop"
+// Whether the store sends order mails: the confirmation page says a mail is on
+// its way only when one is.
+const SENDS_MAIL = process.env.STORE_SENDS_MAIL === "true"
 const CSS = fs.readFileSync(path.join(__dirname, "style.css"))
 const BACKEND_TIMEOUT_MS = 15000
 // Medusa's manual payment provider, which this shop offers as cash on delivery.
@@ -453,7 +456,9 @@ async function orderPage(req, res, id) {
   }
   const a = order.shipping_address || {}
   const body = `<h1>Thank you for your order!</h1>
-<p class="lead">Your order number is <strong id="order-number">#${esc(order.display_id)}</strong>. A confirmation goes to ${esc(order.email)}.</p>
+<p class="lead">Your order number is <strong id="order-number">#${esc(order.display_id)}</strong>.${
+    SENDS_MAIL ? ` A confirmation goes to ${esc(order.email)}.` : " Keep this number: it is your confirmation."
+  }</p>
 <p>It will be delivered to ${esc(a.first_name)} ${esc(a.last_name)}, ${esc(a.address_1)}, ${esc(a.postal_code)} ${esc(a.city)}.
 You pay <strong>cash on delivery</strong>: ${esc(money(order.total, order.currency_code))}.</p>
 ${itemsTable(order.items || [], order.currency_code)}
