@@ -25,7 +25,7 @@ import yaml
 from django.conf import settings
 
 from stores import isolation
-from stores.cluster import GuardrailSpec, Kubernetes
+from stores.cluster import GuardrailSpec, KubernetesClient
 from stores.cluster.guardrails import guardrail_objects
 from stores.engines import ENGINES, Engine, StoreSpec
 from stores.engines.contract import COMPONENT_LABEL, RELEASE_NAME, SECRET_NAME, WORKLOAD_KINDS
@@ -210,7 +210,7 @@ def probe_pods(objects: list[dict]) -> list[dict]:
 # --- a store's namespace on the local control plane --------------------------------
 
 
-def make_store_namespace(kube: Kubernetes, engine: Engine, prefix: str = "conformance") -> str:
+def make_store_namespace(kube: KubernetesClient, engine: Engine, prefix: str = "conformance") -> str:
     """A namespace labelled and guarded as one of this engine's stores is, by the platform's own
     functions (isolation.namespace_labels, isolation.guardrail_spec) and cluster layer."""
     name = f"{prefix}-{engine.key}-{secrets.token_hex(3)}"
@@ -230,16 +230,22 @@ def make_store_namespace(kube: Kubernetes, engine: Engine, prefix: str = "confor
 
 
 @contextmanager
-def store_namespace(kube: Kubernetes, engine: Engine, prefix: str = "conformance") -> Iterator[str]:
-    """make_store_namespace, deleted (and waited for) afterwards."""
+def store_namespace(
+    kube: KubernetesClient, engine: Engine, prefix: str = "conformance", *, wait: bool = True
+) -> Iterator[str]:
+    """make_store_namespace, deleted afterwards: waited for until it is gone, or (`wait=False`)
+    left to the namespace controller, whose passes take 5 s each once pods are in it."""
     name = make_store_namespace(kube, engine, prefix)
     try:
         yield name
     finally:
-        kube.delete_namespace(name, timeout=120)
+        if wait:
+            kube.delete_namespace(name, timeout=120)
+        else:
+            kube.api.core.delete_namespace(name)
 
 
-def dry_run(kube: Any, obj: dict, namespace: str) -> list[str]:
+def dry_run(kube: KubernetesClient, obj: dict, namespace: str) -> list[str]:
     """Create `obj` with dryRun=All and strict field validation (through the cluster layer's
     dynamic client); return the API server's warnings. A refusal raises."""
     resource = kube.api.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])

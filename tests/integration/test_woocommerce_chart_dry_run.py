@@ -41,7 +41,8 @@ def test_chart_installs_within_the_namespace_quota(local_cluster, tmp_path):
     values = tmp_path / "values.yaml"
     values.write_text(yaml.safe_dump(WOOCOMMERCE.build_values(SPEC)))
     install = ["upgrade", "--install", RELEASE_NAME, str(CHART_DIR), "-f", str(values)]
-    with store_namespace(kube, WOOCOMMERCE, prefix="wc-install") as ns:
+    # Not waited for at the end: with a release in it the namespace takes two controller passes (10 s).
+    with store_namespace(kube, WOOCOMMERCE, prefix="wc-install", wait=False) as ns:
         kube.ensure_secret(ns, SECRET_NAME, WOOCOMMERCE.build_secret(SPEC))
         result = helm(local_cluster, *install, "-n", ns)
         assert result.returncode == 0, result.stderr
