@@ -19,9 +19,10 @@ What the chart gives back, checked for every engine and values profile by the
 conformance suite (tests/engines/):
     - only the kinds in CHART_KINDS (the platform's store-manager ClusterRole
       grants exactly those), no Secret of its own, nothing in another
-      namespace, no Service reachable from outside the cluster, no Helm hook;
-    - every pod template labelled COMPONENT_LABEL; a setup Job (if any)
-      labelled SETUP_COMPONENT, so a retry can replace it;
+      namespace, no Service reachable from outside the cluster;
+    - every pod template labelled COMPONENT_LABEL; its Jobs are setup Jobs
+      labelled SETUP_COMPONENT (plain Jobs, not Helm hooks), so a retry or an
+      upgrade can replace them;
     - the pods behind the Ingress, and only those, carry INGRESS_LABEL; the
       pods of the engine's `internet_components`, and only those, carry
       EGRESS_LABEL; the chart's own NetworkPolicies cover every pod and open
