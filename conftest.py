@@ -4,7 +4,13 @@ every test, and the fixture modules every app's tests may use (by name, never by
 import pytest
 from django.core.cache import cache
 
-pytest_plugins = ("accounts.tests.clock", "stores.tests.fixtures", "tests.fixtures", "tests.ci_skips")
+pytest_plugins = (
+    "accounts.tests.clock",
+    "stores.tests.fixtures",
+    "tests.fixtures",
+    "tests.chart_tools",
+    "tests.ci_skips",
+)
 
 
 @pytest.fixture(autouse=True)

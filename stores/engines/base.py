@@ -59,3 +59,12 @@ class Engine:
     # memory than the default allows one container).
     quota_overrides: dict[str, str] = field(default_factory=dict)
     container_max_overrides: dict[str, str] = field(default_factory=dict)
+    # What the chart promises beyond the contract (stores/engines/contract.py),
+    # which the conformance suite holds it to. The components
+    # (app.kubernetes.io/component) whose pods reach the internet: the chart
+    # labels them, and no other pod, for the guardrails' internet egress.
+    internet_components: frozenset[str] = frozenset()
+    # kube-score findings in a store's namespace that the chart accepts by
+    # design: (check id, "Kind/name" as installed) -> why. Any other finding
+    # fails the suite, and so does an accepted one that no longer occurs.
+    accepted_findings: dict[tuple[str, str], str] = field(default_factory=dict)

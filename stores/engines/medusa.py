@@ -1,7 +1,7 @@
 """MedusaJS v2 on PostgreSQL and Redis, with a storefront (charts/medusa)."""
 
 from stores.engines.base import Credential, Engine, StoreSpec, generate_password
-from stores.engines.contract import release_values
+from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, release_values
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
@@ -14,6 +14,22 @@ def _secret(spec: StoreSpec) -> dict[str, str]:
         "cookie-secret": generate_password(48),
     }
 
+
+_DEPLOYMENTS = tuple(f"Deployment/{RELEASE_NAME}-{name}" for name in ("medusa", "storefront", "redis"))
+_WORKLOADS = (*_DEPLOYMENTS, f"StatefulSet/{RELEASE_NAME}-postgres", f"Job/{RELEASE_NAME}-setup")
+_IDS = (
+    "the official images run as their own users (node 1000, postgres and redis 999), and the app "
+    "volume's files belong to the node user; runAsNonRoot and the restricted profile hold"
+)
+_ONE_POD = (
+    "one pod per store by design: the Medusa server, storefront and Redis share nothing worth "
+    "scaling at a single store's traffic, and the app volume is ReadWriteOnce"
+)
+_HEALTH = (
+    "/health is the Medusa server's only health endpoint; liveness allows 6 failures 20 s apart "
+    "against readiness's 3 at 10 s, so a slow moment takes the pod out of the Service long "
+    "before it is restarted"
+)
 
 MEDUSA = Engine(
     key="medusa",
@@ -34,4 +50,12 @@ MEDUSA = Engine(
     # a rolling update of the server.
     quota_overrides={"requests.memory": "4Gi", "limits.memory": "8Gi", "limits.cpu": "6"},
     container_max_overrides={"memory": "3Gi"},
+    # Only the setup Job downloads (npm); the server needs no internet.
+    internet_components=frozenset({"setup"}),
+    accepted_findings={
+        **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in _WORKLOADS},
+        **{("container-security-context-user-group-id", name): _IDS for name in _WORKLOADS},
+        **{("deployment-replicas", name): _ONE_POD for name in _DEPLOYMENTS},
+        ("pod-probes-identical", f"Deployment/{RELEASE_NAME}-medusa"): _HEALTH,
+    },
 )

@@ -1,7 +1,7 @@
 """WooCommerce on WordPress + MariaDB (charts/woocommerce)."""
 
 from stores.engines.base import Credential, Engine, StoreSpec, generate_password
-from stores.engines.contract import release_values
+from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, release_values
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
@@ -13,6 +13,25 @@ def _secret(spec: StoreSpec) -> dict[str, str]:
         "db-root-password": generate_password(),
     }
 
+
+_WORDPRESS, _MARIADB, _SETUP = (
+    f"Deployment/{RELEASE_NAME}-wordpress",
+    f"StatefulSet/{RELEASE_NAME}-mariadb",
+    f"Job/{RELEASE_NAME}-setup",
+)
+_LOW_IDS = (
+    "the official images run as their own users (www-data 33, mysql 999) and the content volume's "
+    "files must belong to uid 33 as WordPress expects; runAsNonRoot and the restricted profile hold"
+)
+_WRITABLE_ROOT = (
+    "the official image writes to its own filesystem at start and run time (Apache's run/lock "
+    "dirs and PHP sessions; MariaDB's socket dir and temporary files); the disk it may use is "
+    "bounded by its ephemeral-storage limit"
+)
+_ONE_POD = (
+    "the content volume is ReadWriteOnce: one WordPress pod per store, replaced with Recreate so two "
+    "never mount it at once"
+)
 
 WOOCOMMERCE = Engine(
     key="woocommerce",
@@ -26,4 +45,15 @@ WOOCOMMERCE = Engine(
         Credential("Admin user", "admin-user"),
         Credential("Admin password", "admin-password", secret=True),
     ),
+    # WordPress fetches plugins, themes and updates; the setup Job downloads
+    # WooCommerce from wordpress.org. MariaDB has no egress but DNS.
+    internet_components=frozenset({"wordpress", "setup"}),
+    accepted_findings={
+        **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in (_WORDPRESS, _MARIADB, _SETUP)},
+        **{("container-security-context-user-group-id", name): _LOW_IDS for name in (_WORDPRESS, _MARIADB, _SETUP)},
+        ("container-security-context-readonlyrootfilesystem", _WORDPRESS): _WRITABLE_ROOT,
+        ("container-security-context-readonlyrootfilesystem", _MARIADB): _WRITABLE_ROOT,
+        ("deployment-replicas", _WORDPRESS): _ONE_POD,
+        ("deployment-strategy", _WORDPRESS): _ONE_POD,
+    },
 )

@@ -1,4 +1,5 @@
-"""Fixtures for the chart tests (no cluster needed)."""
+"""Fixtures for the chart tests (no cluster needed); `helm` and `kube_score` are
+tests/chart_tools.py's."""
 
 from __future__ import annotations
 
@@ -7,25 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from woocommerce_chart_support import PLATFORM_VALUES, find_helm
-
-
-@pytest.fixture(scope="session")
-def helm() -> str:
-    path = find_helm()
-    if path is None:
-        pytest.skip("no helm binary (HELM_BIN, .localcluster/bin/helm or PATH)")
-    return path
-
-
-@pytest.fixture(scope="session")
-def kube_score() -> str:
-    from test_kube_score import find_kube_score
-
-    path = find_kube_score()
-    if path is None:
-        pytest.skip("no kube-score binary: make kube-score builds it")
-    return path
+from tests.charts.woocommerce_chart_support import PLATFORM_VALUES
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import re
 import yaml
 
 from tests.charts.official_images import LIBRARY_TAGS
-from woocommerce_chart_support import CHART_DIR
+from tests.charts.woocommerce_chart_support import CHART_DIR
 
 VALUES = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
 CHART = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.chart_tools import REPO_ROOT, kube_score_findings, run_helm
 from tests.charts.official_images import LIBRARY_TAGS
-from woocommerce_chart_support import REPO_ROOT, run_helm
 
 CHART_DIR = REPO_ROOT / "charts" / "platform"
 VALUES_FILES = ["values.yaml", "values-local.yaml", "values-k3s.yaml"]
@@ -312,16 +312,12 @@ ACCEPTED: dict[tuple[str, str], str] = {
 
 @pytest.mark.parametrize("values_file", VALUES_FILES)
 def test_kube_score_finds_nothing_new(kube_score, helm, tmp_path, values_file):
-    from test_kube_score import findings
-
-    found = findings(kube_score, render(helm, values_file), tmp_path)
+    found = kube_score_findings(kube_score, render(helm, values_file), tmp_path)
     assert {key: comments for key, comments in found.items() if key not in ACCEPTED} == {}
 
 
 def test_every_accepted_kube_score_finding_still_occurs(kube_score, helm, tmp_path):
-    from test_kube_score import findings
-
     seen: set = set()
     for values_file in VALUES_FILES:
-        seen |= set(findings(kube_score, render(helm, values_file), tmp_path))
+        seen |= set(kube_score_findings(kube_score, render(helm, values_file), tmp_path))
     assert set(ACCEPTED) - seen == set()

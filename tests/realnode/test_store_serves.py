@@ -4,8 +4,10 @@ store to *ready* on the real node, where its containers run, its probes are
 real, and the storefront check reaches it through the ingress stand-in and a
 real Service, under the store's NetworkPolicies.
 
-The store's chart is a minimal one (tests/realnode/charts/webshop: busybox
-httpd and a setup Job), since no official image can be pulled here.
+The store's engine is a minimal one, registered only in tests
+(tests/engines/webshop.py; its chart tests/realnode/charts/webshop: busybox
+httpd and a setup Job), since no official image can be pulled here. It passes
+the same conformance suite as the product's engines (tests/engines/).
 """
 
 from __future__ import annotations
@@ -16,23 +18,11 @@ import pytest
 
 from stores import lifecycle, tasks
 from stores.engines import ENGINES
-from stores.engines.base import Credential, Engine, generate_password
-from stores.engines.contract import release_values
 from stores.models import Status, StoreEvent
+from tests.engines.webshop import WEBSHOP
 from tests.realnode.support import INGRESS_PROXY, NODE_NAME, VALUES_FILE
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CHART = VALUES_FILE.parent / "charts" / "webshop"
-
-WEBSHOP = Engine(
-    key="webshop",
-    label="Web shop (real-node test)",
-    description="busybox httpd behind a Service and an Ingress",
-    chart=str(CHART),  # absolute: CHARTS_DIR / CHART is CHART
-    build_values=release_values,
-    build_secret=lambda spec: {"admin-password": generate_password()},
-    credentials=(Credential("Admin password", "admin-password", secret=True),),
-)
 
 
 @pytest.fixture

@@ -214,3 +214,35 @@ The lockfile cut into chunks of at most lockfileChunkBytes: a list of strings.
 {{- end -}}
 {{- toJson $chunks -}}
 {{- end -}}
+
+{{/*
+Where a pod runs: the operator's nodeSelector, tolerations and affinity, on
+every workload. A pod that shares the ReadWriteOnce app volume with the
+server (the setup Job, the storefront) gets a required podAffinity term for
+the server's pod, added to the operator's own podAffinity terms rather than
+replacing them.
+Call with (dict "ctx" $) or (dict "ctx" $ "follow" "server").
+*/}}
+{{- define "medusa.placement" -}}
+{{- $affinity := deepCopy (default (dict) .ctx.Values.affinity) -}}
+{{- with .follow -}}
+{{- $selector := include "medusa.selectorLabels" (dict "ctx" $.ctx "component" .) | fromYaml -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" $selector) -}}
+{{- $podAffinity := default (dict) (get $affinity "podAffinity") -}}
+{{- $required := default (list) (get $podAffinity "requiredDuringSchedulingIgnoredDuringExecution") -}}
+{{- $_ := set $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" (append $required $term) -}}
+{{- $_ := set $affinity "podAffinity" $podAffinity -}}
+{{- end -}}
+{{- with .ctx.Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .ctx.Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

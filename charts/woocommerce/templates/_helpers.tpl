@@ -125,3 +125,35 @@ store-provisioner.io/ingress: "true"
 store-provisioner.io/egress: internet
 {{- end }}
 {{- end -}}
+
+{{/*
+Where a pod runs: the operator's nodeSelector, tolerations and affinity, on
+every workload. A pod that must run beside another component's pod (the
+setup Job beside WordPress: the content volume is ReadWriteOnce) gets a
+required podAffinity term for it, added to the operator's own podAffinity
+terms rather than replacing them.
+Call with (dict "ctx" $) or (dict "ctx" $ "follow" "wordpress").
+*/}}
+{{- define "woocommerce.placement" -}}
+{{- $affinity := deepCopy (default (dict) .ctx.Values.affinity) -}}
+{{- with .follow -}}
+{{- $selector := include "woocommerce.selectorLabels" (dict "ctx" $.ctx "component" .) | fromYaml -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" $selector) -}}
+{{- $podAffinity := default (dict) (get $affinity "podAffinity") -}}
+{{- $required := default (list) (get $podAffinity "requiredDuringSchedulingIgnoredDuringExecution") -}}
+{{- $_ := set $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" (append $required $term) -}}
+{{- $_ := set $affinity "podAffinity" $podAffinity -}}
+{{- end -}}
+{{- with .ctx.Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .ctx.Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

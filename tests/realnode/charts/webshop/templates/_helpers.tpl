@@ -7,6 +7,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "webshop.pod" -}}
 nodeSelector: {{- toYaml .Values.nodeSelector | nindent 2 }}
 tolerations: {{- toYaml .Values.tolerations | nindent 2 }}
+affinity: {{- toYaml .Values.affinity | nindent 2 }}
 automountServiceAccountToken: false
 securityContext:
   runAsNonRoot: true
