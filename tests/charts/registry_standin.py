@@ -51,14 +51,17 @@ def serve(registry: Registry):
             registry.requests.append(("HEAD", path))
             repository, _, tag = path.removeprefix("/v2/").rpartition("/manifests/")
             if self.headers.get("Authorization") != f"Bearer {registry.token}":
-                challenge = (f'Bearer realm="{registry.url}/token",service="standin",'
-                             f'scope="repository:{repository}:pull"')
+                challenge = (
+                    f'Bearer realm="{registry.url}/token",service="standin",scope="repository:{repository}:pull"'
+                )
                 return self._reply(401, headers={"WWW-Authenticate": challenge})
             if "manifest.list" not in self.headers.get("Accept", ""):
                 return self._reply(406)
             found = tag in registry.tags.get(repository, ())
-            self._reply(200 if found else 404, headers={
-                "Content-Type": "application/vnd.oci.image.index.v1+json"} if found else {})
+            self._reply(
+                200 if found else 404,
+                headers={"Content-Type": "application/vnd.oci.image.index.v1+json"} if found else {},
+            )
 
         def _reply(self, status, body=b"", headers=None):
             self.send_response(status)

@@ -136,7 +136,9 @@ def test_every_image_is_a_pinned_official_image(rendered, profile):
 
 
 def test_it_refuses_an_unpinned_image(helm, values_file):
-    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "-f", str(values_file), "--set", "redis.image.tag=latest")
+    result = run_helm(
+        helm, "template", RELEASE, str(CHART_DIR), "-f", str(values_file), "--set", "redis.image.tag=latest"
+    )
     assert result.returncode != 0
     # The values schema refuses it before a template does.
     assert "/redis/image/tag" in result.stderr
@@ -147,8 +149,17 @@ def test_it_refuses_an_unpinned_image(helm, values_file):
 
 def test_it_gives_each_program_the_contracts_environment(rendered):
     specs = pod_specs(rendered())
-    shared = {"APP_DIR", "NPM_CACHE_DIR", "DATABASE_URL", "REDIS_URL", "STORE_URL", "STORE_NAME",
-              "JWT_SECRET", "COOKIE_SECRET", "MEDUSA_DISABLE_TELEMETRY"}
+    shared = {
+        "APP_DIR",
+        "NPM_CACHE_DIR",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "STORE_URL",
+        "STORE_NAME",
+        "JWT_SECRET",
+        "COOKIE_SECRET",
+        "MEDUSA_DISABLE_TELEMETRY",
+    }
     setup = env_of(specs["setup"]["containers"][0])
     assert shared | {"MEDUSA_ADMIN_EMAIL", "MEDUSA_ADMIN_PASSWORD", "NODE_OPTIONS"} <= set(setup)
     assert setup["APP_DIR"]["value"] == "/data/app" and setup["NPM_CACHE_DIR"]["value"] == "/data/npm-cache"
@@ -176,7 +187,7 @@ def test_it_routes_the_medusa_paths_to_the_server_and_the_rest_to_the_storefront
     assert rule["host"] == "store-acme.127.0.0.1.nip.io"
     routes = {p["path"]: (p["pathType"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]}
     assert routes == {
-        **{path: ("Prefix", "store-medusa") for path in ("/app", "/admin", "/auth", "/store", "/health", "/static")},
+        **dict.fromkeys(("/app", "/admin", "/auth", "/store", "/health", "/static"), ("Prefix", "store-medusa")),
         "/": ("Prefix", "store-storefront"),
     }
     assert ingress["spec"]["ingressClassName"] == "nginx"
@@ -197,8 +208,12 @@ def test_its_network_policies_open_only_the_stores_own_paths(rendered):
     assert set(policies) == {"store-postgres", "store-redis", "store-medusa", "store-storefront", "store-setup"}
 
     def peers(rules):
-        return {(p["podSelector"]["matchLabels"]["app.kubernetes.io/component"], port["port"])
-                for rule in rules for p in rule.get("from", rule.get("to", [])) for port in rule["ports"]}
+        return {
+            (p["podSelector"]["matchLabels"]["app.kubernetes.io/component"], port["port"])
+            for rule in rules
+            for p in rule.get("from", rule.get("to", []))
+            for port in rule["ports"]
+        }
 
     for name in ("store-postgres", "store-redis"):
         port = 5432 if name == "store-postgres" else 6379
@@ -221,8 +236,10 @@ def test_the_volume_sharers_run_beside_the_server(rendered):
         assert term["topologyKey"] == "kubernetes.io/hostname"
         assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "server"
     assert "affinity" not in specs["server"]
-    claims = {c: [v["persistentVolumeClaim"]["claimName"] for v in s.get("volumes", []) if "persistentVolumeClaim" in v]
-              for c, s in specs.items()}
+    claims = {
+        c: [v["persistentVolumeClaim"]["claimName"] for v in s.get("volumes", []) if "persistentVolumeClaim" in v]
+        for c, s in specs.items()
+    }
     assert claims["setup"] == claims["server"] == claims["storefront"] == ["store-app"]
 
 
@@ -235,8 +252,16 @@ def test_the_build_has_room_above_its_peak(rendered):
 
 
 def test_it_takes_a_prebuilt_image(helm, values_file):
-    objects = render(helm, values_file, "--set", "image.repository=registry.example.org/acme/medusa",
-                     "--set", "image.tag=2.21.2-1", "--set", "image.prebuilt=true")
+    objects = render(
+        helm,
+        values_file,
+        "--set",
+        "image.repository=registry.example.org/acme/medusa",
+        "--set",
+        "image.tag=2.21.2-1",
+        "--set",
+        "image.prebuilt=true",
+    )
     specs = pod_specs(objects)
     (job,) = by_kind(objects, "Job").values()
     assert "store-provisioner.io/egress" not in job["spec"]["template"]["metadata"]["labels"]
@@ -264,15 +289,20 @@ def chart_with_recipe(tmp_path) -> tuple[Path, str]:
     shutil.copytree(CHART_DIR, chart, ignore=shutil.ignore_patterns("files"))
     files = chart / "files"
     for relative, text in {
-        "setup.sh": "echo setup\n", "start-server.sh": "echo start\n",
-        "project/package.json": "{}\n", "project/medusa-config.js": "module.exports = {}\n",
+        "setup.sh": "echo setup\n",
+        "start-server.sh": "echo start\n",
+        "project/package.json": "{}\n",
+        "project/medusa-config.js": "module.exports = {}\n",
         "project/src/scripts/seed.ts": "export default async function seed() {}\n",
-        "storefront/server.js": "// storefront\n", "storefront/style.css": "body {}\n",
+        "storefront/server.js": "// storefront\n",
+        "storefront/style.css": "body {}\n",
         "project/node_modules/left/over.js": "installed locally, never shipped\n",
     }.items():
         (files / relative).parent.mkdir(parents=True, exist_ok=True)
         (files / relative).write_text(text)
-    lockfile = '{"packages": {' + ",".join(f'"node_modules/p{i}": {{"version": "1.0.{i}"}}' for i in range(60000)) + "}}\n"
+    lockfile = (
+        '{"packages": {' + ",".join(f'"node_modules/p{i}": {{"version": "1.0.{i}"}}' for i in range(60000)) + "}}\n"
+    )
     (files / "project/package-lock.json").write_text(lockfile)
     return chart, lockfile
 
@@ -282,8 +312,15 @@ def test_it_ships_the_recipe_tree_and_splits_the_lockfile(helm, values_file, cha
     objects = render(helm, values_file, chart=chart)
     configmaps = by_kind(objects, "ConfigMap")
     recipe = configmaps["store-recipe"]["data"]
-    assert set(recipe) == {"setup.sh", "start-server.sh", "project__package.json", "project__medusa-config.js",
-                           "project__src__scripts__seed.ts", "storefront__server.js", "storefront__style.css"}
+    assert set(recipe) == {
+        "setup.sh",
+        "start-server.sh",
+        "project__package.json",
+        "project__medusa-config.js",
+        "project__src__scripts__seed.ts",
+        "storefront__server.js",
+        "storefront__style.css",
+    }
     parts = sorted(name for name in configmaps if name.startswith("store-lockfile-"))
     assert len(parts) > 1
     assert "".join(configmaps[p]["data"]["part"] for p in parts) == lockfile

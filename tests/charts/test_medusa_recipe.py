@@ -55,8 +55,12 @@ def shop(tmp_path_factory):
         ):
             secret = recipe.store_secret()
             env = recipe.recipe_env(
-                node=node, app_dir=app_dir, database_url=database_url, redis_url=redis_url,
-                store_url=store_url, secret=secret,
+                node=node,
+                app_dir=app_dir,
+                database_url=database_url,
+                redis_url=redis_url,
+                store_url=store_url,
+                secret=secret,
             )
             first = recipe.run_setup(env, "medusa-recipe-setup-1.log")
             figures.update(
@@ -66,7 +70,9 @@ def shop(tmp_path_factory):
                 built="building (medusa build)" in first.output,
             )
             medusa_url = f"http://127.0.0.1:{medusa_port}"
-            server = recipe.Service("server", ["sh", str(recipe.FILES / "start-server.sh")], {**env, "PORT": str(medusa_port)})
+            server = recipe.Service(
+                "server", ["sh", str(recipe.FILES / "start-server.sh")], {**env, "PORT": str(medusa_port)}
+            )
             # The storefront reaches Medusa directly, as through the in-cluster Service.
             storefront = recipe.Service(
                 "storefront",
@@ -188,8 +194,13 @@ def test_it_runs_setup_a_second_time_without_changing_anything(shop):
     second = recipe.run_setup(shop["env"], "medusa-recipe-setup-2.log")
 
     shop["figures"]["second_setup_seconds"] = round(second.seconds, 1)
-    for line in ("project unchanged", "dependencies installed", "the admin user exists", "seed: nothing to do",
-                 "build up to date"):
+    for line in (
+        "project unchanged",
+        "dependencies installed",
+        "the admin user exists",
+        "seed: nothing to do",
+        "build up to date",
+    ):
         assert line in second.output
     assert {p.name: p.read_text() for p in state.iterdir() if p.is_file()} == before
     assert (app_dir / "node_modules" / ".package-lock.json").stat().st_mtime_ns == marker

@@ -74,7 +74,10 @@ def recipe(tmp_path):
     def run(*args, **extra):
         calls.write_text("")
         proc = subprocess.run(
-            [SHELL, str(FILES / "setup.sh"), *args], env={**env, **extra}, capture_output=True, text=True,
+            [SHELL, str(FILES / "setup.sh"), *args],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
             cwd=tmp_path,
         )
         return proc, calls.read_text().splitlines()
@@ -91,7 +94,11 @@ def test_it_runs_every_step_then_skips_install_and_build(recipe):
     proc, calls = recipe()
     assert proc.returncode == 0, proc.stderr
     assert [c.split()[0:2] for c in calls] == [
-        ["npm", "ci"], ["medusa", "db:migrate"], ["medusa", "user"], ["medusa", "exec"], ["medusa", "build"],
+        ["npm", "ci"],
+        ["medusa", "db:migrate"],
+        ["medusa", "user"],
+        ["medusa", "exec"],
+        ["medusa", "build"],
     ]
     assert (recipe.app / "state" / "setup-done").exists()
     assert (recipe.app / "state" / "publishable-key").read_text() == "pk_test"
@@ -128,8 +135,11 @@ def test_it_installs_and_builds_again_when_the_project_changes(recipe, tmp_path)
         ({"FAIL_STEP": "exec"}, "setup failed: seed: seed failed"),
         ({"FAIL_STEP": "build", "FAIL_CODE": "137"}, "setup failed: build: out of memory (exit 137)"),
         (
-            {"FAIL_STEP": "build", "FAIL_CODE": "134",
-             "FAIL_TEXT": "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"},
+            {
+                "FAIL_STEP": "build",
+                "FAIL_CODE": "134",
+                "FAIL_TEXT": "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+            },
             "setup failed: build: out of memory (JavaScript heap)",
         ),
     ],

@@ -31,16 +31,21 @@ SECRET_SETTINGS = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "METRICS_TOKEN", "
 
 # Every key of the Secret named, so each secret setting is exercised.
 ALL_KEYS = [
-    "--set", "existingSecret.name=platform-test-secrets",
-    "--set", "existingSecret.keys.redisUrl=redis-url",
-    "--set", "existingSecret.keys.metricsToken=metrics-token",
-    "--set", "existingSecret.keys.emailHostPassword=email-password",
+    "--set",
+    "existingSecret.name=platform-test-secrets",
+    "--set",
+    "existingSecret.keys.redisUrl=redis-url",
+    "--set",
+    "existingSecret.keys.metricsToken=metrics-token",
+    "--set",
+    "existingSecret.keys.emailHostPassword=email-password",
 ]
 
 
 def render(helm: str, values_file: str = "values.yaml", *extra: str) -> list[dict]:
-    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "-n", NAMESPACE,
-                      "-f", str(CHART_DIR / values_file), *extra)
+    result = run_helm(
+        helm, "template", RELEASE, str(CHART_DIR), "-n", NAMESPACE, "-f", str(CHART_DIR / values_file), *extra
+    )
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
@@ -129,12 +134,28 @@ def test_every_container_has_resources_and_a_non_root_security_context(helm, val
 
 def test_it_takes_the_replicas_from_values(helm):
     defaults = by_name(render(helm))
-    assert [defaults[f"Deployment/{RELEASE}-{c}"]["spec"]["replicas"] for c in ("web", "provision", "control")] \
-        == [2, 2, 2]
-    changed = by_name(render(helm, "values.yaml", "--set", "web.replicas=3", "--set", "provision.replicas=4",
-                             "--set", "control.replicas=1"))
-    assert [changed[f"Deployment/{RELEASE}-{c}"]["spec"]["replicas"] for c in ("web", "provision", "control")] \
-        == [3, 4, 1]
+    assert [defaults[f"Deployment/{RELEASE}-{c}"]["spec"]["replicas"] for c in ("web", "provision", "control")] == [
+        2,
+        2,
+        2,
+    ]
+    changed = by_name(
+        render(
+            helm,
+            "values.yaml",
+            "--set",
+            "web.replicas=3",
+            "--set",
+            "provision.replicas=4",
+            "--set",
+            "control.replicas=1",
+        )
+    )
+    assert [changed[f"Deployment/{RELEASE}-{c}"]["spec"]["replicas"] for c in ("web", "provision", "control")] == [
+        3,
+        4,
+        1,
+    ]
     # One control replica leaves no room for a disruption budget; two or more get one.
     assert f"PodDisruptionBudget/{RELEASE}-control" not in changed
     assert changed[f"PodDisruptionBudget/{RELEASE}-provision"]["spec"]["maxUnavailable"] == 1
@@ -148,7 +169,8 @@ def test_the_pods_use_the_platform_service_account(helm, account):
     assert by_name(objects)[f"ServiceAccount/{expected}"]
     pods = app_pods(objects)
     assert set(pods) == {f"Deployment/{RELEASE}-{c}" for c in ("web", "provision", "control")} | {
-        f"Job/{RELEASE}-migrate-1"}
+        f"Job/{RELEASE}-migrate-1"
+    }
     for name, spec in pods.items():
         assert spec["serviceAccountName"] == expected, name
         for container in containers(spec):
@@ -186,8 +208,10 @@ def test_new_pods_wait_for_the_migrations_of_their_revision(helm):
 
 def test_the_workers_outlast_their_longest_task_when_stopped(helm):
     objects = by_name(render(helm, "values.yaml", "--set-string", "config.PROVISION_TIMEOUT=600"))
-    grace = {c: objects[f"Deployment/{RELEASE}-{c}"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-             for c in ("provision", "control")}
+    grace = {
+        c: objects[f"Deployment/{RELEASE}-{c}"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        for c in ("provision", "control")
+    }
     # Longer than each cluster's task timeout (settings.Q_CLUSTER).
     assert grace == {"provision": 600 + 60 + 60, "control": 300 + 300 + 60}
 
@@ -229,8 +253,13 @@ def test_the_bundled_postgresql_is_an_official_pinned_image(helm):
 def _settings_env(config: dict, tmp_path: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.isupper() or k in {"PATH", "LANG", "LC_ALL"}}
     env.update(config)
-    env.update(VAR_DIR=str(tmp_path), HOME=str(tmp_path), SECRET_KEY=secrets.token_urlsafe(50),
-               DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", DJANGO_SETTINGS_MODULE="provisioner.settings")
+    env.update(
+        VAR_DIR=str(tmp_path),
+        HOME=str(tmp_path),
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="provisioner.settings",
+    )
     return env
 
 
@@ -240,8 +269,15 @@ def test_the_settings_accept_the_chart_configuration(helm, tmp_path, values_file
     # Django must start with it, and with TLS pass every deployment check.
     config = by_name(render(helm, values_file))[f"ConfigMap/{RELEASE}"]["data"]
     args = ["manage.py", "check", "--deploy"] if deploy else ["manage.py", "check"]
-    result = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=_settings_env(config, tmp_path),
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        env=_settings_env(config, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "System check identified no issues" in output
@@ -266,25 +302,32 @@ def test_the_dockerfile_pins_the_helm_of_the_local_cluster():
 def test_audit_retention_is_a_daily_prune_cronjob_that_needs_no_cluster_access(helm):
     assert not [o for o in render(helm) if o["kind"] == "CronJob"]  # off by default: every entry kept
 
-    objects = by_name(render(helm, "values.yaml", "--set", "auditRetention.days=90",
-                             "--set", "postgresql.enabled=true"))
+    objects = by_name(
+        render(helm, "values.yaml", "--set", "auditRetention.days=90", "--set", "postgresql.enabled=true")
+    )
     cronjob = objects[f"CronJob/{RELEASE}-audit-prune"]
     assert cronjob["spec"]["schedule"] == "17 3 * * *"
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     pod = pod_specs([cronjob])[f"CronJob/{RELEASE}-audit-prune"]
-    assert pod["containers"][0]["command"] == [
-        "python", "manage.py", "audit", "prune", "--older-than-days", "90"]
+    assert pod["containers"][0]["command"] == ["python", "manage.py", "audit", "prune", "--older-than-days", "90"]
     assert pod["restartPolicy"] == "Never"
     assert pod["automountServiceAccountToken"] is False
     # Its pods may reach the bundled database, like the other platform pods.
     allowed = objects[f"NetworkPolicy/{RELEASE}-postgresql"]["spec"]["ingress"][0]["from"]
-    assert {"app.kubernetes.io/component": "audit-prune", "app.kubernetes.io/instance": RELEASE,
-            "app.kubernetes.io/name": "platform"} in [peer["podSelector"]["matchLabels"] for peer in allowed]
+    assert {
+        "app.kubernetes.io/component": "audit-prune",
+        "app.kubernetes.io/instance": RELEASE,
+        "app.kubernetes.io/name": "platform",
+    } in [peer["podSelector"]["matchLabels"] for peer in allowed]
     assert f"NetworkPolicy/{RELEASE}-audit-prune" in objects
 
     k3s = by_name(render(helm, "values-k3s.yaml"))
-    assert pod_specs([k3s[f"CronJob/{RELEASE}-audit-prune"]])[f"CronJob/{RELEASE}-audit-prune"]["containers"][0][
-        "command"][-1] == "365"
+    assert (
+        pod_specs([k3s[f"CronJob/{RELEASE}-audit-prune"]])[f"CronJob/{RELEASE}-audit-prune"]["containers"][0][
+            "command"
+        ][-1]
+        == "365"
+    )
 
 
 def test_it_refuses_a_negative_retention(helm):
@@ -295,17 +338,28 @@ def test_it_refuses_a_negative_retention(helm):
 
 # --- kube-score -----------------------------------------------------------------
 
-_PINNED = ("the platform's image and PostgreSQL are pinned to full versions; IfNotPresent also lets an image "
-           "loaded into kind (`kind load docker-image`) run, which Always would try to pull")
-_POSTGRES_IDS = ("the official postgres image runs as its own postgres user (999) and owns its data directory "
-                 "as that user; runAsNonRoot holds")
+_PINNED = (
+    "the platform's image and PostgreSQL are pinned to full versions; IfNotPresent also lets an image "
+    "loaded into kind (`kind load docker-image`) run, which Always would try to pull"
+)
+_POSTGRES_IDS = (
+    "the official postgres image runs as its own postgres user (999) and owns its data directory "
+    "as that user; runAsNonRoot holds"
+)
 
 # (check id, "Kind/name") -> why the finding is accepted by design.
 ACCEPTED: dict[tuple[str, str], str] = {
-    **{("container-image-pull-policy", name): _PINNED
-       for name in (f"Deployment/{RELEASE}-web", f"Deployment/{RELEASE}-provision",
-                    f"Deployment/{RELEASE}-control", f"Job/{RELEASE}-migrate-1",
-                    f"CronJob/{RELEASE}-audit-prune", f"StatefulSet/{RELEASE}-postgresql")},
+    **{
+        ("container-image-pull-policy", name): _PINNED
+        for name in (
+            f"Deployment/{RELEASE}-web",
+            f"Deployment/{RELEASE}-provision",
+            f"Deployment/{RELEASE}-control",
+            f"Job/{RELEASE}-migrate-1",
+            f"CronJob/{RELEASE}-audit-prune",
+            f"StatefulSet/{RELEASE}-postgresql",
+        )
+    },
     ("container-security-context-user-group-id", f"StatefulSet/{RELEASE}-postgresql"): _POSTGRES_IDS,
 }
 

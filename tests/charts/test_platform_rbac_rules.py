@@ -24,7 +24,8 @@ def _render(helm: str, chart: str, *args: str) -> list[dict]:
 
 def _rules(helm: str, role: str) -> dict[tuple[str, str], set[str]]:
     (cluster_role,) = [
-        doc for doc in _render(helm, "platform", "--show-only", "templates/rbac.yaml")
+        doc
+        for doc in _render(helm, "platform", "--show-only", "templates/rbac.yaml")
         if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == role
     ]
     granted: dict[tuple[str, str], set[str]] = {}
@@ -65,6 +66,7 @@ def test_it_lets_the_platform_bind_the_store_manager_only(helm):
         rule
         for doc in _render(helm, "platform", "--show-only", "templates/rbac.yaml")
         if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == f"{RELEASE}-platform"
-        for rule in doc["rules"] if "bind" in rule["verbs"]
+        for rule in doc["rules"]
+        if "bind" in rule["verbs"]
     ]
     assert bind["resourceNames"] == [f"{RELEASE}-store-manager"]

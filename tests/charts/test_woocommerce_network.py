@@ -13,9 +13,9 @@ import ipaddress
 from dataclasses import dataclass, field
 
 import pytest
+from woocommerce_chart_support import render
 
 from stores.cluster.guardrails import GuardrailSpec, guardrail_objects
-from woocommerce_chart_support import render
 
 STORE_NS = "store-acme"
 
@@ -76,14 +76,18 @@ def _port_matches(rule: dict, port: int) -> bool:
 def _side_allows(policies, pod: Peer, other: Peer, port: int, direction: str) -> bool:
     if pod.namespace != STORE_NS:
         return True  # not ours to police here
-    selecting = [p["spec"] for p in policies
-                 if direction in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], pod.labels)]
+    selecting = [
+        p["spec"]
+        for p in policies
+        if direction in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], pod.labels)
+    ]
     if not selecting:
         return True
     key, peers = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
     return any(
         _port_matches(rule, port) and (not rule.get(peers) or any(_peer_matches(p, other) for p in rule[peers]))
-        for spec in selecting for rule in spec.get(key, [])
+        for spec in selecting
+        for rule in spec.get(key, [])
     )
 
 

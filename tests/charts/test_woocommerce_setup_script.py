@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from woocommerce_chart_support import CHART_DIR
 
 SCRIPT = CHART_DIR / "files" / "setup.sh"
