@@ -19,7 +19,7 @@
 #                    (default: the one the recipe test builds,
 #                    ~/.cache/store-provisioner/medusa-recipe/app, built first
 #                    when missing); its .stamps say which project it is
-#   MEDUSA_TAG       the Medusa image's tag (default: <medusa version>-<project hash>)
+#   MEDUSA_TAG       the Medusa image's tag (default: the chart's image.tag, which follows files/)
 #   LOCALCLUSTER_DIR the local cluster's state (<repo>/.localcluster)
 set -euo pipefail
 
@@ -130,12 +130,19 @@ project_hash() {
   (cd "$recipe" && find -L . -type f ! -path './project/node_modules/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
 }
 
-medusa_version() {
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependencies"]["@medusajs/medusa"])' \
-    "$recipe/project/package.json"
+# The Medusa image's tag is the chart's (values.yaml image.tag:
+# <medusa version>-<hash of files/>), so the chart's default runs this image.
+medusa_tag() {
+  if [[ -n "${MEDUSA_TAG:-}" ]]; then echo "$MEDUSA_TAG"; return; fi
+  # The first `tag:` under the top-level `image:` block.
+  local tag; tag="$(awk '/^image:/ { inside = 1; next } /^[^ #]/ { inside = 0 }
+    inside && $1 == "tag:" { gsub(/"/, "", $2); print $2; exit }' "$root/charts/medusa/values.yaml")"
+  if [[ "${tag##*-}" != "$(project_hash)" ]]; then
+    log "charts/medusa/values.yaml image.tag $tag does not follow files/ (hash $(project_hash)): update it"
+    exit 1
+  fi
+  echo "$tag"
 }
-
-medusa_tag() { echo "${MEDUSA_TAG:-$(medusa_version)-$(project_hash)}"; }
 
 # The project installed and built, as the recipe test makes it (its cache is
 # reused, not built twice); built here when missing.

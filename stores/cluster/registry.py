@@ -43,6 +43,9 @@ class ImageReport:
     checked: list[ImageCheck] = field(default_factory=list)
     # registry base URL -> why it could not be asked
     unreachable: dict[str, str] = field(default_factory=dict)
+    # Images on host "localhost": built on this machine and loaded into the
+    # cluster (the Medusa store image), never pulled, so no registry is asked.
+    local: list[str] = field(default_factory=list)
 
     @property
     def missing(self) -> list[ImageCheck]:
@@ -50,7 +53,7 @@ class ImageReport:
 
 
 def images_in_values(values: dict[str, Any]) -> list[str]:
-    """Every ``image: {repository, tag}`` in a chart's values, in order, once."""
+    """Every ``image: {repository, tag[, digest]}`` in a chart's values, in order, once."""
     found: list[str] = []
 
     def walk(node: object) -> None:
@@ -58,6 +61,8 @@ def images_in_values(values: dict[str, Any]) -> list[str]:
             image = node.get("image")
             if isinstance(image, dict) and image.get("repository") and image.get("tag"):
                 ref = f"{image['repository']}:{image['tag']}"
+                if image.get("digest"):
+                    ref += f"@{image['digest']}"
                 if ref not in found:
                     found.append(ref)
             for value in node.values():
@@ -98,6 +103,9 @@ def check_images(images: list[str], *, docker_hub_url: str, timeout: float = 5.0
     report = ImageReport()
     for ref in images:
         host, repository, reference = parse_image(ref)
+        if host == "localhost":
+            report.local.append(ref)
+            continue
         base = docker_hub_url.rstrip("/") if host == DOCKER_HUB else f"https://{host}"
         if base in report.unreachable:
             continue

@@ -15,15 +15,30 @@ def _secret(spec: StoreSpec) -> dict[str, str]:
     }
 
 
-_DEPLOYMENTS = tuple(f"Deployment/{RELEASE_NAME}-{name}" for name in ("medusa", "storefront", "redis"))
-_WORKLOADS = (*_DEPLOYMENTS, f"StatefulSet/{RELEASE_NAME}-postgres", f"Job/{RELEASE_NAME}-setup")
+# kube-score grades the replicas and rollout strategy of Deployments behind a
+# Service only: the worker has none.
+_SERVED = tuple(f"Deployment/{RELEASE_NAME}-{name}" for name in ("medusa", "storefront", "redis"))
+_WORKLOADS = (
+    *_SERVED,
+    f"Deployment/{RELEASE_NAME}-worker",
+    f"StatefulSet/{RELEASE_NAME}-postgres",
+    f"Job/{RELEASE_NAME}-setup",
+)
 _IDS = (
-    "the official images run as their own users (node 1000, postgres and redis 999), and the app "
-    "volume's files belong to the node user; runAsNonRoot and the restricted profile hold"
+    "the images run as their own users (the store image's node 1000, postgres and redis 999), and the "
+    "app volume's files belong to the node user; runAsNonRoot and the restricted profile hold"
 )
 _ONE_POD = (
-    "one pod per store by design: the Medusa server, storefront and Redis share nothing worth "
-    "scaling at a single store's traffic, and the app volume is ReadWriteOnce"
+    "one pod per store by design: the Medusa server, worker, storefront and Redis share nothing worth "
+    "scaling at a single store's traffic, and the app and Redis volumes are ReadWriteOnce"
+)
+_RECREATE = (
+    "Recreate, not a rolling update: the server, worker and storefront share the ReadWriteOnce app volume "
+    "and Redis has its own, so the old pod lets go of a volume before the new one mounts it"
+)
+_NO_INTERNET = (
+    "the guardrails grant internet egress to the pods that ask for it, and no pod of a Medusa store does: "
+    "the project is in the image"
 )
 _HEALTH = (
     "/health is the Medusa server's only health endpoint; liveness allows 6 failures 20 s apart "
@@ -43,19 +58,22 @@ MEDUSA = Engine(
         Credential("Admin e-mail", "admin-email"),
         Credential("Admin password", "admin-password", secret=True),
     ),
-    # The setup Job installs and builds the project on first start: the build
-    # peaks at about 1.7 GB, so its container is allowed 3Gi (the default
-    # maximum is 2Gi), and the namespace's memory and cpu quota leave room for
-    # it beside the running server, storefront, PostgreSQL and Redis, and for
-    # a rolling update of the server.
+    # The store image holds the built project. The fallback (image.prebuilt:
+    # false) installs and builds it at first start, with a peak of about 1.7 GB:
+    # its setup container is allowed 3Gi (the default maximum is 2Gi), and the
+    # namespace's memory and cpu quota leave room for it beside the running
+    # server, worker, storefront, PostgreSQL and Redis.
     quota_overrides={"requests.memory": "4Gi", "limits.memory": "8Gi", "limits.cpu": "6"},
     container_max_overrides={"memory": "3Gi"},
-    # Only the setup Job downloads (npm); the server needs no internet.
-    internet_components=frozenset({"setup"}),
+    # Nothing reaches the internet: the project is in the image (the
+    # fallback's setup Job, which installs from npm, is labelled for it).
+    internet_components=frozenset(),
     accepted_findings={
         **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in _WORKLOADS},
         **{("container-security-context-user-group-id", name): _IDS for name in _WORKLOADS},
-        **{("deployment-replicas", name): _ONE_POD for name in _DEPLOYMENTS},
-        ("pod-probes-identical", f"Deployment/{RELEASE_NAME}-medusa"): _HEALTH,
+        **{("deployment-replicas", name): _ONE_POD for name in _SERVED},
+        **{("deployment-strategy", name): _RECREATE for name in _SERVED},
+        **{("pod-probes-identical", f"Deployment/{RELEASE_NAME}-{name}"): _HEALTH for name in ("medusa", "worker")},
+        ("networkpolicy-targets-pod", "NetworkPolicy/allow-internet-egress"): _NO_INTERNET,
     },
 )

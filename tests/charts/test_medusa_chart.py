@@ -11,6 +11,8 @@ secret keys, lint) is held for every engine by tests/engines/.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -22,12 +24,21 @@ from stores.engines.contract import RELEASE_NAME
 from stores.engines.medusa import MEDUSA
 from tests.chart_tools import REPO_ROOT, run_helm, template
 from tests.charts.official_images import LIBRARY_TAGS
-from tests.engines.support import SPEC, containers, quantity
+from tests.engines.support import SPEC, containers
 
 CHART_DIR = REPO_ROOT / "charts" / "medusa"
 RELEASE = NAMESPACE = RELEASE_NAME
 PROFILES = [None, "values-kind.yaml", "values-k3s.yaml"]
-COMPONENTS = {"server", "storefront", "setup", "postgres", "redis"}
+COMPONENTS = {"server", "worker", "storefront", "setup", "postgres", "redis"}
+# The fallback: the official node image, the project installed at first start.
+FALLBACK = [
+    "--set",
+    "image.repository=docker.io/library/node",
+    "--set",
+    "image.tag=22.23.2-bookworm-slim",
+    "--set",
+    "image.prebuilt=false",
+]
 
 CONFIGMAP_LIMIT = 1024 * 1024
 
@@ -60,6 +71,23 @@ def rendered(helm, values_file):
     return of
 
 
+@pytest.fixture(scope="module")
+def fallback(helm, values_file):
+    return render(helm, values_file, *FALLBACK)
+
+
+def project_hash() -> str:
+    """What localcluster/store-images.sh and the image tag call the project: a hash of files/."""
+    files = CHART_DIR / "files"
+    lines = []
+    for path in sorted(
+        (p for p in files.rglob("*") if p.is_file() and "node_modules" not in p.parts),
+        key=lambda p: "./" + str(p.relative_to(files)),
+    ):
+        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  ./{path.relative_to(files)}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()[:12]
+
+
 def profile_args(profile: str | None) -> list[str]:
     return ["-f", str(CHART_DIR / profile)] if profile else []
 
@@ -87,11 +115,36 @@ def env_of(container: dict) -> dict[str, dict]:
 def test_it_renders_every_component(rendered):
     objects = rendered()
     assert set(pod_specs(objects)) == COMPONENTS
-    assert set(by_kind(objects, "Deployment")) == {"store-medusa", "store-storefront", "store-redis"}
+    assert set(by_kind(objects, "Deployment")) == {"store-medusa", "store-worker", "store-storefront", "store-redis"}
     assert set(by_kind(objects, "StatefulSet")) == {"store-postgres"}
     assert set(by_kind(objects, "Job")) == {"store-setup"}
-    assert set(by_kind(objects, "PersistentVolumeClaim")) == {"store-app"}
+    assert set(by_kind(objects, "PersistentVolumeClaim")) == {"store-app", "store-redis"}
     assert set(by_kind(objects, "Service")) >= {"store-medusa", "store-storefront", "store-postgres", "store-redis"}
+    # The recipe is in the store image: no ConfigMaps of it.
+    assert not by_kind(objects, "ConfigMap")
+
+
+def test_volume_sharers_are_replaced_not_rolled(rendered):
+    # Two pods never mount a ReadWriteOnce volume at once.
+    for name, deployment in by_kind(rendered(), "Deployment").items():
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}, name
+
+
+def test_redis_persists_to_its_volume(rendered):
+    redis = pod_specs(rendered())["redis"]
+    (container,) = redis["containers"]
+    args = container["args"]
+    assert args[args.index("--appendonly") + 1] == "yes" and args[args.index("--dir") + 1] == "/data"
+    (volume,) = redis["volumes"]
+    assert volume["persistentVolumeClaim"]["claimName"] == "store-redis"
+
+
+def test_the_ingress_lets_uploads_through(rendered, helm, values_file):
+    (ingress,) = by_kind(rendered(), "Ingress").values()
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "32m"
+    objects = render(helm, values_file, "--set", "ingress.maxBodySize=64m")
+    (ingress,) = by_kind(objects, "Ingress").values()
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "64m"
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -114,25 +167,50 @@ def test_every_long_running_container_has_probes(rendered, profile):
     for component in COMPONENTS - {"setup"}:
         (container,) = specs[component]["containers"]
         assert container.get("readinessProbe") and container.get("livenessProbe"), component
-    server = specs["server"]["containers"][0]
-    assert server["readinessProbe"]["httpGet"]["path"] == "/health"
-    # The server waits for the setup (minutes on a cold cache) before it listens.
-    startup = server["startupProbe"]
-    assert startup["periodSeconds"] * startup["failureThreshold"] >= 30 * 60
+    for component in ("server", "worker"):
+        container = specs[component]["containers"][0]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+        # It waits for the setup (in the fallback, minutes on a cold cache) before it listens.
+        startup = container["startupProbe"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 30 * 60
     storefront = specs["storefront"]["containers"][0]
     assert storefront["readinessProbe"]["httpGet"]["path"] == "/healthz"
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_every_image_is_a_pinned_official_image(rendered, profile):
-    for spec in pod_specs(rendered(profile)).values():
-        for container in containers(spec):
-            repository, tag = container["image"].rsplit(":", 1)
-            name = repository.removeprefix("docker.io/library/")
-            assert tag in LIBRARY_TAGS[name], container["image"]
-            assert container["imagePullPolicy"] == "IfNotPresent"
+def test_the_store_image_follows_the_project_and_the_rest_are_official(rendered, profile):
     values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
-    assert values["image"]["tag"].startswith("22.") and values["image"]["tag"].endswith("-bookworm-slim")
+    version = json.loads((CHART_DIR / "files" / "project" / "package.json").read_text())["dependencies"]
+    # A changed project is a new image: its tag names the project's files.
+    assert values["image"]["tag"] == f"{version['@medusajs/medusa']}-{project_hash()}"
+    store_image = f"{values['image']['repository']}:{values['image']['tag']}"
+    for component, spec in pod_specs(rendered(profile)).items():
+        for container in containers(spec):
+            assert container["imagePullPolicy"] == "IfNotPresent"
+            if component in ("postgres", "redis"):
+                repository, tag = container["image"].rsplit(":", 1)
+                assert tag in LIBRARY_TAGS[repository.removeprefix("docker.io/library/")], container["image"]
+            else:
+                assert container["image"] == store_image, component
+
+
+def test_a_registry_image_is_pinned_by_its_digest(helm, values_file):
+    digest = "sha256:" + "a" * 64
+    objects = render(
+        helm,
+        values_file,
+        "--set",
+        "image.repository=registry.example.org/acme/medusa",
+        "--set",
+        "image.tag=2.21.2-1",
+        "--set",
+        f"image.digest={digest}",
+    )
+    for component in ("setup", "server", "worker", "storefront"):
+        assert (
+            pod_specs(objects)[component]["containers"][0]["image"]
+            == f"registry.example.org/acme/medusa:2.21.2-1@{digest}"
+        )
 
 
 def test_it_refuses_an_unpinned_image(helm, values_file):
@@ -147,38 +225,56 @@ def test_it_refuses_an_unpinned_image(helm, values_file):
 # --- the programs --------------------------------------------------------------------
 
 
-def test_it_gives_each_program_the_contracts_environment(rendered):
+def test_it_gives_each_program_the_contracts_environment(rendered, fallback):
     specs = pod_specs(rendered())
     shared = {
         "APP_DIR",
-        "NPM_CACHE_DIR",
         "DATABASE_URL",
         "REDIS_URL",
         "STORE_URL",
         "STORE_NAME",
+        "UPLOAD_DIR",
         "JWT_SECRET",
         "COOKIE_SECRET",
         "MEDUSA_DISABLE_TELEMETRY",
     }
     setup = env_of(specs["setup"]["containers"][0])
     assert shared | {"MEDUSA_ADMIN_EMAIL", "MEDUSA_ADMIN_PASSWORD", "NODE_OPTIONS"} <= set(setup)
-    assert setup["APP_DIR"]["value"] == "/data/app" and setup["NPM_CACHE_DIR"]["value"] == "/data/npm-cache"
+    assert setup["APP_DIR"]["value"] == "/opt/medusa" and setup["UPLOAD_DIR"]["value"] == "/data/uploads"
     assert setup["STORE_URL"]["value"] == "http://store-acme.127.0.0.1.nip.io"
     assert setup["DATABASE_URL"]["value"] == "postgres://medusa:$(DB_PASSWORD)@store-postgres:5432/medusa"
     assert setup["REDIS_URL"]["value"] == "redis://store-redis:6379"
     assert setup["MEDUSA_DISABLE_TELEMETRY"]["value"] == "true"
-    server = env_of(specs["server"]["containers"][0])
-    assert shared | {"PORT"} <= set(server) and server["PORT"]["value"] == "9000"
-    # The server waits for the setup as long as the setup Job may run.
-    job = next(d for d in rendered() if d["kind"] == "Job")
-    assert server["SETUP_WAIT_SECONDS"]["value"] == str(job["spec"]["activeDeadlineSeconds"])
+    for role in ("server", "worker"):
+        env = env_of(specs[role]["containers"][0])
+        assert shared | {"PORT"} <= set(env) and env["PORT"]["value"] == "9000"
+        # One image, two roles (Medusa's worker mode).
+        assert env["MEDUSA_WORKER_MODE"]["value"] == role
+        # It waits for the setup as long as the setup Job may run.
+        job = next(d for d in rendered() if d["kind"] == "Job")
+        assert env["SETUP_WAIT_SECONDS"]["value"] == str(job["spec"]["activeDeadlineSeconds"])
     storefront = env_of(specs["storefront"]["containers"][0])
     assert storefront["MEDUSA_BACKEND_URL"]["value"] == "http://store-medusa:9000"
-    assert storefront["PORT"]["value"] == "8000" and storefront["APP_DIR"]["value"] == "/data/app"
-    # The contract's file names, in one tree.
+    assert storefront["PORT"]["value"] == "8000" and storefront["APP_DIR"]["value"] == "/opt/medusa"
+    # The recipe's scripts, in one tree (in the image, or mounted in the fallback).
     assert specs["setup"]["containers"][0]["command"] == ["/bin/sh", "/opt/medusa-recipe/setup.sh"]
     assert specs["server"]["containers"][0]["command"] == ["/bin/sh", "/opt/medusa-recipe/start-server.sh"]
+    assert specs["worker"]["containers"][0]["command"] == ["/bin/sh", "/opt/medusa-recipe/start-server.sh"]
     assert specs["storefront"]["containers"][0]["command"] == ["node", "/opt/medusa-recipe/storefront/server.js"]
+    # The fallback installs into the app volume.
+    fallback_setup = env_of(pod_specs(fallback)["setup"]["containers"][0])
+    assert fallback_setup["APP_DIR"]["value"] == "/data/app"
+    assert fallback_setup["NPM_CACHE_DIR"]["value"] == "/data/npm-cache"
+
+
+def test_the_stores_files_are_on_its_volume(rendered):
+    specs = pod_specs(rendered())
+    for component in ("setup", "server", "worker"):
+        mounts = {m["mountPath"]: m for m in specs[component]["containers"][0]["volumeMounts"] if m["name"] == "app"}
+        assert mounts["/opt/medusa/state"]["subPath"] == "state"
+        assert mounts["/data/uploads"]["subPath"] == "uploads"
+    (mount,) = [m for m in specs["storefront"]["containers"][0]["volumeMounts"] if m["name"] == "app"]
+    assert (mount["mountPath"], mount["subPath"], mount["readOnly"]) == ("/opt/medusa/state", "state", True)
 
 
 def test_it_routes_the_medusa_paths_to_the_server_and_the_rest_to_the_storefront(rendered):
@@ -205,7 +301,14 @@ def test_it_serves_tls_with_the_k3s_profile(helm, tmp_path):
 
 def test_its_network_policies_open_only_the_stores_own_paths(rendered):
     policies = by_kind(rendered(), "NetworkPolicy")
-    assert set(policies) == {"store-postgres", "store-redis", "store-medusa", "store-storefront", "store-setup"}
+    assert set(policies) == {
+        "store-postgres",
+        "store-redis",
+        "store-medusa",
+        "store-worker",
+        "store-storefront",
+        "store-setup",
+    }
 
     def peers(rules):
         return {
@@ -219,10 +322,12 @@ def test_its_network_policies_open_only_the_stores_own_paths(rendered):
         port = 5432 if name == "store-postgres" else 6379
         spec = policies[name]["spec"]
         assert spec["policyTypes"] == ["Ingress", "Egress"]
-        assert peers(spec["ingress"]) == {("server", port), ("setup", port)}
+        assert peers(spec["ingress"]) == {("server", port), ("worker", port), ("setup", port)}
         assert spec["egress"] == []
     assert peers(policies["store-medusa"]["spec"]["ingress"]) == {("storefront", 9000)}
     assert peers(policies["store-medusa"]["spec"]["egress"]) == {("postgres", 5432), ("redis", 6379)}
+    assert policies["store-worker"]["spec"]["ingress"] == []
+    assert peers(policies["store-worker"]["spec"]["egress"]) == {("postgres", 5432), ("redis", 6379)}
     assert policies["store-storefront"]["spec"]["ingress"] == []
     assert peers(policies["store-storefront"]["spec"]["egress"]) == {("server", 9000)}
     assert policies["store-setup"]["spec"]["ingress"] == []
@@ -231,53 +336,34 @@ def test_its_network_policies_open_only_the_stores_own_paths(rendered):
 
 def test_the_volume_sharers_run_beside_the_server(rendered):
     specs = pod_specs(rendered())
-    for component in ("setup", "storefront"):
+    for component in ("worker", "setup", "storefront"):
         (term,) = specs[component]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         assert term["topologyKey"] == "kubernetes.io/hostname"
         assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "server"
     assert "affinity" not in specs["server"]
     claims = {
-        c: [v["persistentVolumeClaim"]["claimName"] for v in s.get("volumes", []) if "persistentVolumeClaim" in v]
+        c: {v["persistentVolumeClaim"]["claimName"] for v in s.get("volumes", []) if "persistentVolumeClaim" in v}
         for c, s in specs.items()
     }
-    assert claims["setup"] == claims["server"] == claims["storefront"] == ["store-app"]
+    assert claims["setup"] == claims["server"] == claims["worker"] == claims["storefront"] == {"store-app"}
 
 
-def test_the_build_has_room_above_its_peak(rendered):
-    # The build peaks at about 1.7 GB: its limit leaves room above that (the engine
-    # raises its stores' LimitRange to admit it; tests/engines/ adds up the quota).
-    setup = pod_specs(rendered())["setup"]["containers"][0]
-    assert quantity(setup["resources"]["limits"]["memory"]) >= 2.5 * 2**30
-    assert env_of(setup)["NODE_OPTIONS"]["value"] == "--max-old-space-size=1536"
-
-
-def test_it_takes_a_prebuilt_image(helm, values_file):
-    objects = render(
-        helm,
-        values_file,
-        "--set",
-        "image.repository=registry.example.org/acme/medusa",
-        "--set",
-        "image.tag=2.21.2-1",
-        "--set",
-        "image.prebuilt=true",
-    )
-    specs = pod_specs(objects)
-    (job,) = by_kind(objects, "Job").values()
-    assert "store-provisioner.io/egress" not in job["spec"]["template"]["metadata"]["labels"]
-    for component in ("setup", "server", "storefront"):
-        container = specs[component]["containers"][0]
-        assert container["image"] == "registry.example.org/acme/medusa:2.21.2-1"
-        assert env_of(container)["APP_DIR"]["value"] == "/opt/medusa"
-        (mount,) = [m for m in container["volumeMounts"] if m["name"] == "app"]
-        assert (mount["mountPath"], mount["subPath"]) == ("/opt/medusa/state", "state")
+def test_the_fallback_installs_with_room_above_the_builds_peak(fallback):
+    # The build peaks at about 1.7 GB: the fallback's operator raises the setup's
+    # limit above it (the engine raises its stores' LimitRange to admit 3Gi).
+    setup = pod_specs(fallback)["setup"]
+    assert env_of(setup["containers"][0])["NODE_OPTIONS"]["value"] == "--max-old-space-size=1536"
+    # npm ci downloads the project: only the fallback's setup Job reaches the internet.
+    labels = next(d for d in fallback if d["kind"] == "Job")["spec"]["template"]["metadata"]["labels"]
+    assert labels["store-provisioner.io/egress"] == "internet"
+    assert {"store-recipe"} <= set(by_kind(fallback, "ConfigMap"))
 
 
 # --- the recipe files -------------------------------------------------------------
 
 
-def test_every_configmap_fits_the_api_servers_limit(rendered):
-    for name, configmap in by_kind(rendered(), "ConfigMap").items():
+def test_every_configmap_fits_the_api_servers_limit(fallback):
+    for name, configmap in by_kind(fallback, "ConfigMap").items():
         size = sum(len(v.encode()) for v in (configmap.get("data") or {}).values())
         assert size < CONFIGMAP_LIMIT, name
 
@@ -309,7 +395,7 @@ def chart_with_recipe(tmp_path) -> tuple[Path, str]:
 
 def test_it_ships_the_recipe_tree_and_splits_the_lockfile(helm, values_file, chart_with_recipe):
     chart, lockfile = chart_with_recipe
-    objects = render(helm, values_file, chart=chart)
+    objects = render(helm, values_file, *FALLBACK, chart=chart)
     configmaps = by_kind(objects, "ConfigMap")
     recipe = configmaps["store-recipe"]["data"]
     assert set(recipe) == {

@@ -43,7 +43,8 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end -}}
 
 {{/*
-Pinned image reference: "<repository>:<tag>". An empty or "latest" tag fails.
+Pinned image reference: "<repository>:<tag>", or "<repository>:<tag>@<digest>"
+when a digest pins the exact build. An empty or "latest" tag fails.
 */}}
 {{- define "medusa.image" -}}
 {{- $repo := required "image.repository is required" .repository -}}
@@ -52,6 +53,7 @@ Pinned image reference: "<repository>:<tag>". An empty or "latest" tag fails.
 {{- fail (printf "image %s must be pinned to a version, not \"latest\"" $repo) -}}
 {{- end -}}
 {{- printf "%s:%s" $repo $tag -}}
+{{- with .digest }}@{{ . }}{{ end -}}
 {{- end -}}
 
 {{- define "medusa.storeHost" -}}
@@ -82,6 +84,14 @@ Pinned image reference: "<repository>:<tag>". An empty or "latest" tag fails.
 {{- printf "%s-redis" (include "medusa.fullname" .) -}}
 {{- end -}}
 
+{{- define "medusa.workerName" -}}
+{{- printf "%s-worker" (include "medusa.fullname" .) -}}
+{{- end -}}
+
+{{- define "medusa.redisVolumeName" -}}
+{{- printf "%s-redis" (include "medusa.fullname" .) -}}
+{{- end -}}
+
 {{- define "medusa.setupName" -}}
 {{- printf "%s-setup" (include "medusa.fullname" .) -}}
 {{- end -}}
@@ -95,7 +105,8 @@ Pinned image reference: "<repository>:<tag>". An empty or "latest" tag fails.
 {{- end -}}
 
 {{/*
-Where the recipe files (files/ of this chart) are mounted in every node pod.
+Where the recipe's scripts and storefront are: in the store image, or (the
+fallback) the chart's files/ mounted from ConfigMaps.
 */}}
 {{- define "medusa.recipeDir" -}}/opt/medusa-recipe{{- end -}}
 
@@ -136,14 +147,71 @@ store-provisioner.io/egress: internet
 {{- end -}}
 
 {{/*
-Container security context of the node containers. The root filesystem is
-read-only unless the project lives in a prebuilt image, where the setup
-writes the server bundle's .env next to it.
+Container security context of the node containers: a read-only root file
+system (the store image holds the built project; what a store writes goes to
+its volume or to /tmp).
 */}}
 {{- define "medusa.nodeContainerSecurityContext" -}}
 {{- $context := deepCopy .Values.containerSecurityContext -}}
-{{- $_ := set $context "readOnlyRootFilesystem" (not .Values.image.prebuilt) -}}
+{{- $_ := set $context "readOnlyRootFilesystem" true -}}
 {{- toYaml $context -}}
+{{- end -}}
+
+{{/*
+Where uploads live (served at /static): the app volume's uploads/ directory.
+*/}}
+{{- define "medusa.uploadDir" -}}/data/uploads{{- end -}}
+
+{{/*
+The app volume's mounts in a node container. Prebuilt: its state/ over the
+image's project (the publishable key, setup-done) and its uploads/. The
+fallback: all of it at /data (the project is installed there).
+Call with (dict "ctx" $ "readOnly" true) (the storefront) or (dict "ctx" $).
+*/}}
+{{- define "medusa.appMounts" -}}
+{{- if .ctx.Values.image.prebuilt }}
+- name: app
+  mountPath: {{ printf "%s/state" .ctx.Values.image.appDir }}
+  subPath: state
+  {{- if .readOnly }}
+  readOnly: true
+  {{- end }}
+{{- if not .readOnly }}
+- name: app
+  mountPath: {{ include "medusa.uploadDir" .ctx }}
+  subPath: uploads
+{{- end }}
+{{- else }}
+- name: app
+  mountPath: /data
+  {{- if .readOnly }}
+  readOnly: true
+  {{- end }}
+{{- end }}
+{{- if not .ctx.Values.image.prebuilt }}
+- name: recipe
+  mountPath: {{ include "medusa.recipeDir" .ctx }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/*
+The recipe's ConfigMap volume (the fallback only: the store image has it).
+*/}}
+{{- define "medusa.recipeVolume" -}}
+{{- if not .Values.image.prebuilt }}
+- name: recipe
+  configMap:
+    name: {{ include "medusa.filesName" . }}
+    defaultMode: 0444
+    {{- with (include "medusa.recipeFiles" . | fromYaml) }}
+    items:
+      {{- range $relative, $key := . }}
+      - key: {{ $key | quote }}
+        path: {{ $relative | quote }}
+      {{- end }}
+    {{- end }}
+{{- end }}
 {{- end -}}
 
 {{- define "medusa.secretEnv" -}}
@@ -175,6 +243,8 @@ The contract's environment shared by the setup Job and the Medusa server
   value: {{ include "medusa.storeUrl" . | quote }}
 - name: STORE_NAME
   value: {{ .Values.store.name | quote }}
+- name: UPLOAD_DIR
+  value: {{ include "medusa.uploadDir" . | quote }}
 {{ include "medusa.secretEnv" (dict "ctx" . "name" "JWT_SECRET" "key" "jwt-secret") }}
 {{ include "medusa.secretEnv" (dict "ctx" . "name" "COOKIE_SECRET" "key" "cookie-secret") }}
 - name: MEDUSA_DISABLE_TELEMETRY
@@ -218,9 +288,9 @@ The lockfile cut into chunks of at most lockfileChunkBytes: a list of strings.
 {{/*
 Where a pod runs: the operator's nodeSelector, tolerations and affinity, on
 every workload. A pod that shares the ReadWriteOnce app volume with the
-server (the setup Job, the storefront) gets a required podAffinity term for
-the server's pod, added to the operator's own podAffinity terms rather than
-replacing them.
+server (the worker, the setup Job, the storefront) gets a required
+podAffinity term for the server's pod, added to the operator's own
+podAffinity terms rather than replacing them.
 Call with (dict "ctx" $) or (dict "ctx" $ "follow" "server").
 */}}
 {{- define "medusa.placement" -}}

@@ -185,6 +185,8 @@ class Command(BaseCommand):
         report = images.check_pinned_images()
         for base, reason in report.unreachable.items():
             self.stdout.write(f"Images: registry {base} is not reachable ({reason}); pinned images not checked")
+        for ref in report.local:
+            self.stdout.write(f"Image: {ref} is built here and loaded into the cluster, not pulled (make medusa-image)")
         for check in report.checked:
             if check.pullable:
                 self.stdout.write(f"Image: {check.image} can be pulled")
