@@ -24,7 +24,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.chromium import screenshot
-from tests.platform import LOG_DIR, REPO_ROOT, free_port, wait_for
+from tests.platform import LOG_DIR, REPO_ROOT, free_port
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(480)]
 
