@@ -58,9 +58,9 @@ def sources_of(target: str) -> frozenset[str]:
     return frozenset(src for src, targets in TRANSITIONS.items() if target in targets)
 
 
-# Named points inside the locked sections (the slot claim, the limit check),
-# where a test can hold a thread to prove the lock is what keeps two apart.
-# Empty in production.
+# Named points inside the locked sections (the slot claim, the owner's limit
+# check, the platform's cap check), where a test can hold a thread to prove
+# the lock is what keeps two apart (stores/tests/races.py). Empty in production.
 RACE_POINTS: dict[str, Callable[[], None]] = {}
 
 
@@ -129,7 +129,9 @@ def create_store(owner: Any, slug: str, engine: str) -> Store:
             # platform-wide count needs one lock that every create takes
             # (Postgres; on SQLite the IMMEDIATE transaction serialises them).
             ProvisioningGate.objects.select_for_update().get_or_create(pk=1)
-            if Store.objects.live().count() >= settings.MAX_LIVE_STORES:
+            platform_live = Store.objects.live().count()
+            _race_point("create_store_capacity")
+            if platform_live >= settings.MAX_LIVE_STORES:
                 raise PlatformAtCapacity()
         if Store.objects.live().filter(slug=slug).exists():
             raise SlugTaken(f"The name “{slug}” is taken. Choose another.")

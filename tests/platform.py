@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from tests.waiting import wait_for
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Logs and screenshots of one test run. `make test` runs two passes side by
 # side in one checkout (scripts/test.sh); each gets its own directory, since
@@ -24,18 +26,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # must see only its own pass's lines.
 ARTIFACTS_DIR = Path(os.environ.get("TEST_ARTIFACTS_DIR") or REPO_ROOT / "artifacts")
 LOG_DIR = ARTIFACTS_DIR / "logs"
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):
-    """Poll `predicate` until it returns something truthy; fail the test on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def free_port() -> int:

@@ -26,6 +26,8 @@ STUCK_STATES = frozenset({"pending-install", "pending-upgrade", "pending-rollbac
 DEPLOYED_STATES = frozenset({"deployed", "superseded"})
 
 POLL_SECONDS = 0.5
+# The clock a stoppable run's deadline is read from (tests move it on).
+clock: Callable[[], float] = time.monotonic
 # After SIGTERM helm gets this long to release its lock before SIGKILL.
 TERMINATE_GRACE_SECONDS = 5
 # Extra time beyond helm's own --timeout before we give up on the process.
@@ -267,7 +269,7 @@ class HelmCli:
             )
         except OSError as exc:
             raise ClusterError(f"can not run helm ({self.binary}): {exc.strerror}", FailureCode.HELM) from exc
-        deadline = time.monotonic() + timeout
+        deadline = clock() + timeout
         while True:
             try:
                 # communicate() keeps draining the pipes, so a chatty helm can
@@ -280,7 +282,7 @@ class HelmCli:
             if reason:
                 _terminate(proc)
                 raise Stopped(reason)
-            if time.monotonic() > deadline:
+            if clock() > deadline:
                 _terminate(proc)
                 raise ClusterError(f"helm {args[0]} did not finish within {int(timeout)} s", FailureCode.HELM)
 

@@ -34,6 +34,10 @@ RECONNECT_GRACE_SECONDS = 30
 # Burst of watch events (a pod going Running -> Ready touches pod, ReplicaSet,
 # Deployment and Events) is judged once, after this short pause.
 COALESCE_SECONDS = 0.05
+# The wait's clock: how long ready has lasted, when should_stop() is due, how
+# long a watch has failed. Tests replace it (and the wait for a change) to run
+# the loop in scripted time.
+clock: Callable[[], float] = time.monotonic
 
 
 class _Reflector:
@@ -107,7 +111,7 @@ class _Reflector:
                         f"watching {self.kind} in {self.namespace} failed: {type(exc).__name__}"
                     )
                     if self.failing_since is None:
-                        self.failing_since = time.monotonic()
+                        self.failing_since = clock()
                     self._notify()
                     self._stopping.wait(backoff)
                     backoff = min(backoff * 2, 5)
@@ -221,7 +225,7 @@ class NamespaceWatch:
             # Permission or API errors will not heal; a lost connection may.
             if not isinstance(failure, ClusterUnavailable):
                 raise failure
-            if time.monotonic() - since > RECONNECT_GRACE_SECONDS:
+            if clock() - since > RECONNECT_GRACE_SECONDS:
                 raise failure
 
     def _mark_dirty(self) -> None:
@@ -254,7 +258,7 @@ def wait_until_ready(
 
     with NamespaceWatch(api, namespace) as namespace_watch:
         while True:
-            now = time.monotonic()
+            now = clock()
             # should_stop() may hit a database; ask it at most twice per poll
             # interval even when watch events pour in.
             if now - last_stop_check >= poll_seconds / 2:

@@ -9,6 +9,7 @@ from django.test import Client
 
 from stores import lifecycle
 from stores.models import Status, Store
+from stores.tests.races import run_two_at_the_point
 
 
 @pytest.mark.django_db(transaction=True)
@@ -81,3 +82,36 @@ def test_it_never_has_more_than_two_provisioning_across_two_processes(alice, dja
     assert violations.value == 0
     assert peak.value == 2  # the limit was reached, and never passed
     assert Store.objects.filter(status=Status.READY).count() == 12
+
+
+# The same limits, with the two racers held where a missing lock shows every
+# time (stores/tests/races.py): after the count, before acting on it.
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_lets_only_one_of_two_concurrent_claims_take_the_last_slot(alice, monkeypatch):
+    first = lifecycle.create_store(alice, "first", "woocommerce")
+    second = lifecycle.create_store(alice, "second", "woocommerce")
+
+    claimed = run_two_at_the_point(
+        "claim_provision_slots", lambda i: lifecycle.claim_provision_slots(limit=1), monkeypatch, one_at_a_time=True
+    )
+
+    assert sorted(claimed, key=len) == [[], [first.pk]]
+    assert list(Store.objects.filter(status=Status.PROVISIONING).values_list("pk", flat=True)) == [first.pk]
+    assert Store.objects.get(pk=second.pk).status == Status.QUEUED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_lets_only_one_of_two_concurrent_creates_by_one_owner_take_the_last_place(alice, monkeypatch, settings):
+    settings.MAX_STORES_PER_USER = 1
+    settings.MAX_LIVE_STORES = 0  # the platform's cap, and its lock, are another test's
+
+    results = run_two_at_the_point(
+        "create_store", lambda i: lifecycle.create_store(alice, f"shop-{i}", "woocommerce"), monkeypatch
+    )
+
+    assert sorted(type(r).__name__ for r in results) == ["Store", "StoreLimitReached"]
+    assert Store.objects.filter(owner=alice).live().count() == 1

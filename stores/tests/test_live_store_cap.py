@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from stores import lifecycle
 from stores.models import Status, Store, StoreEvent
+from stores.tests.races import run_two_at_the_point
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +130,20 @@ def test_it_leaves_exactly_the_cap_after_concurrent_creates_by_many_users(settin
     assert Store.objects.live().count() == 4
     assert StoreEvent.objects.count() == 4
     assert sorted(statuses) == [302] * 4 + [400] * 8
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_lets_only_one_of_two_owners_creating_at_once_take_the_last_place(settings, monkeypatch, alice, bob):
+    """Two owners lock two different user rows: only the platform's gate keeps their counts apart."""
+    settings.MAX_LIVE_STORES = 1
+    owners = [alice, bob]
+
+    results = run_two_at_the_point(
+        "create_store_capacity",
+        lambda i: lifecycle.create_store(owners[i], f"shop-{i}", "woocommerce"),
+        monkeypatch,
+    )
+
+    assert sorted(type(r).__name__ for r in results) == ["PlatformAtCapacity", "Store"]
+    assert Store.objects.live().count() == 1

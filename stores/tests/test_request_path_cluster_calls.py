@@ -13,7 +13,9 @@ import threading
 import time
 
 import pytest
-from django.urls import reverse
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.urls import URLResolver, get_resolver, reverse
 from django_q.models import OrmQ
 
 from stores import clients, cluster, lifecycle, live
@@ -84,7 +86,97 @@ def _store(owner, slug, status):
     return Store.objects.get(pk=store.pk)
 
 
+def _assert_only_bounded_reads(counted, expected):
+    # The store pages did read the cluster (the check is not vacuous)...
+    assert expected <= set(counted["methods"])
+    # ...and nothing else, each on a connection with a short timeout, and no Helm.
+    assert set(counted["methods"]) <= BOUNDED_READS, counted["methods"]
+    assert counted["connect"] and all(t is not None and t <= LONGEST_READ_TIMEOUT for t in counted["connect"])
+    assert counted["helm"] == 0
+
+
+def _named_routes(patterns=None, namespace=()):
+    """Every named route of the URLconf: (its name with namespaces, the names of its parameters)."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            inner = (*namespace, pattern.namespace) if pattern.namespace else namespace
+            yield from _named_routes(pattern.url_patterns, inner)
+        elif pattern.name:
+            yield ":".join((*namespace, pattern.name)), tuple(pattern.pattern.regex.groupindex)
+
+
+def _admin_object_pages(routes):
+    """The admin's pages of one object (change, history, delete), by model."""
+    pages = {}
+    for model in admin.site._registry:
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}_"
+        pages[model] = sorted(name for name, params in routes.items() if name.startswith(prefix) and params)
+    return pages
+
+
 def test_it_only_reads_the_cluster_in_bounded_reads_on_every_page(
+    alice, alice_client, admin_client, counted, fake_cluster, settings
+):
+    """Every GET route of the URLconf, as the owner and as an operator: the
+    owner's pages of a store in each state (as pages and as htmx fragments),
+    the admin's pages of every store and of one object of every other model."""
+    settings.MAX_STORES_PER_USER = 10
+    stores = [
+        _store(alice, f"shop-{status}", status)
+        for status in (Status.QUEUED, Status.PROVISIONING, Status.READY, Status.FAILED)
+    ]
+    fake_cluster.secrets[(stores[2].namespace, SECRET_NAME)] = {"admin-password": "s3cret"}
+    routes = dict(_named_routes())
+    plain = sorted(name for name, params in routes.items() if not params and name != "logout")
+    store_pages = sorted(name for name, params in routes.items() if params == ("pk",) and name.startswith("store_"))
+    object_pages = _admin_object_pages(routes)
+    covered = {"logout", "admin:app_list", "admin:view_on_site", *plain, *store_pages}
+    covered.update(name for names in object_pages.values() for name in names)
+    assert set(routes) == covered  # a new kind of route needs a line below
+    assert {"dashboard", "store_list", "store_create", "profile", "admin:stores_store_changelist"} <= set(plain)
+    assert {"store_detail", "store_status", "store_delete", "store_credentials"} <= set(store_pages)
+    assert "admin:stores_store_change" in object_pages[Store]
+
+    requested = []
+
+    def get(client, url, **headers):
+        requested.append((url, client.get(url, **headers).status_code))
+
+    for name in plain:
+        for client in (alice_client, admin_client):
+            for headers in ({}, HTMX):
+                get(client, reverse(name), **headers)
+    for app_label in sorted({model._meta.app_label for model in admin.site._registry}):
+        get(admin_client, reverse("admin:app_list", args=[app_label]))
+    for store in stores:
+        for name in store_pages:
+            for headers in ({}, HTMX):
+                get(alice_client, reverse(name, args=[store.pk]), **headers)
+        get(admin_client, reverse("admin:view_on_site", args=[ContentType.objects.get_for_model(Store).pk, store.pk]))
+    for model, names in object_pages.items():
+        objects = stores if model is Store else model._default_manager.order_by("pk")[:1]
+        for obj in objects:
+            for name in names:
+                get(admin_client, reverse(name, args=[obj.pk]))
+    for client in (alice_client, admin_client):
+        get(client, reverse("logout"))  # last: it ends the session
+
+    # Every page answered, if only to refuse: 403 where the admin allows no
+    # adding or deleting, 404 for /metrics without its token and for a store's
+    # "view on site" (none), 405 for the routes that take only a POST (the
+    # actions: the next test).
+    assert [(url, code) for url, code in requested if code >= 500] == []
+    answered = [url for url, code in requested if code in (200, 286)]
+    assert len(answered) > 100
+    assert {reverse(name, args=[store.pk]) for name in ("store_detail", "store_status") for store in stores} <= set(
+        answered
+    )
+    assert {reverse("admin:stores_store_change", args=[store.pk]) for store in stores} <= set(answered)
+    _assert_only_bounded_reads(counted, {"list_pods", "list_events", "quota_usage"})
+    assert not [c for c in fake_cluster.calls if c[0] not in {"pods", "events", "quota"}]
+
+
+def test_it_only_reads_the_cluster_in_bounded_reads_in_every_action(
     alice, alice_client, admin_client, counted, fake_cluster, settings, django_capture_on_commit_callbacks
 ):
     settings.MAX_STORES_PER_USER = 10
@@ -116,12 +208,7 @@ def test_it_only_reads_the_cluster_in_bounded_reads_on_every_page(
 
     # 286: the status fragment of a store in a final state (htmx stops polling).
     assert [r.status_code for r in pages if r.status_code not in (200, 286, 302)] == []
-    # The store pages did read the cluster (the check below is not vacuous)...
-    assert {"list_pods", "list_events", "quota_usage", "read_secret"} <= set(counted["methods"])
-    # ...and nothing else, each on a connection with a short timeout, and no Helm.
-    assert set(counted["methods"]) <= BOUNDED_READS, counted["methods"]
-    assert counted["connect"] and all(t is not None and t <= LONGEST_READ_TIMEOUT for t in counted["connect"])
-    assert counted["helm"] == 0
+    _assert_only_bounded_reads(counted, {"list_pods", "list_events", "quota_usage", "read_secret"})
     # The create, the delete and the retry changed rows and queued work, no more:
     # the new store took the free slot (a provision task), the delete went to
     # the control queue, the retried store waits in line for a slot.

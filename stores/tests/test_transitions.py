@@ -1,6 +1,8 @@
 import itertools
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from stores import lifecycle
 from stores.models import FINAL, LIVE, TRANSITIONS, Status, Store, StoreEvent
@@ -107,3 +109,27 @@ def test_a_claim_skips_a_store_deleted_meanwhile(alice, monkeypatch):
     assert lifecycle.claim_provision_slots() == [second.pk]
     assert Store.objects.get(pk=first.pk).status == Status.DELETING
     assert Store.objects.get(pk=second.pk).status == Status.PROVISIONING
+
+
+@pytest.mark.django_db
+def test_a_claim_sets_the_deadline_fifteen_minutes_after_it_starts(alice, settings):
+    settings.PROVISION_TIMEOUT = 900  # the default (README), whatever this machine's environment says
+    store = lifecycle.create_store(alice, "shop", "woocommerce")
+    before = timezone.now()
+
+    assert lifecycle.claim_provision_slots() == [store.pk]
+
+    store.refresh_from_db()
+    assert before <= store.started_at <= timezone.now()
+    assert store.deadline_at - store.started_at == timedelta(minutes=15)
+
+
+@pytest.mark.django_db
+def test_a_claim_reads_the_deadline_from_the_setting(alice, settings):
+    settings.PROVISION_TIMEOUT = 42
+    store = lifecycle.create_store(alice, "shop", "woocommerce")
+
+    lifecycle.claim_provision_slots()
+
+    store.refresh_from_db()
+    assert store.deadline_at - store.started_at == timedelta(seconds=42)

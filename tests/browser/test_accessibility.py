@@ -13,16 +13,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import timedelta
 
 import pytest
-from django.test import Client
-from django.utils import timezone
 
-from accounts.models import Profile
-from stores import lifecycle, tasks
-from stores.models import Status, Store, StoreEvent
 from tests.axe import blocking, violations
+from tests.browser.a11y_seed import BUSY, FAILED, QUEUED, READY
 from tests.chromium import screenshot
 from tests.platform import REPO_ROOT, Platform
 
@@ -38,42 +33,6 @@ PRODUCTION = {
     "CSRF_COOKIE_SECURE": "false",
     "SECURE_HSTS_SECONDS": "0",
 }
-
-PASSWORD = "a-long-pass-phrase-9"
-# Unique on the shared cluster: namespaces are store-<slug>.
-READY, QUEUED, FAILED, BUSY = "a11y-ready-shop", "a11y-queued-shop", "a11y-failed-shop", "a11y-busy-shop"
-
-
-def seed() -> dict:
-    """The users and stores the pages show; run inside the web server's own settings (see `site`)."""
-    from django.contrib.auth import get_user_model
-
-    users = get_user_model().objects
-    owner = users.create_user("ada", "ada@example.org", PASSWORD)
-    newcomer = users.create_user("newcomer", "newcomer@example.org", PASSWORD)
-    Profile.objects.update_or_create(user=owner, defaults={"store_limit": 5})
-
-    # Provisioned for real, in this process, so its secret exists to be read.
-    ready = lifecycle.create_store(owner, READY, "woocommerce")
-    lifecycle.claim_provision_slots()
-    tasks.provision(ready.pk)
-    assert Store.objects.get(pk=ready.pk).status == Status.READY
-
-    # The others stay rows: no worker runs to claim them.
-    busy = lifecycle.create_store(owner, BUSY, "woocommerce")
-    Store.objects.filter(pk=busy.pk).update(
-        status=Status.PROVISIONING, step="release", started_at=timezone.now() - timedelta(minutes=1, seconds=12)
-    )
-    queued = lifecycle.create_store(owner, QUEUED, "medusa")
-    failed = lifecycle.create_store(owner, FAILED, "woocommerce")
-    reason = 'pods "mariadb-0" is forbidden: exceeded quota: store-quota, requested: requests.memory=4Gi'
-    Store.objects.filter(pk=failed.pk).update(status=Status.FAILED, step="workloads", failure_reason=reason)
-    lifecycle.record(failed.pk, f"Provisioning failed: {reason}", kind=StoreEvent.Kind.ERROR, step="workloads")
-    return {
-        "owner": _session(owner),
-        "newcomer": _session(newcomer),
-        "stores": {s.slug: s.pk for s in (ready, queued, failed, busy)},
-    }
 
 
 def _manage(env, *args, **kwargs) -> str:
@@ -93,7 +52,7 @@ def site(local_cluster, tmp_path_factory):
     """The web server, as production runs it, over one set of users and stores shared by every check.
 
     The checks only read, so they share a database of their own (a SQLite file
-    made for this module), seeded by `seed` in a process with the server's
+    made for this module), seeded by `a11y_seed.seed` in a process with the server's
     settings; the ready store is deleted from the cluster at the end. No test
     here touches the test database, so the PostgreSQL pass skips them.
     """
@@ -114,7 +73,7 @@ def site(local_cluster, tmp_path_factory):
         platform.env,
         "shell",
         "-c",
-        "import json; from tests.browser.test_accessibility import seed; print(json.dumps(seed()))",
+        "import json; from tests.browser.a11y_seed import seed; print(json.dumps(seed()))",
     )
     site = json.loads(seeded.strip().splitlines()[-1])
     try:
@@ -131,12 +90,6 @@ def site(local_cluster, tmp_path_factory):
             "from tests.platform import delete_live_stores; delete_live_stores()",
             timeout=150,
         )
-
-
-def _session(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
 
 
 def _open(chromium, site, path, *, user=None, status=200):

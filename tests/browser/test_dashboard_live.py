@@ -15,7 +15,8 @@ from playwright.sync_api import expect
 from stores import lifecycle, tasks
 from stores.models import Status, Store
 from tests.chromium import screenshot
-from tests.platform import Platform, delete_live_stores, wait_for
+from tests.platform import Platform, delete_live_stores
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

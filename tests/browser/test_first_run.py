@@ -1,12 +1,18 @@
-"""The first run on a fresh machine: `make run` with no kubeconfig and an empty database.
+"""`make run` with no cluster configured: no kubeconfig, no kind, an empty database.
 
 The platform is started the way `make run` starts it (scripts/run.sh: the
 cluster decision, migrations, static files, then honcho with the Procfile:
 gunicorn and both task queues), with KUBECONFIG pointing at a missing file,
 a fresh SQLite database and nothing on PATH that could make a kind cluster. So
-it falls back to the local control plane (LOCALCLUSTER_DIR, shared and reused)
-and says so in the terminal and on every page. A new user then signs up and
-creates a store, which reaches *ready* with nothing else set up.
+it falls back to the local control plane and says so in the terminal and on
+every page. A new user then signs up and creates a store, which reaches
+*ready* with nothing else set up.
+
+What it does not cover of a fresh machine: the local control plane is the
+test run's own (LOCALCLUSTER_DIR, shared with the other tests), already built
+and usually already running, and `localcluster/up.sh` reuses it; so neither
+building it from the Go module proxy nor starting it cold is tried here: only
+`make run` on a new machine shows those.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.chromium import screenshot
-from tests.platform import LOG_DIR, REPO_ROOT, free_port, wait_for
+from tests.platform import LOG_DIR, REPO_ROOT, free_port
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(480)]
 
@@ -120,7 +127,7 @@ def first_run(tmp_path):
         )
 
 
-def test_it_creates_a_store_to_ready_on_a_fresh_machine(first_run, page):
+def test_it_creates_a_store_to_ready_with_no_cluster_configured(first_run, page):
     url, terminal, _ = first_run
     said = terminal.read_text()
     assert "no cluster answers in the current kubeconfig" in said

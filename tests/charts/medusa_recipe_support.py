@@ -28,7 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.platform import LOG_DIR, REPO_ROOT, free_port, wait_for
+from tests.platform import LOG_DIR, REPO_ROOT, free_port
+from tests.waiting import wait_for
 
 FILES = REPO_ROOT / "charts" / "medusa" / "files"
 # The chart's image is node:<NODE_VERSION>-bookworm-slim; npm is the 10.x

@@ -5,6 +5,14 @@ chart's own NetworkPolicies are evaluated together, the way a policy engine
 would: a connection is allowed when the source's egress policies and the
 destination's ingress policies both allow it (a side no policy selects is
 open).
+
+Every peer has an address, pods included, and an ipBlock is matched against
+it whoever the peer is: whether an engine applies ipBlocks to pod traffic is
+left to it by Kubernetes, and Calico, Cilium and kube-router do. So the
+internet grant ("0.0.0.0/0 except ...") keeps a store away from the other
+stores' pods only through its `except`, and this model sees that: the pods
+live in 10.244/16, and a host in each denied range stands beside them. The
+guardrails are the platform's own (stores.isolation, from its settings).
 """
 
 from __future__ import annotations
@@ -13,9 +21,10 @@ import ipaddress
 from dataclasses import dataclass, field
 
 import pytest
-from woocommerce_chart_support import render
 
 from stores.cluster.guardrails import GuardrailSpec, guardrail_objects
+from stores.isolation import guardrail_spec
+from tests.charts.woocommerce_chart_support import render
 
 STORE_NS = "store-acme"
 
@@ -23,26 +32,37 @@ STORE_NS = "store-acme"
 @dataclass(frozen=True)
 class Peer:
     name: str
-    namespace: str | None = None  # None: outside the cluster
-    labels: dict = field(default_factory=dict, hash=False)
-    ip: str = "10.244.0.10"
+    namespace: str | None  # None: outside the cluster
+    labels: dict = field(hash=False)
+    ip: str
 
 
 def _pods(objects) -> dict[str, Peer]:
+    """This store's pods, one per workload, at addresses in the pod network (10.244.0.0/24)."""
     pods = {}
     for obj in objects:
         if obj["kind"] in {"Deployment", "StatefulSet", "Job"}:
             labels = obj["spec"]["template"]["metadata"]["labels"]
-            pods[labels["app.kubernetes.io/component"]] = Peer(labels["app.kubernetes.io/component"], STORE_NS, labels)
+            component = labels["app.kubernetes.io/component"]
+            pods[component] = Peer(component, STORE_NS, labels, f"10.244.0.{10 + len(pods)}")
     return pods
 
 
+def _host(name: str, ip: str) -> Peer:
+    return Peer(name, None, {}, ip)
+
+
 INGRESS_CONTROLLER = Peer("ingress-controller", "ingress-nginx", {"app": "ingress-nginx"}, "10.244.1.5")
-DNS = Peer("dns", "kube-system", {"k8s-app": "kube-dns"}, "10.96.0.10")
+DNS = Peer("dns", "kube-system", {"k8s-app": "kube-dns"}, "10.244.1.2")
 OTHER_STORE = Peer("other-store", "store-other", {"app.kubernetes.io/component": "wordpress"}, "10.244.2.7")
-INTERNET = Peer("internet", ip="93.184.216.34")
-METADATA = Peer("metadata", ip="169.254.169.254")
-CGNAT = Peer("cgnat", ip="100.100.100.200")
+INTERNET = _host("internet", "93.184.216.34")
+# One host in each range the internet grant must leave out (EGRESS_DENIED_CIDRS).
+CLOUD_NETWORK = _host("cloud-private-network", "10.0.0.5")  # a VPS provider's private network
+KIND_NODE = _host("kind-node", "172.18.0.2")  # the network docker gives kind's nodes
+LAN = _host("lan-router", "192.168.1.1")  # the network a home or office cluster sits on
+METADATA = _host("metadata", "169.254.169.254")
+CGNAT = _host("cgnat", "100.100.100.200")
+DENIED = [CLOUD_NETWORK, KIND_NODE, LAN, METADATA, CGNAT]
 
 
 def _selects(selector: dict, labels: dict) -> bool:
@@ -51,8 +71,6 @@ def _selects(selector: dict, labels: dict) -> bool:
 
 def _peer_matches(rule_peer: dict, peer: Peer) -> bool:
     if "ipBlock" in rule_peer:
-        if peer.namespace is not None:
-            return False  # pod traffic here is matched by selectors, not ipBlocks
         block = rule_peer["ipBlock"]
         address = ipaddress.ip_address(peer.ip)
         return address in ipaddress.ip_network(block["cidr"]) and not any(
@@ -92,10 +110,20 @@ def _side_allows(policies, pod: Peer, other: Peer, port: int, direction: str) ->
 
 
 @pytest.fixture(scope="module")
-def world(helm, platform_values_file):
-    objects = render(helm, platform_values_file)
+def chart_objects(helm, platform_values_file):
+    return render(helm, platform_values_file)
+
+
+# The guardrails as the platform applies them (from its settings) and the
+# cluster layer's own defaults: the denied ranges are written in both.
+GUARDRAILS = {"platform": lambda: guardrail_spec("woocommerce"), "cluster-layer-defaults": GuardrailSpec}
+
+
+@pytest.fixture(scope="module", params=sorted(GUARDRAILS))
+def world(chart_objects, request):
+    objects = chart_objects
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"] + [
-        o for o in guardrail_objects(GuardrailSpec()) if o["kind"] == "NetworkPolicy"
+        o for o in guardrail_objects(GUARDRAILS[request.param]()) if o["kind"] == "NetworkPolicy"
     ]
 
     def allowed(src: Peer, dst: Peer, port: int) -> bool:
@@ -145,6 +173,24 @@ def test_the_web_server_reaches_the_internet_but_not_metadata_or_other_stores(wo
     assert not allowed(web, CGNAT, 80)
     assert not allowed(web, OTHER_STORE, 80)
     assert not allowed(OTHER_STORE, web, 80)
+
+
+@pytest.mark.parametrize("component", ["wordpress", "setup"])
+def test_the_pods_with_internet_egress_reach_no_private_address(world, component):
+    pods, allowed = world
+    pod = pods[component]
+    assert allowed(pod, INTERNET, 443)  # the grant is there: only its exceptions keep these out
+    for target in (*DENIED, OTHER_STORE, INGRESS_CONTROLLER):
+        for port in (80, 443, 3306):
+            assert not allowed(pod, target, port), f"{component} -> {target.name} ({target.ip}):{port}"
+
+
+@pytest.mark.parametrize("spec", sorted(GUARDRAILS))
+def test_the_model_has_a_host_in_every_denied_range(spec):
+    # A range added to the guardrails gets a host here, or nothing above tries it.
+    for cidr in GUARDRAILS[spec]().private_cidrs:
+        network = ipaddress.ip_network(cidr)
+        assert any(ipaddress.ip_address(peer.ip) in network for peer in DENIED), cidr
 
 
 def test_policies_can_be_left_to_the_operator(helm, platform_values_file):

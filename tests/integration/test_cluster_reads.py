@@ -14,7 +14,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from stores.cluster import GuardrailSpec, connect
-from tests.platform import wait_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

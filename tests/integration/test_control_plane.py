@@ -18,6 +18,8 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
+from tests.waiting import wait_for
+
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -40,18 +42,6 @@ def pinned_kube_version() -> str:
         if line.startswith("KUBE_VERSION="):
             return line.split("=", 1)[1].split("#", 1)[0].strip()
     raise AssertionError("KUBE_VERSION not found in localcluster/versions.env")
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value, which is returned."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def stays(predicate, duration: float = 3.0, interval: float = 0.25) -> bool:

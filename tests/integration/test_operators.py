@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stores import tasks
 from stores.models import Status, Store
-from tests.platform import LOG_DIR, Platform, wait_for
+from tests.platform import LOG_DIR, Platform
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

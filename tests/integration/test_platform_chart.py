@@ -16,12 +16,13 @@ import json
 import os
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -114,14 +115,6 @@ def test_every_object_passes_a_server_side_dry_run(local_cluster, values_file):
         # Pod Security `restricted` is enforced here: a pod template that
         # breaks it draws a warning on its Deployment, StatefulSet or Job.
         assert "Warning" not in result.stderr, result.stderr
-
-
-def wait_until(what: str, predicate, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"never happened: {what}")
-        time.sleep(1)
 
 
 def test_the_platform_installs_comes_up_upgrades_and_uninstalls(local_cluster):
@@ -227,11 +220,13 @@ def test_the_platform_installs_comes_up_upgrades_and_uninstalls(local_cluster):
         finally:
             uninstalled = run(local_cluster, "helm", "uninstall", RELEASE, "-n", ns, "--wait", "--timeout", "2m")
         assert uninstalled.returncode == 0, uninstalled.stderr
-        wait_until(
-            "the platform's pods are gone",
+        wait_for(
             lambda: (
                 not kubectl_json(local_cluster, "-n", ns, "get", "pods", "-l", f"app.kubernetes.io/instance={RELEASE}")[
                     "items"
                 ]
             ),
+            timeout=120,
+            interval=1,
+            what="the platform's pods to be gone",
         )

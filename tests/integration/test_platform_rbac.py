@@ -24,7 +24,8 @@ from kubernetes.client.rest import ApiException
 from stores import clients, cluster, credentials, lifecycle, orphans, tasks
 from stores.cluster.guardrails import MANAGED_BY_VALUE
 from stores.models import Status
-from tests.platform import REPO_ROOT, wait_for
+from tests.platform import REPO_ROOT
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.integration]
 

@@ -32,7 +32,8 @@ from django.test import Client
 from django_q.models import Task
 
 from stores.models import Status, Store, StoreEvent
-from tests.platform import LOG_DIR, Platform, free_port, wait_for
+from tests.platform import LOG_DIR, Platform, free_port
+from tests.waiting import wait_for
 
 pytestmark = [
     pytest.mark.integration,

@@ -16,7 +16,8 @@ from django_q.tasks import async_task
 
 from stores import lifecycle, tasks
 from stores.models import FINAL, Status, Store
-from tests.platform import Platform, wait_for
+from tests.platform import Platform
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -22,7 +22,8 @@ from kubernetes.client.rest import ApiException
 
 from stores import lifecycle, tasks
 from stores.models import Status, Store, StoreEvent
-from tests.platform import REPO_ROOT, Platform, delete_stores, wait_for
+from tests.platform import REPO_ROOT, Platform, delete_stores
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -240,16 +241,17 @@ def test_five_stores_at_once_never_more_than_two_provisioning(alice, bob, django
     ids = [s.pk for s in stores]
 
     peak = 0
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+
+    def all_finished() -> bool:
+        nonlocal peak
         counts = dict.fromkeys(Status.values, 0)
         for status in Store.objects.filter(pk__in=ids).values_list("status", flat=True):
             counts[status] += 1
         peak = max(peak, counts[Status.PROVISIONING])
-        assert counts[Status.PROVISIONING] <= 2
-        if counts[Status.READY] + counts[Status.FAILED] == len(ids):
-            break
-        time.sleep(0.1)
+        assert counts[Status.PROVISIONING] <= 2  # looked at every 0.1 s while they provision
+        return counts[Status.READY] + counts[Status.FAILED] == len(ids)
+
+    wait_for(all_finished, timeout=300, interval=0.1, what="every store to be ready or failed")
     statuses = dict(Store.objects.filter(pk__in=ids).values_list("slug", "status"))
     assert set(statuses.values()) == {Status.READY}, statuses
     assert peak == 2

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from django.conf import settings
 from stores import isolation
 from stores.cluster import connect
 from stores.cluster.guardrails import MANAGED_BY_VALUE
+from tests.waiting import wait_for
 
 # Fixed by localcluster/node.sh.
 NODE_NAME = "10.201.0.2"
@@ -144,17 +144,20 @@ class RealNode:
     # --- pods ----------------------------------------------------------------------
     def wait_running(self, namespace: str, selector: str = "", timeout: int = 90) -> list[dict]:
         """Every pod of the namespace (matching selector) Running on the real node."""
-        deadline = time.monotonic() + timeout
-        while True:
-            args = ["pods", "-n", namespace] + (["-l", selector] if selector else [])
-            pods = self.json(*args)["items"]
-            if pods and all(p["status"].get("phase") == "Running" for p in pods):
-                assert {p["spec"]["nodeName"] for p in pods} == {NODE_NAME}
-                return pods
-            if time.monotonic() > deadline:
-                states = {p["metadata"]["name"]: p["status"] for p in pods}
-                raise AssertionError(f"pods in {namespace} not running: {json.dumps(states)[:2000]}")
-            time.sleep(0.5)
+        args = ["pods", "-n", namespace] + (["-l", selector] if selector else [])
+        seen: list[dict] = []
+
+        def running() -> list[dict] | None:
+            seen[:] = self.json(*args)["items"]
+            return list(seen) if seen and all(p["status"].get("phase") == "Running" for p in seen) else None
+
+        try:
+            pods = wait_for(running, timeout=timeout, interval=0.5, what=f"the pods in {namespace} to run")
+        except AssertionError:
+            states = {p["metadata"]["name"]: p["status"] for p in seen}
+            raise AssertionError(f"pods in {namespace} not running: {json.dumps(states)[:2000]}") from None
+        assert {p["spec"]["nodeName"] for p in pods} == {NODE_NAME}
+        return pods
 
     def pod_named(self, namespace: str, selector: str) -> str:
         (pod,) = self.json("pods", "-n", namespace, "-l", selector)["items"]

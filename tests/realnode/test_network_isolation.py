@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -21,6 +20,7 @@ import yaml
 from stores.provisioning import RELEASE_NAME
 from tests.charts.woocommerce_chart_support import CHART_DIR, platform_values, run_helm
 from tests.realnode.support import BUSYBOX, HOST_IP, RealNode, as_listeners, on_node
+from tests.waiting import wait_for
 
 LINK_LOCAL_IP = "169.254.201.1"  # added to the host's end of the veth for this test
 HOST_PORT = 18080
@@ -172,10 +172,17 @@ def test_it_isolates_one_store_from_another_on_a_real_node(node, store_settings,
         # Without the policies every probe goes through: the blocks above were theirs.
         for ns, _ in stores.values():
             node.kubectl("delete", "networkpolicy", "--all", "-n", ns)
-        deadline = time.monotonic() + 60
-        while (seen := probes()) != dict.fromkeys(expected, True) and time.monotonic() < deadline:
-            time.sleep(2)
-        assert seen == dict.fromkeys(expected, True)
+        seen = {}
+
+        def all_through() -> bool:
+            seen.update(probes())
+            return seen == dict.fromkeys(expected, True)
+
+        try:
+            wait_for(all_through, timeout=60, interval=2, what="every probe to go through without the policies")
+        except AssertionError:
+            assert seen == dict.fromkeys(expected, True)  # says which probe is still blocked
+            raise
     finally:
         node.kubectl("delete", "pod", "-n", "kube-system", "dns-standin-isolation", "--wait=false", check=False)
         node.kubectl("delete", "pod", "-n", ingress_ns, "isolation-prober", "--wait=false", check=False)

@@ -113,3 +113,68 @@ def raising(exc: Exception):
         raise exc
 
     return method
+
+
+class FakeNamespacedObjects:
+    """The create/read/replace methods of namespaced kinds, over one dict.
+
+    ``objects`` maps (kind, namespace, name) to the body last written; a
+    create of an existing object answers 409 as the API server does, and a
+    replace must carry the current resourceVersion.
+    """
+
+    KINDS = {
+        "ResourceQuota": "resource_quota",
+        "LimitRange": "limit_range",
+        "NetworkPolicy": "network_policy",
+    }
+
+    def __init__(self):
+        self.objects: dict[tuple[str, str, str], dict] = {}
+        self.versions: dict[tuple[str, str, str], int] = {}
+        self.calls: list[tuple[str, str, str]] = []
+        for kind, suffix in self.KINDS.items():
+            setattr(self, f"create_namespaced_{suffix}", self._create(kind))
+            setattr(self, f"read_namespaced_{suffix}", self._read(kind))
+            setattr(self, f"replace_namespaced_{suffix}", self._replace(kind))
+
+    def _create(self, kind):
+        def create(namespace, body, **kwargs):
+            key = (kind, namespace, body["metadata"]["name"])
+            self.calls.append(("create", kind, key[2]))
+            if key in self.objects:
+                raise conflict()
+            self._store(key, body)
+
+        return create
+
+    def _read(self, kind):
+        def read(name, namespace, **kwargs):
+            key = (kind, namespace, name)
+            self.calls.append(("read", kind, name))
+            if key not in self.objects:
+                raise not_found()
+            return SimpleNamespace(metadata=SimpleNamespace(resource_version=str(self.versions[key])))
+
+        return read
+
+    def _replace(self, kind):
+        def replace(name, namespace, body, **kwargs):
+            key = (kind, namespace, name)
+            self.calls.append(("replace", kind, name))
+            if key not in self.objects:
+                raise not_found()
+            if body["metadata"].get("resourceVersion") != str(self.versions[key]):
+                raise conflict()
+            self._store(key, body)
+
+        return replace
+
+    def _store(self, key, body):
+        self.versions[key] = self.versions.get(key, 0) + 1
+        stored = {**body, "metadata": {k: v for k, v in body["metadata"].items() if k != "resourceVersion"}}
+        self.objects[key] = stored
+
+    def api(self) -> SimpleNamespace:
+        """An ApiGroups stand-in whose core and networking groups are these methods."""
+        return SimpleNamespace(core=self, networking=self, timeout=(1, 1), host="https://fake-apiserver")

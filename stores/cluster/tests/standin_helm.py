@@ -3,9 +3,9 @@
 It keeps releases in a JSON state file (path in $STANDIN_HELM_STATE), appends
 every call to the log named in that file, and answers like helm does: JSON on
 stdout, "Error: ..." on stderr with exit status 1. The state's "upgrade" entry
-tunes `helm upgrade`: sleep (seconds), fail (stderr text), spawn_child (start a
-grandchild process), ignore_term (ignore SIGTERM); its "uninstall" entry can
-set sleep too.
+tunes `helm upgrade`: sleep (seconds), until_file (run until this file exists),
+fail (stderr text), spawn_child (start a grandchild process), ignore_term
+(ignore SIGTERM); its "uninstall" entry can set sleep too.
 """
 
 import json
@@ -122,6 +122,8 @@ def main():
         entry["pid"] = os.getpid()
         log(state, **entry)
         time.sleep(behaviour.get("sleep", 0))
+        while behaviour.get("until_file") and not os.path.exists(behaviour["until_file"]):
+            time.sleep(0.02)
         if behaviour.get("fail"):
             fail(behaviour["fail"])
         name, namespace = args[1], option(args, "--namespace")

@@ -7,7 +7,15 @@ import ipaddress
 import pytest
 
 from stores.cluster import ClusterError, GuardrailSpec
-from stores.cluster.guardrails import guardrail_objects, limit_range, network_policies, resource_quota
+from stores.cluster.guardrails import (
+    apply_guardrails,
+    guardrail_objects,
+    limit_range,
+    network_policies,
+    resource_quota,
+)
+
+from .fakes import FakeNamespacedObjects
 
 
 def policies(spec=None) -> dict[str, dict]:
@@ -185,3 +193,49 @@ def test_it_builds_objects_the_client_models_accept():
         model = models[obj["kind"]].model_validate(obj)
         # Nothing is lost on the way to the API server (e.g. the empty podSelector).
         assert serializer.sanitize_for_serialization(model) == obj
+
+
+# ---------------------------------------------------------------- apply
+
+
+def _kinds_and_names(objects) -> list[tuple[str, str]]:
+    return [(o["kind"], o["metadata"]["name"]) for o in objects]
+
+
+def test_it_applies_every_guardrail_object_to_the_namespace():
+    spec = GuardrailSpec()
+    cluster = FakeNamespacedObjects()
+
+    apply_guardrails(cluster.api(), "store-acme", spec)
+
+    assert _kinds_and_names(guardrail_objects(spec)) == [
+        ("LimitRange", "store-limits"),
+        ("ResourceQuota", "store-quota"),
+        ("NetworkPolicy", "default-deny"),
+        ("NetworkPolicy", "allow-dns"),
+        ("NetworkPolicy", "allow-ingress-controller"),
+        ("NetworkPolicy", "allow-internet-egress"),
+    ]
+    assert cluster.objects == {(o["kind"], "store-acme", o["metadata"]["name"]): o for o in guardrail_objects(spec)}
+
+
+def test_it_creates_the_limit_range_in_the_cluster_before_the_quota():
+    # With the quota in place first, a pod without requests would be refused.
+    cluster = FakeNamespacedObjects()
+
+    apply_guardrails(cluster.api(), "store-acme", GuardrailSpec())
+
+    created = [kind for call, kind, _ in cluster.calls if call == "create"]
+    assert created.index("LimitRange") < created.index("ResourceQuota")
+
+
+def test_it_puts_back_guardrails_edited_by_hand():
+    spec = GuardrailSpec()
+    cluster = FakeNamespacedObjects()
+    apply_guardrails(cluster.api(), "store-acme", spec)
+    cluster.objects[("NetworkPolicy", "store-acme", "default-deny")] = {"edited": "by hand"}
+    cluster.objects[("ResourceQuota", "store-acme", "store-quota")] = {"edited": "by hand"}
+
+    apply_guardrails(cluster.api(), "store-acme", spec)
+
+    assert cluster.objects == {(o["kind"], "store-acme", o["metadata"]["name"]): o for o in guardrail_objects(spec)}

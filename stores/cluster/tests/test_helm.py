@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
+import signal
+import subprocess
 import sys
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from stores.cluster import ClusterError, ClusterUnavailable, HelmCli, Stopped
 from stores.cluster import helm as helm_module
+from tests.waiting import wait_for
 
 STANDIN = Path(__file__).with_name("standin_helm.py")
 
@@ -53,7 +55,13 @@ class StandIn:
 
 @pytest.fixture
 def standin(tmp_path, monkeypatch):
-    return StandIn(tmp_path, monkeypatch)
+    standin = StandIn(tmp_path, monkeypatch)
+    yield standin
+    # A test that failed may leave a long-running stand-in (and its child) behind.
+    for call in standin.calls():
+        for key in ("pid", "child_pid"):
+            if process_alive(call.get(key, 0) or 0):
+                os.kill(call[key], signal.SIGKILL)
 
 
 def release(status, *history):
@@ -219,53 +227,94 @@ def test_it_fails_clearly_when_helm_is_missing(tmp_path):
 # ---------------------------------------------------------------- stopping
 
 
-def stop_after(seconds: float):
-    started = time.monotonic()
-    return lambda: "store deleted by owner" if time.monotonic() - started > seconds else None
+# The stand-in runs far longer than a test may (pytest.ini's timeout, or the
+# tighter mark below): a stop that waited for helm to finish fails the test by
+# its timeout, with no clock read in the test.
+LONGER_THAN_A_TEST = 900
 
 
+def stop_once_running(standin: StandIn, command: str):
+    """A should_stop that says stop once the stand-in has started `command`."""
+    return lambda: "store deleted by owner" if command in standin.commands() else None
+
+
+@pytest.mark.timeout(60)
 def test_it_terminates_helm_and_its_children_when_asked_to_stop(standin):
-    standin.write(upgrade={"sleep": 60, "spawn_child": True})
-    started = time.monotonic()
+    standin.write(upgrade={"sleep": LONGER_THAN_A_TEST, "spawn_child": True})
     with pytest.raises(Stopped) as stopped:
-        install(standin.helm(), should_stop=stop_after(0.3))
-    elapsed = time.monotonic() - started
+        install(standin.helm(), should_stop=stop_once_running(standin, "upgrade"))
     assert stopped.value.reason == "store deleted by owner"
-    assert elapsed < 3, f"stopping took {elapsed:.1f}s"
     upgrade = standin.calls()[1]
     assert "terminated" in standin.commands()  # SIGTERM first, helm could clean up
     assert not process_alive(upgrade["pid"])
-    deadline = time.monotonic() + 2
-    while process_alive(upgrade["child_pid"]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not process_alive(upgrade["child_pid"])
+    # The grandchild is reparented when its group is killed; it is gone
+    # once the kernel has delivered the signal.
+    wait_for(lambda: not process_alive(upgrade["child_pid"]), timeout=10, what="helm's child to die")
     assert not os.path.exists(upgrade["values_path"])
 
 
+@pytest.mark.timeout(60)
 def test_it_kills_helm_that_ignores_sigterm(standin, monkeypatch):
     monkeypatch.setattr(helm_module, "TERMINATE_GRACE_SECONDS", 0.5)
-    standin.write(upgrade={"sleep": 60, "ignore_term": True})
-    started = time.monotonic()
+    standin.write(upgrade={"sleep": LONGER_THAN_A_TEST, "ignore_term": True})
     with pytest.raises(Stopped):
-        install(standin.helm(), should_stop=stop_after(0.3))
-    assert time.monotonic() - started < 3
+        install(standin.helm(), should_stop=stop_once_running(standin, "upgrade"))
     assert not process_alive(standin.calls()[1]["pid"])
 
 
-def test_it_asks_should_stop_while_helm_runs(standin):
-    standin.write(upgrade={"sleep": 1.6})
+class RecordingPopen(subprocess.Popen):
+    """subprocess.Popen that notes how long each communicate() with a helm upgrade may wait."""
+
+    waits: list[float | None] = []
+
+    def communicate(self, input=None, timeout=None):
+        if "upgrade" in self.args:
+            RecordingPopen.waits.append(timeout)
+        return super().communicate(input, timeout)
+
+
+def test_it_asks_should_stop_while_helm_runs(standin, tmp_path, monkeypatch):
+    monkeypatch.setattr(helm_module, "subprocess", SimpleNamespace(**{**vars(subprocess), "Popen": RecordingPopen}))
+    monkeypatch.setattr(RecordingPopen, "waits", [])
+    done = tmp_path / "helm-may-finish"
+    standin.write(upgrade={"until_file": str(done)})
     asked = []
-    install(standin.helm(), should_stop=lambda: asked.append(time.monotonic()))
-    assert len(asked) >= 2
-    gaps = [b - a for a, b in itertools.pairwise(asked)]
-    assert max(gaps) < 1.0
+
+    def should_stop():
+        if "upgrade" in standin.commands():
+            asked.append(len(RecordingPopen.waits))
+            if len(asked) == 3:
+                done.touch()  # helm has been asked about three times while it ran: let it finish
+
+    install(standin.helm(), should_stop=should_stop)
+
+    assert len(asked) >= 3  # the run ended only because of the asks
+    # Between two asks the run waits on helm for one poll interval at most.
+    assert set(RecordingPopen.waits) == {helm_module.POLL_SECONDS}
+    assert helm_module.POLL_SECONDS <= 0.5
 
 
 def test_it_gives_up_on_helm_that_outlives_its_timeout(standin, monkeypatch):
-    monkeypatch.setattr(helm_module, "PROCESS_GRACE_SECONDS", 0)
-    standin.write(upgrade={"sleep": 60})
-    with pytest.raises(ClusterError, match="did not finish within 1 s"):
-        standin.helm().upgrade_install("acme", "/c", "store-acme", {}, timeout_seconds=1, should_stop=never_stop)
+    # Once helm runs, each ask comes 100 s after the last on the run's clock:
+    # the deadline (helm's --timeout, 300 s, plus PROCESS_GRACE_SECONDS, 30 s)
+    # has passed at the fourth.
+    now = [0]
+
+    def should_stop():
+        if "upgrade" in standin.commands():
+            now[0] += 100
+
+    monkeypatch.setattr(helm_module, "clock", lambda: now[0])
+    monkeypatch.setattr(helm_module, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(helm_module, "PROCESS_GRACE_SECONDS", 30)
+    standin.write(upgrade={"sleep": LONGER_THAN_A_TEST})
+
+    with pytest.raises(ClusterError, match="did not finish within 330 s"):
+        install(standin.helm(), should_stop=should_stop)
+
+    assert now[0] == 400  # the first look past the deadline, and not before
+    (upgrade,) = [call for call in standin.calls() if call["command"] == "upgrade"]
+    assert not process_alive(upgrade["pid"])
 
 
 # ---------------------------------------------------------------- uninstall
@@ -287,18 +336,16 @@ def test_it_does_not_start_helm_when_already_stopped(standin):
     assert standin.calls() == []
 
 
+@pytest.mark.timeout(60)
 def test_it_stops_a_slow_uninstall_when_asked(standin):
-    standin.write({"acme": release("deployed")}, uninstall={"sleep": 30})
-    started = time.monotonic()
+    standin.write({"acme": release("deployed")}, uninstall={"sleep": LONGER_THAN_A_TEST})
     with pytest.raises(Stopped, match="store deleted by owner"):
-        standin.helm().uninstall("acme", "store-acme", should_stop=stop_after(0.3))
-    assert time.monotonic() - started < 5
+        standin.helm().uninstall("acme", "store-acme", should_stop=stop_once_running(standin, "uninstall"))
 
 
+@pytest.mark.timeout(60)
 def test_it_stops_while_clearing_a_stuck_release(standin):
-    standin.write({"acme": release("pending-install")}, uninstall={"sleep": 30})
-    started = time.monotonic()
+    standin.write({"acme": release("pending-install")}, uninstall={"sleep": LONGER_THAN_A_TEST})
     with pytest.raises(Stopped):
-        install(standin.helm(), should_stop=stop_after(0.3))
-    assert time.monotonic() - started < 5
+        install(standin.helm(), should_stop=stop_once_running(standin, "uninstall"))
     assert "upgrade" not in standin.commands()

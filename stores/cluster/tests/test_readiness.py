@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from types import SimpleNamespace
@@ -32,6 +31,54 @@ def deadline(seconds: float = 10):
     return lambda: f"test deadline of {seconds} s passed" if time.monotonic() - started > seconds else None
 
 
+class ScriptedTime:
+    """The wait's clock (readiness.clock), moved only by the wait itself.
+
+    A wait for a change with nothing scripted before its timeout "sleeps" the
+    whole timeout at once; a scripted action due before it moves the clock to
+    its time, runs (a change through the fake watch), and the real wait then
+    sees that change arrive. `storm`: every wait sees a change after that many
+    seconds. Times are binary fractions, so the sums are exact.
+    """
+
+    START = 1000.0
+
+    def __init__(self, monkeypatch):
+        self.now = self.START
+        self.script: list[tuple[float, object]] = []
+        self.storm: float | None = None
+        real_wait_for_change = readiness.NamespaceWatch.wait_for_change
+
+        def wait_for_change(namespace_watch, timeout):
+            if self.storm is not None and self.storm <= timeout:
+                self.now += self.storm
+                return True
+            if self.script and self.script[0][0] <= self.now + timeout:
+                due, action = self.script.pop(0)
+                self.now = max(self.now, due)
+                action()
+                assert real_wait_for_change(namespace_watch, 5), "the fake watch never passed the change on"
+                return True
+            self.now += timeout
+            return False
+
+        monkeypatch.setattr(readiness, "clock", lambda: self.now)
+        monkeypatch.setattr(readiness.NamespaceWatch, "wait_for_change", wait_for_change)
+
+    def at(self, seconds: float, action) -> None:
+        """Run `action` once the wait's clock reads `seconds` from the start."""
+        self.script.append((self.START + seconds, action))
+        self.script.sort(key=lambda item: item[0])
+
+    def elapsed(self) -> float:
+        return self.now - self.START
+
+
+@pytest.fixture
+def scripted_time(monkeypatch):
+    return ScriptedTime(monkeypatch)
+
+
 def later(seconds: float, action) -> threading.Timer:
     timer = threading.Timer(seconds, action)
     timer.daemon = True
@@ -46,14 +93,15 @@ def test_it_returns_at_once_when_everything_is_ready():
     assert lines == ["web 1/1 ready", "job store-acme-setup 1/1 succeeded"]
 
 
+@pytest.mark.timeout(60)
 def test_it_wakes_up_on_a_watch_event_not_on_the_poll_interval():
+    # The poll interval is longer than the test may run: only the watch
+    # event can end this wait before the test's timeout fails it.
     deployments = FakeKind(deployment("web", available=0))
     api = fake_api(deployments=deployments)
     lines = []
     later(0.2, lambda: deployments.put(deployment("web")))
-    started = time.monotonic()
-    wait_until_ready(api, "store-acme", should_stop=deadline(), on_progress=lines.append, poll_seconds=30)
-    assert time.monotonic() - started < 1
+    wait_until_ready(api, "store-acme", should_stop=deadline(600), on_progress=lines.append, poll_seconds=600)
     assert lines == ["web 0/1 ready", "web 1/1 ready"]
 
 
@@ -65,44 +113,32 @@ def test_it_fails_fast_on_a_broken_pod():
         wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=30)
 
 
-def test_it_stops_when_asked_and_asks_every_poll_interval():
+def test_it_stops_when_asked_and_asks_every_poll_interval(scripted_time):
     api = fake_api(deployments=FakeKind(deployment("web", available=0)))
     asked = []
 
     def should_stop():
-        asked.append(time.monotonic())
+        asked.append(scripted_time.elapsed())
         return "cancelled by owner" if len(asked) >= 4 else None
 
     with pytest.raises(Stopped) as stopped:
-        wait_until_ready(api, "store-acme", should_stop=should_stop, poll_seconds=0.2)
+        wait_until_ready(api, "store-acme", should_stop=should_stop, poll_seconds=0.25)
     assert stopped.value.reason == "cancelled by owner"
-    assert max(b - a for a, b in itertools.pairwise(asked)) < 0.5
+    assert asked == [0, 0.25, 0.5, 0.75]  # nothing changed: asked once per poll interval
 
 
-def test_it_asks_should_stop_at_most_twice_per_interval_under_event_storms():
-    deployments = FakeKind(deployment("web", available=0))
-    api = fake_api(deployments=deployments)
-    storming = threading.Event()
-
-    def storm():
-        while not storming.is_set():
-            deployments.put(deployment("web", available=0))
-            time.sleep(0.002)
-
-    later(0, storm)
+def test_it_asks_should_stop_at_most_twice_per_interval_under_event_storms(scripted_time):
+    api = fake_api(deployments=FakeKind(deployment("web", available=0)))
+    scripted_time.storm = 1 / 64  # a change every 16 ms wakes the wait
     asked = []
-    started = time.monotonic()
 
     def should_stop():
-        asked.append(1)
-        return "enough" if time.monotonic() - started > 1 else None
+        asked.append(scripted_time.elapsed())
+        return "enough" if scripted_time.elapsed() > 1 else None
 
-    try:
-        with pytest.raises(Stopped):
-            wait_until_ready(api, "store-acme", should_stop=should_stop, poll_seconds=0.5)
-    finally:
-        storming.set()
-    assert len(asked) <= 6
+    with pytest.raises(Stopped):
+        wait_until_ready(api, "store-acme", should_stop=should_stop, poll_seconds=0.5)
+    assert asked == [0, 0.25, 0.5, 0.75, 1, 1.25]
 
 
 def test_it_waits_for_workloads_to_appear():
@@ -113,15 +149,14 @@ def test_it_waits_for_workloads_to_appear():
     assert deployments.objects
 
 
-def test_it_waits_until_ready_has_lasted_the_settle_time():
+def test_it_waits_until_ready_has_lasted_the_settle_time(scripted_time):
     deployments = FakeKind(deployment("web"))
     api = fake_api(deployments=deployments)
-    # Ready at first, then a pod dies; ready again at 0.4 s.
-    later(0.1, lambda: deployments.put(deployment("web", available=0)))
-    later(0.4, lambda: deployments.put(deployment("web")))
-    started = time.monotonic()
+    # Ready at first, then a pod dies; ready again at 0.375 s.
+    scripted_time.at(0.125, lambda: deployments.put(deployment("web", available=0)))
+    scripted_time.at(0.375, lambda: deployments.put(deployment("web")))
     wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=1, settle_seconds=0.5)
-    assert 0.85 < time.monotonic() - started < 1.5
+    assert scripted_time.elapsed() == 0.375 + 0.5  # the settle time counts from the last time it became ready
 
 
 def test_it_forgets_deleted_objects():
