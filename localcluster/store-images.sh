@@ -20,6 +20,11 @@
 #                    ~/.cache/store-provisioner/medusa-recipe/app, built first
 #                    when missing); its .stamps say which project it is
 #   MEDUSA_TAG       the Medusa image's tag (default: the chart's image.tag, which follows files/)
+#   MEDUSA_OVERLAY   a directory laid over the chart's project for a variant of the
+#                    image (an upgrade's next version): its files are added to
+#                    project/, and the module paths in its modules.txt are
+#                    registered in medusa-config.ts; the tag is then
+#                    <medusa version>-<hash of the variant's files>
 #   LOCALCLUSTER_DIR the local cluster's state (<repo>/.localcluster)
 set -euo pipefail
 
@@ -126,6 +131,11 @@ redis_packages() {
 }
 
 # --- Medusa -------------------------------------------------------------------------------
+# setup.sh's own hash of a project directory (its .stamps/*.sha).
+tree_hash() {
+  (cd "$1" && find -L . -type f ! -path './node_modules/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
+}
+
 project_hash() {
   (cd "$recipe" && find -L . -type f ! -path './project/node_modules/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
 }
@@ -134,6 +144,10 @@ project_hash() {
 # <medusa version>-<hash of files/>), so the chart's default runs this image.
 medusa_tag() {
   if [[ -n "${MEDUSA_TAG:-}" ]]; then echo "$MEDUSA_TAG"; return; fi
+  if [[ -n "${MEDUSA_OVERLAY:-}" ]]; then
+    echo "$(awk -F'"' '/"@medusajs\/medusa"/ { print $4 }' "$recipe/project/package.json")-$(project_hash)"
+    return
+  fi
   # The first `tag:` under the top-level `image:` block.
   local tag; tag="$(awk '/^image:/ { inside = 1; next } /^[^ #]/ { inside = 0 }
     inside && $1 == "tag:" { gsub(/"/, "", $2); print $2; exit }' "$root/charts/medusa/values.yaml")"
@@ -144,11 +158,49 @@ medusa_tag() {
   echo "$tag"
 }
 
+# A variant's recipe: the chart's files with the overlay laid over project/,
+# and its app directory, built from the default one (node_modules hard-linked:
+# the lockfile is the same, so only `medusa build` runs).
+variant() {
+  local overlay="$1"
+  local sum; sum="$( (cd "$overlay" && find . -type f | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-12)"
+  local base="$images/variants/$sum"
+  recipe="$base/recipe"
+  if [[ ! -f "$base.complete" ]]; then
+    rm -rf "$base"
+    mkdir -p "$base"
+    cp -a "$root/charts/medusa/files" "$recipe"
+    cp -a "$overlay/." "$recipe/project/"
+    rm -f "$recipe/project/modules.txt"
+    local module
+    while read -r module; do
+      [[ -n "$module" ]] || continue
+      sed -i "0,/^  modules: \[/s||  modules: [\n    { resolve: \"$module\" },|" "$recipe/project/medusa-config.ts"
+    done < "$overlay/modules.txt"
+    touch "$base.complete"
+  fi
+  app_dir="$base/app"
+  if [[ ! -x "$app_dir/node_modules/.bin/medusa" ]]; then
+    ensure_app_of "$cache/medusa-recipe/app" "$root/charts/medusa/files"
+    mkdir -p "$app_dir"
+    cp -al "$cache/medusa-recipe/app/node_modules" "$app_dir/node_modules"
+    mkdir -p "$app_dir/.stamps"
+    cp "$cache/medusa-recipe/app/.stamps/npm.sha" "$app_dir/.stamps/"
+    cp "$cache/medusa-recipe/app/package-lock.json" "$app_dir/"
+  fi
+}
+
 # The project installed and built, as the recipe test makes it (its cache is
 # reused, not built twice); built here when missing.
-ensure_app() {
-  if [[ -f "$app_dir/.medusa/server/medusa-config.js" && -x "$app_dir/node_modules/.bin/medusa" ]]; then return; fi
-  log "no built Medusa project in $app_dir: building it (npm ci, medusa build)"
+ensure_app() { ensure_app_of "$app_dir" "$recipe"; }
+
+ensure_app_of() {
+  local app_dir="$1" recipe="$2"
+  if [[ -f "$app_dir/.medusa/server/medusa-config.js" && -x "$app_dir/node_modules/.bin/medusa" ]] \
+    && [[ "$(cat "$app_dir/.stamps/build.sha" 2> /dev/null)" == "$(tree_hash "$recipe/project")" ]]; then
+    return
+  fi
+  log "building the Medusa project in $app_dir (npm ci when its lockfile changed, medusa build)"
   [[ -x "$node_dir/bin/node" ]] || { log "Node.js $NODE_VERSION is missing from $node_dir (the recipe test fetches it from npm)"; exit 1; }
   PATH="$node_dir/bin:$PATH" APP_DIR="$app_dir" NPM_CACHE_DIR="$cache/npm" sh "$recipe/setup.sh" --build-only >&2
 }
@@ -172,9 +224,11 @@ medusa_layers() {
   rm -rf "$out/app/opt/medusa/state" "$out/app/opt/medusa/.medusa/server/static"
   mkdir -p "$out/app/opt/medusa/state" "$out/app/data/uploads"
   ln -s /data/uploads "$out/app/opt/medusa/.medusa/server/static"
-  # The recipe's scripts and storefront, where the chart runs them from.
+  # The recipe, where the chart runs it from: setup.sh compares its project/
+  # with the app's stamps, so the image's is the project the app was built from.
   mkdir -p "$out/app/opt/medusa-recipe"
-  cp -a "$recipe/setup.sh" "$recipe/start-server.sh" "$recipe/storefront" "$out/app/opt/medusa-recipe/"
+  cp -a "$recipe/setup.sh" "$recipe/start-server.sh" "$recipe/storefront" "$recipe/project" "$out/app/opt/medusa-recipe/"
+  rm -rf "$out/app/opt/medusa-recipe/project/node_modules"
   # The official node image's user.
   cp "$(base_rootfs)/etc/passwd" "$(base_rootfs)/etc/group" "$out/app/etc/"
   echo "node:x:1000:1000:node:/home/node:/bin/sh" >> "$out/app/etc/passwd"
@@ -204,6 +258,7 @@ build_standin() {
 
 build_medusa() {
   local started; started=$(date +%s.%N)
+  if [[ -n "${MEDUSA_OVERLAY:-}" ]]; then variant "$MEDUSA_OVERLAY"; fi
   local tag; tag="$(medusa_tag)"
   if [[ -f "$images/medusa-$tag.tar" ]]; then log "medusa:$tag cached"; return; fi
   ensure_app
@@ -230,6 +285,7 @@ build() {
 }
 
 tags() {
+  if [[ -n "${MEDUSA_OVERLAY:-}" ]]; then variant "$MEDUSA_OVERLAY"; fi
   echo "medusa=$registry/medusa:$(medusa_tag)"
   echo "postgres=$registry/postgres-standin:$POSTGRES_STANDIN_VERSION"
   echo "redis=$registry/redis-standin:$REDIS_STANDIN_VERSION"

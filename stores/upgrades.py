@@ -23,13 +23,14 @@ creates the new one and it runs again (the setup scripts are idempotent).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 
 from stores import clients, cluster, lifecycle, provisioning, releases
 from stores.cluster import registry
 from stores.cluster.helm import DEPLOYED_STATES
-from stores.engines import get_engine
+from stores.engines import Engine, get_engine
 from stores.engines.contract import RELEASE_NAME, SETUP_JOB_SELECTOR
 from stores.models import Status, Store
 
@@ -126,8 +127,41 @@ def chart_version_of(revision: dict, chart_name: str) -> str:
     return chart[len(chart_name) + 1 :] if chart.startswith(f"{chart_name}-") else chart
 
 
-def rollback(store_id: int) -> Store:
-    """Return a ready or failed store's release to its previous revision; returns the store as it ended."""
+def schema_version(values: dict[str, Any], path: str) -> int | None:
+    """The number at a dotted path of a release's values, or None."""
+    node: Any = values
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    try:
+        return int(node)
+    except (TypeError, ValueError):
+        return None
+
+
+def _refuse_older_schema(engine: Engine, helm: cluster.Helm, namespace: str, target: int) -> None:
+    """Refuse a rollback to a release whose images' migrations are older than the database's."""
+    if not engine.schema_version_value:
+        return
+    try:
+        now = schema_version(helm.get_values(RELEASE_NAME, namespace), engine.schema_version_value)
+        then = schema_version(helm.get_values(RELEASE_NAME, namespace, target), engine.schema_version_value)
+    except cluster.ClusterError as exc:
+        raise Refused(f"its release's values cannot be read: {exc}") from None
+    if now is not None and then is not None and then < now:
+        raise Refused(
+            f"revision {target} runs an image whose migrations are older than the store's database "
+            f"({engine.schema_version_value} {then} < {now}), and {engine.label} cannot undo migrations; "
+            "restore the database from before the upgrade, then roll back with --force"
+        )
+
+
+def rollback(store_id: int, *, force: bool = False) -> Store:
+    """Return a ready or failed store's release to its previous revision; returns the store as it ended.
+
+    Refused when the previous revision's images have older migrations than the
+    store's database (unless `force`: an operator who restored the database)."""
     store = Store.objects.select_related("owner").get(pk=store_id)
     if store.status not in (Status.READY, Status.FAILED):
         raise Refused(_refusal(store.status))
@@ -140,6 +174,8 @@ def rollback(store_id: int) -> Store:
     if target is None:
         raise Refused("its release has no earlier revision to roll back to")
     number, version = int(target["revision"]), chart_version_of(target, engine.chart)
+    if not force:
+        _refuse_older_schema(engine, helm, store.namespace, number)
     try:
         # Only if nothing changed since the history was read (updated_at moves with every change).
         token = lifecycle.begin_update(

@@ -68,3 +68,9 @@ class Engine:
     # design: (check id, "Kind/name" as installed) -> why. Any other finding
     # fails the suite, and so does an accepted one that no longer occurs.
     accepted_findings: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Where the chart's values say how far the store's database schema goes
+    # (a dotted path to a number that grows with each image that adds
+    # migrations). With it, a rollback to a release whose number is lower is
+    # refused: the engine cannot undo migrations. "" when the engine's own
+    # software takes care of its schema.
+    schema_version_value: str = ""

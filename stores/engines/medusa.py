@@ -68,6 +68,9 @@ MEDUSA = Engine(
     # Nothing reaches the internet: the project is in the image (the
     # fallback's setup Job, which installs from npm, is labelled for it).
     internet_components=frozenset(),
+    # Medusa has no down-migrations: an image with older migrations than the
+    # database's is refused on rollback (stores/upgrades.py).
+    schema_version_value="image.schemaVersion",
     accepted_findings={
         **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in _WORKLOADS},
         **{("container-security-context-user-group-id", name): _IDS for name in _WORKLOADS},

@@ -229,3 +229,33 @@ def test_a_retry_after_a_chart_change_replaces_the_setup_job(old_store, fake_clu
     old_store.refresh_from_db()
     assert old_store.status == Status.READY
     assert ("delete_jobs", "store-acme", "app.kubernetes.io/component=setup") in fake_cluster.calls
+
+
+@pytest.fixture
+def upgraded_medusa_store(alice, workers, fake_cluster):
+    """A ready Medusa store upgraded once to an image that brings migrations (schemaVersion 1 -> 2)."""
+    with workers():
+        store = tasks.request_create(alice, "shop", "medusa")
+    _run("upgrade", "shop")
+    revisions = fake_cluster.helm.revisions[("store-shop", "store")]
+    revisions[-1]["values"] = {
+        **revisions[-1]["values"],
+        "image": {**revisions[-1]["values"]["image"], "schemaVersion": 2},
+    }
+    return Store.objects.get(pk=store.pk)
+
+
+def test_it_refuses_a_rollback_to_older_migrations(upgraded_medusa_store, fake_cluster):
+    with pytest.raises(CommandError, match=r"image.schemaVersion 1 < 2\), and MedusaJS cannot undo migrations"):
+        _run("rollback", "shop")
+
+    upgraded_medusa_store.refresh_from_db()
+    assert upgraded_medusa_store.status == Status.READY
+    assert not [call for call in fake_cluster.helm.calls if call[0] == "rollback"]
+
+
+def test_it_rolls_back_across_migrations_when_forced(upgraded_medusa_store, fake_cluster):
+    _run("rollback", "shop", "--force")
+
+    assert ("rollback", "store", "store-shop", 1) in fake_cluster.helm.calls
+    assert Store.objects.get(pk=upgraded_medusa_store.pk).status == Status.READY

@@ -1,5 +1,6 @@
 """`manage.py stores list|create|delete|retry|upgrade|rollback|reconcile` for operators and scripts."""
 
+import functools
 import subprocess
 import time
 
@@ -47,6 +48,12 @@ class Command(BaseCommand):
             "rollback", help="Return a ready or failed store's release to its previous revision (runs here)."
         )
         rollback.add_argument("slug")
+        rollback.add_argument(
+            "--force",
+            action="store_true",
+            help="Roll back even to images whose migrations are older than the store's database "
+            "(only after restoring the database from before the upgrade).",
+        )
 
         sub.add_parser("doctor", help="Check that the cluster and helm are reachable; say what to do if not.")
 
@@ -116,8 +123,8 @@ class Command(BaseCommand):
     def do_upgrade(self, *, slug, **_):
         self._update(slug, upgrades.upgrade, "upgrade", audit.Action.UPGRADE)
 
-    def do_rollback(self, *, slug, **_):
-        self._update(slug, upgrades.rollback, "roll back", audit.Action.ROLLBACK)
+    def do_rollback(self, *, slug, force=False, **_):
+        self._update(slug, functools.partial(upgrades.rollback, force=force), "roll back", audit.Action.ROLLBACK)
 
     def _update(self, slug: str, action, verb: str, audited) -> None:
         """Run an upgrade or rollback here and print its events; an error when it ended failed."""
