@@ -239,9 +239,11 @@ medusa_layers() {
 }
 
 # --- building ---------------------------------------------------------------------------------
+# tar_of <name> <tag> <cache key> <image_tar.py arguments...>: the image's tar,
+# built once per cache key (what went into it).
 tar_of() {
-  local name="$1" tag="$2"; shift 2
-  local out="$images/$name-$tag.tar"
+  local name="$1" tag="$2" key="$3"; shift 3
+  local out="$images/$name-$tag-$key.tar"
   if [[ -f "$out" ]]; then echo "$out"; return; fi
   python3 "$here/image_tar.py" --tag "$registry/$name:$tag" --out "$out.tmp" "$@"
   mv "$out.tmp" "$out"
@@ -251,8 +253,9 @@ tar_of() {
 build_standin() {
   local name="$1" tag="$2" packages="$3"; shift 3
   local started; started=$(date +%s.%N)
-  local layer; layer="$(with_packages "$name-$tag-$(sha256sum "$here/standins/$name-entrypoint.sh" | cut -c1-8)" "$packages")"
-  tar_of "$name-standin" "$tag" --layer "$(base_rootfs)" --layer "$layer" "$@" > /dev/null
+  local key; key="$(cat "$here/standins/$name-entrypoint.sh" "$here/store-images.sh" | sha256sum | cut -c1-8)"
+  local layer; layer="$(with_packages "$name-$tag-$key" "$packages")"
+  tar_of "$name-standin" "$tag" "$key" --layer "$(base_rootfs)" --layer "$layer" "$@" > /dev/null
   log "$name-standin:$tag in $(elapsed "$started")"
 }
 
@@ -260,16 +263,17 @@ build_medusa() {
   local started; started=$(date +%s.%N)
   if [[ -n "${MEDUSA_OVERLAY:-}" ]]; then variant "$MEDUSA_OVERLAY"; fi
   local tag; tag="$(medusa_tag)"
-  if [[ -f "$images/medusa-$tag.tar" ]]; then log "medusa:$tag cached"; return; fi
+  local key; key="$(sha256sum "$here/store-images.sh" "$here/image_tar.py" | sha256sum | cut -c1-8)"
+  if [[ -f "$images/medusa-$tag-$key.tar" ]]; then log "medusa:$tag cached"; return; fi
   ensure_app
   local layers; layers="$(mktemp -d "$images/medusa-layers.XXXXXX")"
   medusa_layers "$layers"
-  tar_of medusa "$tag" --layer "$(base_rootfs)" --layer "$layers/node" --layer "$layers/deps" --layer "$layers/app" \
+  tar_of medusa "$tag" "$key" --layer "$(base_rootfs)" --layer "$layers/node" --layer "$layers/deps" --layer "$layers/app" \
     --env PATH=/usr/local/bin:/usr/bin:/bin --env NODE_ENV=production --env APP_DIR=/opt/medusa \
     --env MEDUSA_DISABLE_TELEMETRY=true --user 1000:1000 --workdir /opt/medusa \
     --label "io.store-provisioner.medusa.project=$(project_hash)" > /dev/null
   rm -rf "$layers"
-  log "medusa:$tag in $(elapsed "$started") ($(du -h "$images/medusa-$tag.tar" | cut -f1))"
+  log "medusa:$tag in $(elapsed "$started") ($(du -h "$images/medusa-$tag-$key.tar" | cut -f1))"
 }
 
 build() {
@@ -291,19 +295,21 @@ tags() {
   echo "redis=$registry/redis-standin:$REDIS_STANDIN_VERSION"
 }
 
-# Into the real node's containerd (node.sh runs it); an image it has already is
-# not imported again.
+# Into the real node's containerd; an image whose tar it imported already is
+# not imported again (the record goes with the node: node.sh down removes it).
 import() {
-  local socket="$state/node/containerd.sock"
+  local socket="$state/node/containerd.sock" record="$state/node/imported"
   [[ -S "$socket" ]] || { log "the real node is not running ($socket): make cluster starts it"; exit 1; }
-  local have; have="$(ctr --address "$socket" -n k8s.io images ls -q)"
-  local started ref tar
-  while IFS='=' read -r _ ref; do
-    grep -qxF "$ref" <<< "$have" && continue
-    tar="$images/$(basename "${ref%%:*}")-${ref##*:}.tar"
-    [[ -f "$tar" ]] || { log "$tar is missing: store-images.sh build"; exit 1; }
+  mkdir -p "$record"
+  local started name ref tar
+  while IFS='=' read -r name ref; do
+    tar="$(find "$images" -maxdepth 1 -name "$(basename "${ref%%:*}")-${ref##*:}-*.tar" -printf '%T@ %p\n' \
+      | sort -rn | head -1 | cut -d' ' -f2-)"
+    [[ -n "$tar" ]] || { log "no image tar for $ref: store-images.sh build"; exit 1; }
+    [[ "$(cat "$record/$name" 2> /dev/null)" == "$tar" ]] && continue
     started=$(date +%s.%N)
     ctr --address "$socket" -n k8s.io images import "$tar" > /dev/null
+    echo "$tar" > "$record/$name"
     log "imported $ref in $(elapsed "$started")"
   done < <(tags)
 }

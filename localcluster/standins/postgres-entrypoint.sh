@@ -25,8 +25,9 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     fi
     mkdir -p "$PGDATA"
     chmod 700 "$PGDATA"
-    pwfile=$(mktemp)
-    printf '%s\n' "${POSTGRES_PASSWORD:-}" >"$pwfile"
+    # The socket directory is writable (the root file system may not be).
+    pwfile=/var/run/postgresql/.pwfile
+    (umask 077 && printf '%s\n' "${POSTGRES_PASSWORD:-}" >"$pwfile")
     # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a list of arguments, as in the official image
     initdb --username="$POSTGRES_USER" --pwfile="$pwfile" --auth-local=trust \
         --auth-host="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" ${POSTGRES_INITDB_ARGS:-} >/dev/null
