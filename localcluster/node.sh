@@ -45,6 +45,9 @@ cluster_dns=10.0.0.10
 node_label=store-provisioner.io/node=real
 # Which state directory's node holds the names above (one node per machine).
 owner_file="${STORE_PROVISIONER_NODE_OWNER_FILE:-/run/store-provisioner-node.owner}"
+# Held through `up` and `down` (of any cluster on the machine), so that two
+# clusters' `up` (two test sessions) never both find the node free.
+lock_file="$owner_file.lock"
 # Store pods land here only when they ask: the label to select above, and the
 # taint store-provisioner.io/node=real:NoSchedule (kubelet.yaml) to tolerate.
 
@@ -72,6 +75,13 @@ other_live_owner() {
   if { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2> /dev/null | grep -qF "$other/supervise.sh"; then echo "$other"; fi
 }
 kctl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+# On fd 8, which the node's daemons must not inherit (start_daemons closes it).
+take_lock() {
+  [[ -z "${node_lock_held:-}" ]] || return 0
+  exec 8> "$lock_file"
+  flock -w 300 8 || { echo "real node unavailable: $lock_file held for 5 minutes"; exit 3; }
+  node_lock_held=1
+}
 in_node() { nsenter --net="/run/netns/$netns" "$@"; }
 
 # --- can this machine run it? --------------------------------------------------
@@ -427,7 +437,7 @@ EOF
   chmod +x "$dir/supervise.sh"
   # setsid: the node outlives the shell that started it, like the control plane.
   setsid nsenter --net="/run/netns/$netns" unshare --mount --propagation slave \
-    "$dir/supervise.sh" > "$dir/logs/supervise.log" 2>&1 < /dev/null &
+    "$dir/supervise.sh" > "$dir/logs/supervise.log" 2>&1 < /dev/null 8>&- &
   echo $! > "$dir/supervise.pid"
 }
 
@@ -439,6 +449,7 @@ up() {
   local reason; reason="$(why_not)"
   if [[ -n "$reason" ]]; then echo "real node unavailable: $reason"; exit 3; fi
   # One real node per machine: its addresses and namespace names are fixed.
+  take_lock
   local other; other="$(other_live_owner)"
   if [[ -n "$other" ]]; then
     echo "real node unavailable: another local cluster's real node runs on this machine ($other)"
@@ -486,6 +497,7 @@ pids_in_cgroups() {
 }
 
 down() {
+  take_lock
   if [[ -n "$(other_live_owner)" ]]; then
     rm -rf "$dir"
     return 0  # the node on this machine is another cluster's: leave it alone
