@@ -55,10 +55,14 @@ lock_file="$owner_file.lock"
 pause_image=localhost/store-provisioner/pause:$KUBE_VERSION
 busybox_image=localhost/store-provisioner/busybox:1.35
 ingress_image=localhost/store-provisioner/ingress-standin:1
+dns_image=localhost/store-provisioner/dns-standin:1
 # Where the ingress stand-in answers: a fixed Service address the host reaches
 # through the node (http_proxy=http://$ingress_ip:80 makes any store's URL work).
 ingress_ip=10.0.0.80
 ingress_namespace="${INGRESS_CONTROLLER_NAMESPACE:-ingress-nginx}"
+# The DNS stand-in answers at the kubelet's clusterDNS address, in the
+# namespace the stores' allow-dns policy admits (kube-system, port 53).
+dns_namespace=kube-system
 
 log() { printf '[node] %s\n' "$*" >&2; }
 
@@ -113,7 +117,8 @@ image_tar() {
   local diff; diff="$(sha256sum "$work/layer.tar" | cut -d' ' -f1)"
   mkdir "$work/$diff"; mv "$work/layer.tar" "$work/$diff/layer.tar"
   local entry="null"
-  (($#)) && entry="$(printf '%s\n' "$@" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().split()))')"
+  # A JSON list of the arguments (plain paths and words: nothing to escape).
+  if (($#)); then entry="$(printf '"%s",' "$@")"; entry="[${entry%,}]"; fi
   printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":%s,"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
     "$entry" "$diff" > "$work/config.json"
   local cfg; cfg="$(sha256sum "$work/config.json" | cut -d' ' -f1)"
@@ -148,20 +153,37 @@ build_images() {
   image_tar "$rootfs" "$busybox_image" "$images/busybox.tar" /bin/sh
   rm -rf "$rootfs"
 
-  rootfs="$(mktemp -d)"; chmod 755 "$rootfs"
-  install -D -m 0755 "$bin/ingress-standin" "$rootfs/ingress-standin"
-  image_tar "$rootfs" "$ingress_image" "$images/ingress-standin.tar" /ingress-standin
-  rm -rf "$rootfs"
+  # The stand-ins in pods: one static Go binary each, the whole image.
+  local name ref
+  for name in ingress-standin dns-standin; do
+    ref="$ingress_image"; [[ "$name" == dns-standin ]] && ref="$dns_image"
+    rootfs="$(mktemp -d)"; chmod 755 "$rootfs"
+    install -D -m 0755 "$bin/$name" "$rootfs/$name"
+    image_tar "$rootfs" "$ref" "$images/$name.tar" "/$name"
+    rm -rf "$rootfs"
+  done
 }
 
-ingress_ready() {
-  [[ "$(kctl -n "$ingress_namespace" get deployment ingress-standin -o jsonpath='{.status.readyReplicas}' 2> /dev/null)" == 1 ]]
+# What the running node was made from: a node started by another version of
+# this script or of a stand-in is restarted by `up`, not reused.
+fingerprint() {
+  cat "$here/node.sh" "$here/versions.env" "$here"/ingress/* "$here"/dns/* | sha256sum | cut -d' ' -f1
 }
+
+deployment_ready() {
+  [[ "$(kctl -n "$1" get deployment "$2" -o jsonpath='{.status.readyReplicas}' 2> /dev/null)" == 1 ]]
+}
+addons_ready() {
+  deployment_ready "$ingress_namespace" ingress-standin && deployment_ready "$dns_namespace" kube-dns
+}
+
+# The stand-ins' objects, applied together by deploy_addons; <api> is the API
+# server's host:port (api_address), which the stand-ins' pods reach directly.
 
 # The ingress stand-in, in the namespace the stores' policies admit traffic from.
-deploy_ingress() {
-  local api; api="$(api_address)"
-  kctl apply -f - > /dev/null <<EOF
+ingress_manifests() {
+  local api="$1"
+  cat <<EOF
 apiVersion: v1
 kind: Namespace
 metadata:
@@ -235,7 +257,105 @@ spec:
   selector: {app: ingress-standin}
   ports: [{name: http, port: 80, targetPort: http}]
 EOF
+}
+
+# The DNS stand-in (dns/main.go) behind the kubelet's clusterDNS address, as
+# kube-dns/CoreDNS is on kind and k3s: Service kube-dns, label k8s-app=kube-dns.
+dns_manifests() {
+  local api="$1"
+  cat <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: dns-standin, namespace: $dns_namespace}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: store-provisioner:dns-standin
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+rules:
+  - apiGroups: [""]
+    resources: [services]
+    verbs: [list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: store-provisioner:dns-standin
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: store-provisioner:dns-standin}
+subjects:
+  - {kind: ServiceAccount, name: dns-standin, namespace: $dns_namespace}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: kube-dns
+  namespace: $dns_namespace
+  labels: {k8s-app: kube-dns, app.kubernetes.io/part-of: store-provisioner-localcluster}
+spec:
+  replicas: 1
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      serviceAccountName: dns-standin
+      # The node's resolv.conf (the host's) for names outside cluster.local,
+      # never the cluster DNS itself.
+      dnsPolicy: Default
+      nodeSelector: {store-provisioner.io/node: real}
+      tolerations: [{key: store-provisioner.io/node, operator: Exists, effect: NoSchedule}]
+      containers:
+        - name: dns
+          image: $dns_image
+          imagePullPolicy: Never
+          env:
+            - {name: KUBERNETES_SERVICE_HOST, value: "${api%:*}"}
+            - {name: KUBERNETES_SERVICE_PORT, value: "${api##*:}"}
+          # Port 53 as a non-root user: containerd's enable_unprivileged_ports.
+          ports:
+            - {containerPort: 53, protocol: UDP, name: dns}
+            - {containerPort: 53, protocol: TCP, name: dns-tcp}
+            - {containerPort: 8181, protocol: TCP, name: ready}
+          readinessProbe:
+            httpGet: {path: /ready, port: ready}
+            periodSeconds: 1
+          resources:
+            requests: {cpu: 10m, memory: 16Mi}
+            limits: {cpu: 500m, memory: 64Mi}
+          securityContext:
+            runAsNonRoot: true
+            runAsUser: 65534
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: $dns_namespace
+  labels: {k8s-app: kube-dns, app.kubernetes.io/part-of: store-provisioner-localcluster}
+spec:
+  clusterIP: $cluster_dns
+  selector: {k8s-app: kube-dns}
+  ports:
+    - {name: dns, port: 53, targetPort: dns, protocol: UDP}
+    - {name: dns-tcp, port: 53, targetPort: dns-tcp, protocol: TCP}
+EOF
+}
+
+deploy_addons() {
+  local api; api="$(api_address)"
+  { ingress_manifests "$api"; echo ---; dns_manifests "$api"; } | kctl apply -f - > /dev/null
+}
+
+await_addons() {
   kctl -n "$ingress_namespace" rollout status deployment/ingress-standin --timeout=60s > /dev/null
+  kctl -n "$dns_namespace" rollout status deployment/kube-dns --timeout=60s > /dev/null
 }
 
 # host:port where the API server advertises itself; its certificate names that
@@ -246,17 +366,22 @@ api_address() {
 }
 
 # --- credentials -----------------------------------------------------------------
-# client_kubeconfig <name> <CN> [O]: a kubeconfig with a client certificate
+# client_cert <name> <CN> [O]: $dir/pki/<name>.{key,crt}, a client certificate
 # signed by the cluster's CA (kubelet as system:node:<ip> in system:nodes, so
 # that the Node authorizer and NodeRestriction treat it as the node it is).
-client_kubeconfig() {
+client_cert() {
   local name="$1" cn="$2" org="${3:-}" subj="/CN=$2"
   [[ -n "$org" ]] && subj="/O=$org/CN=$cn"
-  local key="$dir/pki/$name.key" crt="$dir/pki/$name.crt"
   mkdir -p "$dir/pki"
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$key" -subj "$subj" -out "$dir/pki/$name.csr" 2> /dev/null
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$dir/pki/$name.key" -subj "$subj" -out "$dir/pki/$name.csr" 2> /dev/null
   openssl x509 -req -in "$dir/pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-    -days 30 -out "$crt" 2> /dev/null
+    -days 30 -out "$dir/pki/$name.crt" 2> /dev/null
+}
+
+# client_kubeconfig <name> <CN> [O]: $dir/<name>.kubeconfig with such a certificate.
+client_kubeconfig() {
+  local name="$1" key="$dir/pki/$1.key" crt="$dir/pki/$1.crt"
+  client_cert "$@"
   # The API server's own advertised address (its certificate names it), which
   # the node reaches through the veth pair.
   local server; server="$(api_address)"
@@ -456,9 +581,12 @@ up() {
     exit 3
   fi
   if [[ -f "$dir/supervise.pid" ]] && kill -0 "$(cat "$dir/supervise.pid")" 2> /dev/null && node_ready; then
-    ingress_ready || deploy_ingress
-    log "node $node_ip already running"
-    return 0
+    if [[ "$(cat "$dir/fingerprint" 2> /dev/null)" == "$(fingerprint)" ]]; then
+      addons_ready || { deploy_addons; await_addons; }
+      log "node $node_ip already running"
+      return 0
+    fi
+    log "node.sh or a stand-in changed since the node started: restarting it"
   fi
   down 2> /dev/null || true
   local start; start=$(date +%s.%N)
@@ -468,8 +596,11 @@ up() {
   client_kubeconfig kubelet "system:node:$node_ip" system:nodes
   client_kubeconfig kube-proxy system:kube-proxy
   client_kubeconfig kube-router system:kube-router
+  fingerprint > "$dir/fingerprint"
   write_configs
   apply_rbac
+  # Applied now, their pods start as soon as the node registers.
+  deploy_addons
   make_network
   start_daemons
   local deadline=$((SECONDS + 90))
@@ -487,7 +618,7 @@ up() {
     tail -20 "$dir/logs/kube-router.log" >&2
     exit 1
   fi
-  deploy_ingress
+  await_addons
   log "node $node_ip Ready in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }')"
 }
 
@@ -516,9 +647,10 @@ down() {
     pid="$(cat "$dir/supervise.pid")"
     mntns="$(readlink "/proc/$pid/ns/mnt" 2> /dev/null || true)"
   fi
-  # The stand-in's namespace goes while the node still runs its pod.
+  # The stand-ins go while the node still runs their pods.
   if node_ready; then
     kctl delete namespace "$ingress_namespace" --ignore-not-found --timeout=30s > /dev/null 2>&1 || true
+    kctl -n "$dns_namespace" delete deployment,service kube-dns --ignore-not-found --timeout=30s > /dev/null 2>&1 || true
   fi
   for _ in 1 2 3; do
     for pid in $(pids_in_cgroups); do kill -9 "$pid" 2> /dev/null || true; done
