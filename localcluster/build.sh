@@ -171,8 +171,8 @@ build_pause() {
 }
 
 # build_standin <dir> <name>: a stand-in of the real node, one main.go in
-# localcluster/<dir> (the ingress: standard library only; the DNS: its
-# go.mod and go.sum add golang.org/x/net), cached
+# localcluster/<dir> (the ingress and the local-path provisioner: standard
+# library only; the DNS: its go.mod and go.sum add golang.org/x/net), cached
 # by the hash of the directory's files and linked as .localcluster/bin/<name>.
 build_standin() {
   local src_dir="$here/$1" name="$2"
@@ -192,6 +192,7 @@ build_node() {
   build_pause
   build_standin ingress ingress-standin
   build_standin dns dns-standin
+  build_standin localpath local-path-standin
   link "kubelet-$KUBE_VERSION" "kube-proxy-$KUBE_VERSION" "kube-router-$KUBE_ROUTER_VERSION" "pause-$KUBE_VERSION"
   log "node binaries ready in $(( $(stamp) - t0 ))s (cache: $bin)"
 }

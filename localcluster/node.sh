@@ -63,6 +63,11 @@ ingress_namespace="${INGRESS_CONTROLLER_NAMESPACE:-ingress-nginx}"
 # The DNS stand-in answers at the kubelet's clusterDNS address, in the
 # namespace the stores' allow-dns policy admits (kube-system, port 53).
 dns_namespace=kube-system
+# The StorageClass whose claims get writable directories on the node (the
+# local-path stand-in, a daemon of the node), and where those live.
+local_path_class=local-path
+local_path_provisioner=store-provisioner.io/local-path
+volumes="$dir/volumes"
 
 log() { printf '[node] %s\n' "$*" >&2; }
 
@@ -167,14 +172,15 @@ build_images() {
 # What the running node was made from: a node started by another version of
 # this script or of a stand-in is restarted by `up`, not reused.
 fingerprint() {
-  cat "$here/node.sh" "$here/versions.env" "$here"/ingress/* "$here"/dns/* | sha256sum | cut -d' ' -f1
+  cat "$here/node.sh" "$here/versions.env" "$here"/ingress/* "$here"/dns/* "$here"/localpath/* | sha256sum | cut -d' ' -f1
 }
 
 deployment_ready() {
   [[ "$(kctl -n "$1" get deployment "$2" -o jsonpath='{.status.readyReplicas}' 2> /dev/null)" == 1 ]]
 }
 addons_ready() {
-  deployment_ready "$ingress_namespace" ingress-standin && deployment_ready "$dns_namespace" kube-dns
+  deployment_ready "$ingress_namespace" ingress-standin && deployment_ready "$dns_namespace" kube-dns \
+    && kctl get storageclass "$local_path_class" > /dev/null 2>&1
 }
 
 # The stand-ins' objects, applied together by deploy_addons; <api> is the API
@@ -348,9 +354,25 @@ spec:
 EOF
 }
 
+# The StorageClass the local-path stand-in serves (localpath/main.go, started
+# with the node's daemons). Not the default: kwok-volume stays that for the
+# simulated nodes; real-node stores ask for local-path by name.
+storage_manifests() {
+  cat <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $local_path_class
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+provisioner: $local_path_provisioner
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+EOF
+}
+
 deploy_addons() {
   local api; api="$(api_address)"
-  { ingress_manifests "$api"; echo ---; dns_manifests "$api"; } | kctl apply -f - > /dev/null
+  { ingress_manifests "$api"; echo ---; dns_manifests "$api"; echo ---; storage_manifests; } | kctl apply -f - > /dev/null
 }
 
 await_addons() {
@@ -476,9 +498,41 @@ healthzBindAddress: "$node_ip:10256"
 EOF
 }
 
-# kube-router reads what policies select; it runs as its own user.
+# kube-router reads what policies select; it runs as its own user. So does
+# the local-path stand-in, which makes and deletes PVs.
 apply_rbac() {
   kctl apply -f - > /dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: store-provisioner:local-path
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+rules:
+  - apiGroups: [""]
+    resources: [persistentvolumeclaims]
+    verbs: [list, watch]
+  - apiGroups: [""]
+    resources: [persistentvolumes]
+    verbs: [list, watch, create, delete]
+  - apiGroups: [""]
+    resources: [nodes]
+    verbs: [get]
+  - apiGroups: [storage.k8s.io]
+    resources: [storageclasses]
+    verbs: [get]
+  - apiGroups: [""]
+    resources: [events]
+    verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: store-provisioner:local-path
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: store-provisioner:local-path}
+subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:store-provisioner:local-path"}
+---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
@@ -534,6 +588,7 @@ make_network() {
 # One supervisor in the node's network namespace and a private mount namespace
 # (mounts propagate into it, never out of it) starts the daemons and waits.
 start_daemons() {
+  local api; api="$(api_address)"
   cat > "$dir/supervise.sh" <<EOF
 #!/usr/bin/env bash
 # Written by localcluster/node.sh: the real node's daemons, in its namespaces.
@@ -551,6 +606,13 @@ kubelet --config "$dir/kubelet.yaml" --kubeconfig "$dir/kubelet.kubeconfig" --ro
 echo \$! > "$dir/kubelet.pid"
 kube-proxy --config "$dir/kube-proxy.yaml" > "$dir/logs/kube-proxy.log" 2>&1 &
 echo \$! > "$dir/kube-proxy.pid"
+# Here, in the node's mount namespace, the local-path stand-in's directories
+# are the very paths the kubelet mounts (see localpath/main.go).
+local-path-standin -server "https://$api" -ca "$pki/ca.crt" \\
+  -cert "$dir/pki/local-path.crt" -key "$dir/pki/local-path.key" \\
+  -node "$node_ip" -base "$volumes" -class "$local_path_class" -provisioner "$local_path_provisioner" \\
+  > "$dir/logs/local-path.log" 2>&1 &
+echo \$! > "$dir/local-path.pid"
 # kube-router looks its node up when it starts: not before kubelet registered it.
 until kubectl --kubeconfig "$dir/kube-router.kubeconfig" get node "$node_ip" > /dev/null 2>&1; do sleep 0.2; done
 kube-router --kubeconfig "$dir/kube-router.kubeconfig" --hostname-override "$node_ip" \\
@@ -596,6 +658,7 @@ up() {
   client_kubeconfig kubelet "system:node:$node_ip" system:nodes
   client_kubeconfig kube-proxy system:kube-proxy
   client_kubeconfig kube-router system:kube-router
+  client_cert local-path system:store-provisioner:local-path  # flags, not a kubeconfig (localpath/main.go)
   fingerprint > "$dir/fingerprint"
   write_configs
   apply_rbac
@@ -671,6 +734,13 @@ down() {
     if mountpoint -q /run/netns && [[ -z "$(ls -A /run/netns)" ]]; then umount /run/netns; fi
     rm -f "${made_run_netns[@]}"
   fi
+  # The volumes' directories go with $dir below; their PVs and class go too
+  # (a PV still bound stays Terminating until its claim is deleted).
+  local pvs
+  pvs="$(kctl get pv -o jsonpath="{range .items[?(@.spec.storageClassName==\"$local_path_class\")]}{.metadata.name}{' '}{end}" 2> /dev/null || true)"
+  # shellcheck disable=SC2086 # a list of names
+  [[ -z "$pvs" ]] || kctl delete pv $pvs --wait=false > /dev/null 2>&1 || true
+  kctl delete storageclass "$local_path_class" --ignore-not-found > /dev/null 2>&1 || true
   if kctl get node "$node_ip" > /dev/null 2>&1; then
     # Pods bound to a node that is gone would wait for its kubelet forever.
     kctl delete pods --all-namespaces --field-selector "spec.nodeName=$node_ip" --force --grace-period=0 \
