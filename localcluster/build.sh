@@ -170,15 +170,19 @@ build_pause() {
   log "pause $v: compiled"
 }
 
-# The ingress stand-in (localcluster/ingress/main.go): standard library only,
-# cached by the hash of its source.
-build_ingress_standin() {
-  local sum; sum="$(sha256sum "$here/ingress/main.go" | cut -c1-12)"
-  if ! have "ingress-standin-$sum"; then
-    (cd "$here/ingress" && go build -trimpath -ldflags "-s -w" -o "$bin/ingress-standin-$sum" main.go)
-    log "ingress stand-in: built"
+# build_standin <dir> <name>: a stand-in of the real node, one main.go in
+# localcluster/<dir> (the ingress and the local-path provisioner: standard
+# library only; the DNS: its go.mod and go.sum add golang.org/x/net), cached
+# by the hash of the directory's files and linked as .localcluster/bin/<name>.
+build_standin() {
+  local src_dir="$here/$1" name="$2"
+  local sum; sum="$(cat "$src_dir"/* | sha256sum | cut -c1-12)"
+  if ! have "$name-$sum"; then
+    local t0; t0=$(stamp)
+    (cd "$src_dir" && go build -trimpath -ldflags "-s -w" -o "$bin/$name-$sum" main.go)
+    log "$name: built in $(( $(stamp) - t0 ))s"
   fi
-  ln -sfn "$bin/ingress-standin-$sum" "${LOCALCLUSTER_DIR:-$root/.localcluster}/bin/ingress-standin"
+  ln -sfn "$bin/$name-$sum" "${LOCALCLUSTER_DIR:-$root/.localcluster}/bin/$name"
 }
 
 build_node() {
@@ -186,7 +190,9 @@ build_node() {
   build_kube_commands kubelet kube-proxy
   build_kube_router
   build_pause
-  build_ingress_standin
+  build_standin ingress ingress-standin
+  build_standin dns dns-standin
+  build_standin localpath local-path-standin
   link "kubelet-$KUBE_VERSION" "kube-proxy-$KUBE_VERSION" "kube-router-$KUBE_ROUTER_VERSION" "pause-$KUBE_VERSION"
   log "node binaries ready in $(( $(stamp) - t0 ))s (cache: $bin)"
 }

@@ -45,6 +45,9 @@ cluster_dns=10.0.0.10
 node_label=store-provisioner.io/node=real
 # Which state directory's node holds the names above (one node per machine).
 owner_file="${STORE_PROVISIONER_NODE_OWNER_FILE:-/run/store-provisioner-node.owner}"
+# Held through `up` and `down` (of any cluster on the machine), so that two
+# clusters' `up` (two test sessions) never both find the node free.
+lock_file="$owner_file.lock"
 # Store pods land here only when they ask: the label to select above, and the
 # taint store-provisioner.io/node=real:NoSchedule (kubelet.yaml) to tolerate.
 
@@ -52,10 +55,19 @@ owner_file="${STORE_PROVISIONER_NODE_OWNER_FILE:-/run/store-provisioner-node.own
 pause_image=localhost/store-provisioner/pause:$KUBE_VERSION
 busybox_image=localhost/store-provisioner/busybox:1.35
 ingress_image=localhost/store-provisioner/ingress-standin:1
+dns_image=localhost/store-provisioner/dns-standin:1
 # Where the ingress stand-in answers: a fixed Service address the host reaches
 # through the node (http_proxy=http://$ingress_ip:80 makes any store's URL work).
 ingress_ip=10.0.0.80
 ingress_namespace="${INGRESS_CONTROLLER_NAMESPACE:-ingress-nginx}"
+# The DNS stand-in answers at the kubelet's clusterDNS address, in the
+# namespace the stores' allow-dns policy admits (kube-system, port 53).
+dns_namespace=kube-system
+# The StorageClass whose claims get writable directories on the node (the
+# local-path stand-in, a daemon of the node), and where those live.
+local_path_class=local-path
+local_path_provisioner=store-provisioner.io/local-path
+volumes="$dir/volumes"
 
 log() { printf '[node] %s\n' "$*" >&2; }
 
@@ -72,6 +84,13 @@ other_live_owner() {
   if { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2> /dev/null | grep -qF "$other/supervise.sh"; then echo "$other"; fi
 }
 kctl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+# On fd 8, which the node's daemons must not inherit (start_daemons closes it).
+take_lock() {
+  [[ -z "${node_lock_held:-}" ]] || return 0
+  exec 8> "$lock_file"
+  flock -w 300 8 || { echo "real node unavailable: $lock_file held for 5 minutes"; exit 3; }
+  node_lock_held=1
+}
 in_node() { nsenter --net="/run/netns/$netns" "$@"; }
 
 # --- can this machine run it? --------------------------------------------------
@@ -103,7 +122,8 @@ image_tar() {
   local diff; diff="$(sha256sum "$work/layer.tar" | cut -d' ' -f1)"
   mkdir "$work/$diff"; mv "$work/layer.tar" "$work/$diff/layer.tar"
   local entry="null"
-  (($#)) && entry="$(printf '%s\n' "$@" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().split()))')"
+  # A JSON list of the arguments (plain paths and words: nothing to escape).
+  if (($#)); then entry="$(printf '"%s",' "$@")"; entry="[${entry%,}]"; fi
   printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":%s,"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
     "$entry" "$diff" > "$work/config.json"
   local cfg; cfg="$(sha256sum "$work/config.json" | cut -d' ' -f1)"
@@ -138,20 +158,38 @@ build_images() {
   image_tar "$rootfs" "$busybox_image" "$images/busybox.tar" /bin/sh
   rm -rf "$rootfs"
 
-  rootfs="$(mktemp -d)"; chmod 755 "$rootfs"
-  install -D -m 0755 "$bin/ingress-standin" "$rootfs/ingress-standin"
-  image_tar "$rootfs" "$ingress_image" "$images/ingress-standin.tar" /ingress-standin
-  rm -rf "$rootfs"
+  # The stand-ins in pods: one static Go binary each, the whole image.
+  local name ref
+  for name in ingress-standin dns-standin; do
+    ref="$ingress_image"; [[ "$name" == dns-standin ]] && ref="$dns_image"
+    rootfs="$(mktemp -d)"; chmod 755 "$rootfs"
+    install -D -m 0755 "$bin/$name" "$rootfs/$name"
+    image_tar "$rootfs" "$ref" "$images/$name.tar" "/$name"
+    rm -rf "$rootfs"
+  done
 }
 
-ingress_ready() {
-  [[ "$(kctl -n "$ingress_namespace" get deployment ingress-standin -o jsonpath='{.status.readyReplicas}' 2> /dev/null)" == 1 ]]
+# What the running node was made from: a node started by another version of
+# this script or of a stand-in is restarted by `up`, not reused.
+fingerprint() {
+  cat "$here/node.sh" "$here/versions.env" "$here"/ingress/* "$here"/dns/* "$here"/localpath/* | sha256sum | cut -d' ' -f1
 }
+
+deployment_ready() {
+  [[ "$(kctl -n "$1" get deployment "$2" -o jsonpath='{.status.readyReplicas}' 2> /dev/null)" == 1 ]]
+}
+addons_ready() {
+  deployment_ready "$ingress_namespace" ingress-standin && deployment_ready "$dns_namespace" kube-dns \
+    && kctl get storageclass "$local_path_class" > /dev/null 2>&1
+}
+
+# The stand-ins' objects, applied together by deploy_addons; <api> is the API
+# server's host:port (api_address), which the stand-ins' pods reach directly.
 
 # The ingress stand-in, in the namespace the stores' policies admit traffic from.
-deploy_ingress() {
-  local api; api="$(api_address)"
-  kctl apply -f - > /dev/null <<EOF
+ingress_manifests() {
+  local api="$1"
+  cat <<EOF
 apiVersion: v1
 kind: Namespace
 metadata:
@@ -225,7 +263,121 @@ spec:
   selector: {app: ingress-standin}
   ports: [{name: http, port: 80, targetPort: http}]
 EOF
+}
+
+# The DNS stand-in (dns/main.go) behind the kubelet's clusterDNS address, as
+# kube-dns/CoreDNS is on kind and k3s: Service kube-dns, label k8s-app=kube-dns.
+dns_manifests() {
+  local api="$1"
+  cat <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: dns-standin, namespace: $dns_namespace}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: store-provisioner:dns-standin
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+rules:
+  - apiGroups: [""]
+    resources: [services]
+    verbs: [list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: store-provisioner:dns-standin
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: store-provisioner:dns-standin}
+subjects:
+  - {kind: ServiceAccount, name: dns-standin, namespace: $dns_namespace}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: kube-dns
+  namespace: $dns_namespace
+  labels: {k8s-app: kube-dns, app.kubernetes.io/part-of: store-provisioner-localcluster}
+spec:
+  replicas: 1
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      serviceAccountName: dns-standin
+      # The node's resolv.conf (the host's) for names outside cluster.local,
+      # never the cluster DNS itself.
+      dnsPolicy: Default
+      nodeSelector: {store-provisioner.io/node: real}
+      tolerations: [{key: store-provisioner.io/node, operator: Exists, effect: NoSchedule}]
+      containers:
+        - name: dns
+          image: $dns_image
+          imagePullPolicy: Never
+          env:
+            - {name: KUBERNETES_SERVICE_HOST, value: "${api%:*}"}
+            - {name: KUBERNETES_SERVICE_PORT, value: "${api##*:}"}
+          # Port 53 as a non-root user: containerd's enable_unprivileged_ports.
+          ports:
+            - {containerPort: 53, protocol: UDP, name: dns}
+            - {containerPort: 53, protocol: TCP, name: dns-tcp}
+            - {containerPort: 8181, protocol: TCP, name: ready}
+          readinessProbe:
+            httpGet: {path: /ready, port: ready}
+            periodSeconds: 1
+          resources:
+            requests: {cpu: 10m, memory: 16Mi}
+            limits: {cpu: 500m, memory: 64Mi}
+          securityContext:
+            runAsNonRoot: true
+            runAsUser: 65534
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: $dns_namespace
+  labels: {k8s-app: kube-dns, app.kubernetes.io/part-of: store-provisioner-localcluster}
+spec:
+  clusterIP: $cluster_dns
+  selector: {k8s-app: kube-dns}
+  ports:
+    - {name: dns, port: 53, targetPort: dns, protocol: UDP}
+    - {name: dns-tcp, port: 53, targetPort: dns-tcp, protocol: TCP}
+EOF
+}
+
+# The StorageClass the local-path stand-in serves (localpath/main.go, started
+# with the node's daemons). Not the default: kwok-volume stays that for the
+# simulated nodes; real-node stores ask for local-path by name.
+storage_manifests() {
+  cat <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $local_path_class
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+provisioner: $local_path_provisioner
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+EOF
+}
+
+deploy_addons() {
+  local api; api="$(api_address)"
+  { ingress_manifests "$api"; echo ---; dns_manifests "$api"; echo ---; storage_manifests; } | kctl apply -f - > /dev/null
+}
+
+await_addons() {
   kctl -n "$ingress_namespace" rollout status deployment/ingress-standin --timeout=60s > /dev/null
+  kctl -n "$dns_namespace" rollout status deployment/kube-dns --timeout=60s > /dev/null
 }
 
 # host:port where the API server advertises itself; its certificate names that
@@ -236,17 +388,22 @@ api_address() {
 }
 
 # --- credentials -----------------------------------------------------------------
-# client_kubeconfig <name> <CN> [O]: a kubeconfig with a client certificate
+# client_cert <name> <CN> [O]: $dir/pki/<name>.{key,crt}, a client certificate
 # signed by the cluster's CA (kubelet as system:node:<ip> in system:nodes, so
 # that the Node authorizer and NodeRestriction treat it as the node it is).
-client_kubeconfig() {
+client_cert() {
   local name="$1" cn="$2" org="${3:-}" subj="/CN=$2"
   [[ -n "$org" ]] && subj="/O=$org/CN=$cn"
-  local key="$dir/pki/$name.key" crt="$dir/pki/$name.crt"
   mkdir -p "$dir/pki"
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$key" -subj "$subj" -out "$dir/pki/$name.csr" 2> /dev/null
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$dir/pki/$name.key" -subj "$subj" -out "$dir/pki/$name.csr" 2> /dev/null
   openssl x509 -req -in "$dir/pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-    -days 30 -out "$crt" 2> /dev/null
+    -days 30 -out "$dir/pki/$name.crt" 2> /dev/null
+}
+
+# client_kubeconfig <name> <CN> [O]: $dir/<name>.kubeconfig with such a certificate.
+client_kubeconfig() {
+  local name="$1" key="$dir/pki/$1.key" crt="$dir/pki/$1.crt"
+  client_cert "$@"
   # The API server's own advertised address (its certificate names it), which
   # the node reaches through the veth pair.
   local server; server="$(api_address)"
@@ -341,9 +498,41 @@ healthzBindAddress: "$node_ip:10256"
 EOF
 }
 
-# kube-router reads what policies select; it runs as its own user.
+# kube-router reads what policies select; it runs as its own user. So does
+# the local-path stand-in, which makes and deletes PVs.
 apply_rbac() {
   kctl apply -f - > /dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: store-provisioner:local-path
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+rules:
+  - apiGroups: [""]
+    resources: [persistentvolumeclaims]
+    verbs: [list, watch]
+  - apiGroups: [""]
+    resources: [persistentvolumes]
+    verbs: [list, watch, create, delete]
+  - apiGroups: [""]
+    resources: [nodes]
+    verbs: [get]
+  - apiGroups: [storage.k8s.io]
+    resources: [storageclasses]
+    verbs: [get]
+  - apiGroups: [""]
+    resources: [events]
+    verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: store-provisioner:local-path
+  labels: {app.kubernetes.io/part-of: store-provisioner-localcluster}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: store-provisioner:local-path}
+subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:store-provisioner:local-path"}
+---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
@@ -399,6 +588,7 @@ make_network() {
 # One supervisor in the node's network namespace and a private mount namespace
 # (mounts propagate into it, never out of it) starts the daemons and waits.
 start_daemons() {
+  local api; api="$(api_address)"
   cat > "$dir/supervise.sh" <<EOF
 #!/usr/bin/env bash
 # Written by localcluster/node.sh: the real node's daemons, in its namespaces.
@@ -416,6 +606,13 @@ kubelet --config "$dir/kubelet.yaml" --kubeconfig "$dir/kubelet.kubeconfig" --ro
 echo \$! > "$dir/kubelet.pid"
 kube-proxy --config "$dir/kube-proxy.yaml" > "$dir/logs/kube-proxy.log" 2>&1 &
 echo \$! > "$dir/kube-proxy.pid"
+# Here, in the node's mount namespace, the local-path stand-in's directories
+# are the very paths the kubelet mounts (see localpath/main.go).
+local-path-standin -server "https://$api" -ca "$pki/ca.crt" \\
+  -cert "$dir/pki/local-path.crt" -key "$dir/pki/local-path.key" \\
+  -node "$node_ip" -base "$volumes" -class "$local_path_class" -provisioner "$local_path_provisioner" \\
+  > "$dir/logs/local-path.log" 2>&1 &
+echo \$! > "$dir/local-path.pid"
 # kube-router looks its node up when it starts: not before kubelet registered it.
 until kubectl --kubeconfig "$dir/kube-router.kubeconfig" get node "$node_ip" > /dev/null 2>&1; do sleep 0.2; done
 kube-router --kubeconfig "$dir/kube-router.kubeconfig" --hostname-override "$node_ip" \\
@@ -427,7 +624,7 @@ EOF
   chmod +x "$dir/supervise.sh"
   # setsid: the node outlives the shell that started it, like the control plane.
   setsid nsenter --net="/run/netns/$netns" unshare --mount --propagation slave \
-    "$dir/supervise.sh" > "$dir/logs/supervise.log" 2>&1 < /dev/null &
+    "$dir/supervise.sh" > "$dir/logs/supervise.log" 2>&1 < /dev/null 8>&- &
   echo $! > "$dir/supervise.pid"
 }
 
@@ -439,15 +636,19 @@ up() {
   local reason; reason="$(why_not)"
   if [[ -n "$reason" ]]; then echo "real node unavailable: $reason"; exit 3; fi
   # One real node per machine: its addresses and namespace names are fixed.
+  take_lock
   local other; other="$(other_live_owner)"
   if [[ -n "$other" ]]; then
     echo "real node unavailable: another local cluster's real node runs on this machine ($other)"
     exit 3
   fi
   if [[ -f "$dir/supervise.pid" ]] && kill -0 "$(cat "$dir/supervise.pid")" 2> /dev/null && node_ready; then
-    ingress_ready || deploy_ingress
-    log "node $node_ip already running"
-    return 0
+    if [[ "$(cat "$dir/fingerprint" 2> /dev/null)" == "$(fingerprint)" ]]; then
+      addons_ready || { deploy_addons; await_addons; }
+      log "node $node_ip already running"
+      return 0
+    fi
+    log "node.sh or a stand-in changed since the node started: restarting it"
   fi
   down 2> /dev/null || true
   local start; start=$(date +%s.%N)
@@ -457,8 +658,12 @@ up() {
   client_kubeconfig kubelet "system:node:$node_ip" system:nodes
   client_kubeconfig kube-proxy system:kube-proxy
   client_kubeconfig kube-router system:kube-router
+  client_cert local-path system:store-provisioner:local-path  # flags, not a kubeconfig (localpath/main.go)
+  fingerprint > "$dir/fingerprint"
   write_configs
   apply_rbac
+  # Applied now, their pods start as soon as the node registers.
+  deploy_addons
   make_network
   start_daemons
   local deadline=$((SECONDS + 90))
@@ -476,7 +681,7 @@ up() {
     tail -20 "$dir/logs/kube-router.log" >&2
     exit 1
   fi
-  deploy_ingress
+  await_addons
   log "node $node_ip Ready in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }')"
 }
 
@@ -486,6 +691,7 @@ pids_in_cgroups() {
 }
 
 down() {
+  take_lock
   if [[ -n "$(other_live_owner)" ]]; then
     rm -rf "$dir"
     return 0  # the node on this machine is another cluster's: leave it alone
@@ -504,9 +710,10 @@ down() {
     pid="$(cat "$dir/supervise.pid")"
     mntns="$(readlink "/proc/$pid/ns/mnt" 2> /dev/null || true)"
   fi
-  # The stand-in's namespace goes while the node still runs its pod.
+  # The stand-ins go while the node still runs their pods.
   if node_ready; then
     kctl delete namespace "$ingress_namespace" --ignore-not-found --timeout=30s > /dev/null 2>&1 || true
+    kctl -n "$dns_namespace" delete deployment,service kube-dns --ignore-not-found --timeout=30s > /dev/null 2>&1 || true
   fi
   for _ in 1 2 3; do
     for pid in $(pids_in_cgroups); do kill -9 "$pid" 2> /dev/null || true; done
@@ -527,6 +734,13 @@ down() {
     if mountpoint -q /run/netns && [[ -z "$(ls -A /run/netns)" ]]; then umount /run/netns; fi
     rm -f "${made_run_netns[@]}"
   fi
+  # The volumes' directories go with $dir below; their PVs and class go too
+  # (a PV still bound stays Terminating until its claim is deleted).
+  local pvs
+  pvs="$(kctl get pv -o jsonpath="{range .items[?(@.spec.storageClassName==\"$local_path_class\")]}{.metadata.name}{' '}{end}" 2> /dev/null || true)"
+  # shellcheck disable=SC2086 # a list of names
+  [[ -z "$pvs" ]] || kctl delete pv $pvs --wait=false > /dev/null 2>&1 || true
+  kctl delete storageclass "$local_path_class" --ignore-not-found > /dev/null 2>&1 || true
   if kctl get node "$node_ip" > /dev/null 2>&1; then
     # Pods bound to a node that is gone would wait for its kubelet forever.
     kctl delete pods --all-namespaces --field-selector "spec.nodeName=$node_ip" --force --grace-period=0 \
