@@ -17,15 +17,12 @@ takes minutes; warm, setup installs and builds nothing.
 from __future__ import annotations
 
 import json
-import re
 import time
-import urllib.request
 
 import pytest
-from playwright.sync_api import expect
 
+from tests import medusa_shopper as shopper
 from tests.charts import medusa_recipe_support as recipe
-from tests.chromium import screenshot
 from tests.platform import LOG_DIR, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.recipe]
@@ -94,93 +91,16 @@ def shop(tmp_path_factory):
     print("medusa recipe figures:", json.dumps(figures))
 
 
-def shot(page, name: str) -> None:
-    screenshot(page, f"medusa-{name}")
-
-
-def admin_api(shop, path: str, token: str | None = None, body: dict | None = None) -> dict:
-    req = urllib.request.Request(
-        shop["url"] + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})},
-    )
-    with urllib.request.urlopen(req, timeout=30) as res:
-        return json.load(res)
-
-
 @pytest.mark.timeout(1800)  # a cold run installs from npm and builds
 def test_it_sells_with_cash_on_delivery_and_the_admin_sees_the_order(shop, chromium):
-    page = chromium.new_page(viewport={"width": 1280, "height": 860})
-    page.set_default_timeout(30_000)
-
-    page.goto(shop["url"] + "/")
-    expect(page.locator("header .brand")).to_have_text("Recipe Outfitters")
-    product_link = page.get_by_role("link", name="Enamel camp mug")
-    expect(product_link).to_be_visible()
-    shot(page, "storefront")
-
-    product_link.click()
-    expect(page.locator("h1")).to_have_text("Enamel camp mug")
-    expect(page.locator("#price")).to_have_text("€12.00")
-    expect(page.locator(".stock")).to_contain_text("in stock")
-    shot(page, "product")
-    page.get_by_label("Quantity").fill("2")
-    page.get_by_role("button", name="Add to cart").click()
-
-    expect(page).to_have_url(re.compile(r"/cart$"))
-    expect(page.locator("#total")).to_have_text("€24.00")
-    expect(page.locator("#cart-link")).to_have_text("Cart (2)")
-    shot(page, "cart")
-    page.get_by_role("link", name="Checkout").click()
-
-    page.get_by_label("Email").fill("shopper@example.org")
-    page.get_by_label("First name").fill("Sam")
-    page.get_by_label("Last name").fill("Rivera")
-    page.get_by_label("Street and number").fill("Keizersgracht 1")
-    page.get_by_label("Postal code").fill("1015 CJ")
-    page.get_by_label("City").fill("Amsterdam")
-    page.get_by_label("Country").select_option("nl")
-    page.get_by_role("button", name="Continue to delivery and payment").click()
-
-    page.get_by_label(re.compile("Standard delivery")).check()
-    page.get_by_label("Cash on delivery").check()
-    expect(page.locator("#total")).to_have_text("€24.00")
-    shot(page, "checkout")
-    page.get_by_role("button", name="Place order").click()
-
-    expect(page.locator("h1")).to_have_text("Thank you for your order!")
-    expect(page.locator("main")).to_contain_text("cash on delivery")
-    expect(page.locator("#total")).to_have_text("€29.00")  # two mugs and delivery
-    display_id = page.locator("#order-number").inner_text().lstrip("#")
-    order_id = page.url.rsplit("/", 1)[1]
-    shot(page, "order-confirmation")
-    expect(page.locator("#cart-link")).to_have_text("Cart")  # the cart is done with
-
+    order = shopper.buy_two_mugs_cash_on_delivery(chromium, shop["url"], store_name="Recipe Outfitters", shots="medusa")
     # The admin API, with the credentials from the store secret's values.
     secret = shop["secret"]
-    token = admin_api(
-        shop, "/auth/user/emailpass", body={"email": secret["admin-email"], "password": secret["admin-password"]}
-    )["token"]
-    orders = admin_api(shop, "/admin/orders?fields=id,display_id,email,total,*items&limit=50", token)["orders"]
-    [order] = [o for o in orders if o["id"] == order_id]
-    assert str(order["display_id"]) == display_id
-    assert order["email"] == "shopper@example.org"
-    assert order["total"] == 29
-    assert [(i["product_title"], i["quantity"]) for i in order["items"]] == [("Enamel camp mug", 2)]
-
-    # The admin dashboard, logged in through the browser.
-    admin = chromium.new_page(viewport={"width": 1440, "height": 900})
-    admin.set_default_timeout(60_000)
-    admin.goto(shop["url"] + "/app/login")
-    admin.get_by_placeholder("Email").fill(secret["admin-email"])
-    admin.get_by_placeholder("Password").fill(secret["admin-password"])
-    admin.get_by_role("button", name="Continue with Email").click()
-    # The session cookie must stick over plain HTTP (see medusa-config.ts).
-    expect(admin).not_to_have_url(re.compile("/login"))
-    admin.goto(shop["url"] + "/app/orders")
-    expect(admin.get_by_text(f"#{display_id}", exact=True)).to_be_visible()
-    expect(admin.get_by_text("shopper@example.org")).to_be_visible()
-    shot(admin, "admin-orders")
+    token = shopper.admin_token(shop["url"], secret["admin-email"], secret["admin-password"])
+    shopper.find_order(shop["url"], token, order)
+    shopper.admin_lists_the_order(
+        chromium, shop["url"], secret["admin-email"], secret["admin-password"], order, shot="medusa-admin-orders"
+    )
 
 
 @pytest.mark.timeout(900)

@@ -40,6 +40,9 @@ def on_node(manifest: dict) -> dict:
     spec = pod_spec(manifest) if manifest["kind"] in WORKLOADS else manifest["spec"]
     spec["nodeSelector"] = dict(NODE_SELECTOR)
     spec["tolerations"] = list(TOLERATIONS)
+    # The probes' `sleep` and `httpd` run as PID 1 and ignore SIGTERM: a pod
+    # would wait out the default 30 s grace period every time it is deleted.
+    spec["terminationGracePeriodSeconds"] = 1
     return manifest
 
 

@@ -1,0 +1,308 @@
+"""A Medusa store, for real, on the real node: created through the platform,
+provisioned by its real task workers from the store image, sold from with cash
+on delivery in Chromium, upgraded to the project's next version, refused a
+rollback across a migration, and deleted without a trace.
+
+The images are built here (localcluster/store-images.sh): the Medusa store
+image from the recipe's own build (the same project the chart's Dockerfile
+bakes), its next version (the project with one more module and migration,
+tests/realnode/medusa-upgrade), and stand-ins for the official postgres and
+redis images, from Debian's packages behind those images' entrypoint
+contracts. Everything reaches the store the way a shopper does: through the
+ingress stand-in, by the store's host. Screenshots land in
+artifacts/screenshots/medusa-node-*.png, figures in
+artifacts/logs/medusa-node-figures.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.db import connection
+from playwright.sync_api import sync_playwright
+
+from stores import credentials, lifecycle, tasks
+from stores.models import Status, Store, StoreEvent
+from tests import medusa_shopper as shopper
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.fixtures import REPO_ROOT, STATE_DIR
+from tests.platform import LOG_DIR, Platform
+from tests.realnode.support import INGRESS_PROXY, NODE_NAME, VALUES_FILE
+from tests.waiting import wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+IMAGES = REPO_ROOT / "localcluster" / "store-images.sh"
+NEXT_VERSION = Path(__file__).resolve().parent / "medusa-upgrade"
+FIGURES = LOG_DIR / "medusa-node-figures.json"
+UPLOAD_BYTES = 2 * 1024 * 1024 + 4096  # "at least 2 MB": over ingress-nginx's 1 MB default, under the chart's 32m
+
+
+def _images(*args: str, overlay: Path | None = None) -> str:
+    env = {**os.environ, "LOCALCLUSTER_DIR": str(STATE_DIR)}
+    if overlay:
+        env["MEDUSA_OVERLAY"] = str(overlay)
+    result = subprocess.run(
+        ["bash", str(IMAGES), *args], capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=1800
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout
+
+
+def _tags(overlay: Path | None = None) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in _images("tags", overlay=overlay).split())
+
+
+@pytest.fixture(scope="module")
+def store_images(real_node):
+    """Both versions of the store image and the stand-ins, built (cached) and imported into the node."""
+    started = time.monotonic()
+    for overlay in (None, NEXT_VERSION):
+        _images("build", overlay=overlay)
+        _images("import", overlay=overlay)
+    now, upgrade = _tags(), _tags(NEXT_VERSION)
+    return {
+        "now": now["medusa"],
+        "next": upgrade["medusa"],
+        "postgres": now["postgres"],
+        "redis": now["redis"],
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def _image_values(ref: str, **more) -> dict:
+    repository, tag = ref.rsplit(":", 1)
+    return {"repository": repository, "tag": tag, "pullPolicy": "Never", **more}
+
+
+@pytest.fixture
+def values_files(store_images, tmp_path):
+    """The real node's placement and volumes, and the images built here; the next version's on top."""
+    here = tmp_path / "medusa-node.yaml"
+    here.write_text(
+        yaml.safe_dump(
+            {
+                "image": _image_values(store_images["now"]),
+                "postgres": {"image": _image_values(store_images["postgres"])},
+                "redis": {"image": _image_values(store_images["redis"])},
+            }
+        )
+    )
+    upgrade = tmp_path / "medusa-next.yaml"
+    upgrade.write_text(yaml.safe_dump({"image": _image_values(store_images["next"], schemaVersion=2)}))
+    return [str(VALUES_FILE), str(here)], str(upgrade)
+
+
+@pytest.fixture
+def platform(local_cluster, store_settings, values_files, monkeypatch):
+    files, _ = values_files
+    # The platform reaches the store by its host through the ingress stand-in,
+    # as one behind an HTTP proxy would (helm and the API client never use it).
+    proxy = {"http_proxy": INGRESS_PROXY, "no_proxy": "127.0.0.1,localhost"}
+    for name, value in proxy.items():
+        monkeypatch.setenv(name, value)
+    store_settings.STORE_VALUES_FILES = files
+    store_settings.CHECK_STORE_URL = True
+    p = Platform(
+        connection.settings_dict,
+        KUBECONFIG=str(local_cluster.kubeconfig),
+        HELM_BIN=str(local_cluster.helm),
+        CHECK_STORE_URL="true",
+        STORE_VALUES_FILES=",".join(files),
+        **proxy,
+    )
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def browser():
+    """Chromium that reaches stores through the ingress stand-in."""
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, proxy={"server": INGRESS_PROXY, "bypass": "127.0.0.1"}
+        )
+        yield chromium
+        chromium.close()
+
+
+def _proxied():
+    return urllib.request.build_opener(urllib.request.ProxyHandler({"http": INGRESS_PROXY}))
+
+
+def _upload(store_url: str, token: str, payload: bytes) -> str:
+    """A product image through the admin API (multipart), as the admin's uploader sends it; its URL."""
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="mug-photo.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + payload
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    req = urllib.request.Request(
+        store_url + "/admin/uploads",
+        data=body,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}", "authorization": f"Bearer {token}"},
+    )
+    with _proxied().open(req, timeout=60) as res:
+        (uploaded,) = json.load(res)["files"]
+    return str(uploaded["url"])
+
+
+def _get(url: str) -> bytes:
+    with _proxied().open(url, timeout=30) as res:
+        return res.read()
+
+
+def _pods(node, namespace: str) -> dict[str, dict]:
+    return {
+        p["metadata"]["labels"]["app.kubernetes.io/component"]: p for p in node.json("pods", "-n", namespace)["items"]
+    }
+
+
+def _memory_mb(node, namespace: str) -> dict[str, float]:
+    """Each running pod's memory as its cgroup counts it (the kernel's, not a guess)."""
+    usage = {}
+    for component, pod in _pods(node, namespace).items():
+        if pod["status"].get("phase") != "Running":
+            continue
+        uid = pod["metadata"]["uid"]
+        found = subprocess.run(
+            [
+                "sh",
+                "-c",
+                f"cat /sys/fs/cgroup/memory/kubepods*/*/pod{uid}/memory.usage_in_bytes "
+                f"/sys/fs/cgroup/memory/kubepods*/pod{uid}/memory.usage_in_bytes 2>/dev/null | head -1",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if found:
+            usage[component] = round(int(found) / 2**20, 1)
+    return usage
+
+
+def _volume_dirs(node) -> set[str]:
+    volumes = STATE_DIR / "node" / "volumes"
+    return {p.name for p in volumes.iterdir()} if volumes.exists() else set()
+
+
+@pytest.mark.timeout(900)
+def test_a_medusa_store_sells_survives_restarts_upgrades_and_goes_without_a_trace(
+    alice, node, platform, values_files, store_images, browser, store_settings, cleanup
+):
+    figures: dict = {"image_build_and_import_seconds": store_images["seconds"]}
+    volumes_before = _volume_dirs(node)
+    platform.start_workers()
+
+    # --- created through the platform, provisioned by its real workers ------------------------
+    slug = f"mug-shop-{secrets.token_hex(2)}"
+    started = time.monotonic()
+    store = tasks.request_create(alice, slug, "medusa")
+    wait_for(
+        lambda: Store.objects.get(pk=store.pk).status in (Status.READY, Status.FAILED),
+        timeout=300,
+        interval=1,
+        what="the Medusa store to be provisioned",
+    )
+    store.refresh_from_db()
+    figures["create_to_ready_seconds"] = round(time.monotonic() - started, 1)
+    assert store.status == Status.READY, store.failure_reason
+    messages = list(StoreEvent.objects.filter(store=store).values_list("message", flat=True))
+    assert f"{store.url} answers." in messages
+    ns = store.namespace
+    pods = _pods(node, ns)
+    assert set(pods) == {"server", "worker", "storefront", "postgres", "redis", "setup"}
+    assert {p["spec"]["nodeName"] for p in pods.values()} == {NODE_NAME}
+    for component, pod in pods.items():
+        for status in pod["status"]["containerStatuses"]:
+            assert status["restartCount"] == 0, (component, status)
+            assert status["containerID"].startswith("containerd://")
+    assert pods["setup"]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+    figures["memory_mb"] = _memory_mb(node, ns)
+    figures["memory_mb_total_server_worker_postgres_redis"] = round(
+        sum(figures["memory_mb"].get(c, 0) for c in ("server", "worker", "postgres", "redis")), 1
+    )
+
+    # --- a shopper buys, cash on delivery; the admin lists the order ---------------------------
+    shown = {label: value for label, value, _secret in credentials.credentials_for(store)}
+    email, password = shown["Admin e-mail"], shown["Admin password"]
+    started = time.monotonic()
+    order = shopper.buy_two_mugs_cash_on_delivery(
+        browser, store.url, store_name=slug.replace("-", " ").title(), shots="medusa-node"
+    )
+    figures["checkout_in_browser_seconds"] = round(time.monotonic() - started, 1)
+    token = shopper.admin_token(store.url, email, password, opener=_proxied())
+    shopper.find_order(store.url, token, order, opener=_proxied())
+    shopper.admin_lists_the_order(browser, store.url, email, password, order, shot="medusa-node-admin-orders")
+
+    # --- an image over 2 MB, uploaded and served on the store's own URL -----------------------
+    photo = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(UPLOAD_BYTES)
+    url = _upload(store.url, token, photo)
+    assert url.startswith(f"{store.url}/static/"), url
+    assert _get(url) == photo
+
+    # It outlives its server pod, which is deleted and comes back.
+    node.kubectl("delete", "pod", "-n", ns, pods["server"]["metadata"]["name"], "--wait=true")
+    wait_for(
+        lambda: _pods(node, ns).get("server", {}).get("status", {}).get("containerStatuses", [{}])[0].get("ready"),
+        timeout=180,
+        interval=1,
+        what="a new server pod to be ready",
+    )
+    assert _get(url) == photo
+
+    # --- the next version: a new image with a migration; the order and the photo stay ---------
+    _, upgrade = values_files
+    platform.stop()  # the upgrade runs in the operator's command, here
+    store_settings.STORE_VALUES_FILES = [*store_settings.STORE_VALUES_FILES, upgrade]
+    started = time.monotonic()
+    call_command("stores", "upgrade", slug)
+    figures["upgrade_seconds"] = round(time.monotonic() - started, 1)
+    store.refresh_from_db()
+    assert store.status == Status.READY, store.failure_reason
+    assert f"localhost/store-provisioner/medusa:{store_images['next'].rsplit(':', 1)[1]}" in store.images
+    token = shopper.admin_token(store.url, email, password, opener=_proxied())
+    shopper.find_order(store.url, token, order, opener=_proxied())
+    assert _get(url) == photo
+
+    # Medusa cannot undo the migration the new image ran: back to the old image is refused.
+    with pytest.raises(Exception, match="cannot undo migrations"):
+        call_command("stores", "rollback", slug)
+    store.refresh_from_db()
+    assert store.status == Status.READY
+
+    # --- delete: nothing left in the cluster or on the node's disk -----------------------------
+    started = time.monotonic()
+    lifecycle.request_delete(store.pk)
+    tasks.delete(store.pk)
+    store.refresh_from_db()
+    figures["delete_seconds"] = round(time.monotonic() - started, 1)
+    assert store.status == Status.DELETED, store.failure_reason
+    assert node.kubectl("get", "namespace", ns, check=False).returncode != 0
+    assert not [pv for pv in node.json("pv")["items"] if (pv["spec"].get("claimRef") or {}).get("namespace") == ns]
+    wait_for(
+        lambda: _volume_dirs(node) <= volumes_before,
+        timeout=60,
+        interval=1,
+        what="the store's volumes to leave the node's disk",
+    )
+
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    FIGURES.write_text(json.dumps(figures, indent=2) + "\n")
+    print("medusa on the real node:", json.dumps(figures))
