@@ -66,6 +66,9 @@ TRANSIENT_MARKERS = (
     # bound) retries; a missing secret or key says "not found" instead
     "failed to sync secret cache",
     "failed to sync configmap cache",
+    # the scheduler binding a claim while its provisioner updates it: an
+    # optimistic-concurrency conflict, retried on the next scheduling attempt
+    "the object has been modified; please apply your changes to the latest version",
 )
 
 

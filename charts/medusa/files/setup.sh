@@ -75,7 +75,7 @@ tree_hash() {
 stamp_is() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 stamp() { echo "$2" >"$STAMPS/$1.tmp" && mv "$STAMPS/$1.tmp" "$STAMPS/$1"; }
 
-mkdir -p "$APP_DIR" "$STATE" "$STAMPS" "$NPM_CACHE_DIR"
+mkdir -p "$APP_DIR" "$STATE" "$STAMPS"
 rm -f "$STATE/step.rc"
 
 # 1. The project: copied when it differs from the copy in $APP_DIR.
@@ -98,6 +98,8 @@ if stamp_is npm.sha "$lock" && [ -x node_modules/.bin/medusa ]; then
     say "dependencies installed"
 else
     say "installing dependencies (npm ci)"
+    # Only an install needs npm's cache (a store image has its dependencies).
+    mkdir -p "$NPM_CACHE_DIR"
     rm -f "$STAMPS/npm.sha"
     run install "install failed" npm ci --no-audit --no-fund --prefer-offline
     stamp npm.sha "$lock"

@@ -139,6 +139,15 @@ def test_it_waits_for_claims_to_bind():
     assert find_failure(Snapshot(pods=[pod("db-0", scheduled=("Unschedulable", message))])) is None
 
 
+def test_it_waits_out_a_conflict_while_a_claim_is_bound():
+    # Seen on the real node: the scheduler binds a claim while its provisioner updates it.
+    message = (
+        'running PreBind plugin "VolumeBinding": Operation cannot be fulfilled on persistentvolumeclaims '
+        '"store-app": the object has been modified; please apply your changes to the latest version and try again'
+    )
+    assert find_failure(Snapshot(pods=[pod("setup-1", scheduled=("Unschedulable", message))])) is None
+
+
 def test_it_waits_for_the_pod_a_pod_must_run_beside():
     message = "0/2 nodes are available: 2 node(s) didn't match pod affinity rules."
     assert find_failure(Snapshot(pods=[pod("setup-1", scheduled=("Unschedulable", message))])) is None
