@@ -4,6 +4,11 @@
 #   ${STORE_PROVISIONER_CACHE:-~/.cache/store-provisioner}/bin/<component>-<version>
 # Binaries already in the cache are not rebuilt. Finally .localcluster/bin/ is
 # pointed (symlinks) at the binaries of the pinned versions.
+#
+#   build.sh              the control plane, kubectl and helm (localcluster/up.sh)
+#   build.sh node         the real node's agents (localcluster/node.sh)
+#   build.sh kube-score   kube-score (the chart tests)
+#   build.sh test-tools   helm and kube-score; prints HELM_BIN and KUBE_SCORE_BIN (make test-unit)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -140,6 +145,18 @@ build_kube_score() {
   link "kube-score-$KUBE_SCORE_VERSION"
 }
 
+build_helm() {
+  build_tool helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+}
+
+# The chart tests' tools (`make test-unit`, no cluster): helm and kube-score,
+# built when missing. Prints their cached paths as HELM_BIN and KUBE_SCORE_BIN
+# (an `export` line, for eval): where the tests look first.
+build_test_tools() {
+  build_helm
+  build_kube_score
+  printf 'export HELM_BIN=%q KUBE_SCORE_BIN=%q\n' "$bin/helm-$HELM_VERSION" "$bin/kube-score-$KUBE_SCORE_VERSION"
+}
 
 # --- the real node's parts (localcluster/node.sh) -----------------------------
 # kube-router's module has no replace directives, but its main package is not
@@ -194,11 +211,12 @@ build_node() {
 main() {
   if [[ "${1:-}" == kube-score ]]; then build_kube_score; return; fi
   if [[ "${1:-}" == node ]]; then build_node; return; fi
+  if [[ "${1:-}" == test-tools ]]; then build_test_tools; return; fi
   local t0; t0=$(stamp)
   build_etcd
   build_tool kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
   build_tool kwokctl "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
-  build_tool helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  build_helm
   build_kube
   link "kube-apiserver-$KUBE_VERSION" "kube-controller-manager-$KUBE_VERSION" \
        "kube-scheduler-$KUBE_VERSION" "kubectl-$KUBE_VERSION" "etcd-$ETCD_VERSION" \
