@@ -299,7 +299,7 @@ RATELIMIT_IP_META_KEY = "accounts.throttle.client_ip"
 MAX_LIVE_STORES = 0 if envstr("MAX_LIVE_STORES", "20").strip() == "" else envint("MAX_LIVE_STORES", 20, minimum=0)
 # The throttles' counters must be shared by every gunicorn worker (LocMem is
 # per process): Redis when there is one, else a table in the database
-# (`manage.py createcachetable`, run by `make run` and by the test database).
+# (made by `manage.py migrate`: accounts/migrations/0002_rate_limit_cache_table.py).
 # The default cache stays per process; django-q2 writes its cluster stats there.
 # (django_ratelimit is not in INSTALLED_APPS: its system check knows neither
 # Django's own RedisCache nor the atomic database cache, and would warn.)

@@ -22,7 +22,6 @@ if [[ "$site_host" == 0.0.0.0 || "$site_host" == "::" ]]; then site_host=127.0.0
 export SITE_URL="${SITE_URL:-http://$site_host:${PORT:-8000}}"
 
 "$bin/python" manage.py migrate --noinput
-"$bin/python" manage.py createcachetable
 "$bin/python" manage.py collectstatic --noinput --verbosity 0
 # Says what is missing (helm, images) without stopping the start.
 "$bin/python" manage.py stores doctor || true
