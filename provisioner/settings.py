@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "provisioner.context_processors.cluster_mode",
+                "provisioner.context_processors.cluster_preparation",
             ],
         },
     },
@@ -355,6 +356,12 @@ LOGGING = logging_config(LOG_FORMAT, envstr("LOG_LEVEL", "INFO"))
 CLUSTER_MODE = envstr("CLUSTER_MODE", "").strip().lower()
 if CLUSTER_MODE not in {"", "kubeconfig", "kind", "simulated"}:
     raise ImproperlyConfigured(f"CLUSTER_MODE must be kubeconfig, kind or simulated, not {CLUSTER_MODE!r}")
+# Set by `make run` while it prepares the local control plane beside the
+# platform (scripts/prepare-cluster.sh): the JSON file where each step is
+# reported. Every page shows it, and no store is claimed for provisioning until
+# it says the cluster is ready (stores/preparation.py). Empty: the cluster is
+# taken to be ready.
+CLUSTER_STATUS_FILE = envstr("CLUSTER_STATUS_FILE")
 
 # The store page reads pods, Events and quota usage on the request path: each
 # read gets this many seconds (connect and read), and the answer, or "the
