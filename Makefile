@@ -68,9 +68,10 @@ lint: $(DEV_STAMP)
 
 ## test: every test — unit, integration (local control plane, real Helm) and browser —
 ## on SQLite and, beside it on its own local control plane, every test that touches the
-## database again on PostgreSQL (scripts/test.sh says why and how)
+## database again on PostgreSQL (scripts/test.sh says why and how). scripts/test.sh brings up
+## the local control plane itself and, when it ends, stops what it started (KEEP_CLUSTER=1 keeps it)
 # Lint comes first: it takes seconds, the tests take many minutes.
-test: $(DEV_STAMP) lint cluster system-packages
+test: $(DEV_STAMP) lint system-packages
 	VENV_BIN=$(CURDIR)/$(BIN) bash scripts/test.sh
 
 ## test-postgres: the tests that touch the database, on PostgreSQL (PYTEST_ARGS narrows them)

@@ -236,12 +236,11 @@ def test_it_starts_the_stores_that_waited_once_the_cluster_answers(tmp_path, loc
     assert "Kubernetes: v1." in proc.stderr  # stores doctor, once it is ready
 
 
-def test_the_preparation_scripts_pass_shellcheck():
+def test_the_preparation_and_test_scripts_pass_shellcheck():
     if shutil.which("shellcheck") is None:
         pytest.fail("shellcheck is missing: `make system-packages` installs Debian's package")
-    proc = subprocess.run(
-        ["shellcheck", str(REPO_ROOT / "scripts" / "prepare-cluster.sh")], capture_output=True, text=True
-    )
+    scripts = [str(REPO_ROOT / "scripts" / name) for name in ("prepare-cluster.sh", "test.sh")]
+    proc = subprocess.run(["shellcheck", *scripts], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
     proc = subprocess.run(["shellcheck", "-s", "sh", str(STANDIN / "go")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
