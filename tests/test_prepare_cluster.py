@@ -191,8 +191,9 @@ def test_it_starts_the_stores_that_waited_once_the_cluster_answers(tmp_path, loc
     """The shared control plane already runs: the preparation finds it ready and starts the queue."""
     var = tmp_path / "var"
     status = var / "cluster-status.json"
-    env = _env(
-        tmp_path,
+    # The real go and binary cache: were the shared cluster to need building, this is what `make run` would do.
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LOCALCLUSTER_STATUS_FILE"}}
+    env.update(
         CLUSTER_STATUS_FILE=str(status),
         LOCALCLUSTER_DIR=str(STATE_DIR),
         VAR_DIR=str(var),
@@ -200,8 +201,8 @@ def test_it_starts_the_stores_that_waited_once_the_cluster_answers(tmp_path, loc
         HELM_BIN=str(local_cluster.helm),
         CHECK_STORE_URL="false",
         CLUSTER_MODE="simulated",
+        PYTHON=sys.executable,
     )
-    env.pop("DATABASE_URL", None)
 
     def manage(*args: str) -> str:
         proc = subprocess.run(
