@@ -37,12 +37,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HELM_BIN=/usr/local/bin/helm
 WORKDIR /app
 
-# The runtime packages of requirements.txt, pinned there; the test runners and
-# the browser driver stay out of the image.
+# The runtime packages, pinned in requirements.txt; the test runners, the
+# browser driver and the checkers are in requirements-dev.txt and stay out.
 COPY requirements.txt .
-RUN grep -vE '^(pytest|pytest-django|pytest-timeout|playwright)==' requirements.txt > /tmp/runtime.txt \
- && pip install -r /tmp/runtime.txt \
- && rm /tmp/runtime.txt
+RUN pip install -r requirements.txt
 
 COPY --from=helm /usr/local/bin/helm /usr/local/bin/helm
 COPY . .

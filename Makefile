@@ -2,10 +2,14 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# What `make run` needs (requirements.txt), and on top of it what the tests and
+# the checkers need (requirements-dev.txt): one stamp each, so `make run` never
+# installs a test runner and a change to either file reinstalls what it lists.
 STAMP := $(VENV)/.requirements-installed
+DEV_STAMP := $(VENV)/.requirements-dev-installed
 PORT ?= 8000
 
-.PHONY: run test test-unit test-integration test-browser test-postgres cluster cluster-down demo system-packages bench
+.PHONY: run test test-unit test-integration test-browser test-postgres lint cluster cluster-down demo system-packages bench
 
 # Debian's own python3 needs python3-venv for `-m venv`; a venv left without
 # pip by a failed attempt is made again.
@@ -15,6 +19,10 @@ $(STAMP): requirements.txt
 		&& $(PYTHON) -m venv $(VENV); }; }
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(DEV_STAMP)
 
 ## run: web server + provisioning workers + control workers, against the current
 ## kubeconfig's cluster, else a kind cluster (kind + Docker), else the local control plane
@@ -37,6 +45,8 @@ cluster-down:
 
 ## system-packages: Debian's Chromium (browser tests), shellcheck and busybox (setup-script tests)
 SYSTEM_PACKAGES := chromium shellcheck busybox redis-server
+# The unit tests need only the setup-script tests' tools, not a browser.
+UNIT_PACKAGES := shellcheck busybox
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -48,12 +58,20 @@ system-packages:
 .PHONY: kube-score
 kube-score:
 	bash localcluster/build.sh kube-score
-test test-unit: kube-score
+test: kube-score
+
+## lint: ruff (lint and format) and mypy, as configured in pyproject.toml
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 
 ## test: every test — unit, integration (local control plane, real Helm) and browser —
 ## on SQLite and, beside it on its own local control plane, every test that touches the
-## database again on PostgreSQL (scripts/test.sh says why and how)
-test: $(STAMP) cluster system-packages
+## database again on PostgreSQL (scripts/test.sh says why and how). scripts/test.sh brings up
+## the local control plane itself and, when it ends, stops what it started (KEEP_CLUSTER=1 keeps it)
+# Lint comes first: it takes seconds, the tests take many minutes.
+test: $(DEV_STAMP) lint system-packages
 	VENV_BIN=$(CURDIR)/$(BIN) bash scripts/test.sh
 
 ## test-postgres: the tests that touch the database, on PostgreSQL (PYTEST_ARGS narrows them)
@@ -61,17 +79,23 @@ test: $(STAMP) cluster system-packages
 # created and started on first use, reused after); pytest-django creates the
 # test database in it. The URL is checked first so that a server that failed
 # to start cannot fall back to SQLite unnoticed.
-test-postgres: $(STAMP) cluster system-packages
+test-postgres: $(DEV_STAMP) cluster system-packages
 	url=$$(bash scripts/postgres.sh up) && test -n "$$url" && \
 	  DATABASE_URL="$$url" $(BIN)/python -m pytest --database-tests-only $(PYTEST_ARGS)
 
-test-unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not integration and not browser"
+## test-unit: the tests that need no cluster and no browser. The chart tests'
+## helm and kube-score are built from the Go module proxy the first time
+## (cached in ~/.cache/store-provisioner, like the local control plane's
+## binaries) and handed over as HELM_BIN and KUBE_SCORE_BIN; the setup-script
+## tests need Debian's shellcheck and busybox.
+test-unit: $(DEV_STAMP)
+	@$(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES="$(UNIT_PACKAGES)"
+	eval "$$(bash localcluster/build.sh test-tools)" && $(BIN)/python -m pytest -m "not integration and not browser"
 
-test-integration: $(STAMP) cluster
+test-integration: $(DEV_STAMP) cluster
 	$(BIN)/python -m pytest -m integration
 
-test-browser: $(STAMP) cluster system-packages
+test-browser: $(DEV_STAMP) cluster system-packages
 	$(BIN)/python -m pytest -m browser
 
 bench: $(STAMP) cluster

@@ -22,6 +22,20 @@ def fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request, settings):
+    """Unit tests hash passwords with MD5 rather than PBKDF2's million rounds.
+
+    Every user a test makes, and every password it signs in with, cost a quarter
+    of a second of CPU: most of `make test-unit`'s time went there. No test is
+    about the hasher's strength. The integration and browser tests keep the
+    platform's hashers: their servers are processes of their own, with the
+    platform's settings, and must verify the passwords these tests set.
+    """
+    if not (request.node.get_closest_marker("integration") or request.node.get_closest_marker("browser")):
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def alice(django_user_model):
     return django_user_model.objects.create_user("alice", "alice@example.org", "alice-password-1")

@@ -316,7 +316,6 @@ def main() -> None:
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
 
     # Query counts with the measured user's data at a tenth, then in full: they must not move.

@@ -4,6 +4,15 @@
 #   ${STORE_PROVISIONER_CACHE:-~/.cache/store-provisioner}/bin/<component>-<version>
 # Binaries already in the cache are not rebuilt. Finally .localcluster/bin/ is
 # pointed (symlinks) at the binaries of the pinned versions.
+#
+#   build.sh              the control plane, kubectl and helm (localcluster/up.sh)
+#   build.sh node         the real node's agents (localcluster/node.sh)
+#   build.sh kube-score   kube-score (the chart tests)
+#   build.sh test-tools   helm and kube-score; prints HELM_BIN and KUBE_SCORE_BIN (make test-unit)
+#   build.sh plan         the steps `build.sh` would take now, one `key=label` a line
+#
+# With LOCALCLUSTER_STATUS_FILE set, each step of the build is reported there
+# (localcluster/status.py), for the dashboard `make run` serves meanwhile.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,6 +28,11 @@ mkdir -p "$bin" "$src"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 log() { printf '[build] %s\n' "$*" >&2; }
+# progress <status.py command>...: report a step; never fails the build.
+progress() {
+  [[ -n "${LOCALCLUSTER_STATUS_FILE:-}" ]] || return 0
+  "${LOCALCLUSTER_PYTHON:-python3}" "$here/status.py" "$LOCALCLUSTER_STATUS_FILE" "$@" || true
+}
 have() { for c in "$@"; do [[ -x "$bin/$c" ]] || return 1; done; }
 stamp() { date +%s; }
 
@@ -56,6 +70,7 @@ kube_module() {
 build_kube_commands() {
   local v="$KUBE_VERSION" comps=("$@")
   have "${comps[@]/%/-$v}" && return 0
+  progress step kube-modules
   local mod; mod="$(kube_module)"
   local pkgs=() c
   for c in "${comps[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
@@ -69,6 +84,7 @@ build_kube_commands() {
     # the "$Format:%H$" placeholder.
     ldflags+=" -X $p.gitCommit= -X $p.gitTreeState=clean -X $p.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   done
+  progress step kube
   t0=$(stamp)
   local out="$mod/out"; rm -rf "$out"; mkdir -p "$out"
   (cd "$mod" && go build -trimpath -tags selinux,notest -ldflags "-s -w $ldflags" -o "$out/" "${pkgs[@]}")
@@ -85,6 +101,7 @@ build_kube() { build_kube_commands kube-apiserver kube-controller-manager kube-s
 build_etcd() {
   local v="$ETCD_VERSION"
   have "etcd-$v" && return 0
+  progress step etcd
   local mod="$src/etcd-$v"
   mkdir -p "$mod"
   log "etcd $v: preparing wrapper module in $mod"
@@ -115,6 +132,7 @@ MOD
 build_tool() {
   local name="$1" pkg="$2" ldflags="${3:-}" v="${2##*@}"
   have "$name-$v" && return 0
+  progress step "$name"
   local gobin="$src/gobin-$name-$v"
   rm -rf "$gobin"; mkdir -p "$gobin"
   local t0; t0=$(stamp)
@@ -140,6 +158,18 @@ build_kube_score() {
   link "kube-score-$KUBE_SCORE_VERSION"
 }
 
+build_helm() {
+  build_tool helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+}
+
+# The chart tests' tools (`make test-unit`, no cluster): helm and kube-score,
+# built when missing. Prints their cached paths as HELM_BIN and KUBE_SCORE_BIN
+# (an `export` line, for eval): where the tests look first.
+build_test_tools() {
+  build_helm
+  build_kube_score
+  printf 'export HELM_BIN=%q KUBE_SCORE_BIN=%q\n' "$bin/helm-$HELM_VERSION" "$bin/kube-score-$KUBE_SCORE_VERSION"
+}
 
 # --- the real node's parts (localcluster/node.sh) -----------------------------
 # kube-router's module has no replace directives, but its main package is not
@@ -197,14 +227,33 @@ build_node() {
   log "node binaries ready in $(( $(stamp) - t0 ))s (cache: $bin)"
 }
 
+# What `build.sh` (no argument) is about to build, in the order it builds it,
+# as `key=label` lines (up.sh hands them to status.py before it builds).
+plan() {
+  have "etcd-$ETCD_VERSION" || echo "etcd=Building etcd $ETCD_VERSION"
+  have "kwok-$KWOK_VERSION" || echo "kwok=Building kwok $KWOK_VERSION"
+  have "kwokctl-$KWOK_VERSION" || echo "kwokctl=Building kwokctl $KWOK_VERSION"
+  have "helm-$HELM_VERSION" || echo "helm=Building helm $HELM_VERSION"
+  local c
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    if ! have "$c-$KUBE_VERSION"; then
+      echo "kube-modules=Downloading the Kubernetes $KUBE_VERSION modules"
+      echo "kube=Building kube-apiserver, kube-controller-manager, kube-scheduler and kubectl"
+      break
+    fi
+  done
+}
+
 main() {
   if [[ "${1:-}" == kube-score ]]; then build_kube_score; return; fi
   if [[ "${1:-}" == node ]]; then build_node; return; fi
+  if [[ "${1:-}" == test-tools ]]; then build_test_tools; return; fi
+  if [[ "${1:-}" == plan ]]; then plan; return; fi
   local t0; t0=$(stamp)
   build_etcd
   build_tool kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
   build_tool kwokctl "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
-  build_tool helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  build_helm
   build_kube
   link "kube-apiserver-$KUBE_VERSION" "kube-controller-manager-$KUBE_VERSION" \
        "kube-scheduler-$KUBE_VERSION" "kubectl-$KUBE_VERSION" "etcd-$ETCD_VERSION" \

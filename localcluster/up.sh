@@ -7,6 +7,8 @@
 #   LOCALCLUSTER_NODES  number of fake nodes (default 2)
 #   LOCALCLUSTER_REAL_NODE  0: no real node (default 1: one where the machine can run it)
 #   LOCALCLUSTER_DIR    state directory (default <repo>/.localcluster)
+#   LOCALCLUSTER_STATUS_FILE  where to report each step of a build and start
+#                       (localcluster/status.py; `make run` shows it on the dashboard)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +28,10 @@ export PATH="$bin:$PATH" KWOK_KUBECTL_BINARY="$bin/kubectl"
 start=$(date +%s.%N)
 
 log() { printf '[localcluster] %s\n' "$*" >&2; }
+progress() {
+  [[ -n "${LOCALCLUSTER_STATUS_FILE:-}" ]] || return 0
+  "${LOCALCLUSTER_PYTHON:-python3}" "$here/status.py" "$LOCALCLUSTER_STATUS_FILE" "$@" || true
+}
 kctl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 elapsed() { awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }'; }
 # A change of a pinned version re-creates the cluster; a change of the stages
@@ -120,7 +126,13 @@ if healthy; then
   exit 0
 fi
 
+# The steps to come: what build.sh has to build, then the start.
+if [[ -n "${LOCALCLUSTER_STATUS_FILE:-}" ]]; then
+  mapfile -t steps < <(bash "$here/build.sh" plan 9>&-)
+  progress plan "${steps[@]}" "start=Starting the control plane"
+fi
 bash "$here/build.sh" 9>&-
+progress step start
 kwokctl="$bin/kwokctl"
 
 if [[ -d "$clusterdir" ]] && same "$clusterdir/versions.sha256" "$(versions_sum)"; then

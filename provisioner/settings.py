@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "provisioner.context_processors.cluster_mode",
+                "provisioner.context_processors.cluster_preparation",
             ],
         },
     },
@@ -299,7 +300,7 @@ RATELIMIT_IP_META_KEY = "accounts.throttle.client_ip"
 MAX_LIVE_STORES = 0 if envstr("MAX_LIVE_STORES", "20").strip() == "" else envint("MAX_LIVE_STORES", 20, minimum=0)
 # The throttles' counters must be shared by every gunicorn worker (LocMem is
 # per process): Redis when there is one, else a table in the database
-# (`manage.py createcachetable`, run by `make run` and by the test database).
+# (made by `manage.py migrate`: accounts/migrations/0002_rate_limit_cache_table.py).
 # The default cache stays per process; django-q2 writes its cluster stats there.
 # (django_ratelimit is not in INSTALLED_APPS: its system check knows neither
 # Django's own RedisCache nor the atomic database cache, and would warn.)
@@ -355,6 +356,12 @@ LOGGING = logging_config(LOG_FORMAT, envstr("LOG_LEVEL", "INFO"))
 CLUSTER_MODE = envstr("CLUSTER_MODE", "").strip().lower()
 if CLUSTER_MODE not in {"", "kubeconfig", "kind", "simulated"}:
     raise ImproperlyConfigured(f"CLUSTER_MODE must be kubeconfig, kind or simulated, not {CLUSTER_MODE!r}")
+# Set by `make run` while it prepares the local control plane beside the
+# platform (scripts/prepare-cluster.sh): the JSON file where each step is
+# reported. Every page shows it, and no store is claimed for provisioning until
+# it says the cluster is ready (stores/preparation.py). Empty: the cluster is
+# taken to be ready.
+CLUSTER_STATUS_FILE = envstr("CLUSTER_STATUS_FILE")
 
 # The store page reads pods, Events and quota usage on the request path: each
 # read gets this many seconds (connect and read), and the answer, or "the

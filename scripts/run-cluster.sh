@@ -14,10 +14,17 @@
 #      store container ever serves there.
 #
 # CLUSTER_MODE=simulated on entry skips 1 and 2 (`make demo`).
+#
+# LOCALCLUSTER_BACKGROUND=1 (scripts/run.sh sets it): in 3, do not wait for the
+# local control plane, which may first need minutes of building from the Go
+# module proxy; print LOCALCLUSTER_PREPARE=1 and CLUSTER_STATUS_FILE instead,
+# and run.sh prepares it beside the platform (scripts/prepare-cluster.sh), which
+# shows the preparation on every page and keeps stores queued until it is ready.
 #   KIND_CLUSTER_NAME       kind cluster to create or reuse (store-provisioner)
 #   INGRESS_NGINX_MANIFEST  ingress-nginx's kind manifest (a pinned release)
 #   LOCALCLUSTER_DIR        the local control plane's state (<repo>/.localcluster)
-#   VAR_DIR                 where the kind cluster's kubeconfig is written (<repo>/var)
+#   VAR_DIR                 where the kind cluster's kubeconfig and the preparation's
+#                           status are written (<repo>/var)
 #   PYTHON                  the venv's python (<repo>/.venv/bin/python)
 set -euo pipefail
 
@@ -73,9 +80,15 @@ use_kind() {
 }
 
 use_local_control_plane() {
-  # The platform needs no real node (a test one: stores never ask for it), so
-  # a first run does not build and start one.
-  LOCALCLUSTER_DIR="$state" LOCALCLUSTER_REAL_NODE=0 bash "$root/localcluster/up.sh" >&2
+  if [[ "${LOCALCLUSTER_BACKGROUND:-}" == 1 ]]; then
+    say "the local control plane is prepared beside the platform (scripts/prepare-cluster.sh)"
+    emit LOCALCLUSTER_PREPARE 1
+    emit CLUSTER_STATUS_FILE "$var_dir/cluster-status.json"
+  else
+    # The platform needs no real node (a test one: stores never ask for it), so
+    # a first run does not build and start one.
+    LOCALCLUSTER_DIR="$state" LOCALCLUSTER_REAL_NODE=0 bash "$root/localcluster/up.sh" >&2
+  fi
   cat >&2 << 'BANNER'
 [run] ==========================================================================
 [run]  SIMULATED CLUSTER: stores are provisioned for real against a local

@@ -14,7 +14,7 @@ from django.db import transaction
 from django_q.tasks import async_task
 
 from observability.logging import store_context
-from stores import lifecycle, provisioning, teardown, upgrades
+from stores import lifecycle, preparation, provisioning, teardown, upgrades
 from stores.cluster.errors import FailureCode
 from stores.models import EventCode, Status, Store
 
@@ -25,15 +25,30 @@ log = logging.getLogger(__name__)
 
 
 def start_queued_stores() -> list[int]:
-    """Claim free provisioning slots for the oldest queued stores and start them."""
+    """Claim free provisioning slots for the oldest queued stores and start them.
+
+    None while `make run` still prepares the cluster (stores/preparation.py): a
+    claimed store's deadline would run with nothing to provision into. They stay
+    queued; once it is ready, scripts/prepare-cluster.sh reconciles (and so does
+    the reconcile schedule), which starts them.
+    """
+    if not preparation.cluster_ready():
+        return []
     claimed = lifecycle.claim_provision_slots()
     for store_id in claimed:
         transaction.on_commit(functools.partial(enqueue_provision, store_id))
     return claimed
 
 
+def _say_it_waits_for_the_cluster(store_id: int) -> None:
+    """A store queued while `make run` prepares the cluster says so in its activity."""
+    if not preparation.cluster_ready():
+        lifecycle.record(store_id, "The cluster is still being prepared; this store starts once it answers.")
+
+
 def request_create(owner, slug: str, engine: str) -> Store:
     store = lifecycle.create_store(owner, slug, engine)
+    _say_it_waits_for_the_cluster(store.pk)
     transaction.on_commit(start_queued_stores)
     return store
 
@@ -45,6 +60,7 @@ def request_delete(store_id: int) -> None:
 
 def request_retry(store_id: int) -> None:
     lifecycle.request_retry(store_id)
+    _say_it_waits_for_the_cluster(store_id)
     transaction.on_commit(start_queued_stores)
 
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("stores/<int:pk>/delete/", views.delete_store, name="store_delete"),
     path("stores/<int:pk>/retry/", views.retry_store, name="store_retry"),
     path("stores/<int:pk>/credentials/", views.store_credentials, name="store_credentials"),
+    path("cluster/preparation/", views.cluster_preparation, name="cluster_preparation"),
 ]

@@ -19,7 +19,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 from accounts.models import store_limit_for
 from accounts.throttle import throttle
 from audit import log as audit
-from stores import credentials, lifecycle, live, provisioning, tasks, upgrades
+from stores import credentials, lifecycle, live, preparation, provisioning, tasks, upgrades
 from stores.engines import ENGINES
 from stores.failure_hints import FAILURE_HINTS
 from stores.forms import CreateStoreForm
@@ -66,6 +66,7 @@ def _dashboard_context(request, form=None) -> dict:
         "form": form or CreateStoreForm(),
         "engines": ENGINES,
         "polling": any(not s.is_final for s in stores),
+        "cluster_waiting": preparation.waiting_reason(),
     }
 
 
@@ -132,6 +133,8 @@ def _status_inputs(store: Store, cluster_view: live.ClusterView | None) -> dict[
         "cluster": cluster_view,
         "place_in_line": store.place_in_line(),
         "max_concurrent": settings.MAX_CONCURRENT_PROVISIONS,
+        # While `make run` prepares the cluster, queued stores wait for it (stores/tasks.py).
+        "cluster_waiting": preparation.waiting_reason() if store.status == Status.QUEUED else "",
         "chart_available": upgrades.available_chart(store),
         "failure_hint": FAILURE_HINTS.get(store.failure_code, "") if store.status == Status.FAILED else "",
     }
@@ -347,3 +350,18 @@ def store_credentials(request, pk: int):
     audit.record(audit.Action.REVEAL_CREDENTIALS, request=request, store=store, outcome=outcome, detail=detail)
     template = "stores/_credentials.html" if request.htmx else "stores/store_credentials.html"
     return render(request, template, context)
+
+
+@require_GET
+@never_cache
+def cluster_preparation(request):
+    """The banner of the local cluster's preparation (`make run`, stores/preparation.py).
+
+    Every page carries it while the cluster is prepared and polls it; the poll
+    stops (286) once the cluster is ready, saying so, or failed, saying why.
+    Open to visitors too: the sign-up page shows it as well.
+    """
+    current = preparation.current()
+    status = 200 if current is not None and current.is_preparing else HTMX_STOP_POLLING
+    context = {"cluster_preparation": current, "steps_open": request.GET.get("steps") == "1"}
+    return render(request, "_cluster_preparation.html", context, status=status)

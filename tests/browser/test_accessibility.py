@@ -67,7 +67,6 @@ def site(local_cluster, tmp_path_factory):
         **PRODUCTION,
     )
     _manage(platform.env, "migrate", "--noinput")
-    _manage(platform.env, "createcachetable")
     _manage(platform.env, "collectstatic", "--noinput")
     seeded = _manage(
         platform.env,
