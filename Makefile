@@ -98,6 +98,22 @@ test-integration: $(DEV_STAMP) cluster
 test-browser: $(DEV_STAMP) cluster system-packages
 	$(BIN)/python -m pytest -m browser
 
+## store-images: the images of real stores on the local cluster's real node (the Medusa store image, and
+## stand-ins for postgres and redis), built from Debian's packages and npm without Docker (cached under
+## ~/.cache/store-provisioner/images), and imported into the node when it runs
+.PHONY: store-images medusa-image
+store-images:
+	bash localcluster/store-images.sh build
+	if [ -S .localcluster/node/containerd.sock ]; then bash localcluster/store-images.sh import; fi
+
+## medusa-image: the Medusa store image with Docker (charts/medusa/image/Dockerfile), tagged as the chart's
+## default; loaded into the kind cluster make run uses, when there is one
+MEDUSA_IMAGE := localhost/store-provisioner/medusa:$(shell awk '/^image:/ {i=1; next} /^[^ \#]/ {i=0} i && $$1 == "tag:" {gsub(/"/, "", $$2); print $$2; exit}' charts/medusa/values.yaml)
+medusa-image:
+	docker build -f charts/medusa/image/Dockerfile -t $(MEDUSA_IMAGE) .
+	if command -v kind >/dev/null && kind get clusters 2>/dev/null | grep -qx "$${KIND_CLUSTER_NAME:-store-provisioner}"; then \
+		kind load docker-image $(MEDUSA_IMAGE) --name "$${KIND_CLUSTER_NAME:-store-provisioner}"; fi
+
 bench: $(STAMP) cluster
 	$(BIN)/python bench/provision.py
 

@@ -260,6 +260,9 @@ build_standin() {
 }
 
 build_medusa() {
+  # The recipe test sets up the same app directory: one of the two at a time.
+  exec 8> "$cache/medusa-recipe.lock"
+  flock 8
   local started; started=$(date +%s.%N)
   if [[ -n "${MEDUSA_OVERLAY:-}" ]]; then variant "$MEDUSA_OVERLAY"; fi
   local tag; tag="$(medusa_tag)"

@@ -53,6 +53,12 @@ except Exception as exc:
 ')
 }
 
+# The Medusa store image's tag, as the chart's default names it.
+medusa_tag() {
+  awk '/^image:/ { inside = 1; next } /^[^ #]/ { inside = 0 }
+    inside && $1 == "tag:" { gsub(/"/, "", $2); print $2; exit }' "$root/charts/medusa/values.yaml"
+}
+
 use_kind() {
   local kubeconfig="$var_dir/kind-kubeconfig"
   mkdir -p "$var_dir"
@@ -74,6 +80,15 @@ use_kind() {
   kubectl --kubeconfig "$kubeconfig" -n ingress-nginx rollout status deployment/ingress-nginx-controller --timeout=300s >&2
   kubectl --kubeconfig "$kubeconfig" -n ingress-nginx wait --for=condition=ready pod \
     -l app.kubernetes.io/component=controller --timeout=300s >&2
+  # Medusa stores run the store image (charts/medusa/image/Dockerfile, as
+  # `make medusa-image`): built once when Docker does not have it, and loaded
+  # into the kind cluster (a node pulls nothing it was not given).
+  local medusa_image; medusa_image="localhost/store-provisioner/medusa:$(medusa_tag)"
+  if ! docker image inspect "$medusa_image" > /dev/null 2>&1; then
+    say "building the Medusa store image $medusa_image (a few minutes, once)"
+    docker build -f "$root/charts/medusa/image/Dockerfile" -t "$medusa_image" "$root" >&2
+  fi
+  kind load docker-image "$medusa_image" --name "$kind_name" >&2
   say "kind cluster $kind_name is ready; stores at http://store-<name>.127.0.0.1.nip.io"
   emit KUBECONFIG "$kubeconfig"
   emit CLUSTER_MODE kind

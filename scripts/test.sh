@@ -116,6 +116,18 @@ if [[ -z "$url" ]]; then
   exit 1
 fi
 
+# The real-node Medusa test's images (localcluster/store-images.sh: Debian's
+# root file system, the PostgreSQL and Redis stand-ins, the Medusa store image
+# and its next version), built beside the first tests rather than inside the
+# one that needs them; it takes the same lock and finds them made. Cached, so
+# a warm run builds nothing.
+images_log="$root/artifacts/logs/store-images.log"
+mkdir -p "$(dirname "$images_log")"
+{ bash localcluster/store-images.sh build \
+    && MEDUSA_OVERLAY="$root/tests/realnode/medusa-upgrade" bash localcluster/store-images.sh build; } \
+  > "$images_log" 2>&1 &
+echo "== the store images build beside the tests; their log: $images_log"
+
 echo "== the PostgreSQL pass runs beside this one; its output: $log"
 LOCALCLUSTER_DIR="$root/.localcluster-pg" LOCALCLUSTER_REAL_NODE=0 DATABASE_URL="$url" TEST_ARTIFACTS_DIR="$pg_artifacts" \
   "$python" -m pytest --database-tests-only -m "not realnode" -p no:cacheprovider "$@" > "$log" 2>&1 &

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "run-cluster.sh"
@@ -61,6 +62,12 @@ def run_cluster_script(tmp_path: Path, *, bin_dir: Path = STANDIN, kubeconfig: P
     return exports, proc.stderr, log.read_text().splitlines()
 
 
+# The chart's default Medusa image, which the kind path builds and loads.
+MEDUSA_IMAGE = "localhost/store-provisioner/medusa:{}".format(
+    yaml.safe_load((REPO_ROOT / "charts/medusa/values.yaml").read_text())["image"]["tag"]
+)
+
+
 def test_it_creates_the_kind_cluster_and_waits_for_ingress_nginx(tmp_path):
     exports, _, calls = run_cluster_script(tmp_path)
 
@@ -75,6 +82,8 @@ def test_it_creates_the_kind_cluster_and_waits_for_ingress_nginx(tmp_path):
         "--timeout=300s",
         f"kubectl --kubeconfig {kubeconfig} -n ingress-nginx wait --for=condition=ready pod "
         "-l app.kubernetes.io/component=controller --timeout=300s",
+        f"docker image inspect {MEDUSA_IMAGE}",
+        f"kind load docker-image {MEDUSA_IMAGE} --name store-provisioner",
     ]
     assert exports == {"KUBECONFIG": kubeconfig, "CLUSTER_MODE": "kind"}
     assert "kind-standin" in Path(kubeconfig).read_text()
@@ -86,9 +95,21 @@ def test_it_reuses_the_kind_cluster_when_it_exists(tmp_path):
     assert not [c for c in calls if c.startswith("kind create")]
     assert "kind get kubeconfig --name store-provisioner" in calls
     assert [c.split()[3] for c in calls if c.startswith("kubectl")] == ["apply", "-n", "-n"]
-    assert calls[-1].endswith("wait --for=condition=ready pod -l app.kubernetes.io/component=controller --timeout=300s")
+    assert calls[-3].endswith("wait --for=condition=ready pod -l app.kubernetes.io/component=controller --timeout=300s")
     assert exports["CLUSTER_MODE"] == "kind"
     assert "reusing the kind cluster store-provisioner" in stderr
+
+
+def test_it_builds_the_medusa_store_image_for_kind_when_docker_lacks_it(tmp_path):
+    _, stderr, calls = run_cluster_script(tmp_path, STANDIN_DOCKER_IMAGES="none")
+
+    build = f"docker build -f {REPO_ROOT}/charts/medusa/image/Dockerfile -t {MEDUSA_IMAGE} {REPO_ROOT}"
+    assert calls[-3:] == [
+        f"docker image inspect {MEDUSA_IMAGE}",
+        build,
+        f"kind load docker-image {MEDUSA_IMAGE} --name store-provisioner",
+    ]
+    assert "building the Medusa store image" in stderr
 
 
 def test_it_names_the_cluster_and_manifest_it_is_given(tmp_path):
