@@ -197,6 +197,16 @@ def _memory_mb(node, namespace: str) -> dict[str, float]:
     return usage
 
 
+def _logs(node, namespace: str) -> str:
+    """The last lines of every pod's log, for a failure's message."""
+    out = []
+    for pod in node.json("pods", "-n", namespace)["items"]:
+        name = pod["metadata"]["name"]
+        log = node.kubectl("logs", "-n", namespace, name, "--all-containers", "--tail=40", check=False)
+        out.append(f"--- {name}\n{log.stdout}{log.stderr}")
+    return "\n".join(out)
+
+
 def _volume_dirs(node) -> set[str]:
     volumes = STATE_DIR / "node" / "volumes"
     return {p.name for p in volumes.iterdir()} if volumes.exists() else set()
@@ -222,7 +232,7 @@ def test_a_medusa_store_sells_survives_restarts_upgrades_and_goes_without_a_trac
     )
     store.refresh_from_db()
     figures["create_to_ready_seconds"] = round(time.monotonic() - started, 1)
-    assert store.status == Status.READY, store.failure_reason
+    assert store.status == Status.READY, f"{store.failure_reason}\n{_logs(node, store.namespace)}"
     messages = list(StoreEvent.objects.filter(store=store).values_list("message", flat=True))
     assert f"{store.url} answers." in messages
     ns = store.namespace

@@ -106,30 +106,7 @@ else
 fi
 MEDUSA=$APP_DIR/node_modules/.bin/medusa
 
-if [ "$BUILD_ONLY" = false ]; then
-# 3. Migrations (a no-op when the database is up to date).
-say "migrating the database"
-run migrate "migration failed" "$MEDUSA" db:migrate
-
-# 4. The admin user; "already exists" is the answer of a second run.
-say "creating the admin user"
-if ! "$MEDUSA" user -e "$MEDUSA_ADMIN_EMAIL" -p "$MEDUSA_ADMIN_PASSWORD" >"$LOG" 2>&1; then
-    if grep -qi "already exists" "$LOG"; then
-        say "the admin user exists"
-    else
-        cat "$LOG"
-        if grep -q "JavaScript heap out of memory" "$LOG"; then fail admin "out of memory (JavaScript heap)"; fi
-        fail admin "admin user failed"
-    fi
-fi
-
-# 5. The seed (looks before it creates; writes state/publishable-key).
-say "seeding"
-run seed "seed failed" "$MEDUSA" exec ./src/scripts/seed.ts
-[ -s "$STATE/publishable-key" ] || fail seed "seed failed (no publishable key)"
-fi
-
-# 6. The build (server and admin; the admin calls its own origin, so the
+# 3. The build (server and admin; the admin calls its own origin, so the
 # store's URL is not baked in and the project's hash is the whole stamp).
 build=$project
 if stamp_is build.sha "$build" && [ -f .medusa/server/medusa-config.js ] && [ -d .medusa/server/public/admin ]; then
@@ -146,7 +123,7 @@ else
     stamp build.sha "$build"
 fi
 
-# 7. The server bundle runs from .medusa/server: it resolves its modules from
+# 4. The server bundle runs from .medusa/server: it resolves its modules from
 # the project's node_modules (a link, not a second install) and reads .env.
 # Written only when missing or different: in a prebuilt image they are there
 # already and the image's files may not be writable.
@@ -165,6 +142,34 @@ NODE_ENV=production
 MEDUSA_DISABLE_TELEMETRY=true"
 if [ ! -f .medusa/server/.env ] || [ "$(cat .medusa/server/.env)" != "$env_file" ]; then
     echo "$env_file" >.medusa/server/.env
+fi
+
+if [ "$BUILD_ONLY" = false ]; then
+# The database steps run from the build, as Medusa's production deployments
+# do: its compiled JavaScript needs no TypeScript compiler at run time (whose
+# native part cannot be loaded on a read-only root with a shared /tmp).
+cd "$APP_DIR/.medusa/server"
+
+# 5. Migrations (a no-op when the database is up to date).
+say "migrating the database"
+run migrate "migration failed" "$MEDUSA" db:migrate
+
+# 6. The admin user; "already exists" is the answer of a second run.
+say "creating the admin user"
+if ! "$MEDUSA" user -e "$MEDUSA_ADMIN_EMAIL" -p "$MEDUSA_ADMIN_PASSWORD" >"$LOG" 2>&1; then
+    if grep -qi "already exists" "$LOG"; then
+        say "the admin user exists"
+    else
+        cat "$LOG"
+        if grep -q "JavaScript heap out of memory" "$LOG"; then fail admin "out of memory (JavaScript heap)"; fi
+        fail admin "admin user failed"
+    fi
+fi
+
+# 7. The seed (looks before it creates; writes state/publishable-key).
+say "seeding"
+run seed "seed failed" "$MEDUSA" exec ./src/scripts/seed.js
+[ -s "$STATE/publishable-key" ] || fail seed "seed failed (no publishable key)"
 fi
 
 rm -f "$LOG"
