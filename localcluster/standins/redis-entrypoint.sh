@@ -7,5 +7,19 @@
 set -eu
 
 if [ "${1#-}" != "$1" ] || [ "${1%.conf}" != "$1" ]; then set -- redis-server "$@"; fi
+# The official image turns protected mode off (it is built with it off): the
+# pod's network and its policies decide who reaches Redis, and without this a
+# password-less Redis answers every client not on loopback with DENIED.
+if [ "$1" = redis-server ]; then
+    shift
+    # A configuration file stays the first argument, as redis-server requires.
+    if [ -n "${1:-}" ] && [ "${1%.conf}" != "$1" ]; then
+        conf=$1
+        shift
+        set -- redis-server "$conf" --protected-mode no "$@"
+    else
+        set -- redis-server --protected-mode no "$@"
+    fi
+fi
 cd /data
 exec "$@"
