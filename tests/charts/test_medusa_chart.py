@@ -242,7 +242,10 @@ def test_it_gives_each_program_the_contracts_environment(rendered, fallback):
     assert shared | {"MEDUSA_ADMIN_EMAIL", "MEDUSA_ADMIN_PASSWORD", "NODE_OPTIONS"} <= set(setup)
     assert setup["APP_DIR"]["value"] == "/opt/medusa" and setup["UPLOAD_DIR"]["value"] == "/data/uploads"
     assert setup["STORE_URL"]["value"] == "http://store-acme.127.0.0.1.nip.io"
-    assert setup["DATABASE_URL"]["value"] == "postgres://medusa:$(DB_PASSWORD)@store-postgres:5432/medusa"
+    # The store's own PostgreSQL serves no TLS (the official image does not): Medusa must not ask for it.
+    assert (
+        setup["DATABASE_URL"]["value"] == "postgres://medusa:$(DB_PASSWORD)@store-postgres:5432/medusa?sslmode=disable"
+    )
     assert setup["REDIS_URL"]["value"] == "redis://store-redis:6379"
     assert setup["MEDUSA_DISABLE_TELEMETRY"]["value"] == "true"
     for role in ("server", "worker"):

@@ -202,8 +202,11 @@ def _logs(node, namespace: str) -> str:
     out = []
     for pod in node.json("pods", "-n", namespace)["items"]:
         name = pod["metadata"]["name"]
-        log = node.kubectl("logs", "-n", namespace, name, "--all-containers", "--tail=40", check=False)
-        out.append(f"--- {name}\n{log.stdout}{log.stderr}")
+        log = node.kubectl("logs", "-n", namespace, name, "--all-containers", "--tail=200", check=False)
+        lines = (log.stdout + log.stderr).splitlines()
+        # What went wrong, then how it ended.
+        errors = [line[:400] for line in lines if '"level":"error"' in line or "Error" in line][:8]
+        out.append(f"--- {name}\n" + "\n".join([*errors, "...", *lines[-12:]]))
     return "\n".join(out)
 
 

@@ -235,8 +235,12 @@ The contract's environment shared by the setup Job and the Medusa server
   value: /tmp
 {{ include "medusa.secretEnv" (dict "ctx" . "name" "DB_PASSWORD" "key" "db-password") }}
 # The generated password is letters and digits only: safe inside the URL.
+# sslmode=disable: the store's own PostgreSQL, in its namespace and reached
+# by its own pods only (NetworkPolicy), serves no TLS, as the official image
+# does not. Medusa otherwise asks every database not on localhost for TLS,
+# and its migrations time out waiting for a handshake that never comes.
 - name: DATABASE_URL
-  value: {{ printf "postgres://%s:$(DB_PASSWORD)@%s:5432/%s" .Values.postgres.user (include "medusa.postgresName" .) .Values.postgres.database | quote }}
+  value: {{ printf "postgres://%s:$(DB_PASSWORD)@%s:5432/%s?sslmode=disable" .Values.postgres.user (include "medusa.postgresName" .) .Values.postgres.database | quote }}
 - name: REDIS_URL
   value: {{ printf "redis://%s:6379" (include "medusa.redisName" .) | quote }}
 - name: STORE_URL
