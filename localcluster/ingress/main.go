@@ -1,7 +1,8 @@
 // A stand-in for an ingress controller on the local cluster's real node,
 // where ingress-nginx's image cannot be pulled: it routes HTTP by the Host
-// header to the Service an Ingress names, as ingress-nginx would for a plain
-// host + "/" rule. It also takes proxy-style requests ("GET http://host/"),
+// header and the path to the Service an Ingress names, as ingress-nginx does
+// (an Exact path matches itself; of the Prefix paths that match, by whole
+// path segments, the longest wins). It also takes proxy-style requests ("GET http://host/"),
 // so a process on the host reaches any store by pointing http_proxy at it.
 //
 // It reads Ingresses and Services from the API server with the pod's own
@@ -90,8 +91,9 @@ type ingressList struct {
 				Host string `json:"host"`
 				HTTP struct {
 					Paths []struct {
-						Path    string     `json:"path"`
-						Backend backendRef `json:"backend"`
+						Path     string     `json:"path"`
+						PathType string     `json:"pathType"`
+						Backend  backendRef `json:"backend"`
 					} `json:"paths"`
 				} `json:"http"`
 			} `json:"rules"`
@@ -109,38 +111,59 @@ type service struct {
 	} `json:"spec"`
 }
 
-// backendFor finds the Service address of the Ingress rule for host and "/".
+// matches says whether an Ingress path takes a request path, and how long a
+// match it is (longer wins): Exact takes only itself, Prefix (and
+// ImplementationSpecific, which ingress-nginx treats alike) whole segments.
+func matches(rulePath, pathType, requestPath string) (bool, int) {
+	if rulePath == "" {
+		rulePath = "/"
+	}
+	if pathType == "Exact" {
+		return requestPath == rulePath, len(rulePath)
+	}
+	prefix := strings.TrimSuffix(rulePath, "/")
+	if prefix == "" || requestPath == prefix || strings.HasPrefix(requestPath, prefix+"/") {
+		return true, len(prefix)
+	}
+	return false, 0
+}
+
+// backendFor finds the Service address of the Ingress path for host and path.
 // Looked up per request: a store's Ingress appears while it provisions, and
 // a stand-in serving a few test requests has no need of a cache.
-func (a *apiClient) backendFor(host string) (string, error) {
+func (a *apiClient) backendFor(host, requestPath string) (string, error) {
 	var ingresses ingressList
 	if err := a.get("/apis/networking.k8s.io/v1/ingresses", &ingresses); err != nil {
 		return "", err
 	}
+	best, namespace := -1, ""
+	var chosen backendRef
 	for _, ing := range ingresses.Items {
 		for _, rule := range ing.Spec.Rules {
 			if rule.Host != host {
 				continue
 			}
 			for _, p := range rule.HTTP.Paths {
-				if p.Path != "/" && p.Path != "" {
-					continue
+				if ok, length := matches(p.Path, p.PathType, requestPath); ok && length > best {
+					best, namespace, chosen = length, ing.Metadata.Namespace, p.Backend
 				}
-				var svc service
-				ref := p.Backend.Service
-				if err := a.get(fmt.Sprintf("/api/v1/namespaces/%s/services/%s", ing.Metadata.Namespace, ref.Name), &svc); err != nil {
-					return "", err
-				}
-				for _, port := range svc.Spec.Ports {
-					if port.Port == ref.Port.Number || (ref.Port.Name != "" && port.Name == ref.Port.Name) {
-						return net.JoinHostPort(svc.Spec.ClusterIP, fmt.Sprint(port.Port)), nil
-					}
-				}
-				return "", fmt.Errorf("service %s/%s has no port %q/%d", ing.Metadata.Namespace, ref.Name, ref.Port.Name, ref.Port.Number)
 			}
 		}
 	}
-	return "", nil
+	if best < 0 {
+		return "", nil
+	}
+	var svc service
+	ref := chosen.Service
+	if err := a.get(fmt.Sprintf("/api/v1/namespaces/%s/services/%s", namespace, ref.Name), &svc); err != nil {
+		return "", err
+	}
+	for _, port := range svc.Spec.Ports {
+		if port.Port == ref.Port.Number || (ref.Port.Name != "" && port.Name == ref.Port.Name) {
+			return net.JoinHostPort(svc.Spec.ClusterIP, fmt.Sprint(port.Port)), nil
+		}
+	}
+	return "", fmt.Errorf("service %s/%s has no port %q/%d", namespace, ref.Name, ref.Port.Name, ref.Port.Number)
 }
 
 type backendKey struct{}
@@ -175,7 +198,7 @@ func main() {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		backend, err := api.backendFor(host)
+		backend, err := api.backendFor(host, r.URL.Path)
 		if err != nil {
 			http.Error(w, "cannot read ingresses: "+err.Error(), http.StatusServiceUnavailable)
 			return
