@@ -163,7 +163,10 @@ medusa_tag() {
 # the lockfile is the same, so only `medusa build` runs).
 variant() {
   local overlay="$1"
-  local sum; sum="$( (cd "$overlay" && find . -type f | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-12)"
+  # Keyed by the overlay and the chart's files it is laid over.
+  local sum; sum="$( { (cd "$overlay" && find . -type f | LC_ALL=C sort | xargs sha256sum); \
+    (cd "$root/charts/medusa/files" && find -L . -type f ! -path './project/node_modules/*' | LC_ALL=C sort \
+      | xargs sha256sum); } | sha256sum | cut -c1-12)"
   local base="$images/variants/$sum"
   recipe="$base/recipe"
   if [[ ! -f "$base.complete" ]]; then
