@@ -8,7 +8,7 @@ stores each once.
 
     python3 image_tar.py --tag localhost/store-provisioner/x:1 --out x.tar \\
         --layer base-dir --layer app-dir [--entrypoint /bin/sh] [--cmd ...] \\
-        [--env NAME=value] [--user 1000:1000] [--workdir /opt/app] [--label k=v]
+        [--env NAME=value] [--user 1000:1000] [--workdir /opt/app] [--label k=v] [--stop-signal SIGINT]
 
 A layer directory is taken as the root of the image's file system. Owners and
 modes come from the directory as it is (numeric ids); times are clamped so the
@@ -77,6 +77,7 @@ def build(args: argparse.Namespace) -> None:
                 "User": args.user or "",
                 "WorkingDir": args.workdir or "",
                 "Labels": dict(label.split("=", 1) for label in args.label or []),
+                **({"StopSignal": args.stop_signal} if args.stop_signal else {}),
             },
             "rootfs": {"type": "layers", "diff_ids": [f"sha256:{d}" for d in diff_ids]},
         }
@@ -104,6 +105,7 @@ def main() -> None:
     parser.add_argument("--user")
     parser.add_argument("--workdir")
     parser.add_argument("--label", action="append")
+    parser.add_argument("--stop-signal")
     build(parser.parse_args())
 
 

@@ -253,6 +253,8 @@ tar_of() {
   echo "$out"
 }
 
+# The official postgres image stops on SIGINT (a fast shutdown: sessions are
+# cut, not waited for), and so does its stand-in.
 build_standin() {
   local name="$1" tag="$2" packages="$3"; shift 3
   local started; started=$(date +%s.%N)
@@ -288,7 +290,8 @@ build() {
   flock 9
   build_standin postgres "$POSTGRES_STANDIN_VERSION" postgres_packages \
     --env "PATH=/usr/lib/postgresql/$POSTGRES_STANDIN_VERSION/bin:/usr/local/bin:/usr/bin:/bin" \
-    --env PGDATA=/var/lib/postgresql/data --entrypoint /usr/local/bin/docker-entrypoint.sh --cmd postgres
+    --env PGDATA=/var/lib/postgresql/data --entrypoint /usr/local/bin/docker-entrypoint.sh --cmd postgres \
+    --stop-signal SIGINT
   build_standin redis "$REDIS_STANDIN_VERSION" redis_packages \
     --entrypoint /usr/local/bin/docker-entrypoint.sh --cmd redis-server --workdir /data
   build_medusa
