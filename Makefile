@@ -26,7 +26,7 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 
 ## run: web server + provisioning workers + control workers, against the current
 ## kubeconfig's cluster, else a kind cluster (kind + Docker), else the local control plane
-## (scripts/run-cluster.sh decides; README, "The two commands")
+## (scripts/run-cluster.sh decides; docs/operations.md, "Which cluster")
 run: $(STAMP)
 	PORT=$(PORT) VENV_BIN=$(CURDIR)/$(BIN) bash scripts/run.sh
 

@@ -2,7 +2,7 @@
 
 Installs the WooCommerce chart with the values the platform would pass
 (`helm install --wait --wait-for-jobs`, as bench/provision.py's floor), then
-deletes it with the calls a store delete makes (stores.provisioning.teardown):
+deletes it with the calls a store delete makes (stores.teardown.teardown):
 `helm uninstall`, then the cluster layer's delete_namespace, which returns once
 the namespace is gone. Prints one JSON line:
   uninstall_median_s   helm uninstall (--runs stores, one at a time)

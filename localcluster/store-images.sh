@@ -136,8 +136,10 @@ tree_hash() {
   (cd "$1" && find -L . -type f ! -path './node_modules/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
 }
 
+# The recipe's own README.md is left out: it is not in the image's behaviour,
+# and a doc edit should not name a new image.
 project_hash() {
-  (cd "$recipe" && find -L . -type f ! -path './project/node_modules/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
+  (cd "$recipe" && find -L . -type f ! -path './project/node_modules/*' ! -path ./README.md | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
 }
 
 # The Medusa image's tag is the chart's (values.yaml image.tag:
@@ -165,7 +167,7 @@ variant() {
   local overlay="$1"
   # Keyed by the overlay and the chart's files it is laid over.
   local sum; sum="$( { (cd "$overlay" && find . -type f | LC_ALL=C sort | xargs sha256sum); \
-    (cd "$root/charts/medusa/files" && find -L . -type f ! -path './project/node_modules/*' | LC_ALL=C sort \
+    (cd "$root/charts/medusa/files" && find -L . -type f ! -path './project/node_modules/*' ! -path ./README.md | LC_ALL=C sort \
       | xargs sha256sum); } | sha256sum | cut -c1-12)"
   local base="$images/variants/$sum"
   recipe="$base/recipe"

@@ -95,7 +95,7 @@ def _run_with_lease(store_id: int, status: str, work) -> None:
 
 
 def _store_logs(store_id: int):
-    """Every log line of this task carries the store's id and slug (see provisioner/logging.py)."""
+    """Every log line of this task carries the store's id and slug (see observability/logging.py)."""
     return store_context(store_id, Store.objects.filter(pk=store_id).values_list("slug", flat=True).first())
 
 

@@ -1,4 +1,4 @@
-"""What an engine (a kind of store) is: a small declarative engine.
+"""What an engine (a kind of store) is: a small declarative description.
 
 Engines know nothing of Django or of the cluster client; the provisioning
 steps hand them a `StoreSpec` and get back plain data (Helm values, the
@@ -14,7 +14,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class StoreSpec:
-    """Everything a engine needs to know about one store."""
+    """Everything an engine needs to know about one store."""
 
     slug: str
     store_id: int

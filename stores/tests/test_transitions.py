@@ -113,7 +113,7 @@ def test_a_claim_skips_a_store_deleted_meanwhile(alice, monkeypatch):
 
 @pytest.mark.django_db
 def test_a_claim_sets_the_deadline_fifteen_minutes_after_it_starts(alice, settings):
-    settings.PROVISION_TIMEOUT = 900  # the default (README), whatever this machine's environment says
+    settings.PROVISION_TIMEOUT = 900  # the default (docs/configuration.md), whatever this machine's environment says
     store = lifecycle.create_store(alice, "shop", "woocommerce")
     before = timezone.now()
 

@@ -77,11 +77,12 @@ def fallback(helm, values_file):
 
 
 def project_hash() -> str:
-    """What localcluster/store-images.sh and the image tag call the project: a hash of files/."""
+    """What localcluster/store-images.sh and the image tag call the project: a hash of files/
+    without node_modules and the recipe's README.md."""
     files = CHART_DIR / "files"
     lines = []
     for path in sorted(
-        (p for p in files.rglob("*") if p.is_file() and "node_modules" not in p.parts),
+        (p for p in files.rglob("*") if p.is_file() and "node_modules" not in p.parts and p != files / "README.md"),
         key=lambda p: "./" + str(p.relative_to(files)),
     ):
         lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  ./{path.relative_to(files)}\n")

@@ -97,7 +97,7 @@ tolerations:
     sizeLimit: {{ .Values.tmpSize }}
 - name: secrets
   secret:
-    secretName: {{ required "existingSecret.name is required: create the Secret first (README, Production)" .Values.existingSecret.name }}
+    secretName: {{ required "existingSecret.name is required: create the Secret first (docs/production.md)" .Values.existingSecret.name }}
     defaultMode: 0400
     items:
       {{- range $name, $key := (include "platform.secretFiles" . | fromJson) }}
@@ -132,7 +132,7 @@ env:
   {{- end }}
   {{- if $.Values.postgresql.enabled }}
   # The bundled database's URL, built from its password (a URL-safe one:
-  # README, Production); Kubernetes expands $(POSTGRES_PASSWORD) itself.
+  # docs/production.md); Kubernetes expands $(POSTGRES_PASSWORD) itself.
   - name: POSTGRES_PASSWORD
     valueFrom:
       secretKeyRef:

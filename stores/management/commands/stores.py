@@ -176,7 +176,7 @@ class Command(BaseCommand):
                 f"No Kubernetes cluster is reachable: {exc}\n"
                 "  - for the offline test cluster: make cluster, then make demo\n"
                 "  - for real stores: kind create cluster --config kind-config.yaml, install ingress-nginx "
-                "(README, 'Real clusters'), then make run\n"
+                "(docs/production.md, 'kind'), then make run\n"
                 "  The dashboard still starts; provisions fail with this reason until a cluster is reachable."
             )
         helm_bin = clients.helm_binary()
