@@ -180,7 +180,7 @@ EGRESS_DENIED_CIDRS = _cidrs(
 # Where `stores doctor` asks whether the charts' docker.io images can be pulled.
 IMAGE_REGISTRY_URL = envstr("IMAGE_REGISTRY_URL", "https://registry-1.docker.io")
 STORE_URL_SCHEME = envstr("STORE_URL_SCHEME", "http")
-# cert-manager ClusterIssuer for store TLS (e.g. letsencrypt-prod on a VPS); empty means plain HTTP.
+# cert-manager ClusterIssuer for store TLS (docs/production.md sets up "letsencrypt"); empty means plain HTTP.
 TLS_CLUSTER_ISSUER = envstr("TLS_CLUSTER_ISSUER", "")
 MAX_STORES_PER_USER = envint("MAX_STORES_PER_USER", 3, minimum=0)
 MAX_CONCURRENT_PROVISIONS = envint("MAX_CONCURRENT_PROVISIONS", 2, minimum=1)

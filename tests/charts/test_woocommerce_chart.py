@@ -127,7 +127,7 @@ def test_k3s_values_enable_traefik_tls_and_local_path(k3s_objects):
     ingress = one(k3s_objects, "Ingress", "store-acme")
     assert ingress["spec"]["ingressClassName"] == "traefik"
     assert ingress["spec"]["tls"] == [{"hosts": [STORE["host"]], "secretName": "store-acme-tls"}]
-    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
     pvc = one(k3s_objects, "PersistentVolumeClaim", "store-acme-wordpress")
     assert pvc["spec"]["storageClassName"] == "local-path"
     sts = one(k3s_objects, "StatefulSet", "store-acme-mariadb")
