@@ -296,11 +296,23 @@ def test_it_routes_the_medusa_paths_to_the_server_and_the_rest_to_the_storefront
 
 def test_it_serves_tls_with_the_k3s_profile(helm, tmp_path):
     values = tmp_path / "values.yaml"
-    values.write_text(yaml.safe_dump(platform_values(ingress_class="traefik", tls_cluster_issuer="letsencrypt-prod")))
-    (ingress,) = by_kind(render(helm, values, *profile_args("values-k3s.yaml")), "Ingress").values()
+    values.write_text(yaml.safe_dump(platform_values(ingress_class="traefik", tls_cluster_issuer="")))
+    objects = template(helm, RELEASE, CHART_DIR, "-n", NAMESPACE, *profile_args("values-k3s.yaml"), "-f", str(values))
+    (ingress,) = by_kind(objects, "Ingress").values()
     assert ingress["spec"]["ingressClassName"] == "traefik"
     assert ingress["spec"]["tls"] == [{"hosts": ["store-acme.127.0.0.1.nip.io"], "secretName": "store-tls"}]
-    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
+
+
+def test_the_platforms_issuer_wins_over_the_profiles(helm, tmp_path):
+    # The platform passes the profile first and its own values last (stores.releases).
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        yaml.safe_dump(platform_values(ingress_class="traefik", tls_cluster_issuer="letsencrypt-staging"))
+    )
+    objects = template(helm, RELEASE, CHART_DIR, "-n", NAMESPACE, *profile_args("values-k3s.yaml"), "-f", str(values))
+    (ingress,) = by_kind(objects, "Ingress").values()
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-staging"
 
 
 def test_its_network_policies_open_only_the_stores_own_paths(rendered):
