@@ -23,6 +23,7 @@ import yaml
 from stores.engines.contract import RELEASE_NAME
 from stores.engines.medusa import MEDUSA
 from tests.chart_tools import REPO_ROOT, run_helm, template
+from tests.charts.medusa_recipe_support import NODE_VERSION
 from tests.charts.official_images import LIBRARY_TAGS
 from tests.engines.support import SPEC, containers
 
@@ -443,3 +444,28 @@ def test_it_ships_the_recipe_tree_and_splits_the_lockfile(helm, values_file, cha
     assert "cat /opt/lockfile/part-* > /opt/medusa-recipe/project/package-lock.json" in script
     server_items = {v["name"]: v for v in pod_specs(objects)["server"]["volumes"]}["recipe"]["configMap"]["items"]
     assert {"key": "start-server.sh", "path": "start-server.sh"} in server_items
+
+
+def test_the_image_recipe_builds_what_the_chart_runs(rendered):
+    """The Dockerfile cannot be built here (no registry for its base image); what the chart
+    relies on in the image it builds is read from it instead."""
+    dockerfile = (CHART_DIR / "image" / "Dockerfile").read_text()
+    instructions = [line.split(None, 1) for line in dockerfile.splitlines() if line and not line.startswith(("#", " "))]
+    (base,) = [rest for op, rest in instructions if op == "FROM"]
+    repository, tag = base.rsplit(":", 1)
+    # The official node image, at the Node.js version the recipe test runs.
+    assert repository == "docker.io/library/node" and tag in LIBRARY_TAGS["node"]
+    assert tag.split("-")[0] == NODE_VERSION
+    # The chart's recipe, installed and built only: the store's setup Job does the database steps.
+    assert ["COPY", "charts/medusa/files/ /opt/medusa-recipe/"] in instructions
+    assert "APP_DIR=/opt/medusa" in dockerfile and "setup.sh --build-only" in dockerfile
+    # Where the chart mounts the store's volume exists and belongs to the user the pods run as.
+    assert "mkdir -p /opt/medusa/state /data/uploads" in dockerfile
+    assert "chown node:node /opt/medusa/state /data/uploads" in dockerfile
+    assert ["USER", "node"] in instructions
+    specs = pod_specs(rendered())
+    assert {
+        spec["securityContext"]["runAsUser"] for name, spec in specs.items() if name not in ("postgres", "redis")
+    } == {
+        1000  # node's uid in the official image
+    }
