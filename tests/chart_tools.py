@@ -29,7 +29,8 @@ def _executable(*candidates: object) -> str | None:
     return None
 
 
-def _pinned(name: str) -> str:
+def pinned(name: str) -> str:
+    """A version pinned in localcluster/versions.env."""
     versions = (REPO_ROOT / "localcluster" / "versions.env").read_text().splitlines()
     pins = dict(line.split("#")[0].strip().split("=", 1) for line in versions if "=" in line.split("#")[0])
     return pins[name]
@@ -53,7 +54,7 @@ def find_kube_score() -> str | None:
     return _executable(
         os.environ.get("KUBE_SCORE_BIN"),
         _state_bin() / "kube-score",
-        _cache_bin() / f"kube-score-{_pinned('KUBE_SCORE_VERSION')}",
+        _cache_bin() / f"kube-score-{pinned('KUBE_SCORE_VERSION')}",
         shutil.which("kube-score"),
     )
 

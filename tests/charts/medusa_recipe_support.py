@@ -28,13 +28,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.chart_tools import pinned
 from tests.platform import LOG_DIR, REPO_ROOT, free_port
 from tests.waiting import wait_for
 
 FILES = REPO_ROOT / "charts" / "medusa" / "files"
-# The chart's image is node:<NODE_VERSION>-bookworm-slim; npm is the 10.x
-# line that Node 22 bundles.
-NODE_VERSION = "22.23.2"
+# The chart's image is node:<NODE_VERSION>-bookworm-slim, and the store image
+# built here (localcluster/store-images.sh) runs the same version; npm is the
+# 10.x line that Node 22 bundles.
+NODE_VERSION = pinned("NODE_VERSION")
 NPM_VERSION = "10.9.9"
 CACHE = Path(os.environ.get("MEDUSA_RECIPE_CACHE", Path.home() / ".cache" / "store-provisioner"))
 REDIS_SERVER = "/usr/bin/redis-server"
