@@ -43,6 +43,11 @@ cluster-down:
 	bash localcluster/down.sh
 	if [ -d .localcluster-pg ]; then LOCALCLUSTER_DIR=$(CURDIR)/.localcluster-pg bash localcluster/down.sh; fi
 
+## cluster-figures: memory of the local cluster's processes, disk of its caches, its restart time
+.PHONY: cluster-figures
+cluster-figures:
+	bash localcluster/figures.sh
+
 ## system-packages: Debian's Chromium (browser tests), shellcheck and busybox (setup-script tests)
 SYSTEM_PACKAGES := chromium shellcheck busybox redis-server
 # The unit tests need only the setup-script tests' tools, not a browser.

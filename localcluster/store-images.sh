@@ -80,7 +80,7 @@ with_packages() {
   local name="$1"; shift
   local base; base="$(base_rootfs)"
   local layer="$images/layer-$name"
-  if [[ -f "$layer.complete" ]]; then echo "$layer"; return; fi
+  if [[ -f "$layer.complete" ]]; then touch "$layer.complete"; echo "$layer"; return; fi
   local work; work="$(mktemp -d "$images/overlay.XXXXXX")"
   mkdir -p "$work/upper" "$work/work" "$work/merged"
   mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/work" "$work/merged"
@@ -182,8 +182,8 @@ variant() {
       [[ -n "$module" ]] || continue
       sed -i "0,/^  modules: \[/s||  modules: [\n    { resolve: \"$module\" },|" "$recipe/project/medusa-config.ts"
     done < "$overlay/modules.txt"
-    touch "$base.complete"
   fi
+  touch "$base.complete"
   app_dir="$base/app"
   if [[ ! -x "$app_dir/node_modules/.bin/medusa" ]]; then
     ensure_app_of "$cache/medusa-recipe/app" "$root/charts/medusa/files"
@@ -249,7 +249,7 @@ medusa_layers() {
 tar_of() {
   local name="$1" tag="$2" key="$3"; shift 3
   local out="$images/$name-$tag-$key.tar"
-  if [[ -f "$out" ]]; then echo "$out"; return; fi
+  if [[ -f "$out" ]]; then touch "$out"; echo "$out"; return; fi
   python3 "$here/image_tar.py" --tag "$registry/$name:$tag" --out "$out.tmp" "$@"
   mv "$out.tmp" "$out"
   echo "$out"
@@ -274,7 +274,7 @@ build_medusa() {
   if [[ -n "${MEDUSA_OVERLAY:-}" ]]; then variant "$MEDUSA_OVERLAY"; fi
   local tag; tag="$(medusa_tag)"
   local key; key="$(sha256sum "$here/store-images.sh" "$here/image_tar.py" | sha256sum | cut -c1-8)"
-  if [[ -f "$images/medusa-$tag-$key.tar" ]]; then log "medusa:$tag cached"; return; fi
+  if [[ -f "$images/medusa-$tag-$key.tar" ]]; then touch "$images/medusa-$tag-$key.tar"; log "medusa:$tag cached"; return; fi
   ensure_app
   local layers; layers="$(mktemp -d "$images/medusa-layers.XXXXXX")"
   medusa_layers "$layers"
@@ -284,6 +284,18 @@ build_medusa() {
     --label "io.store-provisioner.medusa.project=$(project_hash)" > /dev/null
   rm -rf "$layers"
   log "medusa:$tag in $(elapsed "$started") ($(du -h "$images/medusa-$tag-$key.tar" | cut -f1))"
+}
+
+# prune <directory> <glob> <keep>: of the cache entries matching the glob (a tar, or a
+# directory with its .complete marker), all but the <keep> last used go. Every
+# change to a stand-in, the project or this script is a new entry, and a
+# Medusa image is 730 MB.
+prune() {
+  local dir="$1" glob="$2" keep="$3" entry
+  find "$dir" -maxdepth 1 -name "$glob" ! -name '*.tmp' -printf '%T@ %p\n' | sort -rn | tail -n +"$((keep + 1))" \
+    | cut -d' ' -f2- | while read -r entry; do
+      rm -rf "${entry%.complete}" "$entry"
+    done
 }
 
 build() {
@@ -297,6 +309,18 @@ build() {
   build_standin redis "$REDIS_STANDIN_VERSION" redis_packages \
     --entrypoint /usr/local/bin/docker-entrypoint.sh --cmd redis-server --workdir /data
   build_medusa
+  prune_all
+}
+
+# The default Medusa image and a variant are used by the same test run: keep
+# both, and the pair before them.
+prune_all() {
+  prune "$images" 'medusa-*.tar' 4
+  prune "$images" 'postgres-standin-*.tar' 2
+  prune "$images" 'redis-standin-*.tar' 2
+  prune "$images" 'layer-postgres-*.complete' 2
+  prune "$images" 'layer-redis-*.complete' 2
+  [[ ! -d "$images/variants" ]] || prune "$images/variants" '*.complete' 2
 }
 
 tags() {
