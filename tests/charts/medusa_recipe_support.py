@@ -39,7 +39,6 @@ FILES = REPO_ROOT / "charts" / "medusa" / "files"
 NODE_VERSION = pinned("NODE_VERSION")
 NPM_VERSION = "10.9.9"
 CACHE = Path(os.environ.get("MEDUSA_RECIPE_CACHE", Path.home() / ".cache" / "store-provisioner"))
-REDIS_SERVER = "/usr/bin/redis-server"
 # The machine's way out to the npm registry (a proxy, extra CA certificates):
 # the recipe's environment is otherwise the chart's, not this shell's.
 NETWORK_ENV = (
@@ -96,53 +95,6 @@ def exclusive_cache():
     with open(CACHE / "medusa-recipe.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
-
-
-@contextmanager
-def redis_server(workdir: Path):
-    """A private redis-server from Debian's package on a free loopback port,
-    without persistence; yields its URL."""
-    if not Path(REDIS_SERVER).exists():
-        raise RuntimeError("redis-server is missing: `make system-packages` installs Debian's package")
-    port = free_port()
-    log = open(LOG_DIR / "medusa-recipe-redis.log", "w")
-    proc = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(lambda: _answers_ping(port) or proc.poll() is not None, timeout=30, what="redis-server")
-        if proc.poll() is not None:
-            raise RuntimeError(f"redis-server exited; see {log.name}")
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
-
-
-def _answers_ping(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 @contextmanager

@@ -24,6 +24,7 @@ import pytest
 from tests import medusa_shopper as shopper
 from tests.charts import medusa_recipe_support as recipe
 from tests.platform import LOG_DIR, free_port
+from tests.redis_server import redis_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.recipe]
 
@@ -46,7 +47,7 @@ def shop(tmp_path_factory):
         medusa_port, storefront_port = free_port(), free_port()
         with (
             recipe.fresh_database() as database_url,
-            recipe.redis_server(tmp_path_factory.mktemp("redis")) as redis_url,
+            redis_server(tmp_path_factory.mktemp("redis"), "medusa-recipe-redis.log") as redis_url,
             # The store's one host: /app, /admin, /store... to Medusa, the rest to the storefront.
             recipe.ingress(medusa_port, storefront_port) as store_url,
         ):

@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import http.client
 import secrets
-import subprocess
 import threading
 import time
-from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -32,7 +29,8 @@ from django.test import Client
 from django_q.models import Task
 
 from stores.models import Status, Store, StoreEvent
-from tests.platform import LOG_DIR, Platform, free_port
+from tests.platform import Platform
+from tests.redis_server import redis_server
 from tests.waiting import wait_for
 
 pytestmark = [
@@ -45,7 +43,6 @@ pytestmark = [
 
 STORES = 6
 LIMIT = 2  # settings.MAX_CONCURRENT_PROVISIONS, asserted below
-REDIS_SERVER = "/usr/bin/redis-server"
 
 
 @pytest.fixture
@@ -77,54 +74,10 @@ def replicas(local_cluster):
         t.join()
 
 
-@contextmanager
-def _redis_server(workdir: Path):
-    """A private redis-server (Debian's package) on a free loopback port, nothing persisted."""
-    if not Path(REDIS_SERVER).exists():
-        pytest.fail("redis-server is missing: `make system-packages` installs Debian's package")
-    port = free_port()
-    log = open(LOG_DIR / "replicas-redis.log", "w")
-    proc = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        import redis
-
-        client = redis.Redis(port=port, socket_timeout=1)
-
-        def answers():
-            assert proc.poll() is None, f"redis-server exited; see {log.name}"
-            try:
-                return client.ping()
-            except redis.ConnectionError:
-                return False
-
-        wait_for(answers, timeout=30, what="redis-server")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-
-
 @pytest.fixture
 def redis_url(tmp_path):
-    with _redis_server(tmp_path) as url:
-        yield url
+    with redis_server(tmp_path, "replicas-redis.log") as url:
+        yield f"{url}/0"
 
 
 class Owner:
