@@ -52,6 +52,7 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -172,6 +173,7 @@ def seed(scale: float = 1.0) -> dict:
     ids = list(StoreEvent.objects.filter(store=busy).order_by("pk").values_list("pk", flat=True))
     cut = ids[len(ids) * 2 // 3]
     StoreEvent.objects.filter(store=busy, pk__lt=cut).update(created_at=now - timedelta(hours=2))
+    assert busy.started_at is not None
     StoreEvent.objects.filter(store=busy, pk__gte=cut).update(created_at=busy.started_at + timedelta(seconds=1))
     return {"user": me, "busy": busy}
 
@@ -340,7 +342,7 @@ def main() -> None:
     detail_p50, detail_p95 = time_requests(client, detail_url, args.requests)
     fragment_p50, fragment_p95 = time_requests(client, fragment_url, args.requests, expect=200, HTTP_HX_REQUEST="true")
     etag = client.get(fragment_url, HTTP_HX_REQUEST="true")["ETag"]
-    conditional = {"HTTP_HX_REQUEST": "true", "HTTP_IF_NONE_MATCH": etag}
+    conditional: dict[str, Any] = {"HTTP_HX_REQUEST": "true", "HTTP_IF_NONE_MATCH": etag}
     with CaptureQueriesContext(connection) as captured:
         assert client.get(fragment_url, **conditional).status_code == 304
     fragment_304_queries = len(captured)

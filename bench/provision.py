@@ -19,43 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-STATE_DIR = Path(os.environ.get("LOCALCLUSTER_DIR", REPO_ROOT / ".localcluster"))
-KUBECONFIG = STATE_DIR / "kubeconfig"
-HELM = STATE_DIR / "bin" / "helm"
+from cluster_bench import delete_release, install_release  # first: it sets Django up
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection
 
-_workdir = tempfile.mkdtemp(prefix="store-bench-")
-os.environ.update(
-    DATABASE_URL=f"sqlite:///{_workdir}/bench.sqlite3",
-    KUBECONFIG=str(KUBECONFIG),
-    HELM_BIN=str(HELM),
-    CHECK_STORE_URL="false",
-    LOG_LEVEL="WARNING",
-    DJANGO_SETTINGS_MODULE="provisioner.settings",
-)
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-
-from stores import clients, lifecycle, releases, tasks  # noqa: E402
-from stores.engines import get_engine  # noqa: E402
-from stores.engines.contract import RELEASE_NAME, SECRET_NAME  # noqa: E402
-from stores.models import FINAL, Status, Store, StoreEvent  # noqa: E402
-from tests.platform import Platform  # noqa: E402
+from stores import lifecycle, tasks
+from stores.models import FINAL, Status, Store, StoreEvent
+from tests.platform import Platform
 
 
 def wait_final(ids: list[int], timeout: float = 600) -> None:
@@ -87,55 +61,26 @@ def time_create_to_ready(owner, slug: str) -> float:
 
 def time_helm_floor(owner, slug: str) -> float:
     """helm install --wait --wait-for-jobs with the values the platform would pass."""
-    store = Store(owner=owner, slug=slug, engine="woocommerce", pk=10_000)
-    engine = get_engine("woocommerce")
-    spec = releases.store_spec(store)
-    kube = clients.connect()
-    kube.ensure_namespace(store.namespace, {"app.kubernetes.io/managed-by": "store-bench"})
-    kube.ensure_secret(store.namespace, SECRET_NAME, engine.build_secret(spec))
-    chart = REPO_ROOT / "charts" / engine.chart
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as values:
-        json.dump(engine.build_values(spec), values)
-        values.flush()
-        args = [
-            str(HELM),
-            "install",
-            RELEASE_NAME,
-            str(chart),
-            "-n",
-            store.namespace,
-            *[a for f in releases.values_files(chart) for a in ("--values", f)],
-            "--values",
-            values.name,
-            "--wait",
-            "--wait-for-jobs",
-            "--timeout",
-            "600s",
-        ]
-        started = time.monotonic()
-        subprocess.run(args, check=True, capture_output=True, env={**os.environ, "HOME": _workdir})
-        elapsed = time.monotonic() - started
-    subprocess.run(
-        [str(HELM), "uninstall", RELEASE_NAME, "-n", store.namespace],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "HOME": _workdir},
-    )
-    kube.delete_namespace(store.namespace)
+    namespace, elapsed = install_release(owner, slug)
+    delete_release(namespace)
     return elapsed
 
 
 def slot_timings(ids: list[int]) -> tuple[list[int], list[int]]:
     """Where a batch store waited between a freed slot and its first step (ms)."""
     stores = list(Store.objects.filter(pk__in=ids).order_by("started_at"))
-    readies = sorted(s.ready_at for s in stores)
+    readies = sorted(s.ready_at for s in stores if s.ready_at)
     handoff, pickup = [], []
     for store in stores:
-        freed = [r for r in readies if r <= store.started_at]
+        claimed = store.started_at
+        assert claimed is not None, f"{store.slug} was never claimed"
+        freed = [r for r in readies if r <= claimed]
         if freed:  # it waited for a slot: the last ready before its claim freed it
-            handoff.append(round((store.started_at - freed[-1]).total_seconds() * 1000))
-        first = StoreEvent.objects.filter(store=store, message__startswith="Connected to Kubernetes").first()
-        pickup.append(round((first.created_at - store.started_at).total_seconds() * 1000))
+            handoff.append(round((claimed - freed[-1]).total_seconds() * 1000))
+        # The worker's first line: it connected, at the start of the namespace step.
+        first = StoreEvent.objects.filter(store=store, step="namespace", created_at__gte=claimed).first()
+        assert first is not None, f"{store.slug} has no namespace step"
+        pickup.append(round((first.created_at - claimed).total_seconds() * 1000))
     return handoff, pickup
 
 

@@ -25,83 +25,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-STATE_DIR = Path(os.environ.get("LOCALCLUSTER_DIR", REPO_ROOT / ".localcluster"))
-KUBECONFIG = STATE_DIR / "kubeconfig"
-HELM = STATE_DIR / "bin" / "helm"
-
-_workdir = tempfile.mkdtemp(prefix="store-bench-")
-os.environ.update(
-    DATABASE_URL=f"sqlite:///{_workdir}/db.sqlite3",
-    KUBECONFIG=str(KUBECONFIG),
-    HELM_BIN=str(HELM),
-    HOME=_workdir,  # helm's cache and config
-    LOG_LEVEL="WARNING",
-    DJANGO_SETTINGS_MODULE="provisioner.settings",
-)
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-
-from stores import provisioning  # noqa: E402
-from stores.engines import get_engine  # noqa: E402
-from stores.models import Store  # noqa: E402
+from cluster_bench import delete_release, install_release  # first: it sets Django up
+from django.contrib.auth import get_user_model
 
 
 def install(slug: str) -> str:
     """A WooCommerce release as a provision leaves it (no database row needed)."""
-    store = Store(owner=get_user_model()(pk=1), slug=slug, engine="woocommerce", pk=10_000)
-    engine = get_engine("woocommerce")
-    spec = provisioning.store_spec(store)
-    kube = provisioning.connect()
-    kube.ensure_namespace(store.namespace, {"app.kubernetes.io/managed-by": "store-bench"})
-    kube.ensure_secret(store.namespace, provisioning.SECRET_NAME, engine.build_secret(spec))
-    chart = REPO_ROOT / "charts" / engine.chart
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as values:
-        json.dump(engine.build_values(spec), values)
-        values.flush()
-        subprocess.run(
-            [
-                str(HELM),
-                "install",
-                provisioning.RELEASE_NAME,
-                str(chart),
-                "-n",
-                store.namespace,
-                *[a for f in provisioning.chart_values_files(chart) for a in ("--values", f)],
-                "--values",
-                values.name,
-                "--wait",
-                "--wait-for-jobs",
-                "--timeout",
-                "120s",
-            ],
-            check=True,
-            capture_output=True,
-        )
-    return store.namespace
+    namespace, _ = install_release(get_user_model()(pk=1), slug, timeout_s=120)
+    return namespace
 
 
-def delete(namespace: str) -> tuple[float, float]:
-    """(uninstall seconds, namespace seconds): the two steps of a store delete."""
-    started = time.monotonic()
-    provisioning.helm().uninstall(provisioning.RELEASE_NAME, namespace)
-    uninstalled = time.monotonic()
-    provisioning.connect().delete_namespace(namespace, timeout=120)
-    return uninstalled - started, time.monotonic() - uninstalled
+delete = delete_release
 
 
 def main() -> None:
