@@ -17,42 +17,19 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.axe import blocking, violations
+from tests.browser.make_run import fresh_shell_environment, serves_login
 from tests.chromium import screenshot
 from tests.platform import LOG_DIR, REPO_ROOT, free_port, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
 CACHE = Path(os.environ.get("STORE_PROVISIONER_CACHE") or Path.home() / ".cache" / "store-provisioner")
-# Set by the test process or the other tests; a fresh shell has none of them.
-INHERITED = {
-    "KUBECONFIG",
-    "HELM_BIN",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "CHECK_STORE_URL",
-    "CLUSTER_MODE",
-    "VAR_DIR",
-    "DJANGO_SETTINGS_MODULE",
-    "PORT",
-    "HOST",
-    "SITE_URL",
-    "CLUSTER_STATUS_FILE",
-}
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -68,7 +45,7 @@ def building(tmp_path, local_cluster):
     gate.write_text("4\n")  # etcd (download, build), kwok, kwokctl; then it waits at helm
     state = tmp_path / "localcluster"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in INHERITED}
+    env = fresh_shell_environment()
     env.update(
         PATH=f"{go_dir}:/usr/bin:/bin",
         KUBECONFIG=str(tmp_path / "no-kubeconfig" / "config"),
@@ -96,7 +73,7 @@ def building(tmp_path, local_cluster):
             start_new_session=True,
         )
     try:
-        wait_for(lambda: proc.poll() is not None or _answers(url), timeout=120, what="make run's web server")
+        wait_for(lambda: proc.poll() is not None or serves_login(url), timeout=120, what="make run's web server")
         assert proc.poll() is None, f"scripts/run.sh exited:\n{terminal.read_text()}"
         # A figure, not a check: how long the first page took while the build waits.
         print(f"first page after {time.monotonic() - started:.1f} s, the cluster still being built")

@@ -23,12 +23,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.make_run import fresh_shell_environment, serves_login
 from tests.chromium import screenshot
 from tests.platform import LOG_DIR, REPO_ROOT, free_port
 from tests.waiting import wait_for
@@ -42,28 +42,6 @@ BANNER = (
 )
 # What a fresh machine has: the system's directories only (no kind, so no kind cluster).
 SYSTEM_PATH = "/usr/bin:/bin"
-# Set by the test process or the other tests; a fresh shell has none of them.
-INHERITED = {
-    "KUBECONFIG",
-    "HELM_BIN",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "CHECK_STORE_URL",
-    "CLUSTER_MODE",
-    "VAR_DIR",
-    "DJANGO_SETTINGS_MODULE",
-    "PORT",
-    "HOST",
-    "SITE_URL",
-}
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -72,7 +50,7 @@ def first_run(tmp_path):
     assert shutil.which("kind", path=SYSTEM_PATH) is None, "this test needs a machine without kind on /usr/bin"
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in INHERITED}
+    env = fresh_shell_environment()
     env.update(
         PATH=SYSTEM_PATH,
         KUBECONFIG=str(tmp_path / "no-kubeconfig" / "config"),
@@ -94,7 +72,7 @@ def first_run(tmp_path):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: proc.poll() is not None or _answers(url), timeout=240, what="make run's web server")
+        wait_for(lambda: proc.poll() is not None or serves_login(url), timeout=240, what="make run's web server")
         assert proc.poll() is None, f"scripts/run.sh exited:\n{terminal.read_text()}"
         yield url, terminal, env
     finally:
