@@ -32,6 +32,8 @@ SETTINGS_VARIABLES = {
     "MAX_STORES_PER_USER",
     "MAX_CONCURRENT_PROVISIONS",
     "DJANGO_SETTINGS_MODULE",
+    # Read by Django itself; a deploy check refuses it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
 
 

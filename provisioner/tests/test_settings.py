@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
-from provisioner.env import envbool, envint, envlist, envstr
+from provisioner.env import envbool, envint, envlist, envsecret, envstr
 from provisioner.tests.settings_probe import production, run, settings_json
 
 VAR = "SP_TEST_SETTING"
@@ -112,7 +112,7 @@ def test_it_uses_the_default_string_when_unset(monkeypatch):
 # --- the settings module, in a fresh process ---------------------------------------
 
 
-def test_it_passes_the_deploy_checks_inproduction(tmp_path):
+def test_it_passes_the_deploy_checks_in_production(tmp_path):
     result = run(["manage.py", "check", "--deploy"], **production(tmp_path))
 
     output = result.stdout + result.stderr
@@ -136,7 +136,7 @@ def test_it_reads_the_secret_key_from_a_file(tmp_path):
     assert read == key
 
 
-def test_it_refuses_to_start_without_a_secret_key_inproduction(tmp_path):
+def test_it_refuses_to_start_without_a_secret_key_in_production(tmp_path):
     env = production(tmp_path)
     del env["SECRET_KEY"]
 
@@ -164,7 +164,7 @@ def test_it_names_a_malformed_variable(tmp_path):
     assert "MAX_STORES_PER_USER must be a whole number, not 'three'" in result.stderr
 
 
-def test_it_hardensproduction(tmp_path):
+def test_it_hardens_production(tmp_path):
     values = settings_json(
         "[settings.DEBUG, settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE,"
         " settings.SECURE_HSTS_SECONDS, settings.ALLOWED_HOSTS, settings.CSRF_TRUSTED_ORIGINS]",
@@ -229,8 +229,6 @@ def test_it_runs_sqlite_in_wal_mode():
 
 
 # --- secrets: only they are read from <NAME>_FILE ------------------------------------
-
-from provisioner.env import envsecret  # noqa: E402  (kept with the tests that use it)
 
 
 def test_it_reads_a_secret_from_a_file_first(monkeypatch, tmp_path):

@@ -95,10 +95,10 @@ def test_it_runs_every_step_then_skips_install_and_build(recipe):
     assert proc.returncode == 0, proc.stderr
     assert [c.split()[0:2] for c in calls] == [
         ["npm", "ci"],
+        ["medusa", "build"],
         ["medusa", "db:migrate"],
         ["medusa", "user"],
         ["medusa", "exec"],
-        ["medusa", "build"],
     ]
     assert (recipe.app / "state" / "setup-done").exists()
     assert (recipe.app / "state" / "publishable-key").read_text() == "pk_test"

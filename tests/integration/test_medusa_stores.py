@@ -56,11 +56,12 @@ def test_it_takes_a_medusa_store_to_ready_reveals_credentials_and_deletes_it(
         "store-postgres",
         "store-redis",
         "store-medusa",
+        "store-worker",
         "store-storefront",
         "store-setup",
     }
     deployments = {d.metadata.name: d for d in apps.list_namespaced_deployment(ns).items}
-    assert set(deployments) == {"store-medusa", "store-storefront", "store-redis"}
+    assert set(deployments) == {"store-medusa", "store-worker", "store-storefront", "store-redis"}
     assert all(d.status.available_replicas == 1 for d in deployments.values())
     assert apps.read_namespaced_stateful_set("store-postgres", ns).status.ready_replicas == 1
     (job,) = k8s.BatchV1Api(api).list_namespaced_job(ns, label_selector="app.kubernetes.io/component=setup").items

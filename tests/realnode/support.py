@@ -24,8 +24,10 @@ INGRESS_PROXY = "http://10.0.0.80:80"  # the ingress stand-in's Service
 BUSYBOX = "localhost/store-provisioner/busybox:1.35"
 NODE_SELECTOR = {"store-provisioner.io/node": "real"}
 TOLERATIONS = [{"key": "store-provisioner.io/node", "operator": "Exists", "effect": "NoSchedule"}]
-# Charts that take nodeSelector/tolerations values land on the node with this file.
+# Every engine's pods land on the node with this file; charts with volumes
+# also take VOLUMES_FILE.
 VALUES_FILE = Path(__file__).resolve().parent / "real-node-values.yaml"
+VOLUMES_FILE = Path(__file__).resolve().parent / "real-node-volumes.yaml"
 
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 

@@ -39,7 +39,7 @@ from tests import medusa_shopper as shopper
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, screenshot
 from tests.fixtures import REPO_ROOT, STATE_DIR
 from tests.platform import LOG_DIR, Platform
-from tests.realnode.support import INGRESS_PROXY, NODE_NAME, VALUES_FILE
+from tests.realnode.support import INGRESS_PROXY, NODE_NAME, VALUES_FILE, VOLUMES_FILE
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -103,7 +103,7 @@ def values_files(store_images, tmp_path):
     )
     upgrade = tmp_path / "medusa-next.yaml"
     upgrade.write_text(yaml.safe_dump({"image": _image_values(store_images["next"], schemaVersion=2)}))
-    return [str(VALUES_FILE), str(here)], str(upgrade)
+    return [str(VALUES_FILE), str(VOLUMES_FILE), str(here)], str(upgrade)
 
 
 @pytest.fixture
@@ -129,9 +129,12 @@ def platform(local_cluster, store_settings, values_files, monkeypatch):
 
 
 @pytest.fixture
-def browser():
+def browser(monkeypatch):
     """Chromium that reaches stores through the ingress stand-in."""
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # Playwright's sync API runs an event loop in this thread; the test's ORM
+    # calls are still synchronous. Scoped to the test: a leaked variable would
+    # fail the deploy checks of every later test.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         chromium = p.chromium.launch(
