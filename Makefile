@@ -131,3 +131,8 @@ bench-teardown: $(STAMP) cluster
 .PHONY: bench-dashboard
 bench-dashboard: $(STAMP)
 	$(BIN)/python bench/dashboard.py
+
+## bench-monitoring: one round of store checks over 1,000 ready stores (stand-in storefronts; no cluster)
+.PHONY: bench-monitoring
+bench-monitoring: $(STAMP)
+	$(BIN)/python bench/monitoring.py

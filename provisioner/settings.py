@@ -223,6 +223,20 @@ STORE_VALUES_FILES = envlist("STORE_VALUES_FILES", [])
 # ingress is not reachable from the workers, e.g. the local test cluster).
 CHECK_STORE_URL = envbool("CHECK_STORE_URL", True)
 
+# --- Checks of ready stores (stores/monitoring.py; only where CHECK_STORE_URL is on)
+# Seconds between two checks of a store's storefront, and of its checkout (a
+# cash-on-delivery order placed, found and cancelled; 0: only at provision).
+STORE_CHECK_INTERVAL = envint("STORE_CHECK_INTERVAL", 300, minimum=30)
+CHECKOUT_CHECK_INTERVAL = envint("CHECKOUT_CHECK_INTERVAL", 86400, minimum=0)
+# One storefront request's bound, in seconds; the checks a round runs at once;
+# the most storefront and checkout checks a round (each minute) starts.
+STORE_CHECK_TIMEOUT = envint("STORE_CHECK_TIMEOUT", 5, minimum=1)
+STORE_CHECK_CONCURRENCY = envint("STORE_CHECK_CONCURRENCY", 8, minimum=1)
+STORE_CHECKS_PER_ROUND = envint("STORE_CHECKS_PER_ROUND", 500, minimum=1)
+CHECKOUT_CHECKS_PER_ROUND = envint("CHECKOUT_CHECKS_PER_ROUND", 2, minimum=1)
+# Days a check's row is kept (the store page shows the last 24 h).
+STORE_CHECK_RETENTION_DAYS = envint("STORE_CHECK_RETENTION_DAYS", 7, minimum=1)
+
 # --- Task queue (django-q2) ----------------------------------------------------
 # The provision queue has one worker per provisioning slot: a store is
 # claimed (its deadline starts) only when a task is enqueued for it, so a

@@ -23,8 +23,8 @@ class StoreEventInline(admin.TabularInline):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ("slug", "owner", "engine", "chart", "status", "step", "created_at", "ready_at")
-    list_filter = ("status", "engine", "owner")
+    list_display = ("slug", "owner", "engine", "chart", "status", "health", "step", "created_at", "ready_at")
+    list_filter = ("status", "health", "checkout_failing", "engine", "owner")
     search_fields = ("slug", "owner__username", "owner__email")
     readonly_fields = (
         "owner",
@@ -46,6 +46,13 @@ class StoreAdmin(admin.ModelAdmin):
         "delete_attempts",
         "chart_version",
         "images",
+        "health",
+        "health_failures",
+        "health_checked_at",
+        "checkout_verified_at",
+        "checkout_checked_at",
+        "checkout_failing",
+        "checkout_unverified_reason",
         "audit_log",
     )
     inlines = (StoreEventInline,)

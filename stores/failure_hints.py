@@ -24,6 +24,9 @@ FAILURE_HINTS: dict[str, str] = {
     FailureCode.NAMESPACE: "The store's namespace was being removed. Retry in a minute.",
     FailureCode.CONFLICT: "The store's namespace is taken by something else. An operator removes it, then retry.",
     FailureCode.DNS: "The store's address does not resolve. An operator points its DNS at the cluster.",
+    FailureCode.CHECKOUT: "The store runs, but a test order could not go through; the reason names the call "
+    "that failed. Retrying checks again; if it fails again, the shop's admin shows what is missing "
+    "(a product in stock, a shipping option, cash on delivery).",
     FailureCode.TIMEOUT: "The store was not ready in time. Retrying continues where it stopped.",
     FailureCode.UNAVAILABLE: "This kind of store cannot be created here yet.",
     FailureCode.INTERNAL: "Something went wrong in the platform itself. Retry; an operator has the details in the log.",

@@ -24,6 +24,7 @@ from stores.cluster.errors import FailureCode
 from stores.models import (
     TRANSITIONS,
     EventCode,
+    Health,
     ProvisioningGate,
     Status,
     Store,
@@ -358,7 +359,13 @@ def request_retry(store_id: int) -> None:
     )
 
 
-def mark_ready(store_id: int, token: str, message: str) -> None:
+def mark_ready(
+    store_id: int, token: str, message: str, *, storefront_answered: bool = False, checkout_unverified_reason: str = ""
+) -> None:
+    """Provisioning -> ready; its checkout was verified now unless a reason says why not.
+
+    The provision's own checks count as the first of the monitoring's (stores/monitoring.py)."""
+    now = timezone.now()
     # The lease token check: a worker that was superseded must not win.
     transition(
         store_id,
@@ -367,7 +374,14 @@ def mark_ready(store_id: int, token: str, message: str) -> None:
         code=EventCode.READY,
         only_from={Status.PROVISIONING},
         where={"lease_token": token},
-        ready_at=timezone.now(),
+        ready_at=now,
+        checkout_verified_at=None if checkout_unverified_reason else now,
+        checkout_checked_at=None if checkout_unverified_reason else now,
+        checkout_unverified_reason=checkout_unverified_reason,
+        checkout_failing=False,
+        health=Health.UP if storefront_answered else Health.UNKNOWN,
+        health_failures=0,
+        health_checked_at=now if storefront_answered else None,
         lease_token="",
         lease_until=None,
     )

@@ -13,11 +13,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from observability.metrics import PREFIX
 from stores.engines import ENGINES
-from stores.models import FAILURE_CODES, Status, Store, StoreEvent
+from stores.models import FAILURE_CODES, Health, Status, Store, StoreCheck, StoreEvent
 
 # Seconds from "provisioning started" to "ready": a WooCommerce store takes
 # one to a few minutes, a first Medusa store up to PROVISION_TIMEOUT.
 DURATION_BUCKETS = (15, 30, 60, 120, 180, 300, 450, 600, 900, 1200)
+# Seconds a checkout check takes (a real Medusa store: about 2.5).
+CHECKOUT_BUCKETS = (0.5, 1, 2, 3, 5, 10, 20, 30, 60)
 
 
 class StoreCollector:
@@ -28,6 +30,8 @@ class StoreCollector:
         yield self._failures()
         yield from self._durations()
         yield self._task_failures()
+        yield self._store_up()
+        yield self._checkout_durations()
 
     def _stores(self):
         counts = {
@@ -97,4 +101,42 @@ class StoreCollector:
         )
         for row in Task.objects.filter(success=False).order_by().values("func").annotate(n=Count("pk")):
             family.add_metric([row["func"]], row["n"])
+        return family
+
+    def _store_up(self):
+        # One series per ready store that has been checked: an alert names the store.
+        family = GaugeMetricFamily(
+            f"{PREFIX}_store_up",
+            "1 when a ready store's storefront answered its last checks, 0 when it is down.",
+            labels=["store", "engine"],
+        )
+        rows = (
+            Store.objects.filter(status=Status.READY)
+            .exclude(health=Health.UNKNOWN)
+            .values_list("slug", "engine", "health")
+        )
+        for slug, engine, health in rows.order_by("slug"):
+            family.add_metric([slug, engine], 1 if health == Health.UP else 0)
+        return family
+
+    def _checkout_durations(self):
+        # The checks kept (STORE_CHECK_RETENTION_DAYS), passed ones: how long buying takes.
+        aggregates = {"count": Count("pk"), "sum": Sum("latency_ms")}
+        for i, bound in enumerate(CHECKOUT_BUCKETS):
+            aggregates[f"le{i}"] = Count("pk", filter=Q(latency_ms__lte=bound * 1000))
+        rows = (
+            StoreCheck.objects.filter(kind=StoreCheck.Kind.CHECKOUT, ok=True)
+            .order_by()
+            .values("store__engine")
+            .annotate(**aggregates)
+        )
+        family = HistogramMetricFamily(
+            f"{PREFIX}_checkout_duration_seconds",
+            "Seconds a checkout check took to place, find and cancel an order, by engine (checks kept).",
+            labels=["engine"],
+        )
+        for row in rows:
+            buckets = [(str(float(bound)), row[f"le{i}"]) for i, bound in enumerate(CHECKOUT_BUCKETS)]
+            buckets.append(("+Inf", row["count"]))
+            family.add_metric([row["store__engine"]], buckets, (row["sum"] or 0) / 1000)
         return family

@@ -1,10 +1,11 @@
-"""Stores, their activity feed, and the one lock row that serialises slot claims."""
+"""Stores, their activity feed and checks, and the one lock row that serialises slot claims."""
 
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Case, Count, DateTimeField, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from stores.cluster.errors import FailureCode
 from stores.engines import ENGINE_CHOICES
@@ -96,6 +97,13 @@ class EventCode(models.TextChoices):
     RELEASE = "release", "Step: Helm release"
     WORKLOADS = "workloads", "Step: workloads"
     STOREFRONT = "storefront", "Step: storefront check"
+    CHECKOUT = "checkout", "Step: checkout check"
+    CHECKOUT_UNVERIFIED = "checkout_unverified", "Checkout not verified"
+    # The checks of a ready store (stores/monitoring.py): changes of state only
+    STORE_DOWN = "store_down", "Store down"
+    STORE_UP = "store_up", "Store up again"
+    CHECKOUT_FAILING = "checkout_failing", "Checkout failing"
+    CHECKOUT_BACK = "checkout_back", "Checkout works again"
     PROGRESS = "progress", "Progress"
     # A provision failed, by category (stores.cluster.FailureCode)
     QUOTA = FailureCode.QUOTA.value, "Failed: quota"
@@ -112,6 +120,7 @@ class EventCode(models.TextChoices):
     NAMESPACE_STATE = FailureCode.NAMESPACE.value, "Failed: namespace"
     CONFLICT = FailureCode.CONFLICT.value, "Failed: namespace taken"
     DNS = FailureCode.DNS.value, "Failed: DNS"
+    CHECKOUT_FAILED = FailureCode.CHECKOUT.value, "Failed: checkout"
     TIMEOUT = FailureCode.TIMEOUT.value, "Failed: timed out"
     UNAVAILABLE = FailureCode.UNAVAILABLE.value, "Failed: engine unavailable"
     INTERNAL = FailureCode.INTERNAL.value, "Failed: internal error"
@@ -122,6 +131,12 @@ class EventCode(models.TextChoices):
 FAILURE_CODES = frozenset(code.value for code in FailureCode)
 # A delete's elapsed time counts from the latest of these (see with_busy_since).
 DELETE_STARTED_CODES = (EventCode.DELETE_REQUESTED, EventCode.DELETE_RESTARTED)
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "", "Not checked"
+    UP = "up", "Up"
+    DOWN = "down", "Down"
 
 
 class StoreQuerySet(models.QuerySet["Store"]):
@@ -202,6 +217,18 @@ class Store(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True)
+    checkout_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a checkout check last placed, found and cancelled an order."
+    )
+    checkout_unverified_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why the store's checkout is not verified, when it is not."
+    )
+    # What the checks of a ready store last found (stores/monitoring.py).
+    health = models.CharField(max_length=10, choices=Health.choices, blank=True, default=Health.UNKNOWN)
+    health_failures = models.PositiveSmallIntegerField(default=0, help_text="Storefront checks that failed in a row.")
+    health_checked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    checkout_checked_at = models.DateTimeField(null=True, blank=True)
+    checkout_failing = models.BooleanField(default=False, help_text="The last checkout check after ready failed.")
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     # A worker holds the lease while it runs this store's provision or delete
@@ -301,6 +328,33 @@ class StoreEvent(models.Model):
     @property
     def duration_seconds(self) -> float | None:
         return None if self.duration_ms is None else self.duration_ms / 1000
+
+
+class StoreCheck(models.Model):
+    """One check of a ready store: its storefront answered, or an order went through.
+
+    Kept for STORE_CHECK_RETENTION_DAYS; the store page's uptime and latency
+    are read from them."""
+
+    class Kind(models.TextChoices):
+        STOREFRONT = "storefront", "Storefront"
+        CHECKOUT = "checkout", "Checkout"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="checks")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    ok = models.BooleanField()
+    # Blank when ok; else what failed: "http_503", "no_answer", "checkout_failed".
+    code = models.CharField(max_length=20, blank=True)
+    latency_ms = models.PositiveIntegerField()
+    detail = models.CharField(max_length=300, blank=True)
+    checked_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-checked_at"]
+        indexes = [models.Index(fields=["store", "kind", "checked_at"], name="storecheck_store_kind_time")]
+
+    def __str__(self) -> str:
+        return f"{self.store} {self.kind} {'ok' if self.ok else self.code}"
 
 
 class ProvisioningGate(models.Model):

@@ -64,10 +64,30 @@ def store_page_url(store: Store) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("store_detail", args=[store.pk])
 
 
+# The changes the checks of a ready store mail about (stores/monitoring.py),
+# besides the lifecycle's "ready" and "failed": subject, then what happened.
+CHECK_MAILS = {
+    "down": ("Your store {slug} is down", "Your store {slug} stopped answering its checks: {reason}."),
+    "up": ("Your store {slug} is up again", "Your store {slug} answers again."),
+    "checkout_failing": (
+        "Checkout fails on your store {slug}",
+        "A test order on your store {slug} could not go through, so shoppers may not be able to buy: {reason}. "
+        "The shop's admin shows what is missing (a product in stock, a shipping option, cash on delivery).",
+    ),
+    "checkout_back": (
+        "Checkout works again on your store {slug}",
+        "A test order on your store {slug} went through again.",
+    ),
+}
+
+
 def _compose(store: Store, status: str, reason: str) -> tuple[str, str]:
     engine = get_engine(store.engine).label
     hello = f"Hello {store.owner.get_username()},"
-    if status == Status.READY:
+    if status in CHECK_MAILS:
+        subject, what = (text.format(slug=store.slug, reason=reason.rstrip(".")) for text in CHECK_MAILS[status])
+        lines = [hello, "", what, "", f"Storefront: {store.url}", f"Store page: {store_page_url(store)}"]
+    elif status == Status.READY:
         subject = f"Your store {store.slug} is ready"
         lines = [
             hello,

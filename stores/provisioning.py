@@ -4,7 +4,7 @@ Every step is idempotent, so a provision can be re-run from the top after a
 crash (a killed worker) and converge on the same namespace and release.
 Between steps and inside every wait the run asks `should_stop()`: a delete,
 a lost lease or the deadline ends it promptly. What the steps use lives in
-modules named for it: connection, isolation, releases, storefront; deletion
+modules named for it: connection, isolation, releases, storefront, checkout; deletion
 is stores/teardown.py.
 """
 
@@ -19,10 +19,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from observability.logging import set_step as set_log_step
-from stores import clients, cluster, isolation, lifecycle, releases, storefront
+from stores import checkout, clients, cluster, isolation, lifecycle, releases, storefront
 from stores.engines import Engine, get_engine
 from stores.engines.contract import RELEASE_NAME, SECRET_NAME
-from stores.models import EventCode, Status, Store, StoreEvent
+from stores.models import EventCode, Status, Store, StoreCheck, StoreEvent
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ STEPS = (
     ("release", "Helm release"),
     ("workloads", "Workloads and setup job"),
     ("storefront", "Storefront check"),
+    ("checkout", "Checkout check"),
 )
 STEP_LABELS = dict(STEPS)
 
@@ -199,7 +200,32 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
             "Storefront check skipped (CHECK_STORE_URL is off: the cluster's ingress is not reachable from here).",
             step="storefront",
         )
-    lifecycle.mark_ready(store.pk, run.token, f"Store is ready at {store.url}.")
+    unverified = checkout.not_verified_reason(engine)
+    if unverified:
+        lifecycle.record(
+            store.pk, f"Checkout not verified: {unverified}.", code=EventCode.CHECKOUT_UNVERIFIED, step="checkout"
+        )
+    else:
+        started = time.monotonic()
+        run.run_step(
+            "checkout",
+            lambda: checkout.verify(store, engine, kube, before_call=run.check),
+            lambda order: (
+                f"Checkout verified: order {order.order} placed with cash on delivery, "
+                "found in the shop's admin and cancelled."
+            ),
+        )
+        # The first of the store's checkout checks (its duration is on /metrics).
+        StoreCheck.objects.create(
+            store=store, kind=StoreCheck.Kind.CHECKOUT, ok=True, latency_ms=int((time.monotonic() - started) * 1000)
+        )
+    lifecycle.mark_ready(
+        store.pk,
+        run.token,
+        f"Store is ready at {store.url}.",
+        storefront_answered=settings.CHECK_STORE_URL,
+        checkout_unverified_reason=unverified,
+    )
 
 
 def wait_for_workloads(run: Run, kube: cluster.Kubernetes, namespace: str) -> None:

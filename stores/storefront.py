@@ -14,6 +14,7 @@ import urllib.request
 from typing import TYPE_CHECKING
 
 from stores import cluster
+from stores.engines.shop_api import Call
 
 if TYPE_CHECKING:
     from stores.provisioning import Run
@@ -53,6 +54,21 @@ def wait_for_storefront(url: str, run: Run) -> None:
             last_error = str(getattr(exc, "reason", exc))
         run.progress(f"Waiting for {url}: {last_error}")
         time.sleep(STOREFRONT_POLL_SECONDS)
+
+
+def probe(url: str, *, timeout: float) -> Call:
+    """One GET of the storefront, as a monitoring check makes it (status 0: no answer)."""
+    started = time.monotonic()
+    status, error = 0, ""
+    try:
+        with urllib.request.build_opener().open(url, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        error = str(getattr(exc, "reason", exc)) or type(exc).__name__
+    elapsed = int((time.monotonic() - started) * 1000)
+    return Call(f"GET {urllib.parse.urlsplit(url).path or '/'}", status, elapsed, error)
 
 
 def _sent_through_a_proxy(url: str, host: str) -> bool:

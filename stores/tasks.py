@@ -14,7 +14,7 @@ from django.db import transaction
 from django_q.tasks import async_task
 
 from observability.logging import store_context
-from stores import lifecycle, preparation, provisioning, teardown, upgrades
+from stores import lifecycle, monitoring, preparation, provisioning, teardown, upgrades
 from stores.cluster.errors import FailureCode
 from stores.models import EventCode, Status, Store
 
@@ -167,3 +167,16 @@ def reconcile() -> dict[str, list[int]]:
     report["update_failed"] = upgrades.fail_abandoned()
     report["started"] = start_queued_stores()
     return report
+
+
+def check_stores() -> dict:
+    """The schedule "check stores" (every minute, control queue): a round of checks of ready stores."""
+    report = monitoring.run_round()
+    return {
+        "storefront": report.storefront,
+        "checkout": report.checkout,
+        "failed": report.failed,
+        "changes": report.changes,
+        "pruned": report.pruned,
+        "skipped": report.skipped,
+    }

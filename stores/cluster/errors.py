@@ -31,6 +31,7 @@ class FailureCode(StrEnum):
     NAMESPACE = "namespace_state"  # a namespace that is terminating, missing, or will not go
     CONFLICT = "conflict"  # the store's namespace belongs to something else
     DNS = "dns"  # the store's host does not resolve
+    CHECKOUT = "checkout_failed"  # the store answers but a shopper cannot buy (stores/checkout.py)
     TIMEOUT = "timeout"  # PROVISION_TIMEOUT ran out
     UNAVAILABLE = "unavailable"  # the engine is not offered here
     INTERNAL = "internal"  # a bug

@@ -7,9 +7,11 @@ credentials to generate, where the shop admin lives).
 
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from stores.engines.shop_api import ShopAPI
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,31 @@ class Credential:
     label: str
     key: str
     secret: bool = False
+
+
+@dataclass(frozen=True)
+class CheckoutTarget:
+    """A store a checkout check buys from: its API at the public URL, and its secret's values."""
+
+    api: ShopAPI
+    host: str
+    secret: Mapping[str, str]
+
+    @property
+    def customer_email(self) -> str:
+        # Recognisable in the merchant's orders, and never a real person's.
+        return f"checkout-check@{self.host}"
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    """A checkout that went through: the order the shop numbered, then cancelled."""
+
+    order: str
+
+
+# The note a check's order carries, for a merchant who sees it before it is cancelled.
+CHECKOUT_NOTE = "Placed and cancelled by the platform's checkout check; not a real order."
 
 
 @dataclass(frozen=True)
@@ -74,3 +101,8 @@ class Engine:
     # refused: the engine cannot undo migrations. "" when the engine's own
     # software takes care of its schema.
     schema_version_value: str = ""
+    # The checkout check: places a cash-on-delivery order through the store's
+    # public API, finds it with the admin credentials of the store's secret,
+    # and cancels it (raising shop_api.CheckoutFailed at the call that failed).
+    # None: the engine has none, and its stores say "checkout not verified".
+    checkout: Callable[[CheckoutTarget], CheckoutResult] | None = None

@@ -2,6 +2,7 @@
 
 from stores.engines.base import Credential, Engine, StoreSpec, generate_password
 from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, release_values
+from stores.engines.medusa_checkout import place_and_cancel
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
@@ -71,6 +72,7 @@ MEDUSA = Engine(
     # Medusa has no down-migrations: an image with older migrations than the
     # database's is refused on rollback (stores/upgrades.py).
     schema_version_value="image.schemaVersion",
+    checkout=place_and_cancel,
     accepted_findings={
         **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in _WORKLOADS},
         **{("container-security-context-user-group-id", name): _IDS for name in _WORKLOADS},

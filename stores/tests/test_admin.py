@@ -32,7 +32,7 @@ def test_it_lists_stores_with_status_engine_and_owner_filters(admin_client, alic
 
     assert response.status_code == 200
     cl = response.context["cl"]
-    assert [spec.title for spec in cl.filter_specs] == ["status", "engine", "owner"]
+    assert [spec.title for spec in cl.filter_specs] == ["status", "health", "checkout failing", "engine", "owner"]
     assert sorted(s.slug for s in cl.result_list) == ["alice-shop", "bob-shop"]
     body = response.content.decode()
     assert "By status" in body and "By engine" in body and "By owner" in body

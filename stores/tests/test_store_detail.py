@@ -140,6 +140,7 @@ def test_it_marks_finished_running_and_pending_steps(alice_client, store):
         "release": "pending",
         "workloads": "pending",
         "storefront": "pending",
+        "checkout": "pending",
     }
     body = response.content.decode()
     assert "1.5 s" in body

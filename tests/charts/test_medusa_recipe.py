@@ -21,6 +21,9 @@ import time
 
 import pytest
 
+from stores.engines.base import CheckoutTarget
+from stores.engines.medusa_checkout import PAYMENT_PROVIDER, place_and_cancel
+from stores.engines.shop_api import CheckoutFailed, ShopAPI
 from tests import medusa_shopper as shopper
 from tests.charts import medusa_recipe_support as recipe
 from tests.platform import LOG_DIR, free_port
@@ -102,6 +105,60 @@ def test_it_sells_with_cash_on_delivery_and_the_admin_sees_the_order(shop, chrom
     shopper.admin_lists_the_order(
         chromium, shop["url"], secret["admin-email"], secret["admin-password"], order, shot="medusa-admin-orders"
     )
+
+
+# The store's host as the platform names it (a shopper's e-mail domain needs a real-looking name).
+STORE_HOST = "store-recipe.127.0.0.1.nip.io"
+
+
+def _stock(url: str, token: str) -> list:
+    items = shopper.admin_api(url, "/admin/inventory-items?fields=id,*location_levels&limit=100", token)
+    return sorted(
+        (level["inventory_item_id"], level["location_id"], level["stocked_quantity"], level["reserved_quantity"])
+        for item in items["inventory_items"]
+        for level in item["location_levels"]
+    )
+
+
+@pytest.mark.timeout(900)
+def test_the_platforms_checkout_check_places_finds_and_cancels_an_order(shop):
+    url, secret = shop["url"], shop["secret"]
+    token = shopper.admin_token(url, secret["admin-email"], secret["admin-password"])
+    stock = _stock(url, token)
+    api = ShopAPI(url)
+
+    started = time.monotonic()
+    result = place_and_cancel(CheckoutTarget(api=api, host=STORE_HOST, secret=secret))
+    shop["figures"]["checkout_check_seconds"] = round(time.monotonic() - started, 2)
+    shop["figures"]["checkout_check_calls"] = len(api.calls)
+    print("checkout check:", *api.calls, sep="\n  ")
+
+    orders = shopper.admin_api(url, "/admin/orders?fields=id,display_id,email,status,metadata&limit=50", token)
+    [order] = [o for o in orders["orders"] if f"#{o['display_id']}" == result.order]
+    assert order["status"] == "canceled"
+    assert order["email"] == f"checkout-check@{STORE_HOST}"
+    assert order["metadata"]["placed_by"] == "store-provisioner checkout check"
+    # Cancelled, its reservation is gone: the stock is as it was.
+    assert _stock(url, token) == stock
+
+
+@pytest.mark.timeout(900)
+def test_the_checkout_check_names_the_call_when_the_region_takes_no_payment(shop):
+    url, secret = shop["url"], shop["secret"]
+    token = shopper.admin_token(url, secret["admin-email"], secret["admin-password"])
+    [region] = shopper.admin_api(url, "/admin/regions?fields=id", token)["regions"]
+    shopper.admin_api(url, f"/admin/regions/{region['id']}", token, body={"payment_providers": []})
+    try:
+        with pytest.raises(CheckoutFailed) as failed:
+            place_and_cancel(CheckoutTarget(api=ShopAPI(url), host=STORE_HOST, secret=secret))
+    finally:
+        shopper.admin_api(url, f"/admin/regions/{region['id']}", token, body={"payment_providers": [PAYMENT_PROVIDER]})
+    print("the check said:", failed.value)
+    assert str(failed.value).startswith(
+        "checkout failed: POST /store/payment-collections/{collection}/payment-sessions → 400 invalid_data "
+        "Payment provider pp_system_default is not enabled"
+    ), failed.value
+    assert secret["admin-password"] not in str(failed.value)
 
 
 @pytest.mark.timeout(900)

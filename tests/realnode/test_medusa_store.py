@@ -267,6 +267,10 @@ def test_a_medusa_store_sells_survives_restarts_upgrades_and_goes_without_a_trac
     assert store.status == Status.READY, f"{store.failure_reason}\n{_logs(node, store.namespace)}"
     messages = list(StoreEvent.objects.filter(store=store).values_list("message", flat=True))
     assert f"{store.url} answers." in messages
+    # Ready means a shopper can buy: the platform's own checkout check went through first.
+    assert store.checkout_verified_at is not None, store.checkout_unverified_reason
+    checkout_step = StoreEvent.objects.get(store=store, kind="step", step="checkout")
+    figures["checkout_check_seconds"] = round(checkout_step.duration_ms / 1000, 2)
     ns = store.namespace
     pods = _pods(node, ns)
     assert set(pods) == {"server", "worker", "storefront", "postgres", "redis", "setup"}

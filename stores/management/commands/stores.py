@@ -1,4 +1,4 @@
-"""`manage.py stores list|create|delete|retry|upgrade|rollback|reconcile` for operators and scripts."""
+"""`manage.py stores list|create|delete|retry|check|upgrade|rollback|doctor|reconcile` for operators and scripts."""
 
 import functools
 import subprocess
@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from audit import log as audit
-from stores import clients, cluster, images, lifecycle, orphans, tasks, upgrades
+from stores import clients, cluster, images, lifecycle, monitoring, orphans, tasks, upgrades
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
 from stores.models import FINAL, Status, Store
@@ -54,6 +54,14 @@ class Command(BaseCommand):
             help="Roll back even to images whose migrations are older than the store's database "
             "(only after restoring the database from before the upgrade).",
         )
+
+        check = sub.add_parser(
+            "check",
+            help="Check a ready store now, a line per call: its storefront, and with --checkout an order "
+            "placed with cash on delivery, found in the shop's admin and cancelled.",
+        )
+        check.add_argument("slug")
+        check.add_argument("--checkout", action="store_true", help="Also place, find and cancel a test order.")
 
         sub.add_parser("doctor", help="Check that the cluster and helm are reachable; say what to do if not.")
 
@@ -119,6 +127,29 @@ class Command(BaseCommand):
         except lifecycle.TransitionRefused:
             raise CommandError(f"{slug} is {store.status}; only a failed store can be retried") from None
         self.stdout.write(f"{slug}: queued again")
+
+    def do_check(self, *, slug, checkout=False, **_):
+        store = self._live_store(slug)
+        if store.status != Status.READY:
+            raise CommandError(f"{slug} is {store.status}; only a ready store is checked")
+        front = monitoring.check_storefront(store)
+        self.stdout.write(f"storefront: {front.detail or 'GET / answered'} ({front.latency_ms} ms)")
+        results = [front]
+        if checkout:
+            engine = ENGINES[store.engine]
+            if engine.checkout is None:
+                raise CommandError(f"{engine.label} stores have no checkout check yet")
+            try:
+                kube = clients.connect(request_timeout=settings.STORE_CHECK_TIMEOUT)
+            except cluster.ClusterError as exc:
+                raise CommandError(str(exc)) from None
+            done = monitoring.check_checkout(store, kube, on_call=lambda call: self.stdout.write(f"  {call}"))
+            self.stdout.write(f"checkout: {done.detail or f'order {done.order} placed, found and cancelled'}")
+            results.append(done)
+        # Recorded as the schedule's checks are: the store page and its state follow.
+        monitoring.record(results)
+        if not all(r.ok for r in results):
+            raise CommandError(f"{slug}: a check failed")
 
     def do_upgrade(self, *, slug, **_):
         self._update(slug, upgrades.upgrade, "upgrade", audit.Action.UPGRADE)

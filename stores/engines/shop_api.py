@@ -1,0 +1,130 @@
+"""A shop's HTTP API as a checkout check calls it: JSON in and out, one bounded
+call at a time, each one named in the report and in the failure.
+
+A failure names the call by its template ("POST /store/carts/{cart}/complete"),
+not by its ids, so the same defect reads the same in every store; the shop's
+own error code and message follow. Headers (tokens, keys) never appear in it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# One call's bound: a shop that takes longer than this to answer a cart
+# request is not one a shopper can buy from.
+CALL_TIMEOUT_SECONDS = 20.0
+# How much of a shop's error message a failure repeats.
+DETAIL_MAX = 240
+
+
+class CheckoutFailed(Exception):
+    """A checkout check failed at `call`; str() is the whole reason, for people."""
+
+    def __init__(self, call: str, detail: str):
+        self.call = call
+        self.detail = detail
+        super().__init__(f"checkout failed: {call} → {detail}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call as it went: its name, the HTTP status (0: no answer) and how long it took."""
+
+    name: str
+    status: int
+    milliseconds: int
+    error: str = ""  # why there was no answer
+
+    def __str__(self) -> str:
+        answer = self.status or (f"no answer: {self.error}" if self.error else "no answer")
+        return f"{self.name} → {answer} ({self.milliseconds} ms)"
+
+
+@dataclass
+class ShopAPI:
+    """JSON calls to one shop at `base_url` (its public URL, through the ingress)."""
+
+    base_url: str
+    opener: urllib.request.OpenerDirector = field(default_factory=urllib.request.build_opener)
+    timeout: float = CALL_TIMEOUT_SECONDS
+    headers: dict[str, str] = field(default_factory=dict)
+    # Asked before every call: raises to stop (the provision's deadline, a delete).
+    before_call: Callable[[], None] = lambda: None
+    # Told about every call as it ends (a line per call for `manage.py stores check`).
+    on_call: Callable[[Call], None] = lambda call: None
+    calls: list[Call] = field(default_factory=list)
+
+    def call(
+        self,
+        method: str,
+        template: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        **ids: str,
+    ) -> Any:
+        """The decoded JSON answer of `method template` with `ids` filled in; CheckoutFailed otherwise."""
+        self.before_call()
+        name = f"{method} {template}"
+        path = template.format(**{key: urllib.parse.quote(str(value), safe="") for key, value in ids.items()})
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        sent_headers = {"accept": "application/json", "content-type": "application/json", **self.headers}
+        request = urllib.request.Request(  # noqa: S310 (a store's http(s) URL, made by the platform)
+            self.base_url.rstrip("/") + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={**sent_headers, **(headers or {})},
+        )
+        started = time.monotonic()
+        status, text, error = 0, "", ""
+        try:
+            with self.opener.open(request, timeout=self.timeout) as response:
+                status, text = response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            status, text = exc.code, exc.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError) as exc:
+            error = str(getattr(exc, "reason", exc)) or type(exc).__name__
+        finally:
+            self._record(Call(name, status, int((time.monotonic() - started) * 1000), error))
+        if error:
+            raise CheckoutFailed(name, f"no answer ({error})")
+        answer = _decode(text)
+        if status >= 400:
+            raise CheckoutFailed(name, f"{status} {_shop_error(answer, text)}")
+        if answer is None:
+            raise CheckoutFailed(name, f"{status} not JSON: {_clip(text)}")
+        return answer
+
+    def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        self.on_call(call)
+
+
+def _decode(text: str) -> Any:
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return None
+
+
+def _shop_error(answer: Any, text: str) -> str:
+    """The shop's own words for an error: its code (WordPress `code`, Medusa `type`) and message."""
+    if isinstance(answer, dict):
+        code = answer.get("code") or answer.get("type") or ""
+        message = answer.get("message") or ""
+        return _clip(" ".join(str(part) for part in (code, message) if part)) or "(no message)"
+    return _clip(text) or "(no message)"
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_MAX else text[: DETAIL_MAX - 1] + "…"
