@@ -11,12 +11,19 @@ that role and that ServiceAccount.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .client import ApiGroups, api_errors, is_status
+from .errors import ClusterError, FailureCode
 from .guardrails import MANAGED_BY
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
+# How long a new binding may take to reach the API server's authorizer. It
+# reads bindings from a cache that a busy server fills some time after the
+# create has answered; the next step's first create would be refused meanwhile.
+BINDING_EFFECTIVE_SECONDS = 30.0
+BINDING_POLL_SECONDS = 0.1
 
 
 def binding_name(service_account: str) -> str:
@@ -64,3 +71,33 @@ def ensure_role_binding(api: ApiGroups, namespace: str, service_account: str, cl
         except Exception as exc:
             if not is_status(exc, 409):
                 raise
+    wait_until_effective(api, namespace)
+
+
+def wait_until_effective(api: ApiGroups, namespace: str) -> None:
+    """Return once this account may create the next step's objects in `namespace`.
+
+    Asks the API server (a SelfSubjectAccessReview, which every account may
+    make) whether a LimitRange, the guardrails' first object, may be created."""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"namespace": namespace, "verb": "create", "resource": "limitranges"}},
+    }
+    deadline = time.monotonic() + BINDING_EFFECTIVE_SECONDS
+    while True:
+        with api_errors(f"checking the platform's access to {namespace}", api.host):
+            answer = api.authorization.create_self_subject_access_review(
+                body=review,  # type: ignore[arg-type]
+                _request_timeout=api.timeout,
+            )
+        status = answer.status
+        if status is not None and status.allowed:
+            return
+        if time.monotonic() >= deadline:
+            raise ClusterError(
+                f"the platform's RoleBinding in {namespace} did not take effect within "
+                f"{BINDING_EFFECTIVE_SECONDS:.0f} s ({(status.reason if status else None) or 'no reason given'})",
+                FailureCode.CLUSTER,
+            )
+        time.sleep(BINDING_POLL_SECONDS)

@@ -45,6 +45,7 @@ class ApiGroups:
     batch: k8s.BatchV1Api = field(init=False)
     networking: k8s.NetworkingV1Api = field(init=False)
     rbac: k8s.RbacAuthorizationV1Api = field(init=False)
+    authorization: k8s.AuthorizationV1Api = field(init=False)
     _dynamic: DynamicClient | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -53,6 +54,7 @@ class ApiGroups:
         self.batch = k8s.BatchV1Api(self.api_client)
         self.networking = k8s.NetworkingV1Api(self.api_client)
         self.rbac = k8s.RbacAuthorizationV1Api(self.api_client)
+        self.authorization = k8s.AuthorizationV1Api(self.api_client)
 
     @property
     def timeout(self) -> tuple[float, float]:

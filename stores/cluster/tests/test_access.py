@@ -1,4 +1,5 @@
-"""The platform's RoleBinding in a store namespace: its shape, and create-or-keep."""
+"""The platform's RoleBinding in a store namespace: its shape, create-or-keep, and the wait
+until the API server's authorizer has it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from stores.cluster import ClusterError
+from stores.cluster import ClusterError, access
 from stores.cluster.access import binding_name, ensure_role_binding, role_binding, split_service_account
 from stores.cluster.guardrails import MANAGED_BY_VALUE
 
@@ -25,8 +26,25 @@ class FakeRbac:
             raise self.error
 
 
-def api_with(rbac) -> SimpleNamespace:
-    return SimpleNamespace(rbac=rbac, timeout=(1, 1), host="https://fake-apiserver")
+class FakeAuthorization:
+    """SelfSubjectAccessReviews answered from a script: denied `denials` times, then allowed."""
+
+    def __init__(self, denials: int = 0):
+        self.denials = denials
+        self.reviews = []
+
+    def create_self_subject_access_review(self, body, **kwargs):
+        self.reviews.append(body["spec"]["resourceAttributes"])
+        allowed = len(self.reviews) > self.denials
+        return SimpleNamespace(
+            status=SimpleNamespace(allowed=allowed, reason="" if allowed else "no RBAC policy matched")
+        )
+
+
+def api_with(rbac, authorization=None) -> SimpleNamespace:
+    return SimpleNamespace(
+        rbac=rbac, authorization=authorization or FakeAuthorization(), timeout=(1, 1), host="https://fake-apiserver"
+    )
 
 
 def test_it_binds_the_cluster_role_to_the_service_account():
@@ -83,4 +101,29 @@ def test_it_reports_a_refused_binding_with_the_api_servers_reason():
     assert str(raised.value) == (
         "binding sp-store-manager to platform/sp in default failed: "
         "rolebindings is forbidden: ValidatingAdmissionPolicy denied request"
+    )
+
+
+def test_it_returns_once_the_binding_lets_it_make_the_guardrails(monkeypatch):
+    # The authorizer reads bindings from a cache: the next step's create is refused until it has this one.
+    monkeypatch.setattr(access, "BINDING_POLL_SECONDS", 0.01)
+    authorization = FakeAuthorization(denials=3)
+
+    ensure_role_binding(api_with(FakeRbac(), authorization), "store-acme", "platform/sp", "sp-store-manager")
+
+    assert len(authorization.reviews) == 4
+    assert authorization.reviews[0] == {"namespace": "store-acme", "verb": "create", "resource": "limitranges"}
+
+
+def test_a_binding_that_never_takes_effect_fails_the_step_saying_so(monkeypatch):
+    monkeypatch.setattr(access, "BINDING_POLL_SECONDS", 0.01)
+    monkeypatch.setattr(access, "BINDING_EFFECTIVE_SECONDS", 0.05)
+
+    with pytest.raises(ClusterError) as raised:
+        ensure_role_binding(
+            api_with(FakeRbac(), FakeAuthorization(denials=10_000)), "store-acme", "platform/sp", "sp-store-manager"
+        )
+
+    assert str(raised.value) == (
+        "the platform's RoleBinding in store-acme did not take effect within 0 s (no RBAC policy matched)"
     )
