@@ -8,6 +8,8 @@ own error code and message follow. Headers (tokens, keys) never appear in it.
 
 from __future__ import annotations
 
+import dataclasses
+import http.cookiejar
 import json
 import time
 import urllib.error
@@ -47,6 +49,16 @@ class Call:
         return f"{self.name} → {answer} ({self.milliseconds} ms)"
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A call's answer: its name, status, headers (lower-case names) and text."""
+
+    name: str
+    status: int
+    headers: dict[str, str]
+    text: str
+
+
 @dataclass
 class ShopAPI:
     """JSON calls to one shop at `base_url` (its public URL, through the ingress)."""
@@ -72,23 +84,58 @@ class ShopAPI:
         **ids: str,
     ) -> Any:
         """The decoded JSON answer of `method template` with `ids` filled in; CheckoutFailed otherwise."""
+        answer = self._send(method, template, body, None, headers, query, ids)
+        decoded = _decode(answer.text)
+        if decoded is None:
+            raise CheckoutFailed(answer.name, f"{answer.status} not JSON: {_clip(answer.text)}")
+        return decoded
+
+    def request(
+        self,
+        method: str,
+        template: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        **ids: str,
+    ) -> Answer:
+        """The answer of `method template` (a JSON `body` or a `form`), whatever its type;
+        CheckoutFailed when there was none or its status is 400 or above."""
+        return self._send(method, template, body, form, headers, query, ids)
+
+    def _send(
+        self,
+        method: str,
+        template: str,
+        body: Mapping[str, Any] | None,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        query: Mapping[str, str] | None,
+        ids: Mapping[str, str],
+    ) -> Answer:
         self.before_call()
         name = f"{method} {template}"
         path = template.format(**{key: urllib.parse.quote(str(value), safe="") for key, value in ids.items()})
         if query:
             path += "?" + urllib.parse.urlencode(query)
-        sent_headers = {"accept": "application/json", "content-type": "application/json", **self.headers}
+        data: bytes | None = None
+        content_type = "application/json"
+        if form is not None:
+            data, content_type = urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+        elif body is not None:
+            data = json.dumps(body).encode()
+        sent_headers = {"accept": "application/json", "content-type": content_type, **self.headers}
         request = urllib.request.Request(  # noqa: S310 (a store's http(s) URL, made by the platform)
-            self.base_url.rstrip("/") + path,
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={**sent_headers, **(headers or {})},
+            self.base_url.rstrip("/") + path, method=method, data=data, headers={**sent_headers, **(headers or {})}
         )
         started = time.monotonic()
-        status, text, error = 0, "", ""
+        status, text, error, received = 0, "", "", {}
         try:
             with self.opener.open(request, timeout=self.timeout) as response:
                 status, text = response.status, response.read().decode("utf-8", "replace")
+                received = dict(response.headers.items())
         except urllib.error.HTTPError as exc:
             status, text = exc.code, exc.read().decode("utf-8", "replace")
         except (urllib.error.URLError, OSError) as exc:
@@ -97,12 +144,17 @@ class ShopAPI:
             self._record(Call(name, status, int((time.monotonic() - started) * 1000), error))
         if error:
             raise CheckoutFailed(name, f"no answer ({error})")
-        answer = _decode(text)
         if status >= 400:
-            raise CheckoutFailed(name, f"{status} {_shop_error(answer, text)}")
-        if answer is None:
-            raise CheckoutFailed(name, f"{status} not JSON: {_clip(text)}")
-        return answer
+            raise CheckoutFailed(name, f"{status} {_shop_error(_decode(text), text)}")
+        return Answer(name, status, {key.lower(): value for key, value in received.items()}, text)
+
+    def with_cookies(self) -> tuple[ShopAPI, http.cookiejar.CookieJar]:
+        """A copy that keeps the cookies the shop sets (a login), and the jar that holds them.
+
+        Its opener is a new one, so it reads the proxy settings as the first did."""
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        return dataclasses.replace(self, opener=opener, calls=self.calls), jar
 
     def _record(self, call: Call) -> None:
         self.calls.append(call)

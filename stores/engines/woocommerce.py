@@ -2,6 +2,7 @@
 
 from stores.engines.base import Credential, Engine, StoreSpec, generate_password
 from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, release_values
+from stores.engines.woocommerce_checkout import place_and_remove
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
@@ -56,4 +57,5 @@ WOOCOMMERCE = Engine(
         ("deployment-replicas", _WORDPRESS): _ONE_POD,
         ("deployment-strategy", _WORDPRESS): _ONE_POD,
     },
+    checkout=place_and_remove,
 )

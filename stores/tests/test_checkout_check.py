@@ -118,8 +118,10 @@ def test_it_says_why_when_the_platform_cannot_reach_the_store(fake_cluster, alic
 
 
 @pytest.mark.django_db
-def test_an_engine_without_a_check_is_ready_and_says_so(fake_cluster, alice, reachable):
-    store = _provision(alice, engine="woocommerce")
+def test_an_engine_without_a_check_is_ready_and_says_so(fake_cluster, alice, reachable, monkeypatch):
+    monkeypatch.setitem(ENGINES, "medusa", dataclasses.replace(ENGINES["medusa"], checkout=None))
+
+    store = _provision(alice)
 
     assert store.status == Status.READY
-    assert store.checkout_unverified_reason == "WooCommerce stores have no checkout check yet"
+    assert store.checkout_unverified_reason == "MedusaJS stores have no checkout check yet"
