@@ -346,11 +346,16 @@ def reserve_for_resume(store_id: int, status: str) -> bool:
 
 
 def request_retry(store_id: int) -> None:
+    """Failed -> queued (Retry), or lost -> queued (Recreate: the same name, provisioned again)."""
+    lost = Store.objects.filter(pk=store_id, status=Status.LOST).exists()
     transition(
         store_id,
         Status.QUEUED,
-        "Retry requested; waiting for a free provisioning slot.",
-        code=EventCode.RETRY_REQUESTED,
+        "Recreate requested: provisioning it again under the same name; waiting for a free provisioning slot."
+        if lost
+        else "Retry requested; waiting for a free provisioning slot.",
+        code=EventCode.RECREATE_REQUESTED if lost else EventCode.RETRY_REQUESTED,
+        only_from={Status.LOST} if lost else {Status.FAILED},
         queued_at=timezone.now(),
         failure_reason="",
         failure_code="",
@@ -387,6 +392,23 @@ def mark_ready(
     )
     # Only a transition that happened and committed tells the owner.
     transaction.on_commit(lambda: notifications.store_finished(store_id, Status.READY))
+
+
+def mark_lost(store_id: int, reason: str) -> None:
+    """Ready -> lost: what made the store is gone from the cluster (stores/drift.py). One mail."""
+    transition(
+        store_id,
+        Status.LOST,
+        f"Lost: {reason}.",
+        code=EventCode.LOST,
+        only_from={Status.READY},
+        kind=StoreEvent.Kind.ERROR,
+        failure_reason=reason,
+        failure_code="",
+        health=Health.UNKNOWN,
+        health_failures=0,
+    )
+    transaction.on_commit(lambda: notifications.store_finished(store_id, Status.LOST, reason))
 
 
 def mark_failed(store_id: int, reason: str, *, code: FailureCode, step: str = "", token: str | None = None) -> None:

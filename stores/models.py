@@ -24,6 +24,9 @@ class Status(models.TextChoices):
     # restarts it from the admin once what is left (failure_reason) is fixed.
     DELETE_STUCK = "delete_stuck", "Delete stuck"
     DELETED = "deleted", "Deleted"
+    # A ready store whose namespace or release was removed outside the
+    # platform (stores/drift.py); its owner recreates or deletes it.
+    LOST = "lost", "Lost"
 
 
 # Where a store may go from each state. "Any state -> deleting" covers a
@@ -31,7 +34,7 @@ class Status(models.TextChoices):
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.QUEUED: frozenset({Status.PROVISIONING, Status.DELETING}),
     Status.PROVISIONING: frozenset({Status.READY, Status.FAILED, Status.DELETING}),
-    Status.READY: frozenset({Status.DELETING, Status.UPDATING}),
+    Status.READY: frozenset({Status.DELETING, Status.UPDATING, Status.LOST}),
     # A failed store may be rolled back (not upgraded: a retry installs the current chart).
     Status.FAILED: frozenset({Status.QUEUED, Status.DELETING, Status.UPDATING}),
     # Not to deleting: a helm upgrade or rollback cut off half-way leaves the
@@ -40,6 +43,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.DELETING: frozenset({Status.DELETED, Status.DELETE_STUCK}),
     Status.DELETE_STUCK: frozenset({Status.DELETING}),
     Status.DELETED: frozenset(),
+    # Recreate: provisioned again under the same name.
+    Status.LOST: frozenset({Status.QUEUED, Status.DELETING}),
 }
 # What a store's owner may ask for, as the state each one moves the store to.
 # Whether the owner may, in a given state, follows from TRANSITIONS; the one
@@ -54,7 +59,7 @@ def owner_may(action: str, status: str) -> bool:
 
 
 # States in which nothing happens until someone acts (polling can stop).
-FINAL = frozenset({Status.READY, Status.FAILED, Status.DELETE_STUCK, Status.DELETED})
+FINAL = frozenset({Status.READY, Status.FAILED, Status.DELETE_STUCK, Status.DELETED, Status.LOST})
 # Every state but deleted counts against the owner's limit and holds the slug
 # (a stuck delete still has its namespace).
 LIVE = frozenset(set(Status) - {Status.DELETED})
@@ -82,6 +87,8 @@ class EventCode(models.TextChoices):
     STOPPED = "stopped", "Provisioning stopped"
     RESUMED = "resumed", "Resumed after a lost worker"
     RETRY_REQUESTED = "retry_requested", "Retry requested"
+    LOST = "lost", "Lost"
+    RECREATE_REQUESTED = "recreate_requested", "Recreate requested"
     DELETE_REQUESTED = "delete_requested", "Delete requested"
     DELETE_RESTARTED = "delete_restarted", "Delete restarted"
     DELETE_RETRY = "delete_retry", "Delete did not finish"
@@ -229,6 +236,9 @@ class Store(models.Model):
     health_checked_at = models.DateTimeField(null=True, blank=True, db_index=True)
     checkout_checked_at = models.DateTimeField(null=True, blank=True)
     checkout_failing = models.BooleanField(default=False, help_text="The last checkout check after ready failed.")
+    release_checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the drift check last found the store's Helm release."
+    )
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     # A worker holds the lease while it runs this store's provision or delete

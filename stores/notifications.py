@@ -74,6 +74,11 @@ CHECK_MAILS = {
         "A test order on your store {slug} could not go through, so shoppers may not be able to buy: {reason}. "
         "The shop's admin shows what is missing (a product in stock, a shipping option, cash on delivery).",
     ),
+    "lost": (
+        "Your store {slug} is lost",
+        "Your store {slug} is gone from the cluster: {reason}. Recreate it from its store page to provision it "
+        "again under the same name (what the old one held is not brought back), or delete it.",
+    ),
     "checkout_back": (
         "Checkout works again on your store {slug}",
         "A test order on your store {slug} went through again.",

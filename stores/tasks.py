@@ -14,7 +14,7 @@ from django.db import transaction
 from django_q.tasks import async_task
 
 from observability.logging import store_context
-from stores import lifecycle, monitoring, preparation, provisioning, teardown, upgrades
+from stores import clients, cluster, drift, lifecycle, monitoring, preparation, provisioning, teardown, upgrades
 from stores.cluster.errors import FailureCode
 from stores.models import EventCode, Status, Store
 
@@ -180,3 +180,14 @@ def check_stores() -> dict:
         "pruned": report.pruned,
         "skipped": report.skipped,
     }
+
+
+def check_drift() -> dict:
+    """The schedule "check store drift" (every minute, control queue): ready stores whose
+    namespace or release is gone become lost. A cluster that does not answer skips a run."""
+    try:
+        lost = drift.find_lost(clients.connect(request_timeout=10), clients.helm())
+    except cluster.ClusterError as exc:
+        log.warning("no drift check this time: %s", exc)
+        return {"skipped": str(exc)}
+    return {"lost": lost}

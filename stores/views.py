@@ -320,13 +320,15 @@ def retry_store(request, pk: int):
             request=request,
             store=store,
             outcome=audit.Outcome.REFUSED,
-            detail=f"only a failed store can be retried; it is {store.status}",
+            detail=f"only a failed or lost store can be retried; it is {store.status}",
         )
         messages.info(
-            request, f"Only a failed store can be retried; “{store.slug}” is {store.get_status_display().lower()}."
+            request,
+            f"Only a failed or lost store can be retried; “{store.slug}” is {store.get_status_display().lower()}.",
         )
     else:
-        messages.success(request, f"Retrying “{store.slug}”.")
+        verb = "Recreating" if store.status == Status.LOST else "Retrying"
+        messages.success(request, f"{verb} “{store.slug}”.")
     return redirect("store_detail", pk=store.pk)
 
 

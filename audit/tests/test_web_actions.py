@@ -178,7 +178,7 @@ def test_it_records_a_refused_retry(alice_client, ready):
 
     entry = only_entry()
     assert (entry.action, entry.outcome) == (Action.RETRY, Outcome.REFUSED)
-    assert entry.detail == "only a failed store can be retried; it is ready"
+    assert entry.detail == "only a failed or lost store can be retried; it is ready"
 
 
 def test_it_records_a_create_refused_at_the_limit(alice_client, alice, settings):

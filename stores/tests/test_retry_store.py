@@ -74,7 +74,7 @@ def test_it_refuses_to_retry_a_ready_store(alice_client, alice, workers):
     response = alice_client.post(_url(store), follow=True)
 
     assert response.status_code == 200
-    assert "Only a failed store can be retried; “acme” is ready." in response.content.decode()
+    assert "Only a failed or lost store can be retried; “acme” is ready." in response.content.decode()
     store.refresh_from_db()
     assert store.status == Status.READY
     assert store.attempts == 1

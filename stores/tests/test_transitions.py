@@ -34,6 +34,9 @@ def test_it_lists_the_designed_transitions():
         ("deleting", "deleted"),
         ("deleting", "delete_stuck"),
         ("delete_stuck", "deleting"),
+        ("ready", "lost"),
+        ("lost", "queued"),
+        ("lost", "deleting"),
     }
 
 

@@ -182,7 +182,7 @@ def test_it_refuses_delete_and_retry_while_updating(old_store):
 
     with pytest.raises(CommandError, match="acme: an upgrade or rollback is running; delete it once it has ended"):
         _run("delete", "acme")
-    with pytest.raises(CommandError, match="acme is updating; only a failed store can be retried"):
+    with pytest.raises(CommandError, match="acme is updating; only a failed or lost store can be retried"):
         _run("retry", "acme")
     assert Store.objects.get(pk=old_store.pk).status == Status.UPDATING
 

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from audit import log as audit
-from stores import clients, cluster, images, lifecycle, monitoring, orphans, tasks, upgrades
+from stores import clients, cluster, drift, images, lifecycle, monitoring, orphans, tasks, upgrades
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
 from stores.models import FINAL, Status, Store
@@ -65,7 +65,11 @@ class Command(BaseCommand):
 
         sub.add_parser("doctor", help="Check that the cluster and helm are reachable; say what to do if not.")
 
-        reconcile = sub.add_parser("reconcile", help="Resume lost work; report orphaned namespaces and releases.")
+        reconcile = sub.add_parser(
+            "reconcile",
+            help="Resume lost work; mark lost the ready stores whose namespace or release is gone; "
+            "report orphaned namespaces and releases.",
+        )
         reconcile.add_argument("--prune", action="store_true", help="Remove the orphans found.")
 
     def handle(self, *args, action, **options):
@@ -125,7 +129,7 @@ class Command(BaseCommand):
                 tasks.request_retry(store.pk)
                 audit.record(audit.Action.RETRY, store=store)
         except lifecycle.TransitionRefused:
-            raise CommandError(f"{slug} is {store.status}; only a failed store can be retried") from None
+            raise CommandError(f"{slug} is {store.status}; only a failed or lost store can be retried") from None
         self.stdout.write(f"{slug}: queued again")
 
     def do_check(self, *, slug, checkout=False, **_):
@@ -183,9 +187,12 @@ class Command(BaseCommand):
                 slugs = ", ".join(Store.objects.filter(pk__in=ids).values_list("slug", flat=True))
                 self.stdout.write(f"{key.replace('_', ' ')}: {slugs}")
         try:
+            lost = drift.find_lost(clients.connect(), clients.helm())
             found = orphans.reconcile_orphans(prune=prune)
         except cluster.ClusterError as exc:
-            raise CommandError(f"cannot look for orphans: {exc}") from None
+            raise CommandError(f"cannot look for lost stores and orphans: {exc}") from None
+        for slug, reason in lost.items():
+            self.stdout.write(f"lost: {slug} ({reason})")
         for ref in found["too_new"]:
             self.stdout.write(f"not yet an orphan (younger than {settings.ORPHAN_GRACE_SECONDS} s): {ref}")
         if not found["namespaces"] and not found["releases"]:
