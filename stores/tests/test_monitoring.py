@@ -237,7 +237,7 @@ def test_the_store_page_and_dashboard_show_what_the_checks_found(alice, alice_cl
     dashboard = alice_client.get(reverse("dashboard")).content.decode()
 
     assert "Up 75.0% over 24 h · median 200 ms" in page
-    assert '<span class="warn">Down</span>' in page
+    assert '<span class="bad">Down</span>' in page
     assert '<span class="badge badge-down" title="Its storefront failed its last checks">Down</span>' in dashboard
 
 

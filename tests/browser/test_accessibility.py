@@ -11,13 +11,15 @@ credentials read from its secret. Screenshots land in artifacts/screenshots/a11y
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.axe import blocking, violations
-from tests.browser.a11y_seed import BUSY, FAILED, QUEUED, READY
+from tests.browser.a11y_seed import BUSY, FAILED, LOST, QUEUED, READY
 from tests.chromium import screenshot
 from tests.platform import REPO_ROOT, Platform
 
@@ -153,6 +155,25 @@ def test_it_finds_nothing_serious_on_a_failed_store(chromium, site):
     _check(_open(chromium, site, _store_page(site, FAILED), user="owner"), "store-failed")
 
 
+def test_it_finds_nothing_serious_on_a_lost_store(chromium, site):
+    _check(_open(chromium, site, _store_page(site, LOST), user="owner"), "store-lost")
+
+
+def test_the_store_page_and_dashboard_show_what_the_checks_found(chromium, site):
+    page = _open(chromium, site, _store_page(site, READY), user="owner")
+    expect(page.locator("dd.check-state")).to_contain_text("Down")
+    expect(page.locator("dd.check-state")).to_contain_text("Up 75.0% over 24 h · median 180 ms")
+    expect(page.locator("dd.checkout-state")).to_contain_text("Verified")
+    expect(page.locator("dd.checkout-state")).to_contain_text(re.compile(r"3\shours ago"))
+    screenshot(page, "store-health")
+
+    dashboard = _open(chromium, site, "/", user="owner")
+    row = dashboard.locator("tr", has=dashboard.get_by_role("link", name=READY, exact=True))
+    expect(row.locator(".badge-down")).to_have_text("Down")
+    expect(dashboard.locator("tr", has=dashboard.get_by_role("link", name=LOST, exact=True))).to_contain_text("Lost")
+    screenshot(dashboard, "dashboard-health")
+
+
 def test_it_finds_nothing_serious_on_the_delete_confirmation(chromium, site):
     _check(_open(chromium, site, _store_page(site, QUEUED) + "delete/", user="owner"), "store-delete")
 
@@ -195,8 +216,8 @@ def test_it_reaches_every_dashboard_action_by_keyboard_with_visible_focus(chromi
     screenshot(page, "a11y-dashboard-keyboard-focus")
 
     texts = [f["text"] for f in reached]
-    assert [t for t in texts if t in site["stores"]] == [READY, BUSY, QUEUED, FAILED]
-    assert texts.count("Open") == 4
+    assert [t for t in texts if t in site["stores"]] == [READY, BUSY, QUEUED, FAILED, LOST]
+    assert texts.count("Open") == 5
     assert texts[-1] == "Create store"
     # Every stop shows where the focus is.
     assert all(f["outline"] == "solid" and f["width"] == "3px" for f in reached), reached
