@@ -71,15 +71,13 @@ class StoreCollector:
 
     def _durations(self):
         took = ExpressionWrapper(F("ready_at") - F("started_at"), output_field=DurationField())
-        aggregates = {"count": Count("pk"), "sum": Sum("took")}
-        for i, bound in enumerate(DURATION_BUCKETS):
-            aggregates[f"le{i}"] = Count("pk", filter=Q(took__lte=timedelta(seconds=bound)))
+        bounds = [timedelta(seconds=bound) for bound in DURATION_BUCKETS]
         rows = (
             Store.objects.filter(ready_at__isnull=False, started_at__isnull=False)
             .order_by()
             .annotate(took=took)
             .values("engine")
-            .annotate(**aggregates)
+            .annotate(**_bucket_counts("took", bounds))
         )
         family = HistogramMetricFamily(
             f"{PREFIX}_provision_duration_seconds",
@@ -87,10 +85,8 @@ class StoreCollector:
             labels=["engine"],
         )
         for row in rows:
-            buckets = [(str(float(bound)), row[f"le{i}"]) for i, bound in enumerate(DURATION_BUCKETS)]
-            buckets.append(("+Inf", row["count"]))
             total = row["sum"] or timedelta(0)
-            family.add_metric([row["engine"]], buckets, total.total_seconds())
+            family.add_metric([row["engine"]], _buckets(row, DURATION_BUCKETS), total.total_seconds())
         yield family
 
     def _task_failures(self):
@@ -121,14 +117,11 @@ class StoreCollector:
 
     def _checkout_durations(self):
         # The checks kept (STORE_CHECK_RETENTION_DAYS), passed ones: how long buying takes.
-        aggregates = {"count": Count("pk"), "sum": Sum("latency_ms")}
-        for i, bound in enumerate(CHECKOUT_BUCKETS):
-            aggregates[f"le{i}"] = Count("pk", filter=Q(latency_ms__lte=bound * 1000))
         rows = (
             StoreCheck.objects.filter(kind=StoreCheck.Kind.CHECKOUT, ok=True)
             .order_by()
             .values("store__engine")
-            .annotate(**aggregates)
+            .annotate(**_bucket_counts("latency_ms", [bound * 1000 for bound in CHECKOUT_BUCKETS]))
         )
         family = HistogramMetricFamily(
             f"{PREFIX}_checkout_duration_seconds",
@@ -136,7 +129,18 @@ class StoreCollector:
             labels=["engine"],
         )
         for row in rows:
-            buckets = [(str(float(bound)), row[f"le{i}"]) for i, bound in enumerate(CHECKOUT_BUCKETS)]
-            buckets.append(("+Inf", row["count"]))
-            family.add_metric([row["store__engine"]], buckets, (row["sum"] or 0) / 1000)
+            family.add_metric([row["store__engine"]], _buckets(row, CHECKOUT_BUCKETS), (row["sum"] or 0) / 1000)
         return family
+
+
+def _bucket_counts(field: str, bounds) -> dict:
+    """The aggregates of a histogram over `field`: count, sum and one cumulative count per bound."""
+    aggregates = {"count": Count("pk"), "sum": Sum(field)}
+    for i, bound in enumerate(bounds):
+        aggregates[f"le{i}"] = Count("pk", filter=Q(**{f"{field}__lte": bound}))
+    return aggregates
+
+
+def _buckets(row: dict, bounds) -> list[tuple[str, int]]:
+    """A row of `_bucket_counts` as Prometheus buckets, in seconds, +Inf last."""
+    return [(str(float(bound)), row[f"le{i}"]) for i, bound in enumerate(bounds)] + [("+Inf", row["count"])]

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stores import cluster, lifecycle, provisioning
 from stores.cluster.errors import FailureCode
-from stores.models import EventCode, Status, Store, StoreEvent
+from stores.models import EventCode, Health, Status, Store, StoreCheck, StoreEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -186,6 +186,35 @@ def test_it_puts_provisioning_durations_in_buckets_by_engine(staff_client, seede
     assert _value(samples, f"{name}_bucket", engine="medusa", le="600.0") == 0
     assert _value(samples, f"{name}_bucket", engine="medusa", le="900.0") == 1
     assert _value(samples, f"{name}_count", engine="medusa") == 1
+
+
+def test_it_says_which_checked_ready_stores_are_up(staff_client, alice, bob):
+    Store.objects.filter(pk=_store(alice, "up-shop", Status.READY).pk).update(health=Health.UP)
+    Store.objects.filter(pk=_store(bob, "down-shop", Status.READY, engine="medusa").pk).update(health=Health.DOWN)
+    _store(alice, "unchecked", Status.READY)
+    Store.objects.filter(pk=_store(bob, "gone", Status.DELETED).pk).update(health=Health.UP)
+
+    samples = _samples(staff_client.get(URL))
+
+    up = {dict(labels)["store"]: v for (name, labels), v in samples.items() if name == "store_provisioner_store_up"}
+    assert up == {"up-shop": 1, "down-shop": 0}
+    assert _value(samples, "store_provisioner_store_up", store="down-shop", engine="medusa") == 0
+
+
+def test_it_puts_passed_checkout_checks_in_buckets_by_engine(staff_client, alice):
+    store = _store(alice, "shop", Status.READY, engine="medusa")
+    for ok, ms in [(True, 800), (True, 2500), (True, 2600), (False, 20000)]:
+        StoreCheck.objects.create(store=store, kind="checkout", ok=ok, latency_ms=ms)
+    StoreCheck.objects.create(store=store, kind="storefront", ok=True, latency_ms=50)
+
+    samples = _samples(staff_client.get(URL))
+
+    name = "store_provisioner_checkout_duration_seconds"
+    assert _value(samples, f"{name}_bucket", engine="medusa", le="1.0") == 1
+    assert _value(samples, f"{name}_bucket", engine="medusa", le="2.0") == 1
+    assert _value(samples, f"{name}_bucket", engine="medusa", le="3.0") == 3
+    assert _value(samples, f"{name}_bucket", engine="medusa", le="+Inf") == 3
+    assert _value(samples, f"{name}_sum", engine="medusa") == pytest.approx(5.9)
 
 
 def test_it_counts_task_failures_from_the_task_results(staff_client, seeded):
