@@ -10,7 +10,6 @@ is not verified.
 from __future__ import annotations
 
 import logging
-import urllib.request
 from collections.abc import Callable
 
 from django.conf import settings
@@ -19,7 +18,7 @@ from stores import cluster
 from stores.engines import Engine
 from stores.engines.base import CheckoutResult, CheckoutTarget
 from stores.engines.contract import SECRET_NAME
-from stores.engines.shop_api import Call, CheckoutFailed, ShopAPI
+from stores.engines.shop_api import Call, CheckoutFailed, ShopAPI, store_opener
 from stores.models import Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def verify(
     api = ShopAPI(
         store.url,
         # An opener of its own reads the proxy settings now, as the storefront check does.
-        opener=urllib.request.build_opener(),
+        opener=store_opener(),
         before_call=before_call,
         on_call=on_call or (lambda call: log.info("checkout check of %s: %s", store.slug, call)),
     )

@@ -14,7 +14,7 @@ import urllib.request
 from typing import TYPE_CHECKING
 
 from stores import cluster
-from stores.engines.shop_api import Call
+from stores.engines.shop_api import Call, store_opener
 
 if TYPE_CHECKING:
     from stores.provisioning import Run
@@ -37,8 +37,10 @@ def wait_for_storefront(url: str, run: Run) -> None:
         raise cluster.ClusterError(unresolved_advice(host, unresolved), cluster.FailureCode.DNS)
     last_error = "no answer yet"
     # An opener of its own reads the proxy settings now (urlopen's shared one
-    # keeps those of its first use), as _sent_through_a_proxy just did.
-    opener = urllib.request.build_opener()
+    # keeps those of its first use), as _sent_through_a_proxy just did. It
+    # follows no redirect: a redirect is an answer, and following it would let
+    # a store send the platform to an address of its choosing.
+    opener = store_opener(follow=False)
     while True:
         run.check()
         try:
@@ -61,7 +63,7 @@ def probe(url: str, *, timeout: float) -> Call:
     started = time.monotonic()
     status, error = 0, ""
     try:
-        with urllib.request.build_opener().open(url, timeout=timeout) as response:
+        with store_opener(follow=False).open(url, timeout=timeout) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
         status = exc.code

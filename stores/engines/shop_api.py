@@ -26,6 +26,33 @@ CALL_TIMEOUT_SECONDS = 20.0
 DETAIL_MAX = 240
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to the same scheme, host and port: a store
+    cannot send the platform's requests to an address of its choosing (an
+    internal one), nor read what answered there in its activity feed."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        old, new = (
+            urllib.parse.urlsplit(req.full_url),
+            urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl)),
+        )
+        if (old.scheme, old.netloc) != (new.scheme, new.netloc):
+            return None  # urllib then answers with the 3xx itself
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class _NoRedirectsAtAll(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        return None
+
+
+def store_opener(*handlers: urllib.request.BaseHandler, follow: bool = True) -> urllib.request.OpenerDirector:
+    """An opener for a store's URL: the proxy settings as they are now (a new
+    opener reads them), redirects followed only within the store's own origin,
+    or none when `follow` is off."""
+    return urllib.request.build_opener(_NoRedirects() if follow else _NoRedirectsAtAll(), *handlers)
+
+
 class CheckoutFailed(Exception):
     """A checkout check failed at `call`; str() is the whole reason, for people."""
 
@@ -64,7 +91,7 @@ class ShopAPI:
     """JSON calls to one shop at `base_url` (its public URL, through the ingress)."""
 
     base_url: str
-    opener: urllib.request.OpenerDirector = field(default_factory=urllib.request.build_opener)
+    opener: urllib.request.OpenerDirector = field(default_factory=store_opener)
     timeout: float = CALL_TIMEOUT_SECONDS
     headers: dict[str, str] = field(default_factory=dict)
     # Asked before every call: raises to stop (the provision's deadline, a delete).
@@ -146,6 +173,8 @@ class ShopAPI:
             raise CheckoutFailed(name, f"no answer ({error})")
         if status >= 400:
             raise CheckoutFailed(name, f"{status} {_shop_error(_decode(text), text)}")
+        if 300 <= status < 400:
+            raise CheckoutFailed(name, f"{status} a redirect away from the store (not followed)")
         return Answer(name, status, {key.lower(): value for key, value in received.items()}, text)
 
     def with_cookies(self) -> tuple[ShopAPI, http.cookiejar.CookieJar]:
@@ -153,7 +182,7 @@ class ShopAPI:
 
         Its opener is a new one, so it reads the proxy settings as the first did."""
         jar = http.cookiejar.CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        opener = store_opener(urllib.request.HTTPCookieProcessor(jar))
         return dataclasses.replace(self, opener=opener, calls=self.calls), jar
 
     def _record(self, call: Call) -> None:

@@ -136,3 +136,56 @@ def test_it_asks_before_every_call_and_sends_nothing_when_told_to_stop(shop):
     with pytest.raises(Stop):
         ShopAPI(url, before_call=stop).call("GET", "/store/regions")
     assert seen == []
+
+
+def _serve(handler) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+def test_it_follows_a_redirect_within_the_store_and_none_away_from_it():
+    internal_hits = []
+
+    class Internal(BaseHTTPRequestHandler):
+        def do_GET(self):
+            internal_hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    internal = _serve(Internal)
+
+    class Store(BaseHTTPRequestHandler):
+        # /inside redirects within the store (as WordPress's login does), /away to the internal service.
+        def do_GET(self):
+            if self.path == "/target":
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b'{"followed": true}')
+                return
+            self.send_response(302)
+            inside = self.path == "/inside"
+            self.send_header("Location", "/target" if inside else f"http://127.0.0.1:{internal.server_address[1]}/")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    store = _serve(Store)
+    api = ShopAPI(f"http://127.0.0.1:{store.server_address[1]}")
+    try:
+        followed = api.call("GET", "/inside")
+        with pytest.raises(CheckoutFailed) as failed:
+            api.call("GET", "/away")
+    finally:
+        for server in (store, internal):
+            server.shutdown()
+            server.server_close()
+
+    assert followed == {"followed": True}
+    assert str(failed.value) == "checkout failed: GET /away → 302 a redirect away from the store (not followed)"
+    assert internal_hits == []

@@ -98,3 +98,60 @@ def test_it_leaves_the_name_to_an_http_proxy(claimed_store, answering_storefront
     storefront.wait_for_storefront("http://store-acme.shops.example.invalid/", run)
 
     assert hits == ["http://store-acme.shops.example.invalid/"] * 3
+
+
+@pytest.fixture
+def internal_service():
+    """An address inside the platform's network that a store must never make it call."""
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"internal secrets")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/admin", hits
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def redirecting_storefront(internal_service):
+    """A storefront whose owner made it redirect to the internal service."""
+    target, _ = internal_service
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"http://localhost:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db
+def test_a_redirect_is_an_answer_and_is_never_followed(claimed_store, redirecting_storefront, internal_service):
+    _, internal_hits = internal_service
+    token = lifecycle.take_lease(claimed_store.pk, Status.PROVISIONING)
+    run = provisioning.Run(claimed_store.pk, token, status=Status.PROVISIONING)
+    run.step = "storefront"
+
+    storefront.wait_for_storefront(redirecting_storefront, run)
+    probe = storefront.probe(redirecting_storefront, timeout=2)
+
+    assert probe.status == 302
+    assert internal_hits == []
