@@ -18,7 +18,7 @@ from stores import cluster
 from stores.engines import Engine
 from stores.engines.base import CheckoutResult, CheckoutTarget
 from stores.engines.contract import SECRET_NAME
-from stores.engines.shop_api import Call, CheckoutFailed, ShopAPI, store_opener
+from stores.engines.shop_api import CALL_TIMEOUT_SECONDS, Call, CheckoutFailed, ShopAPI, store_opener
 from stores.models import Store
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ def verify(
     *,
     before_call: Callable[[], None] = lambda: None,
     on_call: Callable[[Call], None] | None = None,
+    call_timeout: float = CALL_TIMEOUT_SECONDS,
 ) -> CheckoutResult:
     """Place, find and cancel an order on the store; ClusterError(CHECKOUT) names the call that failed."""
     if engine.checkout is None:
@@ -53,6 +54,7 @@ def verify(
         store.url,
         # An opener of its own reads the proxy settings now, as the storefront check does.
         opener=store_opener(),
+        timeout=call_timeout,
         before_call=before_call,
         on_call=on_call or (lambda call: log.info("checkout check of %s: %s", store.slug, call)),
     )

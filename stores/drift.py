@@ -48,14 +48,39 @@ def find_lost(kube: cluster.Kubernetes, helm: cluster.Helm) -> dict[str, str]:
             )
     due = ready.exclude(slug__in=list(lost)).order_by(F("release_checked_at").asc(nulls_first=True), "pk")
     for store in due.only("pk", "slug")[:RELEASE_CHECKS_PER_RUN]:
-        release = helm.status(RELEASE_NAME, store.namespace)
+        release = _release(helm, store)
+        # Checked, whatever helm said: a store whose check failed goes to the back of the line.
         Store.objects.filter(pk=store.pk).update(release_checked_at=timezone.now())
         if release is None:
             lost[store.slug] = _lose(
                 store,
                 f"its Helm release {RELEASE_NAME} is gone from {store.namespace} (uninstalled outside the platform)",
             )
+    _find_again(present, helm)
     return {slug: reason for slug, reason in lost.items() if reason}
+
+
+def _release(helm: cluster.Helm, store: Store) -> dict | bool | None:
+    """The store's release, None when helm says there is none, True when helm could not tell."""
+    try:
+        return helm.status(RELEASE_NAME, store.namespace)
+    except cluster.ClusterUnavailable:
+        raise
+    except cluster.ClusterError as exc:
+        log.warning("cannot tell whether %s has its release: %s", store.namespace, exc)
+        return True
+
+
+def _find_again(present: set[str], helm: cluster.Helm) -> None:
+    """Lost stores whose namespace and release are there again (a wrong kubeconfig
+    fixed, a namespace list that missed them) go back to ready."""
+    for store in Store.objects.filter(status=Status.LOST).only("pk", "slug"):
+        if store.namespace in present and _release(helm, store) not in (None, True):
+            try:
+                lifecycle.mark_found(store.pk)
+            except lifecycle.TransitionRefused:
+                continue
+            log.warning("store %s is back: its namespace and release are there again", store.slug)
 
 
 def _lose(store: Store, reason: str) -> str:

@@ -411,6 +411,19 @@ def mark_lost(store_id: int, reason: str) -> None:
     transaction.on_commit(lambda: notifications.store_finished(store_id, Status.LOST, reason))
 
 
+def mark_found(store_id: int) -> None:
+    """Lost -> ready: its namespace and release are there again (stores/drift.py). One mail."""
+    transition(
+        store_id,
+        Status.READY,
+        "Found again: its namespace and release are back.",
+        code=EventCode.FOUND,
+        only_from={Status.LOST},
+        failure_reason="",
+    )
+    transaction.on_commit(lambda: notifications.store_finished(store_id, "found"))
+
+
 def mark_failed(store_id: int, reason: str, *, code: FailureCode, step: str = "", token: str | None = None) -> None:
     """Provisioning -> failed with the reason people read and the code counts and hints read."""
     transition(

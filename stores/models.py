@@ -43,8 +43,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.DELETING: frozenset({Status.DELETED, Status.DELETE_STUCK}),
     Status.DELETE_STUCK: frozenset({Status.DELETING}),
     Status.DELETED: frozenset(),
-    # Recreate: provisioned again under the same name.
-    Status.LOST: frozenset({Status.QUEUED, Status.DELETING}),
+    # Recreate: provisioned again under the same name; found again: its
+    # namespace and release are back (the drift check).
+    Status.LOST: frozenset({Status.QUEUED, Status.DELETING, Status.READY}),
 }
 # What a store's owner may ask for, as the state each one moves the store to.
 # Whether the owner may, in a given state, follows from TRANSITIONS; the one
@@ -89,6 +90,7 @@ class EventCode(models.TextChoices):
     RETRY_REQUESTED = "retry_requested", "Retry requested"
     LOST = "lost", "Lost"
     RECREATE_REQUESTED = "recreate_requested", "Recreate requested"
+    FOUND = "found", "Found again"
     DELETE_REQUESTED = "delete_requested", "Delete requested"
     DELETE_RESTARTED = "delete_restarted", "Delete restarted"
     DELETE_RETRY = "delete_retry", "Delete did not finish"

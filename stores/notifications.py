@@ -77,8 +77,9 @@ CHECK_MAILS = {
     "lost": (
         "Your store {slug} is lost",
         "Your store {slug} is gone from the cluster: {reason}. Recreate it from its store page to provision it "
-        "again under the same name (what the old one held is not brought back), or delete it.",
+        "again under the same name (what was removed is not brought back), or delete it.",
     ),
+    "found": ("Your store {slug} is back", "Your store {slug} is in the cluster again and ready."),
     "checkout_back": (
         "Checkout works again on your store {slug}",
         "A test order on your store {slug} went through again.",

@@ -6,6 +6,7 @@ will not exist 15 minutes later, so the step fails at once with what to do.
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 import urllib.error
@@ -67,7 +68,7 @@ def probe(url: str, *, timeout: float) -> Call:
             status = response.status
     except urllib.error.HTTPError as exc:
         status = exc.code
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         error = str(getattr(exc, "reason", exc)) or type(exc).__name__
     elapsed = int((time.monotonic() - started) * 1000)
     return Call(f"GET {urllib.parse.urlsplit(url).path or '/'}", status, elapsed, error)

@@ -42,11 +42,13 @@ class WooCommerceStandIn:
     admin_user: str = "admin"
     admin_password: str = "correct-horse-battery"
     cod_enabled: bool = True
+    default_country: str = "NL:NH"
     sends_cart_token: bool = True
     products: list[dict[str, Any]] = field(
         default_factory=lambda: [
-            {"id": 7, "name": "Hoodie", "is_purchasable": True, "is_in_stock": False, "stock": 0},
-            {"id": 12, "name": "Sample mug", "is_purchasable": True, "is_in_stock": True, "stock": 5},
+            {"id": 3, "name": "T-shirt", "type": "variable", "is_purchasable": True, "is_in_stock": True, "stock": 9},
+            {"id": 7, "name": "Hoodie", "type": "simple", "is_purchasable": True, "is_in_stock": False, "stock": 0},
+            {"id": 12, "name": "Sample mug", "type": "simple", "is_purchasable": True, "is_in_stock": True, "stock": 5},
         ]
     )
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -101,7 +103,8 @@ class WooCommerceStandIn:
         out = Out()
         path = url.path
         if path == f"{STORE}/products" and method == "GET":
-            out.json(200, [{k: v for k, v in p.items() if k != "stock"} for p in self.products])
+            wanted = [p for p in self.products if query.get("type", p["type"]) == p["type"]]
+            out.json(200, [{k: v for k, v in p.items() if k != "stock"} for p in wanted])
         elif path == f"{STORE}/cart" and method == "GET":
             token = req.headers.get("cart-token") or secrets.token_hex(8)
             self.carts.setdefault(token, [])
@@ -117,10 +120,17 @@ class WooCommerceStandIn:
         elif path == "/wp-admin/admin-ajax.php" and query.get("action") == "rest-nonce":
             session = self._session(cookies)
             out.text(200, self.sessions[session]) if session else out.text(400, "0")
+        elif path == f"{REST}/settings/general/woocommerce_default_country" and method == "GET":
+            if not self._rest_user(cookies, req.headers.get("x-wp-nonce"), out):
+                return self._send(req, out)
+            out.json(200, {"id": "woocommerce_default_country", "value": self.default_country, "type": "select"})
         elif path.startswith(REST + "/orders/"):
             self._orders(method, path, query, _json(raw), cookies, req.headers.get("x-wp-nonce"), out)
         else:
             out.json(404, _error("rest_no_route", "No route was found matching the URL and request method.", 404))
+        self._send(req, out)
+
+    def _send(self, req: BaseHTTPRequestHandler, out: Out) -> None:
         req.send_response(out.status)
         for name, value in out.headers.items():
             req.send_header(name, value)
@@ -207,12 +217,20 @@ class WooCommerceStandIn:
         session = cookies.get("wordpress_logged_in_0f3a")
         return session if session in self.sessions else None
 
-    def _orders(self, method, path, query, body, cookies, nonce, out: Out) -> None:
+    def _rest_user(self, cookies: dict, nonce: str | None, out: Out) -> bool:
+        """Whether the REST call is the logged-in admin's; else the error WordPress answers."""
         session = self._session(cookies)
         if session and nonce and nonce != self.sessions[session]:
-            return out.json(403, _error("rest_cookie_invalid_nonce", "Cookie check failed", 403))
+            out.json(403, _error("rest_cookie_invalid_nonce", "Cookie check failed", 403))
+            return False
         if not session or not nonce:  # WordPress treats a cookie without a nonce as logged out
-            return out.json(401, _error("woocommerce_rest_cannot_view", "Sorry, you cannot view this resource.", 401))
+            out.json(401, _error("woocommerce_rest_cannot_view", "Sorry, you cannot view this resource.", 401))
+            return False
+        return True
+
+    def _orders(self, method, path, query, body, cookies, nonce, out: Out) -> None:
+        if not self._rest_user(cookies, nonce, out):
+            return
         order = self.orders.get(int(path.rsplit("/", 1)[1]))
         if order is None:
             return out.json(404, _error("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404))

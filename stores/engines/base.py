@@ -49,7 +49,8 @@ class CheckoutTarget:
 
     api: ShopAPI
     host: str
-    secret: Mapping[str, str]
+    # Never in a repr: a traceback that shows locals must not show passwords.
+    secret: Mapping[str, str] = field(repr=False)
 
     @property
     def customer_email(self) -> str:

@@ -36,20 +36,7 @@ def place_and_cancel(target: CheckoutTarget) -> CheckoutResult:
     countries = region.get("countries") or []
     if not countries:
         raise CheckoutFailed("GET /store/regions", "the store's region has no country")
-    product = _first(
-        api.call(
-            "GET",
-            "/store/products",
-            headers=store,
-            query={"limit": "1", "region_id": region["id"], "fields": "id,title,*variants"},
-        ),
-        "products",
-        "GET /store/products",
-        "the store sells no product",
-    )
-    if not product.get("variants"):
-        raise CheckoutFailed("GET /store/products", f"{product.get('title', 'the product')} has no variant")
-    variant = product["variants"][0]["id"]
+    variant = _variant_for_sale(api, store, region["id"])
 
     address = {
         "first_name": "Checkout",
@@ -96,9 +83,31 @@ def place_and_cancel(target: CheckoutTarget) -> CheckoutResult:
         if found.get("email") != target.customer_email:
             raise CheckoutFailed("GET /admin/orders/{order}", f"the order's e-mail is {found.get('email')!r}")
     finally:
-        # Even when the read-back failed: the merchant's books stay clean.
-        api.call("POST", "/admin/orders/{order}/cancel", headers=admin, order=order)
+        # Even when the read-back failed, or the check was told to stop: no
+        # open order is left for the merchant to ship.
+        api.unstoppable().call("POST", "/admin/orders/{order}/cancel", headers=admin, order=order)
     return CheckoutResult(order=f"#{found['display_id']}")
+
+
+def _variant_for_sale(api: ShopAPI, store: dict[str, str], region: str) -> str:
+    """The first variant with a price in the region and stock to sell (or stock not tracked)."""
+    products = api.call(
+        "GET",
+        "/store/products",
+        headers=store,
+        query={
+            "limit": "20",
+            "region_id": region,
+            "fields": "id,title,*variants,*variants.calculated_price,+variants.inventory_quantity",
+        },
+    ).get("products", [])
+    for product in products:
+        for variant in product.get("variants") or []:
+            priced = variant.get("calculated_price") is not None
+            in_stock = not variant.get("manage_inventory") or (variant.get("inventory_quantity") or 0) > 0
+            if priced and in_stock:
+                return str(variant["id"])
+    raise CheckoutFailed("GET /store/products", "the store sells no product with a price and stock in its region")
 
 
 def _admin_token(target: CheckoutTarget) -> str:

@@ -9,6 +9,7 @@ own error code and message follow. Headers (tokens, keys) never appear in it.
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import http.cookiejar
 import json
 import time
@@ -165,7 +166,7 @@ class ShopAPI:
                 received = dict(response.headers.items())
         except urllib.error.HTTPError as exc:
             status, text = exc.code, exc.read().decode("utf-8", "replace")
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             error = str(getattr(exc, "reason", exc)) or type(exc).__name__
         finally:
             self._record(Call(name, status, int((time.monotonic() - started) * 1000), error))
@@ -176,6 +177,11 @@ class ShopAPI:
         if 300 <= status < 400:
             raise CheckoutFailed(name, f"{status} a redirect away from the store (not followed)")
         return Answer(name, status, {key.lower(): value for key, value in received.items()}, text)
+
+    def unstoppable(self) -> ShopAPI:
+        """A copy that is never told to stop: for the cleanup after an order was
+        placed, which must run even past a deadline."""
+        return dataclasses.replace(self, before_call=lambda: None)
 
     def with_cookies(self) -> tuple[ShopAPI, http.cookiejar.CookieJar]:
         """A copy that keeps the cookies the shop sets (a login), and the jar that holds them.

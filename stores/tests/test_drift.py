@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from stores import drift, lifecycle, tasks
+from stores import cluster, drift, lifecycle, tasks
 from stores.models import EventCode, Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +114,41 @@ def test_its_owner_recreates_a_lost_store_under_the_same_name(ready_store, fake_
     ready_store.refresh_from_db()
     assert ready_store.status in (Status.QUEUED, Status.PROVISIONING, Status.READY)
     assert StoreEvent.objects.filter(store=ready_store, code=EventCode.RECREATE_REQUESTED).exists()
+
+
+def test_a_lost_store_whose_namespace_and_release_are_back_is_ready_again(
+    ready_store, fake_cluster, sync_tasks, mailoutbox, django_capture_on_commit_callbacks
+):
+    labels = fake_cluster.namespaces.pop("store-acme")
+    with django_capture_on_commit_callbacks(execute=True):
+        _check(fake_cluster)
+        fake_cluster.namespaces["store-acme"] = labels  # a cluster that was only out of reach
+        _check(fake_cluster)
+
+    ready_store.refresh_from_db()
+    assert (ready_store.status, ready_store.failure_reason) == (Status.READY, "")
+    assert StoreEvent.objects.filter(store=ready_store, code=EventCode.FOUND).count() == 1
+    assert [m.subject for m in mailoutbox] == ["Your store acme is lost", "Your store acme is back"]
+
+
+def test_a_release_helm_cannot_read_neither_loses_the_store_nor_blocks_the_others(
+    ready_store, fake_cluster, monkeypatch
+):
+    other = Store.objects.create(owner=ready_store.owner, slug="other", engine="woocommerce", status=Status.READY)
+    Store.objects.filter(pk=other.pk).update(ready_at=timezone.now() - timedelta(seconds=5))
+    fake_cluster.ensure_namespace("store-other", {})
+    asked = []
+
+    def status(release, namespace):
+        asked.append(namespace)
+        if namespace == "store-acme":
+            raise cluster.ClusterError("helm status store failed: Kubernetes cluster unreachable: EOF")
+        return None  # store-other's release is really gone
+
+    monkeypatch.setattr(fake_cluster.helm, "status", status)
+
+    lost = _check(fake_cluster)
+
+    assert asked[:2] == ["store-acme", "store-other"]  # (then store-other again: is it back?)
+    assert list(lost) == ["other"]
+    assert Store.objects.get(pk=ready_store.pk).status == Status.READY

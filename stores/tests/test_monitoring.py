@@ -8,6 +8,7 @@ what the test says. The engine's checkout is scripted where a test needs one
 """
 
 import dataclasses
+import http.client
 import io
 import threading
 from datetime import timedelta
@@ -259,3 +260,44 @@ def test_the_command_checks_a_store_now_printing_a_line_per_call(ingress, alice,
     Store.objects.filter(pk=store.pk).update(status=Status.FAILED)
     with pytest.raises(CommandError, match="shop is failed; only a ready store is checked"):
         call_command("stores", "check", "shop", stdout=io.StringIO())
+
+
+def test_a_check_that_raises_fails_that_store_not_the_round(ingress, alice, bob, monkeypatch):
+    broken, fine = _ready(alice, "broken"), _ready(bob, "fine")
+    real_check = monitoring.check_storefront
+
+    def check(store):
+        if store.pk == broken.pk:
+            raise http.client.IncompleteRead(b"")
+        return real_check(store)
+
+    monkeypatch.setattr(monitoring, "check_storefront", check)
+
+    report = monitoring.run_round()
+
+    assert (report.storefront, report.failed) == (2, 1)
+    rows = {r.store_id: r for r in StoreCheck.objects.all()}
+    assert (rows[broken.pk].ok, rows[broken.pk].code) == (False, "error")
+    assert rows[broken.pk].detail == "the check itself failed: IncompleteRead"
+    assert rows[fine.pk].ok
+
+
+def test_stores_a_round_had_no_time_for_are_due_at_the_next(ingress, alice, monkeypatch):
+    store = _ready(alice, "acme")
+    monkeypatch.setattr(monitoring, "ROUND_BUDGET_SECONDS", -1)
+
+    assert monitoring.run_round().storefront == 0
+
+    assert Store.objects.get(pk=store.pk).health_checked_at is None
+    monkeypatch.setattr(monitoring, "ROUND_BUDGET_SECONDS", 45)
+    assert monitoring.run_round().storefront == 1
+
+
+def test_the_count_of_failures_in_a_row_stops_growing(ingress, alice):
+    answers, _ = ingress
+    store = _ready(alice, "acme", health=Health.DOWN, health_failures=monitoring.FAILURES_CAP)
+    answers["store-acme.127.0.0.1.nip.io"] = 503
+
+    monitoring.run_round()
+
+    assert Store.objects.get(pk=store.pk).health_failures == monitoring.FAILURES_CAP

@@ -189,3 +189,22 @@ def test_it_follows_a_redirect_within_the_store_and_none_away_from_it():
     assert followed == {"followed": True}
     assert str(failed.value) == "checkout failed: GET /away → 302 a redirect away from the store (not followed)"
     assert internal_hits == []
+
+
+def test_a_check_told_to_stop_still_cleans_up(shop):
+    url, answers, seen = shop
+    answers["/admin/orders/o1/cancel"] = (200, '{"order": {"status": "canceled"}}')
+
+    class Stop(Exception):
+        pass
+
+    def stop():
+        raise Stop
+
+    api = ShopAPI(url, before_call=stop)
+    with pytest.raises(Stop):
+        api.call("GET", "/store/regions")
+    assert api.unstoppable().call("POST", "/admin/orders/{order}/cancel", order="o1") == {
+        "order": {"status": "canceled"}
+    }
+    assert [r["path"] for r in seen] == ["/admin/orders/o1/cancel"]

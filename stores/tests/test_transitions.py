@@ -37,6 +37,7 @@ def test_it_lists_the_designed_transitions():
         ("ready", "lost"),
         ("lost", "queued"),
         ("lost", "deleting"),
+        ("lost", "ready"),
     }
 
 

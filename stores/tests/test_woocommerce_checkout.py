@@ -45,6 +45,7 @@ def test_it_places_finds_cancels_and_deletes_an_order(shop):
         "GET /wp-login.php",
         "POST /wp-login.php",
         "GET /wp-admin/admin-ajax.php",
+        "GET /wp-json/wc/v3/settings/general/woocommerce_default_country",
         "GET /wp-json/wc/store/v1/products",
         "GET /wp-json/wc/store/v1/cart",
         "POST /wp-json/wc/store/v1/cart/add-item",
@@ -71,7 +72,8 @@ def test_the_order_is_the_checks_own_and_says_so(shop, monkeypatch):
     assert seen["payment_method"] == "cod"
     assert seen["status"] == "processing"
     assert "checkout check" in seen["customer_note"]
-    assert seen["line_items"] == [{"product_id": 12, "quantity": 1}]  # the first product in stock
+    assert seen["line_items"] == [{"product_id": 12, "quantity": 1}]  # the first simple product in stock
+    assert seen["shipping"]["country"] == seen["billing"]["country"] == "NL"  # the shop's own country
 
 
 def test_cash_on_delivery_turned_off_fails_naming_the_call_and_woocommerces_code(shop):
