@@ -37,9 +37,10 @@ def find_orphans(kube: cluster.Kubernetes, helm_client: cluster.Helm) -> dict[st
     releases = [r for ns in listed if ns["name"] not in live_namespaces for r in _releases_in(helm_client, ns["name"])]
     created = {ns["name"]: ns.get("created_at") for ns in listed}
     cutoff = timezone.now() - timedelta(seconds=settings.ORPHAN_GRACE_SECONDS)
-    found: dict[str, list[str]] = {"namespaces": [], "releases": [], "too_new": []}
+    found: dict[str, list[str]] = {"namespaces": [], "releases": [], "too_new": [], "known": []}
     for ns in listed:
         if ns["name"] in live_namespaces:
+            found["known"].append(ns["name"])
             continue
         old = ns.get("created_at") is not None and ns["created_at"] < cutoff
         found["namespaces" if old else "too_new"].append(ns["name"])
@@ -84,10 +85,26 @@ def prune_orphans(kube: cluster.Kubernetes, helm_client: cluster.Helm, orphans: 
         kube.delete_namespace(namespace, timeout=settings.DELETE_TIMEOUT)
 
 
-def reconcile_orphans(*, prune: bool = False) -> dict[str, list[str]]:
-    """Find the orphaned namespaces and releases and, with `prune`, remove them."""
+class PruneRefused(Exception):
+    """A prune that looks like a mistake: this database knows none of the cluster's stores."""
+
+
+def reconcile_orphans(*, prune: bool = False, even_if_unknown: bool = False) -> dict[str, list[str]]:
+    """Find the orphaned namespaces and releases and, with `prune`, remove them.
+
+    A database that knows none of the cluster's store namespaces is an empty
+    or a wrong one (another platform's cluster, a fresh DATABASE_URL): to it
+    every store is an orphan. The prune is refused then, saying how much would
+    go, unless `even_if_unknown`."""
     kube, helm_client = clients.connect(), clients.helm()
     orphans = find_orphans(kube, helm_client)
+    doomed = len(orphans["namespaces"]) + len(orphans["releases"])
+    if prune and doomed and not orphans["known"] and not even_if_unknown:
+        raise PruneRefused(
+            f"refusing to prune: this database knows none of the store namespaces in the cluster "
+            f"(an empty or wrong database?); {len(orphans['namespaces'])} namespaces and "
+            f"{len(orphans['releases'])} releases would go. Run again with --yes-i-mean-it to remove them."
+        )
     if prune:
         prune_orphans(kube, helm_client, orphans)
     return orphans

@@ -275,7 +275,17 @@ def test_it_reports_an_orphaned_namespace(alice, fake_cluster):
     assert ("delete_namespace", "store-gone") not in fake_cluster.calls
 
 
-def test_it_prunes_orphans(fake_cluster):
+def _live_store_in_the_cluster(owner, fake_cluster, slug="kept"):
+    """A store this database knows, with its namespace and release: the cluster is this platform's."""
+    store = lifecycle.create_store(owner, slug, "woocommerce")
+    Store.objects.filter(pk=store.pk).update(status=Status.READY)
+    fake_cluster.namespaces[store.namespace] = _managed_labels()
+    fake_cluster.helm.releases[(store.namespace, "store")] = {"name": "store", "namespace": store.namespace}
+    return store
+
+
+def test_it_prunes_orphans(alice, fake_cluster):
+    _live_store_in_the_cluster(alice, fake_cluster)
     fake_cluster.namespaces["store-gone"] = _managed_labels()
     fake_cluster.helm.releases[("store-gone", "store")] = {"name": "store", "namespace": "store-gone", "version": 1}
 
@@ -286,10 +296,60 @@ def test_it_prunes_orphans(fake_cluster):
         "orphaned release: store-gone/store",
         "pruned",
     ]
-    assert fake_cluster.namespaces == {}
-    assert fake_cluster.helm.releases == {}
+    assert list(fake_cluster.namespaces) == ["store-kept"]
+    assert list(fake_cluster.helm.releases) == [("store-kept", "store")]
     assert ("delete_namespace", "store-gone") in fake_cluster.calls
     assert ("uninstall", "store", "store-gone") in fake_cluster.helm.calls
+
+
+def test_it_refuses_to_prune_a_cluster_whose_stores_this_database_does_not_know(fake_cluster):
+    # An empty or wrong database: to it, every store in the cluster is an orphan.
+    for slug in ("a", "b"):
+        fake_cluster.namespaces[f"store-{slug}"] = _managed_labels()
+        fake_cluster.helm.releases[(f"store-{slug}", "store")] = {"name": "store", "namespace": f"store-{slug}"}
+
+    with pytest.raises(CommandError) as refused:
+        _run("reconcile", "--prune")
+
+    assert str(refused.value) == (
+        "refusing to prune: this database knows none of the store namespaces in the cluster "
+        "(an empty or wrong database?); 2 namespaces and 2 releases would go. "
+        "Run again with --yes-i-mean-it to remove them."
+    )
+    assert set(fake_cluster.namespaces) == {"store-a", "store-b"}
+    assert not [c for c in fake_cluster.calls if c[0] == "delete_namespace"]
+
+    _run("reconcile", "--prune", "--yes-i-mean-it")
+    assert fake_cluster.namespaces == {}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(30)
+def test_delete_wait_ends_when_the_delete_is_stuck(alice, workers, settings, monkeypatch):
+    _run("create", "--owner", "alice", "--engine", "woocommerce", "--name", "shop1", "--wait")
+    settings.DELETE_MAX_ATTEMPTS = 1
+
+    def stuck(name, **_):
+        raise cluster.NamespaceStuck("namespace store-shop1 is still terminating: a finalizer of its claim")
+
+    monkeypatch.setattr(workers, "delete_namespace", stuck)
+
+    with pytest.raises(CommandError, match=r"^shop1: delete stuck: "):
+        _run("delete", "shop1", "--wait")
+
+
+@pytest.mark.timeout(30)
+def test_create_wait_gives_up_waiting_after_its_timeout(alice, settings, monkeypatch):
+    from stores.management.commands import stores as command
+
+    monkeypatch.setattr(command, "POLL_SECONDS", 0.05)
+    # No worker runs: the store stays queued.
+    with pytest.raises(CommandError) as gave_up:
+        _run("create", "--owner", "alice", "--engine", "woocommerce", "--name", "shop1", "--wait", "--timeout", "1")
+
+    assert str(gave_up.value) == (
+        "shop1: still queued after 1 s; it carries on without this command (manage.py stores list)"
+    )
 
 
 def test_it_fails_a_provision_that_ran_past_its_deadline(alice, fake_cluster):

@@ -31,10 +31,17 @@ class Command(BaseCommand):
         create.add_argument("--engine", required=True, choices=sorted(ENGINES))
         create.add_argument("--name", required=True, help="The store's name (a DNS label).")
         create.add_argument("--wait", action="store_true", help="Wait until it is ready or failed.")
+        create.add_argument(
+            "--timeout",
+            type=int,
+            default=None,
+            help="With --wait: give up waiting after this many seconds "
+            "(default: PROVISION_TIMEOUT plus 10 minutes in line); the store carries on.",
+        )
 
         delete = sub.add_parser("delete", help="Delete a live store.")
         delete.add_argument("slug")
-        delete.add_argument("--wait", action="store_true", help="Wait until it is deleted.")
+        delete.add_argument("--wait", action="store_true", help="Wait until it is deleted (or its delete is stuck).")
 
         retry = sub.add_parser("retry", help="Retry a failed store.")
         retry.add_argument("slug")
@@ -71,6 +78,12 @@ class Command(BaseCommand):
             "report orphaned namespaces and releases.",
         )
         reconcile.add_argument("--prune", action="store_true", help="Remove the orphans found.")
+        reconcile.add_argument(
+            "--yes-i-mean-it",
+            action="store_true",
+            dest="even_if_unknown",
+            help="Prune even when this database knows none of the cluster's stores.",
+        )
 
     def handle(self, *args, action, **options):
         getattr(self, f"do_{action}")(**options)
@@ -87,7 +100,7 @@ class Command(BaseCommand):
         for row in rows:
             self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
-    def do_create(self, *, owner, engine, name, wait=False, **_):
+    def do_create(self, *, owner, engine, name, wait=False, timeout=None, **_):
         user = get_user_model().objects.filter(username=owner).first()
         if user is None:
             raise CommandError(f"no user named {owner!r}")
@@ -102,7 +115,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{store.slug}: queued (id {store.pk}, {store.url})")
         if wait:
-            final = self._follow(store.pk, until=FINAL)
+            final = self._follow(store.pk, until=FINAL, timeout=timeout or settings.PROVISION_TIMEOUT + 600)
             if final.status != Status.READY:
                 raise CommandError(f"{store.slug}: {final.status}: {final.failure_reason or 'no reason recorded'}")
 
@@ -119,7 +132,11 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"{slug}: deleting")
         if wait:
-            final = self._follow(store.pk, until={Status.DELETED})
+            final = self._follow(
+                store.pk, until={Status.DELETED, Status.DELETE_STUCK}, timeout=settings.DELETE_TIMEOUT * 10
+            )
+            if final.status == Status.DELETE_STUCK:
+                raise CommandError(f"{slug}: delete stuck: {final.failure_reason or 'no reason recorded'}")
             self.stdout.write(f"{slug}: {final.status}")
 
     def do_retry(self, *, slug, **_):
@@ -180,7 +197,7 @@ class Command(BaseCommand):
         if final.status != Status.READY:
             raise CommandError(f"{slug}: {final.status}: {final.failure_reason or 'no reason recorded'}")
 
-    def do_reconcile(self, *, prune=False, **_):
+    def do_reconcile(self, *, prune=False, even_if_unknown=False, **_):
         report = tasks.reconcile()
         for key, ids in report.items():
             if ids:
@@ -188,9 +205,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"{key.replace('_', ' ')}: {slugs}")
         try:
             lost = drift.find_lost(clients.connect(), clients.helm())
-            found = orphans.reconcile_orphans(prune=prune)
+            found = orphans.reconcile_orphans(prune=prune, even_if_unknown=even_if_unknown)
         except cluster.ClusterError as exc:
             raise CommandError(f"cannot look for lost stores and orphans: {exc}") from None
+        except orphans.PruneRefused as exc:
+            raise CommandError(str(exc)) from None
         for slug, reason in lost.items():
             self.stdout.write(f"lost: {slug} ({reason})")
         for ref in found["too_new"]:
@@ -251,9 +270,10 @@ class Command(BaseCommand):
             raise CommandError(f"no live store named {slug!r}")
         return store
 
-    def _follow(self, store_id: int, *, until) -> Store:
-        """Print each new event until the store reaches one of `until`."""
+    def _follow(self, store_id: int, *, until, timeout: float) -> Store:
+        """Print each new event until the store reaches one of `until`; an error after `timeout` seconds."""
         seen = 0
+        deadline = time.monotonic() + timeout
         while True:
             store = Store.objects.get(pk=store_id)
             for event in store.events.order_by("created_at", "pk")[seen:]:
@@ -262,4 +282,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"{store.slug}: {event.message}{took}")
             if store.status in until:
                 return store
+            if time.monotonic() >= deadline:
+                raise CommandError(
+                    f"{store.slug}: still {store.status} after {timeout:.0f} s; it carries on without this command "
+                    "(manage.py stores list)"
+                )
             time.sleep(POLL_SECONDS)
