@@ -131,8 +131,9 @@ def test_it_creates_a_store_to_ready_with_no_cluster_configured(first_run, page)
     expect(page.locator(".cluster-banner")).to_have_text(BANNER)
     expect(page.locator("#store-status .badge").first).to_have_text("Ready", timeout=240_000)
     expect(page.locator(".step-done")).to_have_count(5)
-    # No store container serves on simulated nodes: the storefront check is skipped, not failed.
-    expect(page.locator(".step-skipped")).to_contain_text("Storefront check")
+    # No store container serves on simulated nodes: the storefront and checkout checks are skipped, not failed.
+    expect(page.locator(".step-skipped")).to_contain_text(["Storefront check", "Checkout check"])
+    expect(page.locator("dd.checkout-state")).to_contain_text("Not verified")
     screenshot(page, "first-run-03-store-ready")
 
     # The owner's mail (printed by the control workers, no mail server here)

@@ -57,7 +57,8 @@ def test_an_owner_creates_watches_reveals_and_deletes_a_store(server, page):
     # The status panel polls every 2 s and stops once the store is final.
     expect(page.locator("#store-status .badge").first).to_have_text("Ready", timeout=120_000)
     expect(page.locator(".step-done")).to_have_count(5)
-    expect(page.locator(".step-skipped")).to_contain_text("Storefront check")
+    expect(page.locator(".step-skipped")).to_contain_text(["Storefront check", "Checkout check"])
+    expect(page.locator("dd.checkout-state")).to_contain_text("Not verified")
     screenshot(page, "05-store-ready")
 
     page.click("text=Reveal admin login")
