@@ -114,7 +114,7 @@ def measure(args: argparse.Namespace) -> dict:
     Store.objects.bulk_create(
         Store(
             owner=owner,
-            slug=f"s{i}-down" if i % down_every < 1 else f"s{i}",
+            slug=f"s{i}-down" if args.down_percent > 0 and i % down_every < 1 else f"s{i}",
             engine="woocommerce",
             status=Status.READY,
             health=Health.UP,
