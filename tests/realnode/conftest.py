@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 from kubernetes import config as k8s_config
@@ -30,7 +29,7 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def real_node(local_cluster) -> Iterator[RealNode]:
+def real_node(local_cluster) -> RealNode:
     """Bring up (or reuse) the real node; skip, or fail in CI, where it cannot run."""
     result = subprocess.run(["bash", str(NODE_SCRIPT), "up"], capture_output=True, text=True, cwd=REPO_ROOT)
     if result.returncode == UNAVAILABLE:
@@ -41,10 +40,7 @@ def real_node(local_cluster) -> Iterator[RealNode]:
     if result.returncode != 0:
         pytest.fail(f"localcluster/node.sh up failed:\n{result.stdout}\n{result.stderr}")
     api = k8s_config.new_client_from_config(config_file=str(local_cluster.kubeconfig))
-    node = RealNode(cluster=local_cluster, api=api)
-    yield node
-    # The tests' namespaces are gone before the session ends, as they were before it began.
-    node.wait_gone()
+    return RealNode(cluster=local_cluster, api=api)
 
 
 @pytest.fixture

@@ -101,10 +101,6 @@ class RealNode:
     cluster: object  # tests.fixtures.LocalCluster
     api: object  # kubernetes ApiClient
     namespaces: list[str] = field(default_factory=list)
-    # Deleted by a test's teardown and perhaps still terminating: the next
-    # test does not wait for them (two namespace-controller passes, ~10 s);
-    # the session does, at its end, and so does a test that reuses a name.
-    leaving: list[str] = field(default_factory=list)
 
     # --- kubectl ---------------------------------------------------------------
     def kubectl(
@@ -128,7 +124,6 @@ class RealNode:
     # --- namespaces ----------------------------------------------------------------
     def store_namespace(self, name: str) -> str:
         """A namespace with the platform's labels and guardrails, as a store's gets them."""
-        self.wait_gone([name])
         cluster = connect(settings.KUBECONFIG)
         labels = {
             "app.kubernetes.io/managed-by": MANAGED_BY_VALUE,
@@ -140,23 +135,16 @@ class RealNode:
         return name
 
     def plain_namespace(self, name: str) -> str:
-        self.wait_gone([name])
         self.kubectl("create", "namespace", name)
         self.namespaces.append(name)
         return name
 
     def delete_namespaces(self) -> None:
-        """Delete the namespaces the test made, without waiting for them to be gone."""
         for name in self.namespaces:
             self.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=false", check=False)
-        self.leaving += self.namespaces
-        self.namespaces.clear()
-
-    def wait_gone(self, names: list[str] | None = None) -> None:
-        """Wait until the deleted namespaces (or those of `names` among them) are gone."""
-        for name in [n for n in self.leaving if names is None or n in names]:
+        for name in self.namespaces:
             self.kubectl("wait", "--for=delete", f"namespace/{name}", "--timeout=90s", check=False)
-            self.leaving.remove(name)
+        self.namespaces.clear()
 
     # --- pods ----------------------------------------------------------------------
     def wait_running(self, namespace: str, selector: str = "", timeout: int = 90) -> list[dict]:
