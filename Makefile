@@ -69,7 +69,7 @@ test: kube-score
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy .
+	MYPY_CACHE_DIR=$(HOME)/.cache/store-provisioner/mypy $(BIN)/mypy .
 
 ## test: every test — unit, integration (local control plane, real Helm) and browser —
 ## on SQLite and, beside it on its own local control plane, every test that touches the
