@@ -12,13 +12,20 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from stores import cluster
 from stores.engines.shop_api import Call, store_opener
 
-if TYPE_CHECKING:
-    from stores.provisioning import Run
+
+class Waiting(Protocol):
+    """What the check needs of the provision that waits (provisioning.Run): when to
+    stop, and where to say what it waits for."""
+
+    def check(self) -> None: ...
+
+    def progress(self, line: str) -> None: ...
+
 
 # Seconds between two tries of the storefront.
 STOREFRONT_POLL_SECONDS = 3
@@ -30,7 +37,7 @@ DNS_ATTEMPTS = 2
 DNS_RETRY_SECONDS = 1.0
 
 
-def wait_for_storefront(url: str, run: Run) -> None:
+def wait_for_storefront(url: str, run: Waiting) -> None:
     """Poll the storefront over the ingress until it answers below 500."""
     host = urllib.parse.urlsplit(url).hostname or ""
     unresolved = None if _sent_through_a_proxy(url, host) else _does_not_resolve(host)
