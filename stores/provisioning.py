@@ -191,7 +191,8 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
         chart_version=releases.installed_chart_version(release, chart),
         images=releases.chart_images(chart),
     )
-    wait_for_workloads(run, kube, ns)
+    # A retry's release may have had pods: the setup Job it replaces, a rollout.
+    wait_for_workloads(run, kube, ns, replacing=store.attempts > 1)
     if settings.CHECK_STORE_URL:
         run.run_step("storefront", lambda: storefront.wait_for_storefront(store.url, run), f"{store.url} answers.")
     else:
@@ -228,10 +229,23 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
     )
 
 
-def wait_for_workloads(run: Run, kube: cluster.Kubernetes, namespace: str) -> None:
-    """The step that waits, with watches, for every workload and the setup Job."""
+# How long a quota refusal may last while pods replace others (an upgrade, a
+# rollback, a retry) before it fails the store: the quota still counts the pods
+# just deleted until its controller recounts (stores/cluster/readiness.py).
+REPLACEMENT_QUOTA_GRACE_SECONDS = 20.0
+
+
+def wait_for_workloads(run: Run, kube: cluster.Kubernetes, namespace: str, *, replacing: bool = False) -> None:
+    """The step that waits, with watches, for every workload and the setup Job.
+
+    `replacing`: the release had pods before (an upgrade, a rollback, a retry)."""
     run.run_step(
         "workloads",
-        lambda: kube.wait_until_ready(namespace, should_stop=run.should_stop, on_progress=run.progress),
+        lambda: kube.wait_until_ready(
+            namespace,
+            should_stop=run.should_stop,
+            on_progress=run.progress,
+            quota_grace_seconds=REPLACEMENT_QUOTA_GRACE_SECONDS if replacing else 0,
+        ),
         "Every workload is ready and the setup job succeeded.",
     )

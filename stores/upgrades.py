@@ -94,7 +94,7 @@ def upgrade(store_id: int) -> Store:
             ),
             lambda r: f"Helm release {RELEASE_NAME} revision {r.get('version', '?')} installed.",
         )
-        provisioning.wait_for_workloads(run, kube, store.namespace)
+        provisioning.wait_for_workloads(run, kube, store.namespace, replacing=True)
         version = releases.installed_chart_version(release, chart)
         lifecycle.finish_update(
             store.pk,
@@ -203,7 +203,7 @@ def rollback(store_id: int, *, force: bool = False) -> Store:
             ),
             f"Helm release {RELEASE_NAME} rolled back to revision {number}.",
         )
-        provisioning.wait_for_workloads(run, kube, store.namespace)
+        provisioning.wait_for_workloads(run, kube, store.namespace, replacing=True)
         now = helm.history(RELEASE_NAME, store.namespace)
         revision = max((int(r["revision"]) for r in now), default=0)
         images = registry.images_in_values(helm.get_values(RELEASE_NAME, store.namespace, revision))

@@ -85,10 +85,12 @@ class Kubernetes(Protocol):
         on_progress: Callable[[str], None] | None = None,
         poll_seconds: float = 1.0,
         settle_seconds: float = 0,
+        quota_grace_seconds: float = 0,
     ) -> None:
         """Watch until every Deployment, StatefulSet and Job is ready or complete (and there
         is at least one). WorkloadFailed with the real reason when it cannot get there by
-        itself; Stopped when `should_stop` gives a reason."""
+        itself; Stopped when `should_stop` gives a reason. A quota refusal fails the wait only
+        once it has lasted `quota_grace_seconds` (pods that replace others: see readiness)."""
         ...
 
     def server_dry_run(self, manifests: list[dict[str, Any]], namespace: str) -> None:

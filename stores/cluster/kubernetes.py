@@ -88,6 +88,7 @@ class KubernetesClient:
         on_progress: Callable[[str], None] | None = None,
         poll_seconds: float = 1.0,
         settle_seconds: float = 0,
+        quota_grace_seconds: float = 0,
     ) -> None:
         readiness.wait_until_ready(
             self.api,
@@ -96,6 +97,7 @@ class KubernetesClient:
             on_progress=on_progress,
             poll_seconds=poll_seconds,
             settle_seconds=settle_seconds,
+            quota_grace_seconds=quota_grace_seconds,
         )
 
     def server_dry_run(self, manifests: list[dict[str, Any]], namespace: str) -> None:

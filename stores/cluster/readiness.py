@@ -242,9 +242,16 @@ def wait_until_ready(
     on_progress: Callable[[str], None] | None = None,
     poll_seconds: float = 1.0,
     settle_seconds: float = 0,
+    quota_grace_seconds: float = 0,
 ) -> None:
     """Return once every workload is ready (and has stayed so for
-    ``settle_seconds``); raise WorkloadFailed, Stopped or ClusterUnavailable."""
+    ``settle_seconds``); raise WorkloadFailed, Stopped or ClusterUnavailable.
+
+    A quota refusal fails the wait at once, unless ``quota_grace_seconds``: then
+    only once it has lasted that long. Pods that replace others (an upgrade, a
+    rollback, a retry) can be refused for a moment by a quota that still counts
+    the pods just deleted: the quota controller recounts a little later, and
+    the ReplicaSet or Job controller tries again."""
     # Listing a missing namespace just returns nothing, which would look
     # like "no workloads yet" forever.
     phase = namespace_phase(api, namespace)
@@ -254,6 +261,7 @@ def wait_until_ready(
     events_since = datetime.now(UTC) - timedelta(seconds=EVENT_LOOKBACK_SECONDS)
     reported: dict[str, str] = {}
     ready_since: float | None = None
+    quota_refused_since: float | None = None
     last_stop_check = 0.0
 
     with NamespaceWatch(api, namespace) as namespace_watch:
@@ -278,6 +286,12 @@ def wait_until_ready(
             else:
                 ready_since = None
                 failure = find_failure(snapshot, events_since)
+                if failure and failure.code == FailureCode.QUOTA and quota_grace_seconds:
+                    quota_refused_since = quota_refused_since if quota_refused_since is not None else now
+                    if now - quota_refused_since < quota_grace_seconds:
+                        failure = None
+                elif not failure:
+                    quota_refused_since = None
                 if failure:
                     raise WorkloadFailed(failure, failure.code)
 

@@ -12,7 +12,7 @@ from kubernetes.client.exceptions import ApiException
 from stores.cluster import ClusterError, ClusterUnavailable, Stopped, WorkloadFailed, readiness
 from stores.cluster.readiness import wait_until_ready
 
-from .factories import deployment, job, pod
+from .factories import condition, deployment, job, pod
 from .fakes import FakeKind, FakeWatch, fake_api, not_found, raising
 
 
@@ -220,3 +220,38 @@ def test_it_refuses_to_wait_on_a_namespace_that_is_not_there(phase, state):
         api.core.read_namespace = raising(not_found())
     with pytest.raises(ClusterError, match=f"^namespace store-acme is {state}$"):
         wait_until_ready(api, "store-acme", should_stop=deadline())
+
+
+QUOTA_REFUSAL = (
+    'pods "web-5d4f-x" is forbidden: exceeded quota: store-quota, requested: limits.cpu=1, '
+    "used: limits.cpu=3500m, limited: limits.cpu=4"
+)
+
+
+def _refused_by_the_quota():
+    return deployment(
+        "web", available=0, conditions=[condition("ReplicaFailure", reason="FailedCreate", message=QUOTA_REFUSAL)]
+    )
+
+
+def test_a_quota_refusal_fails_at_once_without_a_grace(scripted_time):
+    api = fake_api(deployments=FakeKind(_refused_by_the_quota()))
+    with pytest.raises(WorkloadFailed, match=r"^quota exceeded: "):
+        wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=1)
+    assert scripted_time.elapsed() == 0
+
+
+def test_a_replacement_rides_out_a_quota_that_still_counts_the_pods_it_replaced(scripted_time):
+    deployments = FakeKind(_refused_by_the_quota())
+    api = fake_api(deployments=deployments)
+    # The quota controller recounts; the ReplicaSet controller's next try gets its pod.
+    scripted_time.at(4, lambda: deployments.put(deployment("web")))
+    wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=1, quota_grace_seconds=20)
+    assert scripted_time.elapsed() == 4
+
+
+def test_a_quota_refusal_that_outlasts_the_grace_fails(scripted_time):
+    api = fake_api(deployments=FakeKind(_refused_by_the_quota()))
+    with pytest.raises(WorkloadFailed, match=r"^quota exceeded: "):
+        wait_until_ready(api, "store-acme", should_stop=deadline(), poll_seconds=1, quota_grace_seconds=20)
+    assert scripted_time.elapsed() == 20
