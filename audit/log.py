@@ -9,6 +9,7 @@ A refused attempt is recorded after the refusal, outside the rolled-back block.
 import os
 import pwd
 import socket
+from pathlib import Path
 from typing import Any
 
 from accounts.throttle import client_ip
@@ -79,20 +80,40 @@ def record_not_owner(action: str, *, request, pk: int, store: Any = None) -> Aud
     )
 
 
-def os_user() -> str:
-    """The account running manage.py, by its real uid (USER and LOGNAME are whatever the shell says).
+# /proc/self/loginuid: the uid of the account that logged in to this session,
+# set by the kernel at login (pam_loginuid) and kept across sudo and su. This
+# value means "not set" (a daemon, a container, a kernel without audit).
+_UNSET_LOGINUID = 4294967295
+LOGINUID_PATH = Path("/proc/self/loginuid")
 
-    Under sudo, the account that ran sudo comes first: "root" alone would say
-    nothing about who it was.
-    """
-    uid = os.getuid()
+
+def _account_name(uid: int) -> str:
     try:
-        name = pwd.getpwuid(uid).pw_name
+        return pwd.getpwuid(uid).pw_name
     except KeyError:  # a container's uid with no passwd entry
-        name = f"uid {uid}"
-    sudo_user = os.environ.get("SUDO_USER")
-    if sudo_user and sudo_user != name:
-        return f"{sudo_user} (sudo as {name})"
+        return f"uid {uid}"
+
+
+def _login_uid() -> int | None:
+    try:
+        value = int(LOGINUID_PATH.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return None if value == _UNSET_LOGINUID else value
+
+
+def os_user() -> str:
+    """The account running manage.py, as the kernel knows it.
+
+    The process's real uid names the account; under sudo or su, the session's
+    login uid names the person who logged in, and comes first ("root" alone
+    would say nothing about who it was). Environment variables (USER,
+    SUDO_USER) are not read: whoever runs the command can set them to anything.
+    """
+    name = _account_name(os.getuid())
+    login_uid = _login_uid()
+    if login_uid is not None and login_uid != os.getuid():
+        return f"{_account_name(login_uid)} (as {name})"
     return name
 
 

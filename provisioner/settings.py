@@ -295,6 +295,8 @@ def _rate(name: str, default: str) -> str | None:
     return value
 
 
+# `manage.py audit prune` never deletes entries younger than this many days.
+AUDIT_MIN_RETENTION_DAYS = envint("AUDIT_MIN_RETENTION_DAYS", 30, minimum=1)
 # POSTs allowed per window: login and sign-up per client IP, store creation per user.
 LOGIN_RATE = _rate("LOGIN_RATE", "5/m")
 REGISTRATION_RATE = _rate("REGISTRATION_RATE", "5/m")

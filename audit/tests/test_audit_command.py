@@ -80,7 +80,7 @@ def test_it_prunes_before_a_date_in_batches(entries, monkeypatch):
     monkeypatch.setattr("audit.management.commands.audit.BATCH", 1)
     for n in range(3):
         _entry(50 + n, f"batch-{n}")
-    cutoff = (timezone.now() - dt.timedelta(days=20)).date().isoformat()
+    cutoff = (timezone.now() - dt.timedelta(days=40)).date().isoformat()
 
     said = _run("prune", "--before", cutoff)
 
@@ -122,4 +122,48 @@ def test_bad_input_is_refused_and_changes_nothing(entries, args, message):
 def test_a_prune_needs_a_cutoff(entries):
     with pytest.raises(CommandError, match="one of the arguments --older-than-days --before is required"):
         _run("prune")
+    assert AuditEntry.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["prune", "--older-than-days", "29"],
+            "--older-than-days 29 would delete entries from the last 30 days; "
+            "the audit log keeps at least 30 days (AUDIT_MIN_RETENTION_DAYS)",
+        ),
+        (
+            ["prune", "--before", "{yesterday}"],
+            "--before {yesterday} would delete entries from the last 30 days; "
+            "the audit log keeps at least 30 days (AUDIT_MIN_RETENTION_DAYS)",
+        ),
+    ],
+)
+def test_a_prune_keeps_the_minimum_retention(entries, args, message):
+    yesterday = (timezone.now() - dt.timedelta(days=1)).date().isoformat()
+    args = [arg.format(yesterday=yesterday) for arg in args]
+
+    with pytest.raises(CommandError) as refused:
+        _run(*args)
+
+    assert str(refused.value) == message.format(yesterday=yesterday)
+    assert AuditEntry.objects.count() == 3
+
+
+def test_the_minimum_retention_is_a_setting(entries, settings):
+    settings.AUDIT_MIN_RETENTION_DAYS = 2
+
+    said = _run("prune", "--older-than-days", "2")
+
+    assert said.startswith("Deleted 2 audit entries older than ")
+    assert list(AuditEntry.objects.exclude(action=Action.PRUNE).values_list("store_slug", flat=True)) == ["new-maps"]
+
+
+@pytest.mark.parametrize("days", ["1000000000", "800000"])
+def test_a_cutoff_before_the_year_1_is_refused_with_a_message(entries, days):
+    refusal = rf"^--older-than-days {days} reaches back before the year 1; give at most \d+$"
+    with pytest.raises(CommandError, match=refusal):
+        _run("prune", "--older-than-days", days)
+
     assert AuditEntry.objects.count() == 3

@@ -26,8 +26,11 @@ def _run(*args) -> str:
 
 
 @pytest.fixture
-def no_sudo(monkeypatch):
-    monkeypatch.delenv("SUDO_USER", raising=False)
+def no_sudo(monkeypatch, tmp_path):
+    """Run as if logged in as the process's own account (CI may run under sudo)."""
+    loginuid = tmp_path / "loginuid"
+    loginuid.write_text(str(os.getuid()))
+    monkeypatch.setattr(log, "LOGINUID_PATH", loginuid)
 
 
 def test_it_records_a_create_with_the_os_user_and_host(alice, sync_tasks, fake_cluster, settings, no_sudo):
@@ -78,10 +81,51 @@ def test_it_records_nothing_when_the_command_refuses(alice):
     assert summary() == []
 
 
-def test_it_names_the_account_that_ran_sudo(monkeypatch):
+def test_it_ignores_sudo_user_from_the_environment(monkeypatch, tmp_path):
+    # Anyone can set SUDO_USER; the kernel's login uid cannot be set by the caller.
     monkeypatch.setenv("SUDO_USER", "carol")
+    unset = tmp_path / "loginuid"
+    unset.write_text("4294967295")
+    monkeypatch.setattr(log, "LOGINUID_PATH", unset)
 
-    assert log.os_user() == f"carol (sudo as {OS_USER})"
+    assert log.os_user() == OS_USER
+
+
+def test_it_names_the_account_that_logged_in_before_sudo(monkeypatch, tmp_path):
+    login = tmp_path / "loginuid"
+    login.write_text(str(os.getuid() + 4242))
+    monkeypatch.setattr(log, "LOGINUID_PATH", login)
+    monkeypatch.setattr(log.pwd, "getpwuid", _passwd({os.getuid(): OS_USER, os.getuid() + 4242: "carol"}))
+
+    assert log.os_user() == f"carol (as {OS_USER})"
+
+
+def test_it_names_the_process_owner_when_the_login_uid_is_its_own_or_unreadable(monkeypatch, tmp_path):
+    own = tmp_path / "loginuid"
+    own.write_text(str(os.getuid()))
+    monkeypatch.setattr(log, "LOGINUID_PATH", own)
+    assert log.os_user() == OS_USER
+
+    monkeypatch.setattr(log, "LOGINUID_PATH", tmp_path / "missing")
+    assert log.os_user() == OS_USER
+
+
+def test_it_names_a_uid_without_a_passwd_entry(monkeypatch, tmp_path):
+    login = tmp_path / "loginuid"
+    login.write_text("70001")
+    monkeypatch.setattr(log, "LOGINUID_PATH", login)
+    monkeypatch.setattr(log.pwd, "getpwuid", _passwd({os.getuid(): OS_USER}))
+
+    assert log.os_user() == f"uid 70001 (as {OS_USER})"
+
+
+def _passwd(names):
+    def getpwuid(uid):
+        if uid not in names:
+            raise KeyError(uid)
+        return pwd.struct_passwd((names[uid], "x", uid, uid, "", "/", "/bin/sh"))
+
+    return getpwuid
 
 
 def test_it_records_upgrades_rollbacks_and_a_refused_upgrade(alice, workers, settings, no_sudo):

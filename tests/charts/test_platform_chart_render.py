@@ -330,8 +330,11 @@ def test_audit_retention_is_a_daily_prune_cronjob_that_needs_no_cluster_access(h
     )
 
 
-def test_it_refuses_a_negative_retention(helm):
-    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "--set", "auditRetention.days=-1")
+@pytest.mark.parametrize("days", ["-1", "7"])
+def test_it_refuses_a_negative_retention_or_one_under_the_minimum(helm, days):
+    # The prune command refuses under 30 days (AUDIT_MIN_RETENTION_DAYS): a
+    # chart that rendered such a CronJob would fail every night.
+    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "--set", f"auditRetention.days={days}")
     assert result.returncode != 0
     assert "/auditRetention/days" in result.stderr
 

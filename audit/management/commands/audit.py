@@ -10,6 +10,7 @@ change. Both are meant for cron or a Kubernetes CronJob.
 import datetime as dt
 import json
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -89,14 +90,30 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(row, sort_keys=True))
 
     def do_prune(self, older_than_days=None, before=None, dry_run=False, **_):
+        now = timezone.now()
+        keep = settings.AUDIT_MIN_RETENTION_DAYS
         if older_than_days is not None:
             if older_than_days < 1:
                 raise CommandError("--older-than-days must be 1 or more")
-            cutoff = timezone.now() - dt.timedelta(days=older_than_days)
+            try:
+                cutoff = now - dt.timedelta(days=older_than_days)
+            except OverflowError:  # before the year 1: there is nothing that old
+                raise CommandError(
+                    f"--older-than-days {older_than_days} reaches back before the year 1; "
+                    f"give at most {(now - dt.datetime.min.replace(tzinfo=dt.UTC)).days}"
+                ) from None
         else:
             cutoff = _moment(before, "--before")
-            if cutoff > timezone.now():
+            if cutoff > now:
                 raise CommandError(f"--before {before} is in the future: that would delete every entry")
+        # The log is the record of who did what: a typo or a hostile shell must
+        # not be able to erase the last weeks of it.
+        if cutoff > now - dt.timedelta(days=keep):
+            asked = f"--older-than-days {older_than_days}" if older_than_days is not None else f"--before {before}"
+            raise CommandError(
+                f"{asked} would delete entries from the last {keep} days; "
+                f"the audit log keeps at least {keep} days (AUDIT_MIN_RETENTION_DAYS)"
+            )
         old = AuditEntry.objects.filter(created_at__lt=cutoff)
         when = cutoff.isoformat(timespec="seconds")
         if dry_run:
