@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import store_limit_for
-from stores import notifications
+from stores import notifications, queue
 from stores.cluster.errors import FailureCode
 from stores.models import (
     TRANSITIONS,
@@ -147,7 +147,7 @@ def create_store(owner: Any, slug: str, engine: str) -> Store:
 
 
 def claim_provision_slots(limit: int | None = None) -> list[int]:
-    """Move the oldest queued stores to provisioning while fewer than `limit` are.
+    """Move queued stores to provisioning while fewer than `limit` are, in queue.start_order (fair across owners).
 
     Returns the ids claimed; the caller starts a provision task for each.
     """
@@ -159,9 +159,8 @@ def claim_provision_slots(limit: int | None = None) -> list[int]:
         _race_point("claim_provision_slots")
         if free <= 0:
             return claimed
-        waiting = Store.objects.filter(status=Status.QUEUED).order_by("queued_at", "pk").values_list("pk", flat=True)
         now = timezone.now()
-        for store_id in list(waiting[:free]):
+        for store_id in queue.start_order()[:free]:
             try:
                 _claim(store_id, now)
             except TransitionRefused:

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Case, Count, DateTimeField, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, DateTimeField, F, OuterRef, Q, Subquery, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -155,32 +155,6 @@ class StoreQuerySet(models.QuerySet["Store"]):
     def owned_by(self, user: object) -> "StoreQuerySet":
         return self.filter(owner=user)
 
-    def with_place_in_line(self) -> "StoreQuerySet":
-        """Annotate `line_place` (1 = next to start; None unless queued) in the same query.
-
-        A correlated count of the queued stores ahead, so a list of any length
-        costs one query rather than one more per queued store.
-        """
-        ahead = (
-            Store.objects.filter(status=Status.QUEUED)
-            .filter(Q(queued_at__lt=OuterRef("queued_at")) | Q(queued_at=OuterRef("queued_at"), pk__lt=OuterRef("pk")))
-            .order_by()
-            .values("status")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return self.annotate(
-            line_place=Case(
-                When(
-                    status=Status.QUEUED,
-                    queued_at__isnull=False,
-                    then=Coalesce(Subquery(ahead, output_field=IntegerField()), Value(0)) + 1,
-                ),
-                default=None,
-                output_field=IntegerField(),
-            )
-        )
-
     def with_busy_since(self) -> "StoreQuerySet":
         """Annotate `busy_since`: when the current provision or delete began (None otherwise).
 
@@ -292,24 +266,6 @@ class Store(models.Model):
     @property
     def owner_may_delete(self) -> bool:
         return owner_may("delete", self.status)
-
-    def place_in_line(self) -> int | None:
-        """1 for the next store to start, None when not queued.
-
-        A list annotates it with the same query (StoreQuerySet.with_place_in_line);
-        a single store asks it once and keeps the answer.
-        """
-        if self.status != Status.QUEUED or self.queued_at is None:
-            return None
-        if "line_place" not in self.__dict__:
-            self.__dict__["line_place"] = (
-                Store.objects.with_place_in_line()
-                .filter(pk=self.pk)
-                .values_list("line_place", flat=True)  # type: ignore[misc]  # an annotation the stubs cannot follow
-                .first()
-            )
-        place: int | None = self.__dict__["line_place"]
-        return place
 
 
 class StoreEvent(models.Model):

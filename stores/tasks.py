@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def start_queued_stores() -> list[int]:
-    """Claim free provisioning slots for the oldest queued stores and start them.
+    """Claim free provisioning slots for the next queued stores (stores/queue.py) and start them.
 
     None while `make run` still prepares the cluster (stores/preparation.py): a
     claimed store's deadline would run with nothing to provision into. They stay

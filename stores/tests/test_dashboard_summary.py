@@ -14,7 +14,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertInHTML
 
 from accounts.models import Profile
-from stores import lifecycle
+from stores import lifecycle, queue
 from stores.models import Status, Store, StoreEvent
 from stores.templatetags.store_tags import elapsed
 
@@ -130,17 +130,17 @@ def test_it_shows_each_queued_stores_place_in_line(alice_client, alice, bob):
 
 
 def test_it_agrees_with_the_stores_own_place_in_line(alice, bob):
-    """The annotated place (one query for a list) and the single store's count are one definition."""
+    """The list's places (two queries for any length) and a single store's place are one order."""
     now = timezone.now()
     stores = _rows(alice, [Status.QUEUED] * 4, "a") + _rows(bob, [Status.QUEUED] * 4, "b")
     # Two stores queued at the same instant: the older row goes first.
     Store.objects.filter(pk__in=[stores[2].pk, stores[3].pk]).update(queued_at=now)
     Store.objects.filter(pk=stores[5].pk).update(status=Status.READY)
 
-    annotated = {s.pk: s.line_place for s in Store.objects.with_place_in_line()}
-    single = {s.pk: Store.objects.get(pk=s.pk).place_in_line() for s in stores}
+    listed = queue.places()
+    single = {s.pk: queue.place_of(Store.objects.get(pk=s.pk)) for s in stores}
 
-    assert annotated == single
+    assert listed == {pk: place for pk, place in single.items() if place}
     assert sorted(p for p in single.values() if p) == list(range(1, 8))
     assert single[stores[5].pk] is None
 

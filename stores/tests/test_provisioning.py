@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from stores import clients, cluster, lifecycle, tasks
+from stores import clients, cluster, lifecycle, queue, tasks
 from stores.models import Status, Store, StoreEvent
 
 
@@ -222,7 +222,7 @@ def test_reconcile_starts_queued_stores_when_a_slot_is_free(alice, monkeypatch, 
     with django_capture_on_commit_callbacks(execute=True):
         report = tasks.reconcile()
     assert report["started"] == [a.pk, b.pk] and enqueued == [a.pk, b.pk]
-    assert Store.objects.get(pk=c.pk).place_in_line() == 1
+    assert queue.place_of(Store.objects.get(pk=c.pk)) == 1
 
 
 def test_it_finds_helm_by_setting_then_path_then_the_cached_build(settings, monkeypatch, tmp_path):
