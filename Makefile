@@ -8,6 +8,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 DEV_STAMP := $(VENV)/.requirements-dev-installed
 PORT ?= 8000
+# The settings default DEBUG to off (production); everything make starts here
+# (the platform, the tests, the benchmarks) is development on this machine.
+DEBUG ?= true
+export DEBUG
 
 .PHONY: run test test-unit test-integration test-browser test-postgres lint cluster cluster-down demo system-packages bench
 

@@ -18,7 +18,10 @@ from provisioner.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = envbool("DEBUG", True)
+# Off unless turned on: a deployment that forgets it must not serve technical
+# 500 pages, insecure cookies and open sign-up. `make` (run, test, benchmarks)
+# and pytest.ini turn it on for development.
+DEBUG = envbool("DEBUG", False)
 
 
 def _secret_key() -> str:
@@ -26,7 +29,10 @@ def _secret_key() -> str:
     if key:
         return key
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) is required when DEBUG is false")
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) is required when DEBUG is false "
+            "(the default; DEBUG=true is for development on this machine only)"
+        )
     # Development: generate once and keep it, so sessions survive restarts.
     path = VAR_DIR / "secret_key"
     if not path.exists():
@@ -71,6 +77,10 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "provisioner.urls"
+# Error reports (the DEBUG page, mails to ADMINS) hide every URL that carries
+# credentials, whatever the setting's name: Django's own filter goes by names
+# (KEY, PASS, TOKEN...) and would show REDIS_URL, Q_CLUSTER's redis and CACHES.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "provisioner.reporting.CredentialFilter"
 WSGI_APPLICATION = "provisioner.wsgi.application"
 
 TEMPLATES = [

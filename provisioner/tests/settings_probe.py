@@ -38,8 +38,12 @@ SETTINGS_VARIABLES = {
 
 
 def run(args, **env):
+    """Run with none of the settings' variables but `env`; DEBUG is on (development)
+    unless `env` sets it, and a variable given as None is left unset."""
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    clean["DEBUG"] = "true"
     clean.update(env)
+    clean = {k: v for k, v in clean.items() if v is not None}
     clean.setdefault("DJANGO_SETTINGS_MODULE", "provisioner.settings")
     return subprocess.run([sys.executable, *args], cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=120)
 

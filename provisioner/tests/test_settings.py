@@ -182,6 +182,28 @@ def test_it_hardens_production(tmp_path):
     ]
 
 
+def test_it_is_in_production_unless_debug_is_turned_on(tmp_path):
+    """A `docker run` of the image with only ALLOWED_HOSTS and a key: no technical
+    pages, no open sign-up, secure cookies."""
+    values = settings_json(
+        "[settings.DEBUG, settings.REGISTRATION_OPEN, settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE]",
+        DEBUG=None,
+        SECRET_KEY="k" * 50,
+        ALLOWED_HOSTS="provisioner.example.com",
+        VAR_DIR=str(tmp_path),
+    )
+
+    assert values == [False, False, True, True]
+
+
+def test_it_refuses_to_start_with_debug_unset_and_no_secret_key(tmp_path):
+    result = run(["manage.py", "check"], DEBUG=None, ALLOWED_HOSTS="provisioner.example.com", VAR_DIR=str(tmp_path))
+
+    assert result.returncode != 0
+    assert "SECRET_KEY (or SECRET_KEY_FILE) is required when DEBUG is false (the default;" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
 def test_it_parses_a_postgres_database_url(tmp_path):
     database = settings_json(
         "settings.DATABASES['default']",
