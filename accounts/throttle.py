@@ -8,7 +8,7 @@ import base64
 import ipaddress
 import math
 import pickle
-from functools import wraps
+from functools import lru_cache, wraps
 
 from django.conf import settings
 from django.core.cache.backends.db import DatabaseCache
@@ -53,19 +53,65 @@ class AtomicDatabaseCache(DatabaseCache):
         return value
 
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(raw: str) -> Address | None:
+    """An address as a proxy writes it, or None for anything else ("unknown", a port, garbage)."""
+    try:
+        address = ipaddress.ip_address(raw.strip())
+    except ValueError:
+        return None
+    # A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+@lru_cache(maxsize=8)
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs)
+
+
 def client_ip(request) -> str:
-    """The address throttles are keyed by: REMOTE_ADDR unless CLIENT_IP_HEADER names a proxy's header."""
-    header = settings.CLIENT_IP_HEADER
-    if header:
-        raw = request.META.get("HTTP_" + header.upper().replace("-", "_"), "")
-        # A proxy appends the address it saw to X-Forwarded-For; whatever comes
-        # before it was sent by the client and proves nothing.
-        candidate = raw.split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            pass  # no header (a request that bypassed the proxy): the peer's address
-    return request.META["REMOTE_ADDR"]
+    """The address throttles and the audit log key by: REMOTE_ADDR unless a trusted proxy forwarded the request.
+
+    Each proxy appends the address it saw to X-Forwarded-For; whatever a client
+    sent in that header comes first and proves nothing. So the header is read
+    from the right, only as far as the proxies one trusts:
+
+    - TRUSTED_PROXY_HOPS = n (n proxies in front, REMOTE_ADDR being the nearest):
+      the n-th entry from the right, the one the outermost proxy appended;
+    - TRUSTED_PROXIES (CIDR ranges): only when REMOTE_ADDR is in them, the
+      first entry from the right that is not (all trusted: the leftmost);
+    - neither: REMOTE_ADDR, the header ignored.
+
+    Too few entries or a malformed one never lets a client pick the value: the
+    answer is then the nearest address a trusted proxy vouched for.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    hops = settings.TRUSTED_PROXY_HOPS
+    trusted = settings.TRUSTED_PROXIES
+    if not hops and not trusted:
+        return remote
+    forwarded = [entry for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if entry.strip()]
+    if hops:
+        if len(forwarded) < hops:
+            return remote  # not every proxy added its entry: a request that bypassed some
+        client = _address(forwarded[-hops])
+        return str(client) if client is not None else remote
+    networks = _networks(tuple(trusted))
+    address = _address(remote)
+    if address is None:
+        return remote
+    for entry in reversed(forwarded):
+        if not any(address in network for network in networks):
+            break
+        earlier = _address(entry)
+        if earlier is None:
+            break  # keep the trusted proxy's own address
+        address = earlier
+    return str(address)
 
 
 def _in_words(seconds: int) -> str:

@@ -53,7 +53,7 @@ def record(
         if user is not None and user.is_authenticated:
             entry.user, entry.username = user, user.get_username()
         entry.channel = channel or _channel_of(request)
-        # The same address the throttles count by: CLIENT_IP_HEADER only when set.
+        # The same address the throttles count by (TRUSTED_PROXY_HOPS / TRUSTED_PROXIES).
         entry.ip = client_ip(request)
         entry.user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH]
     else:

@@ -315,10 +315,25 @@ STORE_CREATE_RATE = _rate("STORE_CREATE_RATE", "5/m")
 # a Secret from the cluster on the request path, and every attempt, refused or
 # not, is an audit entry; this bounds both.
 STORE_ACTION_RATE = _rate("STORE_ACTION_RATE", "20/m")
-# Behind a reverse proxy every request comes from the proxy's address. Name the
-# header the proxy sets to the client's address (X-Real-IP, X-Forwarded-For)
-# only when a proxy you run always sets it: a client can send it too.
-CLIENT_IP_HEADER = envstr("CLIENT_IP_HEADER", "")
+# Behind a reverse proxy every request comes from the proxy's address; the
+# client's is in X-Forwarded-For, after whatever the client wrote there itself.
+# Say which proxies to believe (accounts.throttle.client_ip): how many there are
+# in front of the platform, or their CIDR ranges. Neither: the peer's address.
+TRUSTED_PROXY_HOPS = envint("TRUSTED_PROXY_HOPS", 0, minimum=0)
+TRUSTED_PROXIES = _cidrs("TRUSTED_PROXIES", [])
+if TRUSTED_PROXY_HOPS and TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_HOPS and TRUSTED_PROXIES both say which proxies to trust: set one of them, not both"
+    )
+if envstr("CLIENT_IP_HEADER").strip():
+    # A header's last entry is the inner proxy behind two hops, and anything a
+    # client sends behind a proxy that does not append: refused, not ignored,
+    # so a deployment that relied on it does not silently count by its proxy.
+    raise ImproperlyConfigured(
+        "CLIENT_IP_HEADER is no longer read: set TRUSTED_PROXY_HOPS to the number of proxies in front of the"
+        " platform that append to X-Forwarded-For (1 for an ingress controller alone), or TRUSTED_PROXIES to"
+        " their CIDR ranges, and unset CLIENT_IP_HEADER (docs/configuration.md)"
+    )
 RATELIMIT_IP_META_KEY = "accounts.throttle.client_ip"
 # Live stores (any state but deleted) on the whole platform; 0 or empty = no cap.
 # A store requests 0.5 CPU and 768 MiB (limits 2 CPU / 2 GiB): 20 of them fill

@@ -115,7 +115,6 @@ def test_it_counts_each_address_on_its_own(client, alice, settings):
 
 def test_it_ignores_a_forwarded_address_it_was_not_told_to_trust(client, alice, settings):
     settings.LOGIN_RATE = "1/m"
-    settings.CLIENT_IP_HEADER = ""
     client.post(LOGIN, {"username": "alice", "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.1"})
 
     response = client.post(LOGIN, {"username": "alice", "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.2"})
@@ -123,16 +122,41 @@ def test_it_ignores_a_forwarded_address_it_was_not_told_to_trust(client, alice, 
     assert response.status_code == 429
 
 
-def test_it_keys_by_the_trusted_proxy_header(client, alice, settings):
-    settings.LOGIN_RATE = "1/m"
-    settings.CLIENT_IP_HEADER = "X-Forwarded-For"
-    client.post(LOGIN, {"username": "alice", "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.1"})
+def _through_proxy(client, forwarded_for):
+    # The ingress controller at 10.0.0.5 appended the address it saw.
+    return client.post(
+        LOGIN,
+        {"username": "alice", "password": "wrong"},
+        REMOTE_ADDR="10.0.0.5",
+        headers={"X-Forwarded-For": forwarded_for},
+    )
 
-    other = client.post(LOGIN, {"username": "alice", "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.2"})
-    same = client.post(LOGIN, {"username": "alice", "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.1"})
+
+@pytest.mark.parametrize("trust", [{"TRUSTED_PROXY_HOPS": 1}, {"TRUSTED_PROXIES": ["10.0.0.0/24"]}])
+def test_it_counts_each_client_behind_a_trusted_proxy_on_its_own(client, alice, settings, trust):
+    settings.LOGIN_RATE = "1/m"
+    for name, value in trust.items():
+        setattr(settings, name, value)
+    _through_proxy(client, "192.0.2.1")
+
+    other = _through_proxy(client, "192.0.2.2")
+    same = _through_proxy(client, "192.0.2.1")
 
     assert other.status_code == 200
     assert same.status_code == 429
+
+
+@pytest.mark.parametrize("trust", [{"TRUSTED_PROXY_HOPS": 1}, {"TRUSTED_PROXIES": ["10.0.0.0/24"]}])
+def test_a_forged_forwarded_entry_does_not_escape_the_throttle(client, alice, settings, trust):
+    settings.LOGIN_RATE = "1/m"
+    for name, value in trust.items():
+        setattr(settings, name, value)
+    _through_proxy(client, "192.0.2.66, 198.51.100.7")
+
+    # The same client, writing a new address of its own each time.
+    response = _through_proxy(client, "192.0.2.67, 198.51.100.7")
+
+    assert response.status_code == 429
 
 
 def test_it_does_not_count_showing_the_form(client, settings):

@@ -140,27 +140,142 @@ def _request(remote="203.0.113.9", **headers):
     return RequestFactory().post("/accounts/login/", REMOTE_ADDR=remote, headers=headers)
 
 
+def _forwarded(remote, xff):
+    return client_ip(_request(remote=remote, **{"X-Forwarded-For": xff}))
+
+
 def test_it_keys_by_the_peer_address_by_default(settings):
-    settings.CLIENT_IP_HEADER = ""
+    assert (settings.TRUSTED_PROXY_HOPS, settings.TRUSTED_PROXIES) == (0, [])
 
     assert client_ip(_request(**{"X-Forwarded-For": "198.51.100.1", "X-Real-IP": "198.51.100.2"})) == "203.0.113.9"
 
 
-def test_it_takes_the_address_a_trusted_proxy_appended(settings):
-    settings.CLIENT_IP_HEADER = "X-Forwarded-For"
-
-    # The client sent "1.2.3.4" itself; the proxy appended what it saw.
-    assert client_ip(_request(remote="10.0.0.5", **{"X-Forwarded-For": "1.2.3.4, 198.51.100.7"})) == "198.51.100.7"
+def test_it_ignores_a_spoofed_chain_when_no_proxy_is_trusted(settings):
+    assert _forwarded("203.0.113.9", "192.0.2.66, 198.51.100.7, 10.0.0.5") == "203.0.113.9"
 
 
-def test_it_reads_a_single_address_header(settings):
-    settings.CLIENT_IP_HEADER = "X-Real-IP"
-
-    assert client_ip(_request(remote="10.0.0.5", **{"X-Real-IP": "2001:db8::1"})) == "2001:db8::1"
+# One proxy (the ingress controller) at 10.0.0.5; the client, 198.51.100.7, wrote
+# "192.0.2.66" into X-Forwarded-For itself and the proxy appended what it saw.
 
 
-def test_it_falls_back_to_the_peer_when_the_header_is_missing_or_bogus(settings):
-    settings.CLIENT_IP_HEADER = "X-Real-IP"
+def test_one_hop_takes_what_the_proxy_appended_not_the_forged_entry(settings):
+    settings.TRUSTED_PROXY_HOPS = 1
 
-    assert client_ip(_request(remote="10.0.0.5")) == "10.0.0.5"
-    assert client_ip(_request(remote="10.0.0.5", **{"X-Real-IP": "not-an-address"})) == "10.0.0.5"
+    assert _forwarded("10.0.0.5", "192.0.2.66, 198.51.100.7") == "198.51.100.7"
+
+
+def test_a_trusted_cidr_takes_what_the_proxy_appended_not_the_forged_entry(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+
+    assert _forwarded("10.0.0.5", "192.0.2.66, 198.51.100.7") == "198.51.100.7"
+
+
+# Two proxies: a load balancer at 10.0.0.4, then the ingress controller at 10.0.0.5
+# (REMOTE_ADDR). The last entry is the load balancer's address, not the client's.
+
+
+def test_two_hops_take_the_entry_the_outer_proxy_appended(settings):
+    settings.TRUSTED_PROXY_HOPS = 2
+
+    assert _forwarded("10.0.0.5", "192.0.2.66, 192.0.2.67, 198.51.100.7, 10.0.0.4") == "198.51.100.7"
+
+
+def test_trusted_cidrs_skip_every_proxy_of_the_chain(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.4/32", "10.0.0.5/32"]
+
+    assert _forwarded("10.0.0.5", "192.0.2.66, 192.0.2.67, 198.51.100.7, 10.0.0.4") == "198.51.100.7"
+
+
+def test_trusted_cidrs_ignore_the_header_of_a_request_that_bypassed_the_proxy(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+
+    assert _forwarded("203.0.113.9", "198.51.100.7") == "203.0.113.9"
+    assert _forwarded("203.0.113.9", "10.0.0.4") == "203.0.113.9"
+
+
+def test_trusted_cidrs_match_an_ipv4_peer_of_a_dual_stack_socket(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24", "2001:db8::/64"]
+
+    assert _forwarded("::ffff:10.0.0.5", "198.51.100.7") == "198.51.100.7"
+    assert _forwarded("2001:db8::5", "2001:db8:1::7") == "2001:db8:1::7"
+
+
+def test_trusted_cidrs_take_the_leftmost_entry_when_every_one_is_trusted(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+
+    # A client inside the trusted range (another pod) is itself.
+    assert _forwarded("10.0.0.5", "10.0.0.9") == "10.0.0.9"
+
+
+@pytest.mark.parametrize(
+    "xff",
+    ["", "unknown", "198.51.100.7:4711", "198.51.100.7, 10.0.0.4, garbage", "198.51.100.7 10.0.0.4"],
+)
+def test_hops_fall_back_to_the_peer_for_a_missing_or_malformed_entry(settings, xff):
+    settings.TRUSTED_PROXY_HOPS = 1
+
+    assert _forwarded("10.0.0.5", xff) == "10.0.0.5"
+
+
+def test_hops_fall_back_to_the_peer_when_a_proxy_did_not_add_its_entry(settings):
+    settings.TRUSTED_PROXY_HOPS = 3
+
+    # Three proxies would have written three entries: the client's one proves nothing.
+    assert _forwarded("10.0.0.5", "192.0.2.66, 10.0.0.4") == "10.0.0.5"
+
+
+@pytest.mark.parametrize("xff", ["", "unknown", "198.51.100.7, garbage", "198.51.100.7, 10.0.0.4:80"])
+def test_trusted_cidrs_stop_at_the_last_proxy_before_a_malformed_entry(settings, xff):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+
+    assert _forwarded("10.0.0.5", xff) == "10.0.0.5"
+
+
+def test_trusted_cidrs_keep_an_address_the_walk_vouched_for_before_a_malformed_entry(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+
+    assert _forwarded("10.0.0.5", "garbage, 10.0.0.4") == "10.0.0.4"
+
+
+def test_it_normalises_the_address_it_takes(settings):
+    settings.TRUSTED_PROXY_HOPS = 1
+
+    assert _forwarded("10.0.0.5", " 2001:DB8:0:0::1 ") == "2001:db8::1"
+
+
+def test_it_reads_the_trusted_proxies_from_the_environment():
+    values = _settings_json(
+        "[settings.TRUSTED_PROXY_HOPS, settings.TRUSTED_PROXIES]", TRUSTED_PROXIES="10.42.0.0/16, 2001:db8::/64"
+    )
+
+    assert values == [0, ["10.42.0.0/16", "2001:db8::/64"]]
+    assert _settings_json("[settings.TRUSTED_PROXY_HOPS, settings.TRUSTED_PROXIES]", TRUSTED_PROXY_HOPS="2") == [2, []]
+
+
+def test_it_trusts_no_proxy_by_default():
+    assert _settings_json("[settings.TRUSTED_PROXY_HOPS, settings.TRUSTED_PROXIES]") == [0, []]
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS must be at least 0, not -1"),
+        ({"TRUSTED_PROXY_HOPS": "one"}, "TRUSTED_PROXY_HOPS must be a whole number, not 'one'"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES: '10.0.0.0/33' is not a CIDR range like 10.0.0.0/8"),
+        (
+            {"TRUSTED_PROXY_HOPS": "1", "TRUSTED_PROXIES": "10.0.0.0/8"},
+            "TRUSTED_PROXY_HOPS and TRUSTED_PROXIES both say which proxies to trust: set one of them, not both",
+        ),
+        (
+            {"CLIENT_IP_HEADER": "X-Forwarded-For"},
+            "CLIENT_IP_HEADER is no longer read: set TRUSTED_PROXY_HOPS to the number of proxies in front of the"
+            " platform that append to X-Forwarded-For (1 for an ingress controller alone), or TRUSTED_PROXIES",
+        ),
+    ],
+)
+def test_it_refuses_to_start_with_a_malformed_proxy_setting(env, message):
+    result = _run(["-c", "import django; django.setup()"], **env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr

@@ -210,7 +210,6 @@ def test_it_records_nothing_for_an_invalid_form(alice_client):
 
 
 def test_it_ignores_x_forwarded_for_unless_told_to_trust_it(alice_client, ready, settings):
-    settings.CLIENT_IP_HEADER = ""
     alice_client.post(
         reverse("store_credentials", args=[ready.pk]), REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.9"
     )
@@ -218,15 +217,18 @@ def test_it_ignores_x_forwarded_for_unless_told_to_trust_it(alice_client, ready,
     assert only_entry().ip == "10.0.0.2"
 
 
-def test_it_takes_the_address_the_proxy_appended_when_told_to(alice_client, ready, settings):
-    settings.CLIENT_IP_HEADER = "X-Forwarded-For"
+@pytest.mark.parametrize("trust", [{"TRUSTED_PROXY_HOPS": 2}, {"TRUSTED_PROXIES": ["10.0.0.0/24"]}])
+def test_it_records_the_client_behind_the_trusted_proxies(alice_client, ready, settings, trust):
+    for name, value in trust.items():
+        setattr(settings, name, value)
     alice_client.post(
         reverse("store_credentials", args=[ready.pk]),
         REMOTE_ADDR="10.0.0.2",
-        HTTP_X_FORWARDED_FOR="192.0.2.66, 198.51.100.9",
+        HTTP_X_FORWARDED_FOR="192.0.2.66, 198.51.100.9, 10.0.0.1",
     )
 
-    # The same address the throttles count by: the last one, which the proxy added.
+    # The same address the throttles count by: neither the client's forged entry
+    # nor the outer proxy (10.0.0.1) in front of the one that connected.
     assert only_entry().ip == "198.51.100.9"
 
 

@@ -31,6 +31,9 @@ SETTINGS_VARIABLES = {
     "REDIS_URL",
     "MAX_STORES_PER_USER",
     "MAX_CONCURRENT_PROVISIONS",
+    "TRUSTED_PROXY_HOPS",
+    "TRUSTED_PROXIES",
+    "CLIENT_IP_HEADER",
     "DJANGO_SETTINGS_MODULE",
     # Read by Django itself; a deploy check refuses it.
     "DJANGO_ALLOW_ASYNC_UNSAFE",
