@@ -283,6 +283,75 @@ def test_the_settings_accept_the_chart_configuration(helm, tmp_path, values_file
     assert "System check identified no issues" in output
 
 
+# --- client addresses ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES)
+def test_it_trusts_the_ingress_controller_as_one_proxy_hop(helm, values_file):
+    config = by_name(render(helm, values_file))[f"ConfigMap/{RELEASE}"]["data"]
+
+    assert config["TRUSTED_PROXY_HOPS"] == "1"
+    assert "TRUSTED_PROXIES" not in config
+    assert "CLIENT_IP_HEADER" not in config
+
+
+def test_it_passes_trusted_proxy_ranges_the_settings_accept(helm, tmp_path):
+    ranges = '["10.42.0.0/16","2001:db8::/64"]'
+    config = by_name(
+        render(
+            helm,
+            "values-k3s.yaml",
+            "--set",
+            "clientIP.trustedProxyHops=0",
+            "--set-json",
+            f"clientIP.trustedProxies={ranges}",
+        )
+    )[f"ConfigMap/{RELEASE}"]["data"]
+
+    assert (config["TRUSTED_PROXY_HOPS"], config["TRUSTED_PROXIES"]) == ("0", "10.42.0.0/16,2001:db8::/64")
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.TRUSTED_PROXY_HOPS, settings.TRUSTED_PROXIES]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=_settings_env(config, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == '[0, ["10.42.0.0/16", "2001:db8::/64"]]'
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--set-string", "config.CLIENT_IP_HEADER=X-Forwarded-For"],
+            "config.CLIENT_IP_HEADER is no longer read: set clientIP.trustedProxyHops",
+        ),
+        (
+            ["--set-json", 'clientIP.trustedProxies=["10.42.0.0/16"]'],
+            "TRUSTED_PROXY_HOPS (clientIP.trustedProxyHops) and TRUSTED_PROXIES (clientIP.trustedProxies) are both set",
+        ),
+        (
+            ["--set-string", "config.TRUSTED_PROXIES=10.42.0.0/16"],
+            "TRUSTED_PROXY_HOPS (clientIP.trustedProxyHops) and TRUSTED_PROXIES (clientIP.trustedProxies) are both set",
+        ),
+        (["--set", "clientIP.trustedProxyHops=-1"], "/clientIP/trustedProxyHops"),
+        (["--set-json", 'clientIP.trustedProxies=["the ingress"]'], "/clientIP/trustedProxies/0"),
+    ],
+)
+def test_it_refuses_a_client_address_setting_the_platform_would_not_start_with(helm, args, message):
+    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), *args)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
 def test_the_dockerfile_pins_the_helm_of_the_local_cluster():
     pinned = dict(
         line.split("#")[0].strip().split("=", 1)
