@@ -87,7 +87,8 @@ def client_ip(request) -> str:
     - neither: REMOTE_ADDR, the header ignored.
 
     Too few entries or a malformed one never lets a client pick the value: the
-    answer is then the nearest address a trusted proxy vouched for.
+    answer is then a proxy's own address (REMOTE_ADDR; with CIDRs, the last
+    trusted address the walk reached).
     """
     remote = request.META.get("REMOTE_ADDR", "")
     hops = settings.TRUSTED_PROXY_HOPS
