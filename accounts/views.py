@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -6,9 +7,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import RegistrationForm
+from accounts.forms import EmailChangeForm, RegistrationForm
 from accounts.models import store_limit_for
 from accounts.throttle import throttle
+from stores.engines import refused_by_an_engine
 
 _login_view = auth_views.LoginView.as_view(redirect_authenticated_user=True)
 
@@ -43,5 +45,18 @@ def _register(request):
 
 
 @login_required
+@sensitive_post_parameters("password")
+@require_http_methods(["GET", "POST"])
 def profile(request):
-    return render(request, "accounts/profile.html", {"store_limit": store_limit_for(request.user)})
+    form = EmailChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your e-mail is changed. Stores you create from now on use it.")
+        return redirect("profile")
+    context = {
+        "form": form,
+        "store_limit": store_limit_for(request.user),
+        # An address from before the check (or set in the admin) that a shop refuses.
+        "email_refused": refused_by_an_engine(request.user.email) if request.user.email else "",
+    }
+    return render(request, "accounts/profile.html", context, status=400 if form.errors else 200)

@@ -182,3 +182,19 @@ def test_it_keeps_the_passwords_out_of_error_reports(client):
     assert response.status_code == 400
     assert "a-long-Passphrase-42" not in report
     assert "carol@example.org" in report  # only the passwords are hidden
+
+
+@pytest.mark.parametrize(
+    "email, message",
+    [
+        ('"carol"@example.org', "WooCommerce cannot use this address for your shop&#x27;s admin"),
+        ("carol@bücher.example", "WooCommerce cannot use this address for your shop&#x27;s admin"),
+        ("carol{shop}@example.org", "MedusaJS cannot use this address for your shop&#x27;s admin"),
+    ],
+)
+def test_it_refuses_an_address_a_shop_would_refuse(client, email, message):
+    response = client.post(URL, _data(email=email))
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not User.objects.filter(username="carol").exists()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stores.engines.emails import accepts_any
 from stores.engines.shop_api import ShopAPI
 
 
@@ -107,3 +108,7 @@ class Engine:
     # and cancels it (raising shop_api.CheckoutFailed at the call that failed).
     # None: the engine has none, and its stores say "checkout not verified".
     checkout: Callable[[CheckoutTarget], CheckoutResult] | None = None
+    # Why the shop would refuse an address as its admin's e-mail (None: it
+    # takes it). Sign-up and the profile page ask every engine; a store whose
+    # owner's address its engine refuses gets emails.fallback_admin_email.
+    refuses_email: Callable[[str], str | None] = accepts_any

@@ -2,13 +2,14 @@
 
 from stores.engines.base import Credential, Engine, StoreSpec, generate_password
 from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, release_values
+from stores.engines.emails import admin_email, medusa_refuses
 from stores.engines.medusa_checkout import place_and_cancel
 
 
 def _secret(spec: StoreSpec) -> dict[str, str]:
     # The keys charts/medusa maps to the environment of its setup Job and server.
     return {
-        "admin-email": spec.owner_email or f"{spec.owner}@{spec.host}",
+        "admin-email": admin_email(spec.owner_email, spec.host, medusa_refuses),
         "admin-password": generate_password(),
         "db-password": generate_password(),
         "jwt-secret": generate_password(48),
@@ -72,6 +73,7 @@ MEDUSA = Engine(
     # Medusa has no down-migrations: an image with older migrations than the
     # database's is refused on rollback (stores/upgrades.py).
     schema_version_value="image.schemaVersion",
+    refuses_email=medusa_refuses,
     checkout=place_and_cancel,
     accepted_findings={
         **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in _WORKLOADS},

@@ -2,6 +2,7 @@
 
 from stores.engines.base import Credential, Engine, StoreSpec, generate_password
 from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, release_values
+from stores.engines.emails import admin_email, wordpress_refuses
 from stores.engines.woocommerce_checkout import place_and_remove
 
 
@@ -9,7 +10,7 @@ def _secret(spec: StoreSpec) -> dict[str, str]:
     return {
         "admin-user": "admin",
         "admin-password": generate_password(),
-        "admin-email": spec.owner_email or f"{spec.owner}@{spec.host}",
+        "admin-email": admin_email(spec.owner_email, spec.host, wordpress_refuses),
         "db-password": generate_password(),
         "db-root-password": generate_password(),
     }
@@ -57,5 +58,6 @@ WOOCOMMERCE = Engine(
         ("deployment-replicas", _WORDPRESS): _ONE_POD,
         ("deployment-strategy", _WORDPRESS): _ONE_POD,
     },
+    refuses_email=wordpress_refuses,
     checkout=place_and_remove,
 )
