@@ -192,6 +192,18 @@ IMAGE_REGISTRY_URL = envstr("IMAGE_REGISTRY_URL", "https://registry-1.docker.io"
 STORE_URL_SCHEME = envstr("STORE_URL_SCHEME", "http")
 # cert-manager ClusterIssuer for store TLS (docs/production.md sets up "letsencrypt"); empty means plain HTTP.
 TLS_CLUSTER_ISSUER = envstr("TLS_CLUSTER_ISSUER", "")
+# Or every store is served by the ingress controller's default certificate, one
+# wildcard for INGRESS_DOMAIN_SUFFIX (docs/production.md, the default there):
+# per-store certificates let one user creating and deleting in a loop spend the
+# domain's weekly Let's Encrypt quota, after which no new store gets one.
+TLS_WILDCARD = envbool("TLS_WILDCARD", False)
+if TLS_WILDCARD and TLS_CLUSTER_ISSUER:
+    raise ImproperlyConfigured(
+        "TLS_WILDCARD and TLS_CLUSTER_ISSUER are two ways to give stores TLS: set one "
+        "(TLS_WILDCARD serves every store with the ingress controller's wildcard certificate)"
+    )
+# Stores a user may create in any 7 days (deleted ones count); 0 = no cap.
+STORE_CREATES_PER_WEEK = envint("STORE_CREATES_PER_WEEK", 10, minimum=0)
 MAX_STORES_PER_USER = envint("MAX_STORES_PER_USER", 3, minimum=0)
 MAX_CONCURRENT_PROVISIONS = envint("MAX_CONCURRENT_PROVISIONS", 2, minimum=1)
 PROVISION_TIMEOUT = envint("PROVISION_TIMEOUT", 900, minimum=1)

@@ -125,6 +125,7 @@ def create_store(owner: Any, slug: str, engine: str) -> Store:
         _race_point("create_store")
         if live >= limit:
             raise StoreLimitReached(f"You already have {limit} of {limit} stores. Delete one to create another.")
+        _check_weekly_creates(owner)
         if settings.MAX_LIVE_STORES:
             # Creates by different users lock different owner rows; the
             # platform-wide count needs one lock that every create takes
@@ -144,6 +145,30 @@ def create_store(owner: Any, slug: str, engine: str) -> Store:
             raise SlugTaken(f"The name “{slug}” is taken. Choose another.") from None
         record(store.pk, "Store requested; waiting for a free provisioning slot.", code=EventCode.REQUESTED)
     return store
+
+
+def _check_weekly_creates(owner: Any) -> None:
+    """Refuse a create past STORE_CREATES_PER_WEEK in the last 7 days (deleted stores count).
+
+    Each store gets its own hostname and, with TLS_CLUSTER_ISSUER, its own
+    certificate: creating and deleting in a loop would otherwise spend the
+    domain's weekly certificate quota for everyone. Called under the owner's lock.
+    """
+    cap = settings.STORE_CREATES_PER_WEEK
+    if not cap:
+        return
+    since = timezone.now() - timedelta(days=7)
+    recent = list(
+        Store.objects.filter(owner=owner, created_at__gte=since)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:cap]
+    )
+    if len(recent) >= cap:
+        again = recent[-1] + timedelta(days=7)
+        raise StoreLimitReached(
+            f"You have created {cap} stores in the last 7 days, the most a week allows. "
+            f"You can create another from {timezone.localtime(again):%d %b %Y %H:%M %Z}."
+        )
 
 
 def claim_provision_slots(limit: int | None = None) -> list[int]:

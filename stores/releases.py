@@ -45,6 +45,7 @@ def store_spec(store: Store) -> StoreSpec:
         url=store.url,
         ingress_class=settings.INGRESS_CLASS,
         tls_cluster_issuer=settings.TLS_CLUSTER_ISSUER,
+        tls_wildcard=settings.TLS_WILDCARD,
     )
 
 

@@ -204,6 +204,13 @@ def test_it_refuses_to_start_with_debug_unset_and_no_secret_key(tmp_path):
     assert not (tmp_path / "secret_key").exists()
 
 
+def test_it_refuses_two_ways_of_store_tls_at_once(tmp_path):
+    result = run(["manage.py", "check"], **production(tmp_path, TLS_WILDCARD="true", TLS_CLUSTER_ISSUER="letsencrypt"))
+
+    assert result.returncode != 0
+    assert "TLS_WILDCARD and TLS_CLUSTER_ISSUER are two ways to give stores TLS: set one" in result.stderr
+
+
 def test_it_parses_a_postgres_database_url(tmp_path):
     database = settings_json(
         "settings.DATABASES['default']",

@@ -27,6 +27,9 @@ class StoreSpec:
     url: str
     ingress_class: str
     tls_cluster_issuer: str = ""
+    # TLS from the ingress controller's default certificate (a wildcard for the
+    # store domain): the Ingress lists its host under tls with no Secret.
+    tls_wildcard: bool = False
 
 
 def generate_password(length: int = 24) -> str:

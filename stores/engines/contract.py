@@ -12,6 +12,8 @@ What the platform hands the chart (`release_values`):
     existingSecret                       the Secret's name
     ingress.enabled, ingress.className   the cluster's ingress class
     ingress.tls.enabled/.clusterIssuer   with a cert-manager issuer (TLS_CLUSTER_ISSUER)
+    ingress.tls.defaultCertificate       or the ingress controller's default (wildcard)
+                                         certificate: the host under tls, no secretName (TLS_WILDCARD)
 plus the engine's values profile (charts/<key>/values-<CHART_VALUES_PROFILE>.yaml)
 and the operator's STORE_VALUES_FILES, which may also set PLACEMENT_VALUES.
 
@@ -137,10 +139,13 @@ CHART_KINDS: dict[str, tuple[str, str]] = {
 def release_values(spec: StoreSpec) -> dict[str, Any]:
     """The values every engine's chart takes from the platform: the store's name,
     host and URL, the secret holding its credentials, and its ingress (with TLS
-    when a cert-manager issuer is set)."""
+    from a cert-manager issuer, or from the ingress controller's wildcard certificate)."""
     ingress: dict[str, Any] = {"enabled": True, "className": spec.ingress_class}
     if spec.tls_cluster_issuer:
         ingress["tls"] = {"enabled": True, "clusterIssuer": spec.tls_cluster_issuer}
+    elif spec.tls_wildcard:
+        # The profile's issuer (values-k3s.yaml names one) must not ask for a certificate per store.
+        ingress["tls"] = {"enabled": True, "defaultCertificate": True, "clusterIssuer": ""}
     return {
         "store": {"name": spec.slug.replace("-", " ").title(), "host": spec.host, "url": spec.url},
         "existingSecret": SECRET_NAME,

@@ -48,6 +48,8 @@ SPEC = StoreSpec(
 )
 # The same store on a cluster with a cert-manager issuer (TLS_CLUSTER_ISSUER).
 TLS_SPEC = replace(SPEC, url="https://store-acme.127.0.0.1.nip.io", tls_cluster_issuer="letsencrypt-prod")
+# ... or with the ingress controller's wildcard certificate (TLS_WILDCARD).
+WILDCARD_SPEC = replace(SPEC, url="https://store-acme.127.0.0.1.nip.io", tls_wildcard=True)
 
 
 def chart_dir(engine: Engine) -> Path:

@@ -33,6 +33,7 @@ from stores.engines.contract import (
 from tests.engines.support import (
     SPEC,
     TLS_SPEC,
+    WILDCARD_SPEC,
     case_params,
     chart_dir,
     component,
@@ -375,6 +376,18 @@ def test_it_serves_the_store_over_tls_when_the_platform_asks(charts, engine):
         assert [entry["hosts"] for entry in ingress["spec"]["tls"]] == [[TLS_SPEC.host]], name_of(ingress)
         issuer = (ingress["metadata"].get("annotations") or {}).get("cert-manager.io/cluster-issuer")
         assert issuer == TLS_SPEC.tls_cluster_issuer, name_of(ingress)
+
+
+@pytest.mark.parametrize(("engine", "profile"), CASES)
+def test_it_serves_the_store_with_the_wildcard_certificate_when_the_platform_asks(charts, engine, profile):
+    # One certificate for every store: no Secret named (the ingress controller's
+    # default serves the host) and no issuer asked for one, even by a profile
+    # that names one (values-k3s.yaml).
+    wildcard = [obj for obj in charts.render(engine, profile, spec=WILDCARD_SPEC) if obj["kind"] == "Ingress"]
+    assert wildcard
+    for ingress in wildcard:
+        assert ingress["spec"]["tls"] == [{"hosts": [WILDCARD_SPEC.host]}], name_of(ingress)
+        assert "cert-manager.io/cluster-issuer" not in (ingress["metadata"].get("annotations") or {}), name_of(ingress)
 
 
 # --- kube-score ---------------------------------------------------------------------------
