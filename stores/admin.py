@@ -5,7 +5,7 @@ from django.utils.html import format_html
 
 from audit import log as audit
 from observability.admin import ReadOnlyModelAdmin
-from stores import lifecycle, tasks, upgrades
+from stores import lifecycle, task_queue_admin, tasks, upgrades  # noqa: F401 (task_queue_admin: django-q2's pages)
 from stores.models import Status, Store, StoreEvent
 
 
