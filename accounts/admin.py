@@ -1,8 +1,14 @@
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 
 from accounts.models import Profile
+
+# What makes an account more powerful. Only a superuser may change these: a
+# staff user with "change user" could otherwise make themselves superuser, or
+# give themselves any permission, directly or through a group.
+PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 
 
 class ProfileInline(admin.StackedInline):
@@ -20,8 +26,48 @@ class ProfileAdmin(admin.ModelAdmin):
 
 
 admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+def _may_manage(request, user) -> bool:
+    """Whether request.user may change or delete `user`.
+
+    A superuser may change anyone. Other staff may change their own account and
+    accounts without admin access: setting the password of a superuser or of
+    another staff user would be taking over an account with more rights.
+    """
+    if request.user.is_superuser or user is None:
+        return True
+    return user.pk == request.user.pk or not (user.is_staff or user.is_superuser)
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     inlines = (ProfileInline,)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        return fields + PRIVILEGE_FIELDS
+
+    def has_change_permission(self, request, obj=None):
+        # Also guards the admin's "set password" page, which asks this.
+        return _may_manage(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return _may_manage(request, obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin):
+    """A group's permissions are given to every member: only superusers change groups."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
