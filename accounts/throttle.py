@@ -8,6 +8,7 @@ import base64
 import ipaddress
 import math
 import pickle
+import unicodedata
 from functools import lru_cache, wraps
 
 from django.conf import settings
@@ -135,7 +136,8 @@ def too_many_attempts(request, seconds_left: int):
 
 
 def throttle(group: str, *, key: str, rate: str):
-    """Answer 429 to a POST once `key` ("ip" or "user") has sent more than settings.<rate> in the window.
+    """Answer 429 to a POST once `key` ("ip", "user", or a key function's dotted path) has sent
+    more than settings.<rate> in the window.
 
     Every POST counts, valid or not; the view does not run for a refused one,
     so a throttled request changes nothing. GETs are never counted.
@@ -156,3 +158,28 @@ def throttle(group: str, *, key: str, rate: str):
         return wrapper
 
     return decorator
+
+
+def posted_username(group, request) -> str:
+    """The username a login form was sent, folded as a person would read it.
+
+    "Alice", "ALICE " and "alice" count as one: an attacker gains no fresh
+    attempts by changing the case, the width of a character or its padding.
+    """
+    username = request.POST.get("username", "")
+    return unicodedata.normalize("NFKC", username).strip().casefold()
+
+
+def login_throttles(view):
+    """The site's and the admin's login: per client address, then per username from any address.
+
+    Both forms share the counters, so the admin is no second door with its own
+    allowance. A POST refused per address does not count against the username.
+    """
+    per_username = throttle("login-username", key="accounts.throttle.posted_username", rate="LOGIN_USERNAME_RATE")
+    return throttle("login", key="ip", rate="LOGIN_RATE")(per_username(view))
+
+
+def password_change_throttle(view):
+    """The site's and the admin's password change, per signed-in user (the view must require login)."""
+    return throttle("password-change", key="user", rate="PASSWORD_CHANGE_RATE")(view)

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.forms import EmailChangeForm, RegistrationForm
 from accounts.models import store_limit_for
-from accounts.throttle import throttle
+from accounts.throttle import login_throttles, password_change_throttle, throttle
 from stores.engines import refused_by_an_engine
 
 _login_view = auth_views.LoginView.as_view(redirect_authenticated_user=True)
@@ -18,9 +18,19 @@ _login_view = auth_views.LoginView.as_view(redirect_authenticated_user=True)
 # LoginView hides its POST from error reports only once it runs; the throttle
 # comes first, so mark the request here, before anything can fail.
 @sensitive_post_parameters()
-@throttle("login", key="ip", rate="LOGIN_RATE")
+@login_throttles
 def log_in(request):
     return _login_view(request)
+
+
+_password_change_view = auth_views.PasswordChangeView.as_view()
+
+
+@login_required  # first: the throttle counts per signed-in user
+@sensitive_post_parameters()
+@password_change_throttle
+def password_change(request):
+    return _password_change_view(request)
 
 
 @sensitive_post_parameters("password1", "password2")

@@ -47,7 +47,8 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if 
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, with a site whose login and password change are throttled.
+    "accounts.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -321,6 +322,13 @@ def _rate(name: str, default: str) -> str | None:
 AUDIT_MIN_RETENTION_DAYS = envint("AUDIT_MIN_RETENTION_DAYS", 30, minimum=1)
 # POSTs allowed per window: login and sign-up per client IP, store creation per user.
 LOGIN_RATE = _rate("LOGIN_RATE", "5/m")
+# Login POSTs per username (the site's and the admin's together), from any
+# address: guessing one account's password from many addresses is bounded too.
+# The price: anyone can lock an account out of logging in for the window.
+LOGIN_USERNAME_RATE = _rate("LOGIN_USERNAME_RATE", "10/h")
+# Password-change POSTs per signed-in user (the site's and the admin's form):
+# a stolen session cannot use the form to guess the current password.
+PASSWORD_CHANGE_RATE = _rate("PASSWORD_CHANGE_RATE", "10/h")
 REGISTRATION_RATE = _rate("REGISTRATION_RATE", "5/m")
 STORE_CREATE_RATE = _rate("STORE_CREATE_RATE", "5/m")
 # Delete, retry and reveal-credentials POSTs per user, together: a reveal reads

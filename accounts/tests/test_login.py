@@ -204,3 +204,25 @@ def test_it_shows_the_sign_up_link_when_registration_is_open(client, settings):
     body = client.get(LOGIN).content.decode()
 
     assert body.count(f'href="{reverse("register")}"') == 2  # the top bar and the form
+
+
+def test_it_refuses_too_many_attempts_at_one_username_from_many_addresses(client, alice, settings):
+    settings.LOGIN_USERNAME_RATE = "3/h"
+    for n, spelling in enumerate(["alice", "ALICE", "Alice "]):
+        response = client.post(LOGIN, {"username": spelling, "password": "wrong"}, REMOTE_ADDR=f"198.51.100.{n}")
+        assert response.status_code == 200
+
+    response = client.post(LOGIN, {"username": "alice", "password": "alice-password-1"}, REMOTE_ADDR="198.51.100.9")
+
+    assert response.status_code == 429
+    assert 60 < int(response["Retry-After"]) <= 3600
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_counts_each_username_on_its_own(client, alice, settings):
+    settings.LOGIN_USERNAME_RATE = "1/h"
+    client.post(LOGIN, {"username": "bob", "password": "wrong"}, REMOTE_ADDR="198.51.100.1")
+
+    response = client.post(LOGIN, {"username": "alice", "password": "alice-password-1"}, REMOTE_ADDR="198.51.100.2")
+
+    assert response.status_code == 302

@@ -120,3 +120,27 @@ def test_it_keeps_the_passwords_out_of_error_reports(alice_client):
     assert "alice-password-1" not in report
     assert "brand-New-secret-77" not in report
     assert "new_password1" in report
+
+
+def test_it_refuses_too_many_attempts_per_user(alice_client, alice, settings):
+    settings.PASSWORD_CHANGE_RATE = "2/h"
+    new = {"new_password1": "brand-New-secret-77", "new_password2": "brand-New-secret-77"}
+    for n, guess in enumerate(["guess-1", "guess-2"]):
+        response = alice_client.post(URL, {"old_password": guess, **new}, REMOTE_ADDR=f"192.0.2.{n}")
+        assert response.status_code == 200
+
+    response = alice_client.post(URL, {"old_password": "alice-password-1", **new}, REMOTE_ADDR="198.51.100.7")
+
+    assert response.status_code == 429
+    alice.refresh_from_db()
+    assert alice.check_password("alice-password-1")
+
+
+def test_it_counts_each_user_on_their_own(alice_client, bob_client, alice, settings):
+    settings.PASSWORD_CHANGE_RATE = "1/h"
+    new = {"new_password1": "brand-New-secret-77", "new_password2": "brand-New-secret-77"}
+    alice_client.post(URL, {"old_password": "guess", **new})
+
+    response = bob_client.post(URL, {"old_password": "bob-password-1", **new})
+
+    assert response.status_code == 302

@@ -279,3 +279,17 @@ def test_it_refuses_to_start_with_a_malformed_proxy_setting(env, message):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+def test_it_reads_the_username_and_password_change_limits():
+    values = _settings_json(
+        "[settings.LOGIN_USERNAME_RATE, settings.PASSWORD_CHANGE_RATE]",
+        LOGIN_USERNAME_RATE="20/d",
+        PASSWORD_CHANGE_RATE="",
+    )
+
+    assert values == ["20/d", None]
+
+
+def test_it_has_defaults_for_the_username_and_password_change_limits():
+    assert _settings_json("[settings.LOGIN_USERNAME_RATE, settings.PASSWORD_CHANGE_RATE]") == ["10/h", "10/h"]
