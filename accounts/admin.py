@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
+from django.db import transaction
 
+from accounts import admin_audit
 from accounts.models import Profile
 
 # What makes an account more powerful. Only a superuser may change these: a
@@ -58,6 +60,29 @@ class UserAdmin(BaseUserAdmin):
     def has_delete_permission(self, request, obj=None):
         return _may_manage(request, obj) and super().has_delete_permission(request, obj)
 
+    # Every change is audited, in the admin's transaction: after the groups and
+    # permissions (saved with the related objects) and the store limit.
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        admin_audit.record_user_saved(request, form.instance, form, formsets, change)
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # saved; a refused form is shown again
+            admin_audit.record_password_set(request, self.get_object(request, id))
+        return response
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            admin_audit.record_user_deleted(request, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for user in queryset:
+                admin_audit.record_user_deleted(request, user)
+            super().delete_queryset(request, queryset)
+
 
 @admin.register(Group)
 class GroupAdmin(BaseGroupAdmin):
@@ -71,3 +96,18 @@ class GroupAdmin(BaseGroupAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        admin_audit.record_group_saved(request, form.instance, form, change)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            admin_audit.record_group_deleted(request, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for group in queryset:
+                admin_audit.record_group_deleted(request, group)
+            super().delete_queryset(request, queryset)

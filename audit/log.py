@@ -52,7 +52,7 @@ def record(
         user = actor if actor is not None else getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             entry.user, entry.username = user, user.get_username()
-        entry.channel = channel or _channel_of(request)
+        entry.channel = channel or channel_of(request)
         # The same address the throttles count by (TRUSTED_PROXY_HOPS / TRUSTED_PROXIES).
         entry.ip = client_ip(request)
         entry.user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH]
@@ -117,6 +117,6 @@ def os_user() -> str:
     return name
 
 
-def _channel_of(request) -> str:
+def channel_of(request) -> str:
     match = getattr(request, "resolver_match", None)
     return Channel.ADMIN if match is not None and match.namespace == "admin" else Channel.WEB

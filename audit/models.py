@@ -13,6 +13,15 @@ class Action(models.TextChoices):
     ROLLBACK = "rollback", "Rollback"
     # `manage.py audit prune`: the retention job leaves a trace of what it removed.
     PRUNE = "prune", "Prune audit log"
+    # Accounts: every sign-in on a page (refused: a failed admin login), and the
+    # admin's changes to users and groups, which say what changed (never a password).
+    SIGN_IN = "sign_in", "Sign in"
+    ADD_USER = "add_user", "Add user"
+    CHANGE_USER = "change_user", "Change user"
+    DELETE_USER = "delete_user", "Delete user"
+    ADD_GROUP = "add_group", "Add group"
+    CHANGE_GROUP = "change_group", "Change group"
+    DELETE_GROUP = "delete_group", "Delete group"
 
 
 class Channel(models.TextChoices):
