@@ -165,3 +165,13 @@ def test_a_superuser_can_give_a_group_permissions(admin_client):
 
     assert response.status_code == 302
     assert list(staff.permissions.all()) == [view_store]
+
+
+def test_a_staff_user_cannot_delete_a_superuser_in_bulk(operator_client, root, alice):
+    response = operator_client.post(
+        reverse("admin:auth_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [root.pk, alice.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 403
+    assert type(root).objects.filter(pk__in=[root.pk, alice.pk]).count() == 2
