@@ -31,6 +31,8 @@ os.environ.update(
     LOG_LEVEL="WARNING",
     DJANGO_SETTINGS_MODULE="provisioner.settings",
 )
+# A throwaway database on this machine: development settings, so no SECRET_KEY is needed.
+os.environ.setdefault("DEBUG", "true")
 
 import django  # noqa: E402
 
