@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import store_limit_for
-from stores import notifications, queue
+from stores import leaseholder, notifications, queue
 from stores.cluster.errors import FailureCode
 from stores.models import (
     TRANSITIONS,
@@ -213,15 +213,41 @@ def _claim(store_id: int, now: datetime) -> None:
 
 
 def take_lease(store_id: int, status: str) -> str | None:
-    """Become the one worker running this store's `status` work; None if another holds it."""
+    """Become the one worker running this store's `status` work; None if another holds it.
+
+    A lease is free when it has no holder or has run out, or when its holder
+    is provably gone (on this host, its process ended: stores/leaseholder.py).
+    Either way the take is one conditional UPDATE, so of two workers that try
+    at once only one gets it.
+    """
     now = timezone.now()
     token = secrets.token_hex(16)
-    rows = (
-        Store.objects.filter(pk=store_id, status=status)
-        .filter(Q(lease_token="") | Q(lease_until__lt=now))
-        .update(lease_token=token, lease_until=now + timedelta(seconds=settings.PROVISION_LEASE_SECONDS))
-    )
+    taken = {
+        "lease_token": token,
+        "lease_until": now + timedelta(seconds=settings.PROVISION_LEASE_SECONDS),
+        **leaseholder.this_process().fields(),
+    }
+    store = Store.objects.filter(pk=store_id, status=status)
+    rows = store.filter(Q(lease_token="") | Q(lease_until__lt=now)).update(**taken)
+    if rows == 0:
+        gone = (
+            store.exclude(lease_token="").values("lease_token", "lease_host", "lease_pid", "lease_pid_started").first()
+        )
+        if gone and holder_gone(**gone):
+            # Only if it is still the gone holder's: a worker that took it meanwhile keeps it.
+            rows = store.filter(lease_token=gone["lease_token"]).update(**taken)
+            if rows == 1:
+                record(store_id, f"Its worker (process {gone['lease_pid']} on this host) is gone; taking over.")
     return token if rows == 1 else None
+
+
+def holder_gone(lease_token: str, lease_host: str, lease_pid: int | None, lease_pid_started: int | None) -> bool:
+    """Whether the holder of this (held) lease provably no longer runs."""
+    return bool(lease_token) and leaseholder.is_gone(lease_host, lease_pid, lease_pid_started)
+
+
+def _holder_of_is_gone(store: Store) -> bool:
+    return holder_gone(store.lease_token, store.lease_host, store.lease_pid, store.lease_pid_started)
 
 
 def renew_lease(store_id: int, token: str) -> bool:
@@ -268,16 +294,19 @@ def request_delete(store_id: int) -> None:
 
 
 def provision_still_running(store_id: int) -> bool:
-    """True while a cancelled provision still holds the store's lease (and it has not run out).
+    """True while a cancelled provision still holds the store's lease (it has not run
+    out, and its holder is not provably gone).
 
     A delete worker counts its try as soon as it holds the lease, so a held
     lease with no try counted is the provision's.
     """
-    return (
+    lease = (
         Store.objects.filter(pk=store_id, status=Status.DELETING, delete_attempts=0, lease_until__gte=timezone.now())
         .exclude(lease_token="")
-        .exists()
+        .values("lease_token", "lease_host", "lease_pid", "lease_pid_started")
+        .first()
     )
+    return lease is not None and not holder_gone(**lease)
 
 
 def start_delete_attempt(store_id: int, token: str) -> int:
@@ -363,10 +392,12 @@ def restart_delete(store_id: int) -> None:
         record(store_id, "Delete restarted by an operator.", code=EventCode.DELETE_RESTARTED)
 
 
-def reserve_for_resume(store_id: int, status: str) -> bool:
-    """Clear an expired lease so a new task can take over (reconcile)."""
-    rows = Store.objects.filter(pk=store_id, status=status, lease_until__lt=timezone.now()).update(**_reservation())
-    return rows == 1
+def reserve_for_resume(store_id: int, status: str, *, gone_token: str = "") -> bool:
+    """Clear an expired lease, or the lease `gone_token` of a holder that is gone,
+    so a new task can take over (reconcile)."""
+    store = Store.objects.filter(pk=store_id, status=status)
+    store = store.filter(lease_token=gone_token) if gone_token else store.filter(lease_until__lt=timezone.now())
+    return store.update(**_reservation()) == 1
 
 
 def request_retry(store_id: int) -> None:
@@ -485,6 +516,15 @@ def stale_leases(status: str) -> StoreQuerySet:
     return Store.objects.filter(status=status, lease_until__lt=timezone.now())
 
 
+def gone_holders(status: str) -> list[Store]:
+    """Stores in `status` whose lease has not run out but whose holder is provably
+    gone: a worker on this host that was killed (stores/leaseholder.py)."""
+    held_here = Store.objects.filter(
+        status=status, lease_until__gte=timezone.now(), lease_host=leaseholder.this_host()
+    ).exclude(lease_token="")
+    return [store for store in held_here if _holder_of_is_gone(store)]
+
+
 def overdue_provisions() -> StoreQuerySet:
     return Store.objects.filter(status=Status.PROVISIONING, deadline_at__lt=timezone.now())
 
@@ -513,6 +553,7 @@ def begin_update(store_id: int, message: str, *, only_from: set[str], updated_at
         step="",
         lease_token=token,
         lease_until=now + timedelta(seconds=settings.PROVISION_LEASE_SECONDS),
+        **leaseholder.this_process().fields(),
         deadline_at=now + timedelta(seconds=settings.PROVISION_TIMEOUT),
     )
     return token

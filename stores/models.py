@@ -221,6 +221,15 @@ class Store(models.Model):
     # and renews it while waiting; an expired lease means the worker was lost.
     lease_token = models.CharField(max_length=32, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Who took the lease (stores/leaseholder.py), meaningful while lease_token
+    # is set: a holder on this host whose process is gone is taken over at once.
+    lease_host = models.CharField(
+        max_length=255, blank=True, help_text="The host (name, boot, PID namespace) of the lease's holder."
+    )
+    lease_pid = models.PositiveIntegerField(null=True, blank=True, help_text="The lease holder's process id.")
+    lease_pid_started = models.BigIntegerField(
+        null=True, blank=True, help_text="When the lease holder's process started (clock ticks after boot)."
+    )
     attempts = models.PositiveIntegerField(default=0, help_text="How many times provisioning has started.")
     delete_attempts = models.PositiveIntegerField(
         default=0, help_text="How many times the current delete has started; an operator's restart resets it."

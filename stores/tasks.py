@@ -118,12 +118,21 @@ def restart_delete(store_id: int) -> None:
     transaction.on_commit(lambda: enqueue_delete(store_id))
 
 
+def _lost_work(status: str) -> list[tuple[Store, str]]:
+    """Stores in `status` whose worker was lost, each with the gone holder's token
+    ("" where the lease ran out instead)."""
+    expired = [(store, "") for store in lifecycle.stale_leases(status)]
+    return expired + [(store, store.lease_token) for store in lifecycle.gone_holders(status)]
+
+
 def reconcile() -> dict[str, list[int]]:
     """Backstop for lost tasks: fail overdue provisions, resume orphaned work, fill free slots.
 
-    A delete is resumed once its lease has run out: a killed worker's, or the
-    back-off after a try that did not finish. One that has used every try is
-    left `delete_stuck` for an operator instead.
+    Work is resumed once its lease has run out, or at once when the lease's
+    holder is provably gone (a worker on this host that was killed). A delete's
+    lease also runs out after the back-off of a try that did not finish. A
+    delete that has used every try is left `delete_stuck` for an operator
+    instead.
     """
     report: dict[str, list[int]] = {
         "timed_out": [],
@@ -139,12 +148,18 @@ def reconcile() -> dict[str, list[int]]:
             report["timed_out"].append(store.pk)
         except lifecycle.TransitionRefused:
             pass
-    for store in lifecycle.stale_leases(Status.PROVISIONING):
-        if lifecycle.reserve_for_resume(store.pk, Status.PROVISIONING):
-            lifecycle.record(store.pk, "Its worker stopped reporting; resuming provisioning.", code=EventCode.RESUMED)
+    for store, gone in _lost_work(Status.PROVISIONING):
+        if lifecycle.reserve_for_resume(store.pk, Status.PROVISIONING, gone_token=gone):
+            lifecycle.record(
+                store.pk,
+                f"Its worker (process {store.lease_pid} on this host) is gone; resuming provisioning."
+                if gone
+                else "Its worker stopped reporting; resuming provisioning.",
+                code=EventCode.RESUMED,
+            )
             transaction.on_commit(functools.partial(enqueue_provision, store.pk))
             report["resumed"].append(store.pk)
-    for store in lifecycle.stale_leases(Status.DELETING):
+    for store, gone in _lost_work(Status.DELETING):
         if store.delete_attempts >= settings.DELETE_MAX_ATTEMPTS and store.lease_token:
             # Its worker was lost on the last try (a try that ended by itself
             # already decided, in teardown, and left no token).
@@ -153,13 +168,13 @@ def reconcile() -> dict[str, list[int]]:
                     store.pk,
                     store.failure_reason or "its worker stopped reporting",
                     token=store.lease_token,
-                    lease_expired=True,
+                    lease_expired=not gone,
                 )
                 report["delete_stuck"].append(store.pk)
             except lifecycle.TransitionRefused:
                 pass
             continue
-        if lifecycle.reserve_for_resume(store.pk, Status.DELETING):
+        if lifecycle.reserve_for_resume(store.pk, Status.DELETING, gone_token=gone):
             transaction.on_commit(functools.partial(enqueue_delete, store.pk))
             report["delete_resumed"].append(store.pk)
     # An upgrade or rollback runs in an operator's command; one whose command was

@@ -24,7 +24,8 @@ def wait_for_cancelled_provision(store_id: int) -> bool:
     The provision releases the store's lease once its helm process has ended
     and no step is running; if its worker hangs instead, the lease runs out
     (it is no longer renewed), so the wait is bounded by
-    PROVISION_LEASE_SECONDS. False when the provision still holds the store
+    PROVISION_LEASE_SECONDS; a worker that was killed on this host ends it at
+    once (its holder is gone, stores/leaseholder.py). False when the provision still holds the store
     after that: the reconcile task starts the delete again once the lease has
     run out, and this worker is free meanwhile.
     """
@@ -46,7 +47,7 @@ def wait_for_cancelled_provision(store_id: int) -> bool:
             return False
         time.sleep(CANCEL_POLL_SECONDS)
     released = not Store.objects.filter(pk=store_id).exclude(lease_token="").exists()
-    how = "stopped" if released else "did not report (its lease ran out)"
+    how = "stopped" if released else "did not report (its worker is gone, or its lease ran out)"
     lifecycle.record(store_id, f"The cancelled provision {how} after {time.monotonic() - started:.1f} s; deleting.")
     return True
 

@@ -259,16 +259,18 @@ def _fail(run, reason: str) -> None:
 
 def fail_abandoned() -> list[int]:
     """Reconcile: fail the updates whose command stopped reporting (killed, its
-    terminal closed); their lease ran out. A rollback or a retry is the fix."""
+    terminal closed): their lease ran out, or their process on this host is gone.
+    A rollback or a retry is the fix."""
     failed = []
-    for store in lifecycle.stale_leases(Status.UPDATING):
+    expired = [(store, False) for store in lifecycle.stale_leases(Status.UPDATING)]
+    for store, gone in expired + [(store, True) for store in lifecycle.gone_holders(Status.UPDATING)]:
         try:
             lifecycle.fail_update(
                 store.pk,
                 "the upgrade or rollback stopped reporting (its command was interrupted); "
                 "roll the store back or retry it",
                 token=store.lease_token,
-                lease_expired=True,
+                lease_expired=not gone,
             )
             failed.append(store.pk)
         except lifecycle.TransitionRefused:
