@@ -132,7 +132,7 @@ def reconcile() -> dict[str, list[int]]:
     holder is provably gone (a worker on this host that was killed). A delete's
     lease also runs out after the back-off of a try that did not finish. A
     delete that has used every try is left `delete_stuck` for an operator
-    instead.
+    instead. Every worker that starts asks for one run (`reconcile_when_started`).
     """
     report: dict[str, list[int]] = {
         "timed_out": [],
@@ -182,6 +182,16 @@ def reconcile() -> dict[str, list[int]]:
     report["update_failed"] = upgrades.fail_abandoned()
     report["started"] = start_queued_stores()
     return report
+
+
+def reconcile_when_started(sender=None, **kwargs) -> None:
+    """django-q2's `post_spawn`, in every worker that starts (a cluster starting, or
+    one worker replaced): ask the control queue for a reconcile now, rather than at
+    the schedule's next minute, so work a killed worker held resumes at once."""
+    try:
+        async_task("stores.tasks.reconcile", cluster=settings.CONTROL_QUEUE, task_name="reconcile-on-worker-start")
+    except Exception:  # the worker must start all the same; the schedule still reconciles
+        log.exception("could not enqueue a reconcile at worker start")
 
 
 def check_stores() -> dict:

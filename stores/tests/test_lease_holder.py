@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_q.signals import post_spawn
 
 from stores import leaseholder, lifecycle, tasks
 from stores.models import Status, Store, StoreEvent
@@ -192,3 +193,10 @@ def test_reconcile_fails_at_once_an_update_whose_command_was_killed_on_this_host
 
     assert Store.objects.get(pk=killed.pk).status == Status.FAILED
     assert Store.objects.get(pk=running.pk).status == Status.UPDATING
+
+
+def test_a_worker_that_starts_asks_the_control_queue_for_a_reconcile(monkeypatch, settings):
+    enqueued = []
+    monkeypatch.setattr(tasks, "async_task", lambda func, **kwargs: enqueued.append((func, kwargs["cluster"])))
+    post_spawn.send(sender="django_q", proc_name="Process-1")
+    assert enqueued == [("stores.tasks.reconcile", settings.CONTROL_QUEUE)]

@@ -16,6 +16,7 @@ import time
 import pytest
 import yaml
 from django.db import connection
+from django.utils import timezone
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
@@ -274,9 +275,11 @@ def test_a_killed_worker_is_resumed_to_ready(alice, core, local_cluster, platfor
         timeout=30,
         what="the dead worker's lease to run out",
     )
-    workers.restart_provision_workers()
-    report = tasks.reconcile()  # what the scheduled reconcile does every minute
+    # What the scheduled reconcile does every minute (here before the restart:
+    # restarted workers ask for a reconcile of their own, which might come first).
+    report = tasks.reconcile()
     assert report["resumed"] == [store.pk]
+    workers.restart_provision_workers()
 
     wait_for(lambda: Store.objects.get(pk=store.pk).status != Status.PROVISIONING, timeout=180, what="the resume")
     store.refresh_from_db()
@@ -284,6 +287,67 @@ def test_a_killed_worker_is_resumed_to_ready(alice, core, local_cluster, platfor
     managed = core.list_namespace(label_selector=f"store-provisioner.io/store-id={store.pk}").items
     assert [ns.metadata.name for ns in managed] == ["store-crash-test"]
     assert [r["name"] for r in helm_releases(local_cluster, "store-crash-test")] == ["store"]
+    assert StoreEvent.objects.filter(store=store, message__contains="resuming").exists()
+
+
+# Its waits allow 360 s in all: they, not the default timeout, should say what never happened.
+@pytest.mark.timeout(480)
+def test_every_worker_killed_mid_provision_resumes_it_at_once_when_restarted(
+    alice, core, local_cluster, platform, values_file, cleanup
+):
+    """SIGKILL to both queues' workers mid-provision, then a restart, as after a
+    host's crash: the restarted workers see that the lease's holder is gone (same
+    host, its process no longer there) and resume the store long before the lease
+    (the default 60 s) would have run out."""
+    from django_q.models import Schedule
+
+    # The migration's reconcile schedule, as in production (a transactional
+    # test before this one may have flushed it).
+    Schedule.objects.update_or_create(
+        name="reconcile stores",
+        defaults={"func": "stores.tasks.reconcile", "schedule_type": "I", "minutes": 1, "repeats": -1},
+        create_defaults={
+            "func": "stores.tasks.reconcile",
+            "schedule_type": "I",
+            "minutes": 1,
+            "repeats": -1,
+            "cluster": "control",
+        },
+    )
+    slow = values_file({"podAnnotations": {SIMULATE: "slow-ready"}})
+    workers = platform(STORE_VALUES_FILES=slow)
+    workers.start_workers()
+    store = tasks.request_create(alice, "restart-test", "woocommerce")
+    wait_for(lambda: Store.objects.get(pk=store.pk).step == "workloads", timeout=120, what="the workloads step")
+
+    workers.kill("provision-workers")
+    workers.kill("control-workers")
+    killed = Store.objects.get(pk=store.pk)
+    assert killed.status == Status.PROVISIONING and killed.lease_token
+    restarted = time.monotonic()
+    workers.start_workers()
+
+    def resumed() -> bool:
+        row = Store.objects.filter(pk=store.pk).values("status", "lease_token").get()
+        return row["status"] != Status.PROVISIONING or row["lease_token"] not in ("", killed.lease_token)
+
+    wait_for(resumed, timeout=180, interval=0.1, what="the restarted workers to resume the store")
+    elapsed = time.monotonic() - restarted
+    resumed_at = timezone.now()
+    print(
+        f"\nresumed {elapsed:.1f} s after the restart; "
+        f"the killed worker's lease had {(killed.lease_until - resumed_at).total_seconds():.1f} s left"
+    )
+    # Before the lease ran out: the take-over, not the lease's expiry, resumed it.
+    assert resumed_at < killed.lease_until, f"resumed {elapsed:.1f} s after the restart, after the lease ran out"
+    assert elapsed < 30
+
+    wait_for(lambda: Store.objects.get(pk=store.pk).status != Status.PROVISIONING, timeout=180, what="the resume")
+    store.refresh_from_db()
+    assert store.status == Status.READY, store.failure_reason
+    managed = core.list_namespace(label_selector=f"store-provisioner.io/store-id={store.pk}").items
+    assert [ns.metadata.name for ns in managed] == ["store-restart-test"]
+    assert [r["name"] for r in helm_releases(local_cluster, "store-restart-test")] == ["store"]
     assert StoreEvent.objects.filter(store=store, message__contains="resuming").exists()
 
 
