@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from stores import cluster
-from stores.cluster.guardrails import MANAGED_BY_VALUE
+from stores.cluster.guardrails import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from stores.engines import get_engine
 from stores.models import Store
 
@@ -23,14 +23,45 @@ POD_SECURITY = {
 }
 
 
+# Which store a namespace was made for. With the managed-by label it is what
+# proves a namespace is this platform's and which store's: provisioning adopts,
+# a delete removes and the orphan sweep prunes only a namespace that carries
+# both (namespace_store_id).
+STORE_ID_LABEL = "store-provisioner.io/store-id"
+
+
 def namespace_labels(store: Store) -> dict[str, str]:
     return {
-        "app.kubernetes.io/managed-by": MANAGED_BY_VALUE,
-        "store-provisioner.io/store-id": str(store.pk),
+        MANAGED_BY_LABEL: MANAGED_BY_VALUE,
+        STORE_ID_LABEL: str(store.pk),
         "store-provisioner.io/owner": str(store.owner_id),
         "store-provisioner.io/engine": store.engine,
         **POD_SECURITY,
     }
+
+
+def namespace_store_id(labels: dict[str, str]) -> str | None:
+    """The id of the store of this platform a namespace was made for, from its
+    labels; None when they do not say it is this platform's store namespace.
+
+    Both labels must be there. The name store-<slug> proves nothing (anyone
+    with the rights may create one), nor does the managed-by label alone (a
+    common label; another tool may use the same value). Every namespace this
+    platform made carries the store id label: namespace_labels has set it
+    since the platform's first release, so there is no older kind of store
+    namespace to recognise some other way, and a namespace labelled
+    managed-by without an id is not provably any store's: it is left alone.
+    One platform runs per cluster (charts/platform one-per-cluster.yaml), so
+    the two labels name this platform's store.
+    """
+    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
+        return None
+    return labels.get(STORE_ID_LABEL) or None
+
+
+def owns_namespace(labels: dict[str, str], store: Store) -> bool:
+    """Whether a namespace with these labels is `store`'s own."""
+    return namespace_store_id(labels) == str(store.pk)
 
 
 def guardrail_spec(engine_key: str | None = None) -> cluster.GuardrailSpec:

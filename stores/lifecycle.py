@@ -498,11 +498,11 @@ def mark_failed(store_id: int, reason: str, *, code: FailureCode, step: str = ""
     transaction.on_commit(lambda: notifications.store_finished(store_id, Status.FAILED, reason))
 
 
-def mark_deleted(store_id: int) -> None:
+def mark_deleted(store_id: int, message: str = "Store deleted; its namespace is gone.") -> None:
     transition(
         store_id,
         Status.DELETED,
-        "Store deleted; its namespace is gone.",
+        message,
         code=EventCode.DELETED,
         deleted_at=timezone.now(),
         lease_token="",

@@ -96,6 +96,8 @@ class EventCode(models.TextChoices):
     DELETE_RETRY = "delete_retry", "Delete did not finish"
     DELETE_STUCK = "delete_stuck", "Delete stuck"
     DELETED = "deleted", "Deleted"
+    # A delete that found the store's namespace gone, or not the store's own: nothing removed
+    NAMESPACE_LEFT_ALONE = "namespace_left_alone", "Namespace left alone"
     UPDATE_REQUESTED = "update_requested", "Upgrade or rollback requested"
     UPDATED = "updated", "Upgraded or rolled back"
     UPDATE_FAILED = "update_failed", "Upgrade or rollback failed"

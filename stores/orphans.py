@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from stores import clients, cluster
-from stores.cluster.guardrails import MANAGED_BY_VALUE
+from stores import clients, cluster, isolation
+from stores.cluster.guardrails import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from stores.models import LIVE, Store
 
 log = logging.getLogger(__name__)
@@ -22,9 +22,17 @@ def find_orphans(kube: cluster.Kubernetes, helm_client: cluster.Helm) -> dict[st
     The cluster is listed before the database is read: a store claimed in
     between then has its row read here, so its new namespace is never taken
     for an orphan. Anything younger than ORPHAN_GRACE_SECONDS (or of unknown
-    age) is reported under "too_new" and never pruned.
+    age) is reported under "too_new" and never pruned. A namespace labelled
+    managed-by this platform but naming no store is reported under "foreign"
+    and never pruned.
     """
-    listed = kube.list_namespaces(f"app.kubernetes.io/managed-by={MANAGED_BY_VALUE}")
+    managed = kube.list_namespaces(f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
+    # Only a namespace whose labels name a store of this platform can be one
+    # of its orphans (isolation.namespace_store_id: the managed-by label alone
+    # proves nothing); any other is reported under "foreign", never pruned, and
+    # its releases are not even listed.
+    listed = [ns for ns in managed if isolation.namespace_store_id(ns["labels"]) is not None]
+    foreign = sorted(ns["name"] for ns in managed if isolation.namespace_store_id(ns["labels"]) is None)
     live_namespaces = {s.namespace for s in Store.objects.filter(status__in=LIVE)}
     # One `helm list` per store namespace rather than --all-namespaces: Helm
     # keeps releases in Secrets, and the platform may read Secrets only in
@@ -37,7 +45,7 @@ def find_orphans(kube: cluster.Kubernetes, helm_client: cluster.Helm) -> dict[st
     releases = [r for ns in listed if ns["name"] not in live_namespaces for r in _releases_in(helm_client, ns["name"])]
     created = {ns["name"]: ns.get("created_at") for ns in listed}
     cutoff = timezone.now() - timedelta(seconds=settings.ORPHAN_GRACE_SECONDS)
-    found: dict[str, list[str]] = {"namespaces": [], "releases": [], "too_new": [], "known": []}
+    found: dict[str, list[str]] = {"namespaces": [], "releases": [], "too_new": [], "known": [], "foreign": foreign}
     for ns in listed:
         if ns["name"] in live_namespaces:
             found["known"].append(ns["name"])

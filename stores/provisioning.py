@@ -156,8 +156,8 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
     def namespace() -> None:
         # Never adopt a namespace left by another store (its volumes, its credentials).
         for existing in kube.list_namespaces(f"kubernetes.io/metadata.name={ns}"):
-            owner_id = existing["labels"].get("store-provisioner.io/store-id")
-            if owner_id != str(store.pk):
+            if not isolation.owns_namespace(existing["labels"], store):
+                owner_id = isolation.namespace_store_id(existing["labels"])
                 raise cluster.ClusterError(
                     f"namespace {ns} already exists and belongs to {'store ' + owner_id if owner_id else 'no store'}; "
                     "an operator can remove it with `manage.py stores reconcile --prune`",

@@ -7,7 +7,8 @@ import time
 
 from django.conf import settings
 
-from stores import clients, cluster, lifecycle
+from stores import clients, cluster, isolation, lifecycle
+from stores.cluster.guardrails import NAMESPACE_NAME_LABEL
 from stores.engines.contract import RELEASE_NAME
 from stores.models import EventCode, Status, Store, StoreEvent
 from stores.provisioning import Run
@@ -63,6 +64,11 @@ def teardown(store_id: int, token: str) -> None:
             return
         lifecycle.start_delete_attempt(store_id, token)
         kube = clients.connect()
+        left_alone = _not_this_stores_namespace(kube, store)
+        if left_alone is not None:
+            lifecycle.record(store_id, left_alone, code=EventCode.NAMESPACE_LEFT_ALONE)
+            lifecycle.mark_deleted(store_id, "Store deleted; nothing was removed from the cluster.")
+            return
         run.run_step("release", lambda: _uninstall(store, run), lambda message: message)
         run.run_step(
             "namespace",
@@ -82,6 +88,31 @@ def teardown(store_id: int, token: str) -> None:
             lifecycle.delete_did_not_finish(store_id, str(exc), token=token, step=run.step)
         except lifecycle.TransitionRefused:
             log.info("store %s: another worker took over its delete (%s)", store_id, exc)
+
+
+def _not_this_stores_namespace(kube: cluster.Kubernetes, store: Store) -> str | None:
+    """Why the delete must not touch the namespace store-<slug>, or None when it is the store's own.
+
+    A namespace's name proves nothing: provisioning refuses a store-<slug>
+    namespace it did not make (another team's, another store's) and fails the
+    store, whose Delete must then leave that namespace, and the release in it,
+    alone. Only labels naming this platform and this store's id
+    (isolation.namespace_store_id) let the delete uninstall and remove.
+    """
+    ns = store.namespace
+    found = kube.list_namespaces(f"{NAMESPACE_NAME_LABEL}={ns}")
+    if not found:
+        # Helm keeps a release in its namespace: with no namespace there is no release either.
+        return f"Namespace {ns} does not exist; nothing to remove."
+    labels = found[0]["labels"]
+    if isolation.owns_namespace(labels, store):
+        return None
+    owner_id = isolation.namespace_store_id(labels)
+    whose = f"store {owner_id}'s" if owner_id else "not made by this platform for any store"
+    return (
+        f"Namespace {ns} and its release were left alone: the namespace is {whose}, not this store's "
+        f"(its labels do not name store {store.pk}); only a namespace labelled as this store's is removed."
+    )
 
 
 def _uninstall(store: Store, run: Run) -> str:

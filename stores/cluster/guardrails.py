@@ -19,8 +19,9 @@ QUOTA_NAME = "store-quota"
 LIMIT_RANGE_NAME = "store-limits"
 # The one definition of the managed-by label value (namespaces, secrets,
 # guardrails); provisioning imports it to find its own namespaces.
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "store-provisioner"
-MANAGED_BY = {"app.kubernetes.io/managed-by": MANAGED_BY_VALUE}
+MANAGED_BY = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
 # The contract an engine's chart follows: the guardrails open the namespace to
 # the ingress controller, and to the internet, only for pods that carry these
 # labels. Everything else a chart needs inside its namespace (web -> database)

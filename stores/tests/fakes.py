@@ -47,12 +47,13 @@ class FakeCluster:
         return "Active" if name in self.namespaces else None
 
     def list_namespaces(self, label_selector):
-        # Understands the two selectors the platform uses: by name, or "all managed".
+        # Understands the selectors the platform uses: one label equal to a value
+        # (by name, through the label every namespace carries; or "all managed").
         key, _, value = label_selector.partition("=")
         return [
             {"name": n, "labels": labels, "phase": "Active", "created_at": self.created_at.get(n, LONG_AGO)}
             for n, labels in self.namespaces.items()
-            if key != "kubernetes.io/metadata.name" or n == value
+            if (n if key == "kubernetes.io/metadata.name" else labels.get(key)) == value
         ]
 
     def bind_store_role(self, namespace, service_account, cluster_role):

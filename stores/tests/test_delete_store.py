@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from stores import lifecycle, tasks
-from stores.models import Status, Store, StoreEvent
+from stores.models import EventCode, Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +80,57 @@ def test_it_uninstalls_the_release_and_deletes_the_namespace(alice_client, provi
         "Namespace store-acme is gone.",
         "Store deleted; its namespace is gone.",
     ]
+
+
+FOREIGN_LABELS = {
+    # Another team's namespace that happens to be called store-<slug>.
+    "team": {"team": "acme"},
+    # Another store's (one this platform made for store 41).
+    "another store": {"app.kubernetes.io/managed-by": "store-provisioner", "store-provisioner.io/store-id": "41"},
+    # Labelled managed-by store-provisioner, but naming no store.
+    "no store id": {"app.kubernetes.io/managed-by": "store-provisioner"},
+}
+
+
+@pytest.mark.parametrize("whose", list(FOREIGN_LABELS))
+def test_it_leaves_alone_a_namespace_that_is_not_the_stores_own(alice_client, alice, workers, fake_cluster, whose):
+    fake_cluster.namespaces["store-acme"] = dict(FOREIGN_LABELS[whose])
+    fake_cluster.helm.releases[("store-acme", "store")] = {"name": "store", "namespace": "store-acme", "version": 3}
+    with workers():
+        store = tasks.request_create(alice, "acme", "woocommerce")
+    store.refresh_from_db()
+    assert store.status == Status.FAILED and "namespace store-acme already exists" in store.failure_reason
+    fake_cluster.calls.clear()
+    fake_cluster.helm.calls.clear()
+
+    with workers():
+        alice_client.post(_url(store))
+
+    store.refresh_from_db()
+    assert store.status == Status.DELETED
+    assert fake_cluster.namespaces["store-acme"] == FOREIGN_LABELS[whose]
+    assert ("store-acme", "store") in fake_cluster.helm.releases
+    assert not [c for c in fake_cluster.calls if c[0] == "delete_namespace"]
+    assert not [c for c in fake_cluster.helm.calls if c[0] == "uninstall"]
+    left_alone = StoreEvent.objects.get(store=store, code=EventCode.NAMESPACE_LEFT_ALONE)
+    assert left_alone.message.startswith("Namespace store-acme and its release were left alone: the namespace is ")
+    assert f"its labels do not name store {store.pk}" in left_alone.message
+    last = StoreEvent.objects.filter(store=store).last()
+    assert (last.code, last.message) == (EventCode.DELETED, "Store deleted; nothing was removed from the cluster.")
+
+
+def test_it_says_a_missing_namespace_left_nothing_to_remove(alice_client, provisioned, workers, fake_cluster):
+    del fake_cluster.namespaces["store-acme"]  # removed outside the platform
+
+    with workers():
+        alice_client.post(_url(provisioned))
+
+    provisioned.refresh_from_db()
+    assert provisioned.status == Status.DELETED
+    assert fake_cluster.helm.calls == []
+    assert not [c for c in fake_cluster.calls if c[0] == "delete_namespace"]
+    left_alone = StoreEvent.objects.get(store=provisioned, code=EventCode.NAMESPACE_LEFT_ALONE)
+    assert left_alone.message == "Namespace store-acme does not exist; nothing to remove."
 
 
 def test_it_deletes_a_store_that_never_left_the_queue_without_touching_the_cluster(

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from stores import cluster, drift, lifecycle, tasks
+from stores import cluster, drift, isolation, lifecycle, tasks
 from stores.models import EventCode, Status, Store, StoreEvent
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +87,7 @@ def test_each_run_asks_helm_about_a_bounded_number_of_stores_longest_unchecked_f
     monkeypatch.setattr(drift, "RELEASE_CHECKS_PER_RUN", 1)
     other = Store.objects.create(owner=ready_store.owner, slug="other", engine="woocommerce", status=Status.READY)
     Store.objects.filter(pk=other.pk).update(ready_at=timezone.now() - timedelta(seconds=5))
-    fake_cluster.ensure_namespace("store-other", {})
+    fake_cluster.ensure_namespace("store-other", isolation.namespace_labels(other))
     fake_cluster.helm.releases[("store-other", "store")] = {"name": "store", "namespace": "store-other"}
     asked = []
     monkeypatch.setattr(fake_cluster.helm, "status", lambda release, namespace: asked.append(namespace) or {})
@@ -136,7 +136,7 @@ def test_a_release_helm_cannot_read_neither_loses_the_store_nor_blocks_the_other
 ):
     other = Store.objects.create(owner=ready_store.owner, slug="other", engine="woocommerce", status=Status.READY)
     Store.objects.filter(pk=other.pk).update(ready_at=timezone.now() - timedelta(seconds=5))
-    fake_cluster.ensure_namespace("store-other", {})
+    fake_cluster.ensure_namespace("store-other", isolation.namespace_labels(other))
     asked = []
 
     def status(release, namespace):

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from stores import clients, cluster, lifecycle, queue, tasks
+from stores import clients, cluster, isolation, lifecycle, queue, tasks
 from stores.models import Status, Store, StoreEvent
 
 
@@ -149,6 +149,7 @@ def test_it_stays_deleting_with_the_reason_when_deletion_hangs(fake_cluster, cla
         raise cluster.NamespaceStuck("namespace store-acme still terminating: NamespaceContentRemaining: pods")
 
     monkeypatch.setattr(fake_cluster, "delete_namespace", stuck)
+    fake_cluster.namespaces["store-acme"] = isolation.namespace_labels(claimed_store)
     lifecycle.request_delete(claimed_store.pk)
     tasks.delete(claimed_store.pk)
     claimed_store.refresh_from_db()
@@ -167,7 +168,7 @@ def test_it_deletes_the_namespace_even_when_helm_uninstall_fails(fake_cluster, c
         raise cluster.ClusterError("helm uninstall store failed: another operation is in progress")
 
     monkeypatch.setattr(fake_cluster.helm, "uninstall", broken)
-    fake_cluster.namespaces["store-acme"] = {}
+    fake_cluster.namespaces["store-acme"] = isolation.namespace_labels(claimed_store)
     lifecycle.request_delete(claimed_store.pk)
     tasks.delete(claimed_store.pk)
     claimed_store.refresh_from_db()
@@ -178,11 +179,14 @@ def test_it_deletes_the_namespace_even_when_helm_uninstall_fails(fake_cluster, c
 
 @pytest.mark.django_db
 def test_it_never_adopts_a_namespace_of_another_store(fake_cluster, claimed_store):
-    fake_cluster.namespaces["store-acme"] = {"store-provisioner.io/store-id": "41"}
+    fake_cluster.namespaces["store-acme"] = {
+        "app.kubernetes.io/managed-by": "store-provisioner",
+        "store-provisioner.io/store-id": "41",
+    }
     store = _run(claimed_store)
     assert store.status == Status.FAILED
     assert "namespace store-acme already exists and belongs to store 41" in store.failure_reason
-    assert fake_cluster.namespaces["store-acme"] == {"store-provisioner.io/store-id": "41"}
+    assert fake_cluster.namespaces["store-acme"]["store-provisioner.io/store-id"] == "41"
     assert fake_cluster.secrets == {}
 
 

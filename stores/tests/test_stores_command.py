@@ -25,8 +25,9 @@ def workers(sync_tasks, fake_cluster, settings):
     return fake_cluster
 
 
-def _managed_labels():
-    return {"app.kubernetes.io/managed-by": MANAGED_BY_VALUE}
+def _managed_labels(store_id=1000):
+    """A store namespace's labels as provisioning sets them: this platform's, and which store's."""
+    return {"app.kubernetes.io/managed-by": MANAGED_BY_VALUE, "store-provisioner.io/store-id": str(store_id)}
 
 
 # --- list ----------------------------------------------------------------------
@@ -273,6 +274,28 @@ def test_it_reports_an_orphaned_namespace(alice, fake_cluster):
     assert output.splitlines() == ["orphaned namespace: store-gone", "run with --prune to remove them"]
     assert "store-gone" in fake_cluster.namespaces
     assert ("delete_namespace", "store-gone") not in fake_cluster.calls
+
+
+def test_it_never_prunes_a_namespace_whose_labels_name_no_store(alice, fake_cluster):
+    # Labelled managed-by store-provisioner (a common label, another tool may
+    # use it) but naming no store: not provably this platform's, left alone.
+    _live_store_in_the_cluster(alice, fake_cluster)
+    fake_cluster.namespaces["store-api"] = {"app.kubernetes.io/managed-by": MANAGED_BY_VALUE}
+    fake_cluster.helm.releases[("store-api", "store")] = {"name": "store", "namespace": "store-api", "version": 1}
+    # Not labelled at all: another team's namespace that happens to be called store-<slug>.
+    fake_cluster.namespaces["store-web"] = {"team": "web"}
+    fake_cluster.helm.releases[("store-web", "store")] = {"name": "store", "namespace": "store-web", "version": 1}
+
+    output = _run("reconcile", "--prune")
+
+    assert output.splitlines() == [
+        f"left alone (labelled managed-by {MANAGED_BY_VALUE} but naming no store): store-api",
+        "no orphaned namespaces or releases",
+    ]
+    assert set(fake_cluster.namespaces) == {"store-kept", "store-api", "store-web"}
+    assert ("store-api", "store") in fake_cluster.helm.releases and ("store-web", "store") in fake_cluster.helm.releases
+    assert not [c for c in fake_cluster.calls if c[0] == "delete_namespace"]
+    assert not [c for c in fake_cluster.helm.calls if c[0] == "uninstall"]
 
 
 def _live_store_in_the_cluster(owner, fake_cluster, slug="kept"):

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from audit import log as audit
 from stores import clients, cluster, drift, images, lifecycle, monitoring, orphans, tasks, upgrades
+from stores.cluster.guardrails import MANAGED_BY_VALUE
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
 from stores.models import FINAL, Status, Store
@@ -212,6 +213,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         for slug, reason in lost.items():
             self.stdout.write(f"lost: {slug} ({reason})")
+        for ns in found["foreign"]:
+            self.stdout.write(f"left alone (labelled managed-by {MANAGED_BY_VALUE} but naming no store): {ns}")
         for ref in found["too_new"]:
             self.stdout.write(f"not yet an orphan (younger than {settings.ORPHAN_GRACE_SECONDS} s): {ref}")
         if not found["namespaces"] and not found["releases"]:
