@@ -188,6 +188,35 @@ EGRESS_DENIED_CIDRS = _cidrs(
     "EGRESS_DENIED_CIDRS",
     ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"],
 )
+
+
+def _dns_peers(name: str, default: list[str]) -> list[str]:
+    """Namespace names and CIDR ranges (an address alone is taken as /32 or /128)."""
+    import ipaddress
+    import re
+
+    values = envlist(name, default)
+    if not values:
+        raise ImproperlyConfigured(f"{name} is empty: store pods would have no DNS; the default is kube-system")
+    peers = []
+    for value in values:
+        try:
+            peers.append(str(ipaddress.ip_network(value, strict=False)))
+            continue
+        except ValueError:
+            pass
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is neither a CIDR range like 169.254.20.10/32 nor a namespace name like kube-system"
+            )
+        peers.append(value)
+    return peers
+
+
+# Where store pods may send DNS queries (port 53, the allow-dns NetworkPolicy):
+# the pods of these namespaces and these ranges. With NodeLocal DNSCache, add its
+# address (169.254.20.10/32): it runs on the host network, in no namespace's pods.
+STORE_DNS_PEERS = _dns_peers("STORE_DNS_PEERS", ["kube-system"])
 # Where `stores doctor` asks whether the charts' docker.io images can be pulled.
 IMAGE_REGISTRY_URL = envstr("IMAGE_REGISTRY_URL", "https://registry-1.docker.io")
 STORE_URL_SCHEME = envstr("STORE_URL_SCHEME", "http")

@@ -70,6 +70,7 @@ def guardrail_spec(engine_key: str | None = None) -> cluster.GuardrailSpec:
     spec = cluster.GuardrailSpec(
         ingress_controller_namespace=settings.INGRESS_CONTROLLER_NAMESPACE,
         private_cidrs=list(settings.EGRESS_DENIED_CIDRS),
+        dns_peers=list(settings.STORE_DNS_PEERS),
     )
     if engine_key is not None:
         engine = get_engine(engine_key)

@@ -34,6 +34,7 @@ SETTINGS_VARIABLES = {
     "TRUSTED_PROXY_HOPS",
     "TRUSTED_PROXIES",
     "CLIENT_IP_HEADER",
+    "STORE_DNS_PEERS",
     "DJANGO_SETTINGS_MODULE",
     # Read by Django itself; a deploy check refuses it.
     "DJANGO_ALLOW_ASYNC_UNSAFE",

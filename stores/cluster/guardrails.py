@@ -8,6 +8,7 @@ re-running converges on the spec even if someone edited them by hand.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,11 @@ DEFAULT_PRIVATE_CIDRS = [
     "100.64.0.0/10",
 ]
 
+# Where cluster DNS runs unless STORE_DNS_PEERS says otherwise: kube-dns/CoreDNS.
+DEFAULT_DNS_PEERS = ["kube-system"]
+# A namespace's name: an RFC 1123 label.
+_NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
 
 @dataclass
 class GuardrailSpec:
@@ -80,7 +86,10 @@ class GuardrailSpec:
         default_factory=lambda: {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "2Gi"}
     )
     ingress_controller_namespace: str = "ingress-nginx"
-    dns_namespace: str = "kube-system"
+    # Where store pods may send DNS (port 53): namespace names (their pods) or
+    # CIDR ranges, e.g. 169.254.20.10/32 for NodeLocal DNSCache, whose pods run
+    # on the host network and so are matched by no namespace (STORE_DNS_PEERS).
+    dns_peers: list[str] = field(default_factory=lambda: list(DEFAULT_DNS_PEERS))
     # Excluded from internet egress (DEFAULT_PRIVATE_CIDRS says why).
     private_cidrs: list[str] = field(default_factory=lambda: list(DEFAULT_PRIVATE_CIDRS))
 
@@ -114,7 +123,7 @@ def limit_range(spec: GuardrailSpec) -> dict[str, Any]:
 
 
 def network_policies(spec: GuardrailSpec) -> list[dict[str, Any]]:
-    """Default deny, DNS for every pod, and the two opt-in grants.
+    """Default deny, DNS for every pod (to spec.dns_peers), and the two opt-in grants.
 
     Nothing here allows traffic between the pods of a namespace: the engine's
     chart grants exactly the paths its components need (e.g. web -> database),
@@ -131,7 +140,7 @@ def network_policies(spec: GuardrailSpec) -> list[dict[str, Any]]:
             ["Egress"],
             egress=[
                 {
-                    "to": [{"namespaceSelector": _namespace_named(spec.dns_namespace)}],
+                    "to": [dns_peer(peer) for peer in spec.dns_peers],
                     "ports": [
                         {"protocol": "UDP", "port": 53},
                         {"protocol": "TCP", "port": 53},
@@ -152,6 +161,22 @@ def network_policies(spec: GuardrailSpec) -> list[dict[str, Any]]:
             egress=[{"to": internet_ip_blocks(spec.private_cidrs)}],
         ),
     ]
+
+
+def dns_peer(value: str) -> dict[str, Any]:
+    """The NetworkPolicy peer for one DNS peer: a CIDR range (or an address) as
+    an ipBlock, a namespace name as a selector of all that namespace's pods."""
+    value = value.strip()
+    try:
+        return _ip_block(str(ipaddress.ip_network(value, strict=False)), [])
+    except ValueError:
+        pass
+    if not _NAMESPACE_NAME.fullmatch(value):
+        raise ClusterError(
+            f"invalid DNS peer {value!r}: neither a CIDR range like 169.254.20.10/32 "
+            "nor a namespace name like kube-system"
+        )
+    return {"namespaceSelector": _namespace_named(value)}
 
 
 def internet_ip_blocks(private_cidrs: list[str]) -> list[dict[str, Any]]:

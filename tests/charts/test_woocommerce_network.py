@@ -158,6 +158,33 @@ def test_only_the_web_server_is_reachable_from_the_ingress_controller(world):
     assert not allowed(INGRESS_CONTROLLER, pods["setup"], 80)
 
 
+# NodeLocal DNSCache: a DNS cache on every node at a link-local address, in the
+# host network (so in no namespace's pods), inside the denied 169.254.0.0/16.
+NODE_LOCAL_DNS = _host("node-local-dns", "169.254.20.10")
+
+
+def test_store_pods_reach_a_node_local_dns_cache_only_when_its_address_is_a_dns_peer(chart_objects):
+    def world_with(spec):
+        policies = [o for o in chart_objects if o["kind"] == "NetworkPolicy"] + [
+            o for o in guardrail_objects(spec) if o["kind"] == "NetworkPolicy"
+        ]
+        return lambda src, dst, port: (
+            _side_allows(policies, src, dst, port, "Egress") and _side_allows(policies, dst, src, port, "Ingress")
+        )
+
+    pods = _pods(chart_objects)
+    default, node_local = world_with(GuardrailSpec()), world_with(GuardrailSpec(dns_peers=["169.254.20.10/32"]))
+    for pod in (pods["mariadb"], pods["wordpress"]):
+        assert not default(pod, NODE_LOCAL_DNS, 53), pod.name
+        assert node_local(pod, NODE_LOCAL_DNS, 53), pod.name
+        # Its address only, and DNS only: the metadata service next door stays out of reach.
+        assert not node_local(pod, NODE_LOCAL_DNS, 80), pod.name
+        assert not node_local(pod, METADATA, 53), pod.name
+        assert not node_local(pod, METADATA, 80), pod.name
+        # kube-system's DNS is no longer a peer when only the cache is named.
+        assert not node_local(pod, DNS, 53), pod.name
+
+
 def test_the_setup_job_reaches_the_web_server_and_the_internet(world):
     pods, allowed = world
     assert allowed(pods["setup"], pods["wordpress"], 80)

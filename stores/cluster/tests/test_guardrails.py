@@ -96,15 +96,51 @@ def test_it_gives_dns_to_every_pod():
     assert policies()["allow-dns"]["podSelector"] == {}
 
 
+DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+
+
+def test_it_allows_dns_to_kube_system_by_default():
+    spec = policies()["allow-dns"]
+    assert spec["policyTypes"] == ["Egress"]
+    assert spec["egress"] == [
+        {
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+            "ports": DNS_PORTS,
+        }
+    ]
+
+
 def test_it_allows_dns_to_the_dns_namespace_only():
-    spec = policies(GuardrailSpec(dns_namespace="dns-system"))["allow-dns"]
+    spec = policies(GuardrailSpec(dns_peers=["dns-system"]))["allow-dns"]
     assert spec["policyTypes"] == ["Egress"]
     assert spec["egress"] == [
         {
             "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dns-system"}}}],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            "ports": DNS_PORTS,
         }
     ]
+
+
+def test_it_allows_dns_to_a_node_local_dns_cache_by_its_address():
+    # NodeLocal DNSCache listens on 169.254.20.10 on every node, in the host
+    # network: no namespace selector matches it, only its address does.
+    spec = policies(GuardrailSpec(dns_peers=["kube-system", "169.254.20.10/32", "fd00::a"]))["allow-dns"]
+    assert spec["egress"] == [
+        {
+            "to": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}},
+                {"ipBlock": {"cidr": "169.254.20.10/32"}},
+                {"ipBlock": {"cidr": "fd00::a/128"}},
+            ],
+            "ports": DNS_PORTS,
+        }
+    ]
+
+
+@pytest.mark.parametrize("peer", ["Kube-System", "169.254.20.10/33", "dns.example.com", ""])
+def test_it_refuses_a_dns_peer_that_is_neither_a_range_nor_a_namespace(peer):
+    with pytest.raises(ClusterError, match="invalid DNS peer"):
+        policies(GuardrailSpec(dns_peers=[peer]))
 
 
 def test_it_admits_the_ingress_controller_to_opted_in_pods_only():
