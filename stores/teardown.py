@@ -108,10 +108,10 @@ def _not_this_stores_namespace(kube: cluster.Kubernetes, store: Store) -> str | 
     if isolation.owns_namespace(labels, store):
         return None
     owner_id = isolation.namespace_store_id(labels)
-    whose = f"store {owner_id}'s" if owner_id else "not made by this platform for any store"
+    whose = f"it belongs to store {owner_id}" if owner_id else "this platform did not make it for any store"
     return (
-        f"Namespace {ns} and its release were left alone: the namespace is {whose}, not this store's "
-        f"(its labels do not name store {store.pk}); only a namespace labelled as this store's is removed."
+        f"Namespace {ns} and its release were left alone: {whose} (its labels do not name store {store.pk}); "
+        "a delete removes only a namespace labelled as its store's."
     )
 
 
