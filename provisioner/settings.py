@@ -264,6 +264,17 @@ if PLATFORM_SERVICE_ACCOUNT and not (
 ):
     raise ImproperlyConfigured(f"PLATFORM_SERVICE_ACCOUNT must be namespace/name, not {PLATFORM_SERVICE_ACCOUNT!r}")
 PLATFORM_STORE_ROLE = envstr("PLATFORM_STORE_ROLE", "store-provisioner-store-manager")
+# The web pods' own ServiceAccount, "namespace/name" (charts/platform sets it):
+# the namespace step binds PLATFORM_WEB_ROLE, the store pages' reads, to it in
+# each store's namespace too. Empty: nothing is bound.
+PLATFORM_WEB_SERVICE_ACCOUNT = envstr("PLATFORM_WEB_SERVICE_ACCOUNT")
+if PLATFORM_WEB_SERVICE_ACCOUNT and not (
+    PLATFORM_WEB_SERVICE_ACCOUNT.count("/") == 1 and all(PLATFORM_WEB_SERVICE_ACCOUNT.split("/"))
+):
+    raise ImproperlyConfigured(
+        f"PLATFORM_WEB_SERVICE_ACCOUNT must be namespace/name, not {PLATFORM_WEB_SERVICE_ACCOUNT!r}"
+    )
+PLATFORM_WEB_ROLE = envstr("PLATFORM_WEB_ROLE", "store-provisioner-store-reader")
 HELM_BIN = envstr("HELM_BIN")
 CHARTS_DIR = Path(envstr("CHARTS_DIR", str(BASE_DIR / "charts")))
 # Extra values files per engine, e.g. charts/woocommerce/values-k3s.yaml on a VPS.

@@ -167,6 +167,9 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
         if settings.PLATFORM_SERVICE_ACCOUNT:
             # The platform's own rights in this store: every later step needs them.
             kube.bind_store_role(ns, settings.PLATFORM_SERVICE_ACCOUNT, settings.PLATFORM_STORE_ROLE)
+        if settings.PLATFORM_WEB_SERVICE_ACCOUNT:
+            # The web pods' reads (credentials, the live panel), under their own account.
+            kube.bind_store_role(ns, settings.PLATFORM_WEB_SERVICE_ACCOUNT, settings.PLATFORM_WEB_ROLE)
 
     run.run_step("namespace", namespace, f"Namespace {ns} is in place.")
     run.run_step(

@@ -88,3 +88,38 @@ def test_it_reads_the_platform_account_and_role_from_the_environment():
 
     assert _settings_json("settings.PLATFORM_SERVICE_ACCOUNT", PLATFORM_SERVICE_ACCOUNT=ACCOUNT) == ACCOUNT
     assert _settings_json("settings.PLATFORM_STORE_ROLE") == "store-provisioner-store-manager"
+
+
+WEB_ACCOUNT = "platform/store-provisioner-web"
+
+
+@pytest.mark.django_db
+def test_it_binds_the_store_reader_role_to_the_web_account_after_the_store_role(fake_cluster, store, bound_settings):
+    bound_settings.PLATFORM_WEB_SERVICE_ACCOUNT = WEB_ACCOUNT
+    bound_settings.PLATFORM_WEB_ROLE = "sp-store-reader"
+
+    store = _provision(store)
+
+    assert store.status == Status.READY, store.failure_reason
+    assert fake_cluster.bindings == {
+        ("store-acme", ACCOUNT): "sp-store-manager",
+        ("store-acme", WEB_ACCOUNT): "sp-store-reader",
+    }
+    binds = [c[1:] for c in fake_cluster.calls if c[0] == "bind_store_role"]
+    # The platform's own first: it is what lets the next binding and every later step through.
+    assert binds == [("store-acme", ACCOUNT, "sp-store-manager"), ("store-acme", WEB_ACCOUNT, "sp-store-reader")]
+
+
+def test_it_refuses_a_web_account_that_is_not_namespace_slash_name():
+    result = _run_manage(["manage.py", "check"], PLATFORM_WEB_SERVICE_ACCOUNT="store-provisioner-web")
+    assert result.returncode != 0
+    assert "PLATFORM_WEB_SERVICE_ACCOUNT must be namespace/name, not 'store-provisioner-web'" in result.stderr
+
+
+def test_it_reads_the_web_account_and_role_from_the_environment():
+    from provisioner.tests.settings_probe import settings_json as _settings_json
+
+    assert (
+        _settings_json("settings.PLATFORM_WEB_SERVICE_ACCOUNT", PLATFORM_WEB_SERVICE_ACCOUNT=WEB_ACCOUNT) == WEB_ACCOUNT
+    )
+    assert _settings_json("settings.PLATFORM_WEB_ROLE") == "store-provisioner-store-reader"

@@ -499,3 +499,48 @@ def test_it_still_reports_an_orphaned_namespace_whose_releases_it_may_not_list(f
         "orphaned release: store-gone/store",
         "run with --prune to remove them",
     ]
+
+
+# --- bind-web --------------------------------------------------------------------
+
+
+def test_bind_web_binds_the_web_account_in_every_live_store_with_a_namespace(alice, fake_cluster, settings):
+    settings.PLATFORM_WEB_SERVICE_ACCOUNT = "platform/sp-web"
+    settings.PLATFORM_WEB_ROLE = "sp-store-reader"
+    ready = lifecycle.create_store(alice, "ready-shop", "woocommerce")
+    Store.objects.filter(pk=ready.pk).update(status=Status.READY)
+    lifecycle.create_store(alice, "queued-shop", "woocommerce")  # no namespace yet
+    gone = lifecycle.create_store(alice, "gone-shop", "woocommerce")
+    Store.objects.filter(pk=gone.pk).update(status=Status.DELETED)
+    for ns in ("store-ready-shop", "store-gone-shop"):
+        fake_cluster.namespaces[ns] = _managed_labels()
+
+    out = _run("bind-web")
+
+    assert fake_cluster.bindings == {("store-ready-shop", "platform/sp-web"): "sp-store-reader"}
+    assert out == "ready-shop: sp-store-reader bound to platform/sp-web\n"
+
+
+def test_bind_web_says_so_without_a_web_account(fake_cluster, settings):
+    settings.PLATFORM_WEB_SERVICE_ACCOUNT = ""
+    with pytest.raises(CommandError, match="PLATFORM_WEB_SERVICE_ACCOUNT is not set"):
+        _run("bind-web")
+
+
+def test_bind_web_reports_the_stores_it_could_not_bind(alice, fake_cluster, settings, monkeypatch):
+    settings.PLATFORM_WEB_SERVICE_ACCOUNT = "platform/sp-web"
+    for slug in ("one", "two"):
+        store = lifecycle.create_store(alice, slug, "woocommerce")
+        Store.objects.filter(pk=store.pk).update(status=Status.READY)
+        fake_cluster.namespaces[f"store-{slug}"] = _managed_labels()
+
+    def refuse(namespace, service_account, cluster_role):
+        if namespace == "store-one":
+            raise cluster.ClusterError("forbidden")
+        fake_cluster.bindings[(namespace, service_account)] = cluster_role
+
+    monkeypatch.setattr(fake_cluster, "bind_store_role", refuse)
+
+    with pytest.raises(CommandError, match=r"not bound in 1 store\(s\): one"):
+        _run("bind-web")
+    assert fake_cluster.bindings == {("store-two", "platform/sp-web"): "store-provisioner-store-reader"}

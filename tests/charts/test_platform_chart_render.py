@@ -161,23 +161,33 @@ def test_it_takes_the_replicas_from_values(helm):
     assert changed[f"PodDisruptionBudget/{RELEASE}-provision"]["spec"]["maxUnavailable"] == 1
 
 
-@pytest.mark.parametrize("account", [None, "provisioner-bot"])
-def test_the_pods_use_the_platform_service_account(helm, account):
+@pytest.mark.parametrize(("account", "web_account"), [(None, None), ("provisioner-bot", "storefront-bot")])
+def test_the_workers_use_the_platform_service_account_and_the_web_pods_their_own(helm, account, web_account):
     extra = ["--set", f"serviceAccount.name={account}"] if account else []
+    extra += ["--set", f"serviceAccount.webName={web_account}"] if web_account else []
     objects = render(helm, "values-local.yaml", *extra)
     expected = account or RELEASE
+    expected_web = web_account or f"{RELEASE}-web"
     assert by_name(objects)[f"ServiceAccount/{expected}"]
+    assert by_name(objects)[f"ServiceAccount/{expected_web}"]
     pods = app_pods(objects)
     assert set(pods) == {f"Deployment/{RELEASE}-{c}" for c in ("web", "provision", "control")} | {
         f"Job/{RELEASE}-migrate-1"
     }
     for name, spec in pods.items():
-        assert spec["serviceAccountName"] == expected, name
+        # The web pods face the internet: not the store manager's account.
+        assert spec["serviceAccountName"] == (expected_web if name == f"Deployment/{RELEASE}-web" else expected), name
         for container in containers(spec):
             env = {e["name"]: e.get("value") for e in container["env"]}
             assert env["PLATFORM_SERVICE_ACCOUNT"] == f"{NAMESPACE}/{expected}", name
-            # The store manager role the provisioning binds per store is the chart's own.
+            assert env["PLATFORM_WEB_SERVICE_ACCOUNT"] == f"{NAMESPACE}/{expected_web}", name
+            # The roles the provisioning binds per store are the chart's own.
             assert f"ClusterRole/{env['PLATFORM_STORE_ROLE']}" in by_name(objects), name
+            assert env["PLATFORM_WEB_ROLE"] == f"{RELEASE}-store-reader", name
+            assert f"ClusterRole/{env['PLATFORM_WEB_ROLE']}" in by_name(objects), name
+    # The web account is bound to nothing cluster-wide: only per store, by the provisioning.
+    for binding in (o for o in objects if o["kind"] in ("ClusterRoleBinding", "RoleBinding")):
+        assert all(s["name"] != expected_web for s in binding["subjects"]), binding["metadata"]["name"]
     # Only the migrations need no access to the cluster.
     assert pods[f"Job/{RELEASE}-migrate-1"]["automountServiceAccountToken"] is False
     postgresql = pod_specs(objects)[f"StatefulSet/{RELEASE}-postgresql"]

@@ -10,7 +10,7 @@ cluster.
 
 from __future__ import annotations
 
-from stores.engines.contract import CHART_KINDS
+from stores.engines.contract import CHART_KINDS, SECRET_NAME
 from tests.chart_tools import REPO_ROOT, template
 
 RELEASE = "sp"
@@ -22,15 +22,19 @@ def _render(helm: str, chart: str, *args: str) -> list[dict]:
     return template(helm, RELEASE, REPO_ROOT / "charts" / chart, "-n", "store-acme", *args)
 
 
-def _rules(helm: str, role: str) -> dict[tuple[str, str], set[str]]:
+def _role(helm: str, role: str) -> dict:
     (cluster_role,) = [
         doc
         for doc in _render(helm, "platform", "--show-only", "templates/rbac.yaml")
         if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == role
     ]
+    return cluster_role
+
+
+def _rules(helm: str, role: str) -> dict[tuple[str, str], set[str]]:
     granted: dict[tuple[str, str], set[str]] = {}
-    for rule in cluster_role["rules"]:
-        assert not rule.get("resourceNames") or role == f"{RELEASE}-platform", rule
+    for rule in _role(helm, role)["rules"]:
+        assert not rule.get("resourceNames") or role in (f"{RELEASE}-platform", f"{RELEASE}-store-reader"), rule
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 granted.setdefault((group, resource), set()).update(rule["verbs"])
@@ -61,7 +65,7 @@ def test_it_grants_no_secrets_and_no_workloads_cluster_wide(helm):
     assert granted[("rbac.authorization.k8s.io", "rolebindings")] == {"create"}
 
 
-def test_it_lets_the_platform_bind_the_store_manager_only(helm):
+def test_it_lets_the_platform_bind_the_two_store_roles_only(helm):
     (bind,) = [
         rule
         for doc in _render(helm, "platform", "--show-only", "templates/rbac.yaml")
@@ -69,4 +73,17 @@ def test_it_lets_the_platform_bind_the_store_manager_only(helm):
         for rule in doc["rules"]
         if "bind" in rule["verbs"]
     ]
-    assert bind["resourceNames"] == [f"{RELEASE}-store-manager"]
+    assert bind["resourceNames"] == [f"{RELEASE}-store-manager", f"{RELEASE}-store-reader"]
+
+
+def test_the_store_reader_grants_exactly_the_store_pages_reads(helm):
+    # stores/credentials.py reads the store's Secret by name; stores/live.py lists
+    # pods, Events and ResourceQuotas. Nothing else, nothing that writes.
+    rules = _role(helm, f"{RELEASE}-store-reader")["rules"]
+    assert sorted(
+        (tuple(r["apiGroups"]), tuple(sorted(r["resources"])), tuple(r["verbs"]), tuple(r.get("resourceNames", [])))
+        for r in rules
+    ) == [
+        (("",), ("events", "pods", "resourcequotas"), ("list",), ()),
+        (("",), ("secrets",), ("get",), (SECRET_NAME,)),
+    ]

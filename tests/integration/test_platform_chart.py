@@ -162,7 +162,7 @@ def test_the_platform_installs_comes_up_upgrades_and_uninstalls(local_cluster):
                 for p in pods
             }
             assert accounts == {
-                "web": RELEASE,
+                "web": f"{RELEASE}-web",
                 "provision": RELEASE,
                 "control": RELEASE,
                 "migrate": RELEASE,

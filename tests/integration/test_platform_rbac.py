@@ -37,6 +37,8 @@ STORE_LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY_VALUE, "pod-security.
 
 @dataclass(frozen=True)
 class PlatformAccount:
+    """One of the chart's ServiceAccounts; store_role is the role the platform binds to it in a store."""
+
     namespace: str
     name: str
     store_role: str
@@ -57,8 +59,9 @@ def admin(local_cluster):
 
 
 @pytest.fixture(scope="module")
-def platform(local_cluster, admin, tmp_path_factory):
-    """charts/platform's ServiceAccount, RBAC and admission policies, installed and in force."""
+def installed(local_cluster, admin, tmp_path_factory):
+    """charts/platform's ServiceAccounts, RBAC and admission policies, installed and in force:
+    the workers' account and the web pods' account."""
     release, namespace = f"rbac{SUFFIX}", f"rbac{SUFFIX}-platform"
     kubectl = [str(local_cluster.bin_dir / "kubectl"), "--kubeconfig", str(local_cluster.kubeconfig)]
     rendered = subprocess.run(
@@ -87,8 +90,14 @@ def platform(local_cluster, admin, tmp_path_factory):
             store_role=f"{release}-store-manager",
             kubeconfig=_token_kubeconfig(local_cluster.kubeconfig, core, namespace, release, tmp_path_factory),
         )
+        web = PlatformAccount(
+            namespace=namespace,
+            name=f"{release}-web",
+            store_role=f"{release}-store-reader",
+            kubeconfig=_token_kubeconfig(local_cluster.kubeconfig, core, namespace, f"{release}-web", tmp_path_factory),
+        )
         _wait_until_in_force(admin, account)
-        yield account
+        yield account, web
     finally:
         subprocess.run(
             [*kubectl, "delete", "-n", namespace, "--ignore-not-found", "--wait=false", "-f", "-"],
@@ -97,6 +106,18 @@ def platform(local_cluster, admin, tmp_path_factory):
             capture_output=True,
         )
         core.delete_namespace(namespace)
+
+
+@pytest.fixture(scope="module")
+def platform(installed):
+    """The workers' account: the store manager."""
+    return installed[0]
+
+
+@pytest.fixture(scope="module")
+def web(installed):
+    """The web pods' account: the store pages' reads."""
+    return installed[1]
 
 
 def _token_kubeconfig(admin_kubeconfig: Path, core, namespace: str, name: str, tmp_path_factory) -> Path:
@@ -136,7 +157,10 @@ def _wait_until_in_force(admin, account: PlatformAccount) -> None:
 
     wait_for(refused, timeout=60, what="the admission policy to refuse an unlabelled namespace")
     policies = k8s.AdmissionregistrationV1Api(admin)
-    for policy in (f"{account.name}-store-namespaces", f"{account.name}-store-bindings"):
+    for policy in (
+        f"{account.name}-store-namespaces",
+        f"{account.name}-store-bindings",
+    ):
         checked = wait_for(
             lambda policy=policy: policies.read_validating_admission_policy(policy).status,
             timeout=30,
@@ -315,7 +339,19 @@ def test_it_refuses_namespaces_and_bindings_outside_stores_at_admission(admin, p
         message = refused(
             lambda: rbac.create_namespaced_role_binding(store_ns, binding(store_ns, platform.store_role, stranger))
         )
-        assert "only to its own ServiceAccount" in message
+        assert "only bind the store manager role to its own ServiceAccount" in message
+        # The store reader goes to the web pods' account, and the store manager never does.
+        web_account = {"kind": "ServiceAccount", "name": f"{platform.name}-web", "namespace": platform.namespace}
+        reader = f"{platform.name}-store-reader"
+        for role, subject in ((platform.store_role, web_account), (reader, own), (reader, stranger)):
+            message = refused(
+                lambda role=role, subject=subject: rbac.create_namespaced_role_binding(
+                    store_ns, binding(store_ns, role, subject), dry_run="All"
+                )
+            )
+            assert "the store reader role to its web ServiceAccount" in message, (role, subject)
+        allowed = rbac.create_namespaced_role_binding(store_ns, binding(store_ns, reader, web_account), dry_run="All")
+        assert allowed.role_ref.name == reader
         # And nothing stronger than the store manager (RBAC's escalation check).
         refused(lambda: rbac.create_namespaced_role_binding(store_ns, binding(store_ns, "cluster-admin", own)))
         # A real read of a secret outside a store, with the account's own token.
@@ -329,14 +365,95 @@ def test_it_refuses_namespaces_and_bindings_outside_stores_at_admission(admin, p
                     raise
 
 
+def _refused(call) -> str:
+    """The message of a request admission (or RBAC) refuses with 403."""
+    with pytest.raises(ApiException) as raised:
+        call()
+    assert raised.value.status == 403, raised.value.body
+    return json.loads(raised.value.body)["message"]
+
+
+@pytest.fixture
+def bound_store(admin, platform, web):
+    """A store namespace where both accounts are bound, as the namespace step binds them."""
+    core, rbac = k8s.CoreV1Api(admin), k8s.RbacAuthorizationV1Api(admin)
+    name = f"store-rbac{SUFFIX}-{secrets.token_hex(2)}"
+    core.create_namespace({"metadata": {"name": name, "labels": STORE_LABELS}})
+    try:
+        for account in (platform, web):
+            rbac.create_namespaced_role_binding(
+                name,
+                {
+                    "metadata": {"name": f"bound-{account.name}"},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": account.store_role,
+                    },
+                    "subjects": [{"kind": "ServiceAccount", "name": account.name, "namespace": account.namespace}],
+                },
+            )
+        wait_for(
+            lambda: _allowed(admin, platform, "create", "ingresses", group="networking.k8s.io", namespace=name),
+            timeout=30,
+            what="the store manager's binding to take effect",
+        )
+        yield name
+    finally:
+        core.delete_namespace(name)
+
+
+def _service(spec: dict) -> dict:
+    return {"metadata": {"name": "probe"}, "spec": {"ports": [{"port": 80}], "selector": {"app": "x"}, **spec}}
+
+
+def test_the_web_account_reads_a_stores_credentials_and_status_and_changes_nothing(admin, web, bound_store):
+    ns = bound_store
+    # The store page's reads, in a store where it is bound.
+    assert _allowed(admin, web, "get", "secrets", namespace=ns, name="store-secret")
+    for resource in ("pods", "events", "resourcequotas"):
+        assert _allowed(admin, web, "list", resource, namespace=ns), resource
+    # No other Secret (Helm's release records), no listing them, no watch.
+    assert not _allowed(admin, web, "get", "secrets", namespace=ns, name="sh.helm.release.v1.store.v1")
+    assert not _allowed(admin, web, "list", "secrets", namespace=ns)
+    assert not _allowed(admin, web, "watch", "pods", namespace=ns)
+    # Nothing to create, change or delete, in the store or anywhere.
+    for verb in ("create", "update", "patch", "delete"):
+        for group, resource in (
+            ("", "secrets"),
+            ("", "services"),
+            ("", "configmaps"),
+            ("", "pods"),
+            ("apps", "deployments"),
+            ("batch", "jobs"),
+            ("networking.k8s.io", "ingresses"),
+            ("networking.k8s.io", "networkpolicies"),
+            ("rbac.authorization.k8s.io", "rolebindings"),
+        ):
+            assert not _allowed(admin, web, verb, resource, group=group, namespace=ns), (verb, resource)
+        assert not _allowed(admin, web, verb, "namespaces"), verb
+    assert not _allowed(admin, web, "bind", "clusterroles", group="rbac.authorization.k8s.io", name=web.store_role)
+    # Nothing outside a store it is bound in.
+    assert not _allowed(admin, web, "get", "secrets", namespace="kube-system", name="store-secret")
+    assert not _allowed(admin, web, "list", "pods")
+    assert not _allowed(admin, web, "list", "pods", namespace="kube-system")
+    # And for real, with its own token.
+    as_web = k8s.CoreV1Api(k8s_config.new_client_from_config(config_file=str(web.kubeconfig)))
+    assert as_web.list_namespaced_pod(ns).items == []
+    _refused(lambda: as_web.create_namespace({"metadata": {"name": f"store-rbac{SUFFIX}-web"}}, dry_run="All"))
+    _refused(lambda: as_web.create_namespaced_service(ns, _service({}), dry_run="All"))
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(300)
 def test_it_provisions_and_deletes_a_store_with_the_platforms_own_credentials(
-    alice, admin, platform, store_settings, cleanup, tmp_path
+    alice, admin, platform, web, store_settings, cleanup, tmp_path
 ):
     store_settings.KUBECONFIG = str(platform.kubeconfig)
     store_settings.PLATFORM_SERVICE_ACCOUNT = platform.setting
     store_settings.PLATFORM_STORE_ROLE = platform.store_role
+    store_settings.PLATFORM_WEB_SERVICE_ACCOUNT = web.setting
+    store_settings.PLATFORM_WEB_ROLE = web.store_role
 
     # A first attempt whose setup Job fails, then a retry: the retry runs every
     # step again over what is there (namespace patched, binding kept, guardrails
@@ -361,10 +478,10 @@ def test_it_provisions_and_deletes_a_store_with_the_platforms_own_credentials(
     ns = store.namespace
     assert [str(r["revision"]) for r in clients.helm().history("store", ns)] == ["1", "2"]
 
-    (bound,) = k8s.RbacAuthorizationV1Api(admin).list_namespaced_role_binding(ns).items
-    assert bound.role_ref.name == platform.store_role
-    assert [(s.kind, s.namespace, s.name) for s in bound.subjects] == [
-        ("ServiceAccount", platform.namespace, platform.name)
+    bindings = k8s.RbacAuthorizationV1Api(admin).list_namespaced_role_binding(ns).items
+    assert sorted((b.role_ref.name, [(s.kind, s.namespace, s.name) for s in b.subjects]) for b in bindings) == [
+        (platform.store_role, [("ServiceAccount", platform.namespace, platform.name)]),
+        (web.store_role, [("ServiceAccount", web.namespace, web.name)]),
     ]
     for verb, group, resource in IN_A_STORE:
         assert _allowed(admin, platform, verb, resource, group=group, namespace=ns), (verb, group, resource)
@@ -378,11 +495,13 @@ def test_it_provisions_and_deletes_a_store_with_the_platforms_own_credentials(
         helm.list_releases()
     found = orphans.reconcile_orphans()
     assert ns not in found["namespaces"] + found["too_new"]
-    # The store page's reads, with the same account: credentials, pods, Events, quota.
+    # The store page's reads, with the web pods' own account: credentials, pods, Events, quota.
+    store_settings.KUBECONFIG = str(web.kubeconfig)
     shown = credentials.credentials_for(store)
     assert shown and all(value for _, value, _ in shown)
     kube = clients.connect()
     assert kube.list_pods(ns) and kube.list_events(ns) and kube.quota_usage(ns)
+    store_settings.KUBECONFIG = str(platform.kubeconfig)
 
     lifecycle.request_delete(store.pk)
     tasks.delete(store.pk)

@@ -35,9 +35,17 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 app.kubernetes.io/part-of: store-provisioner
 {{- end -}}
 
-{{/* The ServiceAccount every platform pod runs as. */}}
+{{/* The ServiceAccount the workers (and the migrations) run as: the store manager. */}}
 {{- define "platform.serviceAccountName" -}}
 {{- default (include "platform.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{/*
+The web pods' own ServiceAccount: they face the internet, so they hold only
+the store page's reads (templates/rbac.yaml, the store reader role).
+*/}}
+{{- define "platform.webServiceAccountName" -}}
+{{- default (printf "%s-web" (include "platform.fullname" .)) .Values.serviceAccount.webName -}}
 {{- end -}}
 
 {{/* The platform's image; the tag defaults to the chart's appVersion. */}}
@@ -70,21 +78,27 @@ other child process inherit. Only the keys named in values are mounted.
 {{- toJson $files -}}
 {{- end -}}
 
-{{/* Pod-level settings shared by every platform pod (web, workers, migrations). */}}
+{{/*
+Pod-level settings shared by every platform pod (web, workers, migrations).
+Call with $, or (dict "ctx" $ "serviceAccountName" name) for another account.
+*/}}
 {{- define "platform.podSpec" -}}
-serviceAccountName: {{ include "platform.serviceAccountName" . }}
+{{- $c := . -}}
+{{- $sa := "" -}}
+{{- if hasKey . "ctx" }}{{ $c = .ctx }}{{ $sa = .serviceAccountName }}{{ end -}}
+serviceAccountName: {{ default (include "platform.serviceAccountName" $c) $sa }}
 enableServiceLinks: false
-{{- with .Values.imagePullSecrets }}
+{{- with $c.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 securityContext:
-  {{- toYaml .Values.podSecurityContext | nindent 2 }}
-{{- with .Values.nodeSelector }}
+  {{- toYaml $c.Values.podSecurityContext | nindent 2 }}
+{{- with $c.Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.tolerations }}
+{{- with $c.Values.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -126,6 +140,11 @@ env:
   # ... bound to this ClusterRole (templates/rbac.yaml).
   - name: PLATFORM_STORE_ROLE
     value: {{ include "platform.storeManagerRoleName" $ | quote }}
+  # And the web pods' account, bound there to the store reader role.
+  - name: PLATFORM_WEB_SERVICE_ACCOUNT
+    value: {{ printf "%s/%s" $.Release.Namespace (include "platform.webServiceAccountName" $) | quote }}
+  - name: PLATFORM_WEB_ROLE
+    value: {{ include "platform.storeReaderRoleName" $ | quote }}
   {{- range $name, $key := (include "platform.secretFiles" $ | fromJson) }}
   - name: {{ $name }}_FILE
     value: /etc/platform/secrets/{{ $name | lower }}

@@ -1,4 +1,5 @@
-"""`manage.py stores list|create|delete|retry|check|upgrade|rollback|doctor|reconcile` for operators and scripts."""
+"""`manage.py stores list|create|delete|retry|check|upgrade|rollback|doctor|reconcile|bind-web` for operators
+and scripts."""
 
 import functools
 import subprocess
@@ -86,8 +87,15 @@ class Command(BaseCommand):
             help="Prune even when this database knows none of the cluster's stores.",
         )
 
+        sub.add_parser(
+            "bind-web",
+            help="Bind the web pods' account (PLATFORM_WEB_SERVICE_ACCOUNT) to PLATFORM_WEB_ROLE in every live "
+            "store's namespace, as the namespace step does for a new store: once, after moving from a platform "
+            "whose web pods ran as the workers' account.",
+        )
+
     def handle(self, *args, action, **options):
-        getattr(self, f"do_{action}")(**options)
+        getattr(self, f"do_{action.replace('-', '_')}")(**options)
 
     # --- actions ---------------------------------------------------------------
 
@@ -225,6 +233,30 @@ class Command(BaseCommand):
         for rel in found["releases"]:
             self.stdout.write(f"orphaned release: {rel}")
         self.stdout.write("pruned" if prune else "run with --prune to remove them")
+
+    def do_bind_web(self, **_):
+        if not settings.PLATFORM_WEB_SERVICE_ACCOUNT:
+            raise CommandError("PLATFORM_WEB_SERVICE_ACCOUNT is not set: there is no web account to bind")
+        kube = clients.connect()
+        try:
+            present = {ns["name"] for ns in kube.list_namespaces(f"app.kubernetes.io/managed-by={MANAGED_BY_VALUE}")}
+        except cluster.ClusterError as exc:
+            raise CommandError(f"cannot list the store namespaces: {exc}") from None
+        failed = []
+        for store in Store.objects.live().order_by("created_at"):
+            if store.namespace not in present:
+                continue
+            try:
+                kube.bind_store_role(store.namespace, settings.PLATFORM_WEB_SERVICE_ACCOUNT, settings.PLATFORM_WEB_ROLE)
+            except cluster.ClusterError as exc:
+                failed.append(store.slug)
+                self.stdout.write(f"{store.slug}: not bound: {exc}")
+                continue
+            self.stdout.write(
+                f"{store.slug}: {settings.PLATFORM_WEB_ROLE} bound to {settings.PLATFORM_WEB_SERVICE_ACCOUNT}"
+            )
+        if failed:
+            raise CommandError(f"not bound in {len(failed)} store(s): {', '.join(failed)}")
 
     def do_doctor(self, **_):
         problems = []
