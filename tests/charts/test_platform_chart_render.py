@@ -194,6 +194,73 @@ def test_the_workers_use_the_platform_service_account_and_the_web_pods_their_own
     assert postgresql["automountServiceAccountToken"] is False
 
 
+def test_it_refuses_the_admission_policies_without_a_store_domain(helm):
+    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "--set-string", "config.INGRESS_DOMAIN_SUFFIX=")
+    assert result.returncode != 0
+    assert "config.INGRESS_DOMAIN_SUFFIX is required" in result.stderr
+
+
+def _policies(objects: list[dict]) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == "ValidatingAdmissionPolicy"}
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES)
+def test_the_admission_policies_hold_both_accounts_to_stores(helm, values_file):
+    objects = render(helm, values_file)
+    policies = _policies(objects)
+    assert set(policies) == {f"{RELEASE}-store-{what}" for what in ("namespaces", "bindings", "ingresses", "services")}
+    bindings = {o["spec"]["policyName"]: o for o in objects if o["kind"] == "ValidatingAdmissionPolicyBinding"}
+    assert set(bindings) == set(policies)
+    for name, policy in policies.items():
+        assert bindings[name]["spec"]["validationActions"] == ["Deny"]
+        assert policy["spec"]["failurePolicy"] == "Fail"
+        (match,) = policy["spec"]["matchConditions"]
+        assert match["expression"] == (
+            f"request.userInfo.username in ['system:serviceaccount:{NAMESPACE}:{RELEASE}', "
+            f"'system:serviceaccount:{NAMESPACE}:{RELEASE}-web']"
+        ), name
+    kinds = {
+        name: {r for rule in p["spec"]["matchConstraints"]["resourceRules"] for r in rule["resources"]}
+        for name, p in policies.items()
+    }
+    assert kinds[f"{RELEASE}-store-ingresses"] == {"ingresses"}
+    assert kinds[f"{RELEASE}-store-services"] == {"services"}
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES)
+def test_the_ingress_policy_admits_the_store_domain_and_issuer_of_the_configuration(helm, values_file):
+    config = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["config"]
+    config.update((yaml.safe_load((CHART_DIR / values_file).read_text()) or {}).get("config", {}))
+    policy = _policies(render(helm, values_file))[f"{RELEASE}-store-ingresses"]
+    variables = {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+    # store-<slug> serves store-<slug>.<suffix>: the host is derived from the namespace.
+    assert variables["storeHost"] == f"request.namespace + '.{config['INGRESS_DOMAIN_SUFFIX']}'"
+    assert variables["issuer"] == f"'{config.get('TLS_CLUSTER_ISSUER', '')}'"
+    rules = " ".join(v["expression"] for v in policy["spec"]["validations"])
+    assert "k.endsWith('-snippet')" in rules
+    assert "'nginx.ingress.kubernetes.io/auth-url'" in variables["forbidden"]
+
+
+def test_the_ingress_policy_follows_a_changed_store_domain(helm):
+    objects = render(
+        helm,
+        "values.yaml",
+        "--set-string",
+        "config.INGRESS_DOMAIN_SUFFIX=shops.test",
+        "--set-string",
+        "config.TLS_CLUSTER_ISSUER=internal-ca",
+    )
+    policy = _policies(objects)[f"{RELEASE}-store-ingresses"]
+    variables = {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+    assert variables["storeHost"] == "request.namespace + '.shops.test'"
+    assert variables["issuer"] == "'internal-ca'"
+    messages = [v.get("message", "") for v in policy["spec"]["validations"]]
+    assert (
+        "the only cert-manager annotation an Ingress may carry is cert-manager.io/cluster-issuer: internal-ca"
+        in messages
+    )
+
+
 def test_it_runs_the_procfile_processes(helm):
     objects = by_name(render(helm))
     web = objects[f"Deployment/{RELEASE}-web"]["spec"]["template"]["spec"]["containers"][0]

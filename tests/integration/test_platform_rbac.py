@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
@@ -72,6 +73,9 @@ def installed(local_cluster, admin, tmp_path_factory):
             str(REPO_ROOT / "charts" / "platform"),
             "--namespace",
             namespace,
+            # The stores' domain, as a deployment sets it (the tests' own).
+            "--set-string",
+            f"config.INGRESS_DOMAIN_SUFFIX={settings.INGRESS_DOMAIN_SUFFIX}",
             *[arg for t in TEMPLATES for arg in ("--show-only", t)],
         ],
         capture_output=True,
@@ -160,6 +164,8 @@ def _wait_until_in_force(admin, account: PlatformAccount) -> None:
     for policy in (
         f"{account.name}-store-namespaces",
         f"{account.name}-store-bindings",
+        f"{account.name}-store-ingresses",
+        f"{account.name}-store-services",
     ):
         checked = wait_for(
             lambda policy=policy: policies.read_validating_admission_policy(policy).status,
@@ -403,8 +409,129 @@ def bound_store(admin, platform, web):
         core.delete_namespace(name)
 
 
+def _ingress(namespace: str, host: str, annotations: dict[str, str] | None = None, tls_host: str | None = None) -> dict:
+    spec: dict = {
+        "ingressClassName": "nginx",
+        "rules": [
+            {
+                "host": host,
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": "wordpress", "port": {"number": 80}}},
+                        }
+                    ]
+                },
+            }
+        ],
+    }
+    if tls_host:
+        spec["tls"] = [{"hosts": [tls_host], "secretName": "store-tls"}]
+    return {"metadata": {"name": "store", "annotations": annotations or {}}, "spec": spec}
+
+
 def _service(spec: dict) -> dict:
     return {"metadata": {"name": "probe"}, "spec": {"ports": [{"port": 80}], "selector": {"app": "x"}, **spec}}
+
+
+def _domain_suffix() -> str:
+    return settings.INGRESS_DOMAIN_SUFFIX
+
+
+def test_it_admits_only_the_stores_own_host_on_an_ingress(platform, bound_store):
+    net = k8s.NetworkingV1Api(k8s_config.new_client_from_config(config_file=str(platform.kubeconfig)))
+    own = f"{bound_store}.{_domain_suffix()}"
+
+    def create(body):
+        return net.create_namespaced_ingress(bound_store, body, dry_run="All")
+
+    # The policies are compiled asynchronously: wait until this one refuses.
+    wait_for(
+        lambda: _refuses(lambda: create(_ingress(bound_store, "platform.example.com"))),
+        timeout=60,
+        what="the ingress policy to be in force",
+    )
+    message = _refused(lambda: create(_ingress(bound_store, "platform.example.com")))
+    assert f"an Ingress in {bound_store} may only serve its store host, {own}" in message
+    # Another store's host, a wildcard, a second TLS name, no host at all: refused.
+    other = f"store-someone-else.{_domain_suffix()}"
+    for body in (
+        _ingress(bound_store, other),
+        _ingress(bound_store, f"*.{_domain_suffix()}"),
+        _ingress(bound_store, own, tls_host=other),
+        {"metadata": {"name": "store"}, "spec": {"defaultBackend": {"service": {"name": "x", "port": {"number": 80}}}}},
+    ):
+        assert "may only serve its store host" in _refused(lambda body=body: create(body)), body
+
+    # Controller configuration in annotations: refused, whichever snippet.
+    for key in (
+        "nginx.ingress.kubernetes.io/server-snippet",
+        "nginx.ingress.kubernetes.io/configuration-snippet",
+        "nginx.ingress.kubernetes.io/auth-url",
+        "traefik.ingress.kubernetes.io/router.middlewares",
+    ):
+        message = _refused(lambda key=key: create(_ingress(bound_store, own, {key: "x"})))
+        assert f"may not carry configuration for the ingress controller: {key}" in message
+    # cert-manager: no issuer is configured in the chart's default values, so none at all.
+    for key in ("cert-manager.io/cluster-issuer", "cert-manager.io/common-name", "kubernetes.io/tls-acme"):
+        message = _refused(lambda key=key: create(_ingress(bound_store, own, {key: "letsencrypt"})))
+        assert "the only cert-manager annotation an Ingress may carry" in message
+
+    # The store's own host, in the rule and TLS, with an ordinary annotation: admitted.
+    admitted = create(_ingress(bound_store, own, {"nginx.ingress.kubernetes.io/proxy-body-size": "50m"}, tls_host=own))
+    assert admitted.spec.rules[0].host == own
+
+
+def _refuses(call) -> bool:
+    try:
+        call()
+    except ApiException as exc:
+        return exc.status == 403 and "ValidatingAdmissionPolicy" in (exc.body or "")
+    return False
+
+
+def test_it_admits_only_cluster_ip_services(platform, bound_store):
+    core = k8s.CoreV1Api(k8s_config.new_client_from_config(config_file=str(platform.kubeconfig)))
+
+    def create(spec):
+        return core.create_namespaced_service(bound_store, _service(spec), dry_run="All")
+
+    wait_for(
+        lambda: _refuses(lambda: create({"type": "NodePort"})), timeout=60, what="the service policy to be in force"
+    )
+    for kind in ("NodePort", "LoadBalancer"):
+        message = _refused(lambda kind=kind: create({"type": kind}))
+        assert f"must be ClusterIP, not {kind}" in message
+    message = _refused(
+        lambda: core.create_namespaced_service(
+            bound_store,
+            {"metadata": {"name": "probe"}, "spec": {"type": "ExternalName", "externalName": "db.example.com"}},
+            dry_run="All",
+        )
+    )
+    assert "must be ClusterIP, not ExternalName" in message
+    message = _refused(lambda: create({"externalIPs": ["203.0.113.10"]}))
+    assert "may not have externalIPs" in message
+
+    assert create({}).spec.type == "ClusterIP"
+    assert create({"clusterIP": "None"}).spec.cluster_ip == "None"
+
+
+def test_it_refuses_a_namespace_not_named_store(platform):
+    core = k8s.CoreV1Api(k8s_config.new_client_from_config(config_file=str(platform.kubeconfig)))
+    # Labelled and guarded like a store's, but not named like one.
+    message = _refused(
+        lambda: core.create_namespace(
+            {"metadata": {"name": f"rbac{SUFFIX}-shop", "labels": STORE_LABELS}}, dry_run="All"
+        )
+    )
+    assert "only create, change or delete namespaces named store-*" in message
+    created = core.create_namespace(
+        {"metadata": {"name": f"store-rbac{SUFFIX}-named", "labels": STORE_LABELS}}, dry_run="All"
+    )
+    assert created.metadata.name == f"store-rbac{SUFFIX}-named"
 
 
 def test_the_web_account_reads_a_stores_credentials_and_status_and_changes_nothing(admin, web, bound_store):
