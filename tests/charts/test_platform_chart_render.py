@@ -194,6 +194,15 @@ def test_the_workers_use_the_platform_service_account_and_the_web_pods_their_own
     assert postgresql["automountServiceAccountToken"] is False
 
 
+def test_it_refuses_the_rbac_without_the_admission_policies(helm):
+    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "--set", "rbac.admissionPolicy=false")
+    assert result.returncode != 0
+    assert "rbac.create without rbac.admissionPolicy would let the platform's ServiceAccount" in result.stderr
+    # Without the chart's RBAC there is nothing for the policies to hold (an account of one's own).
+    objects = render(helm, "values.yaml", "--set", "rbac.create=false", "--set", "rbac.admissionPolicy=false")
+    assert not {"ClusterRole", "ValidatingAdmissionPolicy"} & {o["kind"] for o in objects}
+
+
 def test_it_refuses_the_admission_policies_without_a_store_domain(helm):
     result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "--set-string", "config.INGRESS_DOMAIN_SUFFIX=")
     assert result.returncode != 0
