@@ -190,6 +190,26 @@ EGRESS_DENIED_CIDRS = _cidrs(
 )
 
 
+def _ports(name: str, default: list[int]) -> list[int]:
+    values = envlist(name, [str(port) for port in default])
+    if not values:
+        raise ImproperlyConfigured(
+            f"{name} is empty: stores could download nothing; the default is {','.join(map(str, default))}"
+        )
+    ports = []
+    for value in values:
+        if not value.isdigit() or not 1 <= int(value) <= 65535:
+            raise ImproperlyConfigured(f"{name}: {value!r} is not a port number (1-65535)")
+        if int(value) not in ports:
+            ports.append(int(value))
+    return ports
+
+
+# The only TCP ports store pods reach on the internet: HTTP and HTTPS. Add 587
+# (SMTP submission) when stores send mail through a relay; never 25.
+STORE_EGRESS_PORTS = _ports("STORE_EGRESS_PORTS", [80, 443])
+
+
 def _dns_peers(name: str, default: list[str]) -> list[str]:
     """Namespace names and CIDR ranges (an address alone is taken as /32 or /128)."""
     import ipaddress

@@ -71,6 +71,7 @@ def guardrail_spec(engine_key: str | None = None) -> cluster.GuardrailSpec:
         ingress_controller_namespace=settings.INGRESS_CONTROLLER_NAMESPACE,
         private_cidrs=list(settings.EGRESS_DENIED_CIDRS),
         dns_peers=list(settings.STORE_DNS_PEERS),
+        egress_ports=list(settings.STORE_EGRESS_PORTS),
     )
     if engine_key is not None:
         engine = get_engine(engine_key)

@@ -35,6 +35,7 @@ SETTINGS_VARIABLES = {
     "TRUSTED_PROXIES",
     "CLIENT_IP_HEADER",
     "STORE_DNS_PEERS",
+    "STORE_EGRESS_PORTS",
     "DJANGO_SETTINGS_MODULE",
     # Read by Django itself; a deploy check refuses it.
     "DJANGO_ALLOW_ASYNC_UNSAFE",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .client import ApiGroups, api_errors, is_status
@@ -63,6 +63,13 @@ DEFAULT_PRIVATE_CIDRS = [
     "100.64.0.0/10",
 ]
 
+# The TCP ports a store may reach on the internet (STORE_EGRESS_PORTS): HTTP and
+# HTTPS, for downloads and payment providers. Not SMTP (25: spam from a rented
+# shop), nor a node's kubelet (10250) or an API server (6443) at a public address.
+DEFAULT_EGRESS_PORTS = [80, 443]
+# The node address types a NetworkPolicy's ipBlock can name (Hostname cannot).
+_NODE_ADDRESS_TYPES = {"InternalIP", "ExternalIP"}
+
 # Where cluster DNS runs unless STORE_DNS_PEERS says otherwise: kube-dns/CoreDNS.
 DEFAULT_DNS_PEERS = ["kube-system"]
 # A namespace's name: an RFC 1123 label.
@@ -92,6 +99,8 @@ class GuardrailSpec:
     dns_peers: list[str] = field(default_factory=lambda: list(DEFAULT_DNS_PEERS))
     # Excluded from internet egress (DEFAULT_PRIVATE_CIDRS says why).
     private_cidrs: list[str] = field(default_factory=lambda: list(DEFAULT_PRIVATE_CIDRS))
+    # The only ports internet egress opens (TCP).
+    egress_ports: list[int] = field(default_factory=lambda: list(DEFAULT_EGRESS_PORTS))
 
 
 # ---------------------------------------------------------------- builders
@@ -158,7 +167,12 @@ def network_policies(spec: GuardrailSpec) -> list[dict[str, Any]]:
             "allow-internet-egress",
             {"matchLabels": {EGRESS_LABEL: EGRESS_LABEL_VALUE}},
             ["Egress"],
-            egress=[{"to": internet_ip_blocks(spec.private_cidrs)}],
+            egress=[
+                {
+                    "to": internet_ip_blocks(spec.private_cidrs),
+                    "ports": [{"protocol": "TCP", "port": port} for port in spec.egress_ports],
+                }
+            ],
         ),
     ]
 
@@ -196,6 +210,53 @@ def internet_ip_blocks(private_cidrs: list[str]) -> list[dict[str, Any]]:
     if by_version[6]:
         blocks.append(_ip_block("::/0", by_version[6]))
     return blocks
+
+
+def denying_addresses(spec: GuardrailSpec, addresses: list[str]) -> GuardrailSpec:
+    """The spec with these addresses added to its denied ranges, each as a
+    host route (/32 or /128), unless a denied range already holds it."""
+    denied = []
+    for cidr in spec.private_cidrs:
+        try:
+            denied.append(ipaddress.ip_network(cidr.strip(), strict=False))
+        except ValueError:
+            pass  # internet_ip_blocks names the malformed range
+    added: list[str] = []
+    for address in addresses:
+        host = ipaddress.ip_network(address)
+        if not any(host.version == net.version and host.subnet_of(net) for net in denied):  # type: ignore[arg-type]
+            denied.append(host)
+            added.append(str(host))
+    return replace(spec, private_cidrs=[*spec.private_cidrs, *added])
+
+
+def cluster_addresses(api: ApiGroups) -> list[str]:
+    """The cluster's own addresses: every node's (internal and external) and
+    the API server's (the endpoints of the `kubernetes` Service).
+
+    On a VPS they are public, so no private range covers them, and a store's
+    internet egress would reach the API server (managed clusters serve it on
+    443) and whatever a node serves on 80 and 443. The Endpoints object, not
+    an EndpointSlice, because RBAC can grant it by name: nothing else is listed.
+    """
+    found: list[str] = []
+    with api_errors("reading the cluster's node and API server addresses", api.host):
+        for node in api.core.list_node(_request_timeout=api.timeout).items:
+            for address in (node.status and node.status.addresses) or []:
+                if address.type in _NODE_ADDRESS_TYPES:
+                    found.append(address.address)
+        endpoints = api.core.read_namespaced_endpoints("kubernetes", "default", _request_timeout=api.timeout)
+        for subset in endpoints.subsets or []:
+            found.extend(address.ip for address in subset.addresses or [])
+    addresses: list[str] = []
+    for value in found:
+        try:
+            ip = str(ipaddress.ip_address(value))
+        except ValueError:
+            continue  # not an IP address (a node may report a name): no ipBlock can hold it
+        if ip not in addresses:
+            addresses.append(ip)
+    return addresses
 
 
 def guardrail_objects(spec: GuardrailSpec) -> list[dict[str, Any]]:

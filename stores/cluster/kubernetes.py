@@ -64,6 +64,9 @@ class KubernetesClient:
     # guardrails and credentials
 
     def apply_guardrails(self, namespace: str, spec: GuardrailSpec) -> None:
+        # The addresses as they are now: a node that joins later is covered by
+        # the ranges in EGRESS_DENIED_CIDRS only (docs/production.md).
+        spec = guardrails.denying_addresses(spec, guardrails.cluster_addresses(self.api))
         guardrails.apply_guardrails(self.api, namespace, spec)
 
     def ensure_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:

@@ -78,3 +78,37 @@ def test_it_refuses_a_dns_peer_at_startup(value, message):
     result = _run(["manage.py", "check"], STORE_DNS_PEERS=value)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def _internet_ports(spec) -> list[int]:
+    (policy,) = [p for p in network_policies(spec) if p["metadata"]["name"] == "allow-internet-egress"]
+    return [port["port"] for port in policy["spec"]["egress"][0]["ports"]]
+
+
+def test_it_opens_http_and_https_to_the_internet_by_default():
+    assert _internet_ports(isolation.guardrail_spec("woocommerce")) == [80, 443]
+    assert _settings_json("settings.STORE_EGRESS_PORTS") == [80, 443]
+
+
+@override_settings(STORE_EGRESS_PORTS=[80, 443, 587])
+def test_it_takes_the_egress_ports_from_the_setting():
+    assert _internet_ports(isolation.guardrail_spec("medusa")) == [80, 443, 587]
+
+
+def test_it_reads_the_egress_ports_from_the_environment():
+    assert _settings_json("settings.STORE_EGRESS_PORTS", STORE_EGRESS_PORTS="443, 80,587,443") == [443, 80, 587]
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("80,smtp", "STORE_EGRESS_PORTS: 'smtp' is not a port number (1-65535)"),
+        ("443,70000", "STORE_EGRESS_PORTS: '70000' is not a port number"),
+        ("0", "STORE_EGRESS_PORTS: '0' is not a port number"),
+        (" , ", "STORE_EGRESS_PORTS is empty: stores could download nothing; the default is 80,443"),
+    ],
+)
+def test_it_refuses_an_egress_port_at_startup(value, message):
+    result = _run(["manage.py", "check"], STORE_EGRESS_PORTS=value)
+    assert result.returncode != 0
+    assert message in result.stderr

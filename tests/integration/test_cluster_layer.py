@@ -7,6 +7,7 @@ annotation (or an image on unpullable.invalid) produces the failure paths.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import uuid
 from datetime import UTC, datetime
@@ -192,8 +193,26 @@ def test_it_applies_guardrails_idempotently(cluster, namespace):
         "allow-internet-egress",
         "default-deny",
     ]
-    internet = policies["allow-internet-egress"].spec.egress[0].to[0].ip_block
-    assert internet.cidr == "0.0.0.0/0" and internet.var_except == spec.private_cidrs
+    internet_rule = policies["allow-internet-egress"].spec.egress[0]
+    internet = internet_rule.to[0].ip_block
+    assert internet.cidr == "0.0.0.0/0" and internet.var_except[: len(spec.private_cidrs)] == spec.private_cidrs
+    assert [(port.protocol, port.port) for port in internet_rule.ports] == [("TCP", 80), ("TCP", 443)]
+
+    # With no private range denied, the cluster's own addresses still are: each
+    # node's and the API server's, as this API server reports them.
+    cluster.apply_guardrails(namespace, GuardrailSpec(private_cidrs=[]))
+    own = {
+        address.address
+        for node in api.core.list_node().items
+        for address in node.status.addresses or []
+        if address.type in ("InternalIP", "ExternalIP")
+    }
+    api_endpoints = api.core.read_namespaced_endpoints("kubernetes", "default")
+    own |= {address.ip for subset in api_endpoints.subsets for address in subset.addresses}
+    assert own, "the cluster reports no node or API server address"
+    blocks = api.networking.read_namespaced_network_policy("allow-internet-egress", namespace).spec.egress[0].to
+    denied = {cidr for block in blocks for cidr in block.ip_block.var_except or []}
+    assert denied == {str(ipaddress.ip_network(address)) for address in own}
 
     # A changed spec converges on the next run.
     cluster.apply_guardrails(namespace, GuardrailSpec(quota={**spec.quota, "pods": "12"}))

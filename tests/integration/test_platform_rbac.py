@@ -249,6 +249,13 @@ def test_it_allows_the_platform_its_cluster_wide_needs(admin, platform):
     assert _allowed(
         admin, platform, "bind", "clusterroles", group="rbac.authorization.k8s.io", name=platform.store_role
     )
+    # The addresses store egress must not reach: the nodes', the API server's.
+    assert _allowed(admin, platform, "list", "nodes")
+    assert _allowed(admin, platform, "get", "endpoints", namespace="default", name="kubernetes")
+    # Reads only, and no other Service's endpoints.
+    assert not _allowed(admin, platform, "patch", "nodes", name="anything")
+    assert not _allowed(admin, platform, "list", "endpoints", namespace="default")
+    assert not _allowed(admin, platform, "get", "endpoints", namespace="kube-system", name="kube-dns")
 
 
 def test_it_denies_secrets_and_changes_outside_store_namespaces(admin, platform):

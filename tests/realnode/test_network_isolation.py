@@ -24,6 +24,11 @@ from tests.waiting import wait_for
 
 LINK_LOCAL_IP = "169.254.201.1"  # added to the host's end of the veth for this test
 HOST_PORT = 18080
+# A public address (TEST-NET-3), also added to the host's end: it stands for the
+# internet, and for a VPS node's public address, where a kubelet (10250) and an
+# API server (6443) answer. Store egress reaches it on HTTPS only.
+PUBLIC_IP = "203.0.113.7"
+PUBLIC_PORTS = (443, 25, 6443, 10250)
 
 
 def render_store(node: RealNode, slug: str, tmp_path) -> list[dict]:
@@ -50,8 +55,10 @@ def component_service(manifests: list[dict], component: str) -> tuple[str, int]:
 @pytest.fixture
 def host_listeners():
     """HTTP servers on the host: on the veth's private address and on a
-    link-local one, both in ranges a store's internet egress must not reach."""
-    subprocess.run(["ip", "addr", "add", f"{LINK_LOCAL_IP}/32", "dev", "spnode0"], check=True)
+    link-local one, both in ranges a store's internet egress must not reach,
+    and on a public address, on the ports probed there."""
+    for ip in (LINK_LOCAL_IP, PUBLIC_IP):
+        subprocess.run(["ip", "addr", "add", f"{ip}/32", "dev", "spnode0"], check=True)
 
     class Hello(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -62,14 +69,16 @@ def host_listeners():
         def log_message(self, *args):
             pass
 
-    servers = [ThreadingHTTPServer((ip, HOST_PORT), Hello) for ip in (HOST_IP, LINK_LOCAL_IP)]
+    addresses = [(ip, HOST_PORT) for ip in (HOST_IP, LINK_LOCAL_IP)] + [(PUBLIC_IP, port) for port in PUBLIC_PORTS]
+    servers = [ThreadingHTTPServer(address, Hello) for address in addresses]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     yield
     for server in servers:
         server.shutdown()
         server.server_close()
-    subprocess.run(["ip", "addr", "del", f"{LINK_LOCAL_IP}/32", "dev", "spnode0"], check=False)
+    for ip in (LINK_LOCAL_IP, PUBLIC_IP):
+        subprocess.run(["ip", "addr", "del", f"{ip}/32", "dev", "spnode0"], check=False)
 
 
 def dns_standin(node: RealNode) -> str:
@@ -143,6 +152,7 @@ def test_it_isolates_one_store_from_another_on_a_real_node(node, store_settings,
         }
         host_private = f"http://{HOST_IP}:{HOST_PORT}/"
         host_link_local = f"http://{LINK_LOCAL_IP}:{HOST_PORT}/"
+        public = {port: f"http://{PUBLIC_IP}:{port}/" for port in PUBLIC_PORTS}
 
         def probes() -> dict[str, bool]:
             return {
@@ -155,6 +165,10 @@ def test_it_isolates_one_store_from_another_on_a_real_node(node, store_settings,
                 is not None,
                 "private range from setup": node.fetch(a_ns, a_setup, host_private) is not None,
                 "link-local range from setup": node.fetch(a_ns, a_setup, host_link_local) is not None,
+                **{
+                    f"internet on {port} from setup": node.fetch(a_ns, a_setup, public[port]) is not None
+                    for port in PUBLIC_PORTS
+                },
             }
 
         expected = {
@@ -166,6 +180,11 @@ def test_it_isolates_one_store_from_another_on_a_real_node(node, store_settings,
             "own web from ingress controller": True,
             "private range from setup": False,
             "link-local range from setup": False,
+            # HTTPS only: no SMTP spam, no kubelet or API server at a public address.
+            "internet on 443 from setup": True,
+            "internet on 25 from setup": False,
+            "internet on 6443 from setup": False,
+            "internet on 10250 from setup": False,
         }
         assert probes() == expected
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+from types import SimpleNamespace
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from stores.cluster import ClusterError, GuardrailSpec
 from stores.cluster.guardrails import (
+    DEFAULT_PRIVATE_CIDRS,
     apply_guardrails,
+    cluster_addresses,
+    denying_addresses,
     guardrail_objects,
     limit_range,
     network_policies,
@@ -16,6 +21,8 @@ from stores.cluster.guardrails import (
 )
 
 from .fakes import FakeNamespacedObjects
+
+WEB_PORTS = [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}]
 
 
 def policies(spec=None) -> dict[str, dict]:
@@ -175,7 +182,8 @@ def test_it_allows_the_internet_but_not_private_link_local_or_cgnat_ranges():
                         ],
                     }
                 }
-            ]
+            ],
+            "ports": WEB_PORTS,
         }
     ]
 
@@ -197,7 +205,78 @@ def test_it_puts_ipv6_exclusions_in_their_own_block():
 
 def test_it_allows_all_egress_when_nothing_is_private():
     spec = policies(GuardrailSpec(private_cidrs=[]))["allow-internet-egress"]
-    assert spec["egress"] == [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]
+    assert spec["egress"] == [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": WEB_PORTS}]
+
+
+def test_it_opens_the_internet_on_http_and_https_only():
+    (rule,) = policies()["allow-internet-egress"]["egress"]
+    opened = {(port["protocol"], port["port"]) for port in rule["ports"]}
+    assert opened == {("TCP", 80), ("TCP", 443)}
+    # SMTP (spam), a kubelet and an API server at a public address stay shut.
+    assert not {25, 6443, 10250} & {port for _, port in opened}
+
+
+def test_it_opens_the_ports_the_spec_names():
+    (rule,) = policies(GuardrailSpec(egress_ports=[80, 443, 587]))["allow-internet-egress"]["egress"]
+    assert [port["port"] for port in rule["ports"]] == [80, 443, 587]
+
+
+def test_it_denies_the_clusters_own_public_addresses_as_hosts():
+    spec = denying_addresses(
+        GuardrailSpec(private_cidrs=["10.0.0.0/8"]), ["203.0.113.7", "10.0.0.5", "2001:db8::1", "198.51.100.2"]
+    )
+    # 10.0.0.5 is already denied by 10.0.0.0/8: not listed twice.
+    assert spec.private_cidrs == ["10.0.0.0/8", "203.0.113.7/32", "2001:db8::1/128", "198.51.100.2/32"]
+    blocks = policies(spec)["allow-internet-egress"]["egress"][0]["to"]
+    assert blocks == [
+        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "203.0.113.7/32", "198.51.100.2/32"]}},
+        {"ipBlock": {"cidr": "::/0", "except": ["2001:db8::1/128"]}},
+    ]
+
+
+def test_it_leaves_the_spec_it_was_given_alone():
+    spec = GuardrailSpec()
+    denying_addresses(spec, ["203.0.113.7"])
+    assert spec.private_cidrs == DEFAULT_PRIVATE_CIDRS
+
+
+def _address_api(nodes, endpoint_ips, *, error=None):
+    def list_node(**kwargs):
+        if error is not None:
+            raise error
+        return SimpleNamespace(
+            items=[
+                SimpleNamespace(
+                    status=SimpleNamespace(addresses=[SimpleNamespace(type=t, address=a) for t, a in addresses])
+                )
+                for addresses in nodes
+            ]
+        )
+
+    def read_namespaced_endpoints(name, namespace, **kwargs):
+        assert (name, namespace) == ("kubernetes", "default")
+        return SimpleNamespace(subsets=[SimpleNamespace(addresses=[SimpleNamespace(ip=ip) for ip in endpoint_ips])])
+
+    core = SimpleNamespace(list_node=list_node, read_namespaced_endpoints=read_namespaced_endpoints)
+    return SimpleNamespace(core=core, timeout=(1, 1), host="https://fake-apiserver")
+
+
+def test_it_reads_the_nodes_and_the_api_servers_addresses():
+    api = _address_api(
+        nodes=[
+            [("InternalIP", "10.0.0.4"), ("ExternalIP", "203.0.113.7"), ("Hostname", "vps-1")],
+            [("InternalIP", "10.0.0.5"), ("InternalDNS", "vps-2.internal")],
+        ],
+        endpoint_ips=["203.0.113.7", "198.51.100.2"],
+    )
+    # Names are not addresses an ipBlock can hold; a node serving the API is listed once.
+    assert cluster_addresses(api) == ["10.0.0.4", "203.0.113.7", "10.0.0.5", "198.51.100.2"]
+
+
+def test_it_says_when_it_may_not_read_the_clusters_addresses():
+    api = _address_api(nodes=[], endpoint_ips=[], error=ApiException(status=403, reason="Forbidden"))
+    with pytest.raises(ClusterError, match="reading the cluster's node and API server addresses"):
+        cluster_addresses(api)
 
 
 def test_it_rejects_a_malformed_cidr():
