@@ -544,3 +544,48 @@ def test_bind_web_reports_the_stores_it_could_not_bind(alice, fake_cluster, sett
     with pytest.raises(CommandError, match=r"not bound in 1 store\(s\): one"):
         _run("bind-web")
     assert fake_cluster.bindings == {("store-two", "platform/sp-web"): "store-provisioner-store-reader"}
+
+
+# --- guardrails ------------------------------------------------------------------
+
+
+def test_guardrails_applies_the_current_ones_in_every_live_stores_own_namespace(alice, fake_cluster):
+    ready = lifecycle.create_store(alice, "ready-shop", "woocommerce")
+    Store.objects.filter(pk=ready.pk).update(status=Status.READY)
+    lifecycle.create_store(alice, "queued-shop", "woocommerce")  # no namespace yet
+    gone = lifecycle.create_store(alice, "gone-shop", "woocommerce")
+    Store.objects.filter(pk=gone.pk).update(status=Status.DELETED)
+    foreign = lifecycle.create_store(alice, "foreign-shop", "woocommerce")
+    Store.objects.filter(pk=foreign.pk).update(status=Status.FAILED)
+    fake_cluster.namespaces["store-ready-shop"] = _managed_labels(ready.pk)
+    fake_cluster.namespaces["store-gone-shop"] = _managed_labels(gone.pk)
+    fake_cluster.namespaces["store-foreign-shop"] = _managed_labels(ready.pk)  # another store's id
+
+    out = _run("guardrails")
+
+    assert [call for call in fake_cluster.calls if call[0] == "apply_guardrails"] == [
+        ("apply_guardrails", "store-ready-shop")
+    ]
+    assert out == (
+        "ready-shop: guardrails applied in store-ready-shop\n"
+        "foreign-shop: left alone: store-foreign-shop is not this store's namespace\n"
+    )
+
+
+def test_guardrails_reports_the_stores_it_could_not_change(alice, fake_cluster, monkeypatch):
+    for slug in ("one", "two"):
+        store = lifecycle.create_store(alice, slug, "woocommerce")
+        Store.objects.filter(pk=store.pk).update(status=Status.READY)
+        fake_cluster.namespaces[f"store-{slug}"] = _managed_labels(store.pk)
+    applied = []
+
+    def refuse(namespace, spec):
+        if namespace == "store-one":
+            raise cluster.ClusterError("forbidden")
+        applied.append((namespace, spec.egress_ports))
+
+    monkeypatch.setattr(fake_cluster, "apply_guardrails", refuse)
+
+    with pytest.raises(CommandError, match=r"not applied in 1 store\(s\): one"):
+        _run("guardrails")
+    assert applied == [("store-two", [80, 443])]

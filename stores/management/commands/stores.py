@@ -1,4 +1,4 @@
-"""`manage.py stores list|create|delete|retry|check|upgrade|rollback|doctor|reconcile|bind-web` for operators
+"""`manage.py stores list|create|delete|retry|check|upgrade|rollback|doctor|reconcile|bind-web|guardrails` for operators
 and scripts."""
 
 import functools
@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from audit import log as audit
-from stores import clients, cluster, drift, images, lifecycle, monitoring, orphans, tasks, upgrades
+from stores import clients, cluster, drift, images, isolation, lifecycle, monitoring, orphans, tasks, upgrades
 from stores.cluster.guardrails import MANAGED_BY_VALUE
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
@@ -92,6 +92,13 @@ class Command(BaseCommand):
             help="Bind the web pods' account (PLATFORM_WEB_SERVICE_ACCOUNT) to PLATFORM_WEB_ROLE in every live "
             "store's namespace, as the namespace step does for a new store: once, after moving from a platform "
             "whose web pods ran as the workers' account.",
+        )
+
+        sub.add_parser(
+            "guardrails",
+            help="Apply the current guardrails (quota, limits, NetworkPolicies, from the settings and the cluster's "
+            "node and API server addresses) in every live store's own namespace: a store keeps those it was "
+            "provisioned with until then.",
         )
 
     def handle(self, *args, action, **options):
@@ -257,6 +264,32 @@ class Command(BaseCommand):
             )
         if failed:
             raise CommandError(f"not bound in {len(failed)} store(s): {', '.join(failed)}")
+
+    def do_guardrails(self, **_):
+        kube = clients.connect()
+        try:
+            labels = {
+                ns["name"]: ns["labels"]
+                for ns in kube.list_namespaces(f"app.kubernetes.io/managed-by={MANAGED_BY_VALUE}")
+            }
+        except cluster.ClusterError as exc:
+            raise CommandError(f"cannot list the store namespaces: {exc}") from None
+        failed = []
+        for store in Store.objects.live().order_by("created_at"):
+            if store.namespace not in labels:
+                continue  # not provisioned yet: its namespace step applies the current ones
+            if not isolation.owns_namespace(labels[store.namespace], store):
+                self.stdout.write(f"{store.slug}: left alone: {store.namespace} is not this store's namespace")
+                continue
+            try:
+                kube.apply_guardrails(store.namespace, isolation.guardrail_spec(store.engine))
+            except cluster.ClusterError as exc:
+                failed.append(store.slug)
+                self.stdout.write(f"{store.slug}: not applied: {exc}")
+                continue
+            self.stdout.write(f"{store.slug}: guardrails applied in {store.namespace}")
+        if failed:
+            raise CommandError(f"not applied in {len(failed)} store(s): {', '.join(failed)}")
 
     def do_doctor(self, **_):
         problems = []
