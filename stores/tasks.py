@@ -11,6 +11,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from observability.logging import store_context
@@ -188,6 +189,11 @@ def reconcile_when_started(sender=None, **kwargs) -> None:
     """django-q2's `post_spawn`, in every worker that starts (a cluster starting, or
     one worker replaced): ask the control queue for a reconcile now, rather than at
     the schedule's next minute, so work a killed worker held resumes at once."""
+    if Conf.SYNC:
+        # Tasks run in the enqueuing process (tests, `Q_CLUSTER["sync"]`): no
+        # worker started, and each sync task sends post_spawn, so enqueueing here
+        # would recurse until Python's recursion limit.
+        return
     try:
         async_task("stores.tasks.reconcile", cluster=settings.CONTROL_QUEUE, task_name="reconcile-on-worker-start")
     except Exception:  # the worker must start all the same; the schedule still reconciles

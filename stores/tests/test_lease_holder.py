@@ -200,3 +200,17 @@ def test_a_worker_that_starts_asks_the_control_queue_for_a_reconcile(monkeypatch
     monkeypatch.setattr(tasks, "async_task", lambda func, **kwargs: enqueued.append((func, kwargs["cluster"])))
     post_spawn.send(sender="django_q", proc_name="Process-1")
     assert enqueued == [("stores.tasks.reconcile", settings.CONTROL_QUEUE)]
+
+
+@pytest.mark.django_db
+def test_a_task_run_in_process_asks_for_no_reconcile(sync_tasks, monkeypatch, caplog):
+    # In sync mode each task runs a worker in the enqueuing process, and that
+    # worker sends post_spawn too: enqueueing there would recurse without end.
+    from django_q.tasks import async_task, result
+
+    enqueued = []
+    monkeypatch.setattr(tasks, "async_task", lambda func, **kwargs: enqueued.append(func))
+    task_id = async_task("math.floor", 2.5)
+    assert result(task_id) == 2
+    assert enqueued == []
+    assert "could not enqueue a reconcile" not in caplog.text
