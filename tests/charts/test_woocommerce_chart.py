@@ -88,6 +88,7 @@ def test_renders_the_expected_objects(objects):
     names = {(obj["kind"], obj["metadata"]["name"]) for obj in objects}
     assert names == {
         ("ConfigMap", "store-acme-setup-script"),
+        ("ConfigMap", "store-acme-wordpress-php"),
         ("PersistentVolumeClaim", "store-acme-wordpress"),
         ("Service", "store-acme-mariadb"),
         ("Service", "store-acme-mariadb-headless"),
@@ -136,9 +137,71 @@ def test_k3s_values_enable_traefik_tls_and_local_path(k3s_objects):
 
 def test_ingress_annotations_and_disabling(helm, platform_values_file):
     objects = render(helm, platform_values_file, "--set", "ingress.annotations.example\\.com/a=b")
-    assert one(objects, "Ingress", "store-acme")["metadata"]["annotations"] == {"example.com/a": "b"}
+    assert one(objects, "Ingress", "store-acme")["metadata"]["annotations"] == {
+        "example.com/a": "b",
+        "nginx.ingress.kubernetes.io/proxy-body-size": "32m",
+    }
     objects = render(helm, platform_values_file, "--set", "ingress.enabled=false")
     assert not by_kind(objects, "Ingress")
+
+
+def test_the_ingress_lets_product_photos_through(objects, helm, platform_values_file):
+    # ingress-nginx refuses bodies over 1m by default: most photos.
+    annotations = one(objects, "Ingress", "store-acme")["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "32m"
+    objects = render(helm, platform_values_file, "--set", "ingress.maxBodySize=64m")
+    annotations = one(objects, "Ingress", "store-acme")["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "64m"
+
+
+def _php_ini(objects) -> dict[str, str]:
+    text = one(objects, "ConfigMap", "store-acme-wordpress-php")["data"]["store.ini"]
+    return dict(line.split(" = ") for line in text.splitlines())
+
+
+def test_php_takes_uploads_of_32m_and_has_256m(objects):
+    # The official image's PHP defaults: 2M uploads, 8M posts, 128M memory.
+    assert _php_ini(objects) == {"upload_max_filesize": "32M", "post_max_size": "32M", "memory_limit": "256M"}
+    deployment = one(objects, "Deployment", "store-acme-wordpress")
+    pod = deployment["spec"]["template"]["spec"]
+    (wordpress,) = pod["containers"]
+    mount = {m["name"]: m for m in wordpress["volumeMounts"]}["php-ini"]
+    # Where the official image's PHP reads extra ini files; sorted last, so it wins.
+    assert mount == {
+        "name": "php-ini",
+        "mountPath": "/usr/local/etc/php/conf.d/zz-store.ini",
+        "subPath": "store.ini",
+        "readOnly": True,
+    }
+    volume = {v["name"]: v for v in pod["volumes"]}["php-ini"]
+    assert volume == {"name": "php-ini", "configMap": {"name": "store-acme-wordpress-php"}}
+
+
+def test_a_changed_php_limit_restarts_wordpress(objects, helm, platform_values_file):
+    def ini_annotation(rendered):
+        template = one(rendered, "Deployment", "store-acme-wordpress")["spec"]["template"]
+        return template["metadata"]["annotations"]["store-provisioner.io/php-ini"]
+
+    changed = render(helm, platform_values_file, "--set", "wordpress.php.uploadMaxFilesize=64M")
+    assert _php_ini(changed)["upload_max_filesize"] == "64M"
+    assert ini_annotation(changed) != ini_annotation(objects)
+    assert ini_annotation(render(helm, platform_values_file)) == ini_annotation(objects)
+
+
+@pytest.mark.parametrize("value", ["32 MB", "32M; disable_functions=", "-1"])
+def test_php_limits_that_are_not_sizes_are_refused(helm, platform_values_file, value):
+    result = run_helm(
+        helm,
+        "template",
+        RELEASE,
+        str(CHART_DIR),
+        "-f",
+        str(platform_values_file),
+        "--set",
+        f"wordpress.php.postMaxSize={value}",
+    )
+    assert result.returncode != 0
+    assert "postMaxSize" in result.stderr
 
 
 def test_storage_class_dash_means_none(helm, platform_values_file):

@@ -157,3 +157,15 @@ affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+PHP's limits for WordPress (values wordpress.php), as an ini file: uploads of
+product photos need more than PHP's 2M and 8M defaults.
+*/}}
+{{- define "woocommerce.phpIni" -}}
+{{- with .Values.wordpress.php -}}
+upload_max_filesize = {{ .uploadMaxFilesize }}
+post_max_size = {{ .postMaxSize }}
+memory_limit = {{ .memoryLimit }}
+{{- end }}
+{{- end -}}
