@@ -60,9 +60,25 @@ def test_it_grants_no_secrets_and_no_workloads_cluster_wide(helm):
         ("", "namespaces"),
         ("rbac.authorization.k8s.io", "rolebindings"),
         ("rbac.authorization.k8s.io", "clusterroles"),
+        ("", "nodes"),
+        ("", "endpoints"),
     }
     assert granted[("rbac.authorization.k8s.io", "clusterroles")] == {"bind"}
     assert granted[("rbac.authorization.k8s.io", "rolebindings")] == {"create"}
+    # The cluster's own addresses, which store egress must not reach: reads only.
+    assert granted[("", "nodes")] == {"list"}
+    assert granted[("", "endpoints")] == {"get"}
+
+
+def test_it_reads_the_api_servers_endpoints_by_name_only(helm):
+    (endpoints,) = [
+        rule
+        for doc in _render(helm, "platform", "--show-only", "templates/rbac.yaml")
+        if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == f"{RELEASE}-platform"
+        for rule in doc["rules"]
+        if "endpoints" in rule["resources"]
+    ]
+    assert endpoints["resourceNames"] == ["kubernetes"]
 
 
 def test_it_lets_the_platform_bind_the_two_store_roles_only(helm):
