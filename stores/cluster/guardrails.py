@@ -214,16 +214,24 @@ def internet_ip_blocks(private_cidrs: list[str]) -> list[dict[str, Any]]:
 
 def denying_addresses(spec: GuardrailSpec, addresses: list[str]) -> GuardrailSpec:
     """The spec with these addresses added to its denied ranges, each as a
-    host route (/32 or /128), unless a denied range already holds it."""
+    host route (/32 or /128), unless a denied range already holds it.
+
+    An IPv6 address is added only when some IPv6 range is denied: without one
+    the policy opens no IPv6 at all (internet_ip_blocks), and an exception
+    would open the rest of it.
+    """
     denied = []
     for cidr in spec.private_cidrs:
         try:
             denied.append(ipaddress.ip_network(cidr.strip(), strict=False))
         except ValueError:
             pass  # internet_ip_blocks names the malformed range
+    open_versions = {4} | {net.version for net in denied}
     added: list[str] = []
     for address in addresses:
         host = ipaddress.ip_network(address)
+        if host.version not in open_versions:
+            continue
         if not any(host.version == net.version and host.subnet_of(net) for net in denied):  # type: ignore[arg-type]
             denied.append(host)
             added.append(str(host))

@@ -223,15 +223,25 @@ def test_it_opens_the_ports_the_spec_names():
 
 def test_it_denies_the_clusters_own_public_addresses_as_hosts():
     spec = denying_addresses(
-        GuardrailSpec(private_cidrs=["10.0.0.0/8"]), ["203.0.113.7", "10.0.0.5", "2001:db8::1", "198.51.100.2"]
+        GuardrailSpec(private_cidrs=["10.0.0.0/8", "fd00::/8"]),
+        ["203.0.113.7", "10.0.0.5", "2001:db8::1", "198.51.100.2"],
     )
     # 10.0.0.5 is already denied by 10.0.0.0/8: not listed twice.
-    assert spec.private_cidrs == ["10.0.0.0/8", "203.0.113.7/32", "2001:db8::1/128", "198.51.100.2/32"]
+    assert spec.private_cidrs == ["10.0.0.0/8", "fd00::/8", "203.0.113.7/32", "2001:db8::1/128", "198.51.100.2/32"]
     blocks = policies(spec)["allow-internet-egress"]["egress"][0]["to"]
     assert blocks == [
         {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "203.0.113.7/32", "198.51.100.2/32"]}},
-        {"ipBlock": {"cidr": "::/0", "except": ["2001:db8::1/128"]}},
+        {"ipBlock": {"cidr": "::/0", "except": ["fd00::/8", "2001:db8::1/128"]}},
     ]
+
+
+def test_it_opens_no_ipv6_to_deny_a_nodes_ipv6_address():
+    # Without an IPv6 range denied, the policy lets no IPv6 out at all; a
+    # "::/0 except the node" block would open the rest of it.
+    spec = denying_addresses(GuardrailSpec(private_cidrs=["10.0.0.0/8"]), ["2001:db8::1", "203.0.113.7"])
+    assert spec.private_cidrs == ["10.0.0.0/8", "203.0.113.7/32"]
+    blocks = policies(spec)["allow-internet-egress"]["egress"][0]["to"]
+    assert blocks == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "203.0.113.7/32"]}}]
 
 
 def test_it_leaves_the_spec_it_was_given_alone():
