@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from kubernetes.utils import parse_quantity
 
 from .client import ApiGroups, api_errors, is_status
 from .errors import ClusterError
@@ -312,6 +315,48 @@ def apply_guardrails(api: ApiGroups, namespace: str, spec: GuardrailSpec) -> Non
     # are rejected unless the LimitRange defaults are already there.
     for obj in guardrail_objects(spec):
         _create_or_replace(api, namespace, obj)
+
+
+# How long the quota controller may take to count a new or changed quota.
+QUOTA_COUNT_TIMEOUT = 30.0
+
+
+def wait_until_quota_counted(
+    api: ApiGroups,
+    namespace: str,
+    *,
+    timeout: float = QUOTA_COUNT_TIMEOUT,
+    interval: float = 0.2,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Return once the quota controller has copied the store quota's limits
+    into its status.
+
+    Quota admission enforces what `status.hard` lists, not the spec: until the
+    controller has filled it in (under load, seconds after the quota is made),
+    pods are admitted with no limit at all, so a store installed at once could
+    start beyond its quota.
+    """
+    deadline = clock() + timeout
+    while True:
+        with api_errors(f"reading ResourceQuota {QUOTA_NAME} in {namespace}", api.host):
+            quota = api.core.read_namespaced_resource_quota(QUOTA_NAME, namespace, _request_timeout=api.timeout)
+        wanted = (quota.spec.hard if quota.spec else None) or {}
+        counted = (quota.status.hard if quota.status else None) or {}
+        if all(key in counted and _same_quantity(counted[key], value) for key, value in wanted.items()):
+            return
+        if clock() >= deadline:
+            raise ClusterError(
+                f"the quota controller did not count ResourceQuota {QUOTA_NAME} in {namespace} within "
+                f"{timeout:.0f} s, so the quota would not yet be enforced; is kube-controller-manager running?"
+            )
+        sleep(interval)
+
+
+def _same_quantity(a: str, b: str) -> bool:
+    # parse_quantity is not annotated; it returns a Decimal ("2000m" is "2").
+    return bool(parse_quantity(a) == parse_quantity(b))  # type: ignore[no-untyped-call]
 
 
 def _create_or_replace(api: ApiGroups, namespace: str, obj: dict[str, Any]) -> None:

@@ -68,6 +68,7 @@ class KubernetesClient:
         # the ranges in EGRESS_DENIED_CIDRS only (docs/production.md).
         spec = guardrails.denying_addresses(spec, guardrails.cluster_addresses(self.api))
         guardrails.apply_guardrails(self.api, namespace, spec)
+        guardrails.wait_until_quota_counted(self.api, namespace)
 
     def ensure_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
         return secrets.ensure_secret(self.api, namespace, name, data)

@@ -18,6 +18,7 @@ from stores.cluster.guardrails import (
     limit_range,
     network_policies,
     resource_quota,
+    wait_until_quota_counted,
 )
 
 from .fakes import FakeNamespacedObjects
@@ -364,3 +365,59 @@ def test_it_puts_back_guardrails_edited_by_hand():
     apply_guardrails(cluster.api(), "store-acme", spec)
 
     assert cluster.objects == {(o["kind"], "store-acme", o["metadata"]["name"]): o for o in guardrail_objects(spec)}
+
+
+# ---------------------------------------------------------------- quota counted
+
+
+class _Quotas:
+    """read_namespaced_resource_quota answering each status in turn (the last one repeats)."""
+
+    def __init__(self, spec_hard, *statuses):
+        self.spec_hard, self.statuses, self.reads = spec_hard, list(statuses), 0
+
+    def read_namespaced_resource_quota(self, name, namespace, **kwargs):
+        assert (name, namespace) == ("store-quota", "store-acme")
+        status = self.statuses[min(self.reads, len(self.statuses) - 1)]
+        self.reads += 1
+        return SimpleNamespace(
+            spec=SimpleNamespace(hard=self.spec_hard),
+            status=None if status is None else SimpleNamespace(hard=status),
+        )
+
+    def api(self):
+        return SimpleNamespace(core=self, timeout=(1, 1), host="https://fake-apiserver")
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_it_waits_until_the_quota_controller_has_counted_the_quota():
+    # Until status.hard is filled in, quota admission limits nothing.
+    quotas = _Quotas({"requests.cpu": "2", "pods": "10"}, None, {}, {"requests.cpu": "2000m", "pods": "10"})
+    clock = _Clock()
+    wait_until_quota_counted(quotas.api(), "store-acme", clock=clock, sleep=clock.sleep)
+    assert quotas.reads == 3  # "2000m" is "2": quantities, not strings, are compared
+
+
+def test_it_waits_for_a_changed_quota_to_be_counted_again():
+    quotas = _Quotas({"pods": "12"}, {"pods": "10"}, {"pods": "12"})
+    clock = _Clock()
+    wait_until_quota_counted(quotas.api(), "store-acme", clock=clock, sleep=clock.sleep)
+    assert quotas.reads == 2
+
+
+def test_it_says_when_the_quota_is_never_counted():
+    quotas = _Quotas({"pods": "10"}, None)
+    clock = _Clock()
+    with pytest.raises(ClusterError, match="did not count ResourceQuota store-quota in store-acme within 30 s"):
+        wait_until_quota_counted(quotas.api(), "store-acme", clock=clock, sleep=clock.sleep)
+    assert 30 <= clock.now < 31
