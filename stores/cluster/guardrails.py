@@ -330,13 +330,15 @@ def wait_until_quota_counted(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Return once the quota controller has copied the store quota's limits
-    into its status.
+    """Return once the store's quota is in force: counted by the quota
+    controller, and applied by the API server's admission.
 
-    Quota admission enforces what `status.hard` lists, not the spec: until the
-    controller has filled it in (under load, seconds after the quota is made),
-    pods are admitted with no limit at all, so a store installed at once could
-    start beyond its quota.
+    Quota admission enforces what `status.hard` lists, not the spec, and reads
+    quotas from the API server's own cache: until both have caught up (under
+    load, seconds after the quota is made), pods are admitted with no limit at
+    all, so a store installed at once could start beyond its quota. The proof
+    of the second is a dry-run claim for more storage than the quota allows,
+    which admission must refuse.
     """
     deadline = clock() + timeout
     while True:
@@ -345,13 +347,35 @@ def wait_until_quota_counted(
         wanted = (quota.spec.hard if quota.spec else None) or {}
         counted = (quota.status.hard if quota.status else None) or {}
         if all(key in counted and _same_quantity(counted[key], value) for key, value in wanted.items()):
-            return
+            if "requests.storage" not in wanted or _refuses_storage_over(api, namespace, wanted["requests.storage"]):
+                return
         if clock() >= deadline:
             raise ClusterError(
-                f"the quota controller did not count ResourceQuota {QUOTA_NAME} in {namespace} within "
-                f"{timeout:.0f} s, so the quota would not yet be enforced; is kube-controller-manager running?"
+                f"ResourceQuota {QUOTA_NAME} in {namespace} was not in force within {timeout:.0f} s (counted by "
+                "the quota controller and applied by admission); is kube-controller-manager running?"
             )
         sleep(interval)
+
+
+def _refuses_storage_over(api: ApiGroups, namespace: str, hard: str) -> bool:
+    """Whether admission refuses a dry-run claim for 1Gi more storage than `hard`."""
+    over = int(parse_quantity(hard)) + 2**30  # type: ignore[no-untyped-call]
+    claim: Any = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "quota-probe"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(over)}}},
+    }
+    with api_errors(f"probing ResourceQuota {QUOTA_NAME} in {namespace}", api.host):
+        try:
+            api.core.create_namespaced_persistent_volume_claim(
+                namespace, body=claim, dry_run="All", _request_timeout=api.timeout
+            )
+        except Exception as exc:
+            if is_status(exc, 403) and "exceeded quota" in str(getattr(exc, "body", "") or exc):
+                return True
+            raise
+    return False  # admitted: the quota is not applied yet
 
 
 def _same_quantity(a: str, b: str) -> bool:

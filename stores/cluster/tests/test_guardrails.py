@@ -389,6 +389,23 @@ class _Quotas:
         return SimpleNamespace(core=self, timeout=(1, 1), host="https://fake-apiserver")
 
 
+class _QuotaAdmission(_Quotas):
+    """Also a dry-run PVC create: admitted `admitted` times, then refused as quota admission does."""
+
+    def __init__(self, spec_hard, admitted):
+        super().__init__(spec_hard, spec_hard)
+        self.admitted, self.claims = admitted, []
+        self.refusal = 'persistentvolumeclaims "quota-probe" is forbidden: exceeded quota: store-quota'
+
+    def create_namespaced_persistent_volume_claim(self, namespace, body, dry_run=None, **kwargs):
+        assert dry_run == "All"  # a probe: nothing is ever made
+        self.claims.append(body["spec"]["resources"]["requests"]["storage"])
+        if len(self.claims) > self.admitted:
+            error = ApiException(status=403, reason="Forbidden")
+            error.body = self.refusal
+            raise error
+
+
 class _Clock:
     def __init__(self):
         self.now = 0.0
@@ -418,6 +435,23 @@ def test_it_waits_for_a_changed_quota_to_be_counted_again():
 def test_it_says_when_the_quota_is_never_counted():
     quotas = _Quotas({"pods": "10"}, None)
     clock = _Clock()
-    with pytest.raises(ClusterError, match="did not count ResourceQuota store-quota in store-acme within 30 s"):
+    with pytest.raises(ClusterError, match="ResourceQuota store-quota in store-acme was not in force within 30 s"):
         wait_until_quota_counted(quotas.api(), "store-acme", clock=clock, sleep=clock.sleep)
     assert 30 <= clock.now < 31
+
+
+def test_it_waits_until_admission_applies_the_quota():
+    # Counted, but the API server's admission still works from a cache without it.
+    quotas = _QuotaAdmission({"requests.storage": "20Gi"}, admitted=2)
+    clock = _Clock()
+    wait_until_quota_counted(quotas.api(), "store-acme", clock=clock, sleep=clock.sleep)
+    # 1Gi over the quota each time, until refused.
+    assert quotas.claims == [str(21 * 2**30)] * 3
+
+
+def test_a_probe_refused_for_another_reason_is_an_error():
+    quotas = _QuotaAdmission({"requests.storage": "20Gi"}, admitted=0)
+    quotas.refusal = 'User "system:serviceaccount:platform:sp" cannot create resource "persistentvolumeclaims"'
+    clock = _Clock()
+    with pytest.raises(ClusterError, match="probing ResourceQuota store-quota in store-acme"):
+        wait_until_quota_counted(quotas.api(), "store-acme", clock=clock, sleep=clock.sleep)
