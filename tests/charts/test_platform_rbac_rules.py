@@ -70,25 +70,23 @@ def test_it_grants_no_secrets_and_no_workloads_cluster_wide(helm):
     assert granted[("", "endpoints")] == {"get"}
 
 
-def test_it_reads_the_api_servers_endpoints_by_name_only(helm):
-    (endpoints,) = [
+def _platform_rules(helm) -> list[dict]:
+    """The rules of the platform's cluster-wide ClusterRole."""
+    return [
         rule
         for doc in _render(helm, "platform", "--show-only", "templates/rbac.yaml")
         if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == f"{RELEASE}-platform"
         for rule in doc["rules"]
-        if "endpoints" in rule["resources"]
     ]
+
+
+def test_it_reads_the_api_servers_endpoints_by_name_only(helm):
+    (endpoints,) = [rule for rule in _platform_rules(helm) if "endpoints" in rule["resources"]]
     assert endpoints["resourceNames"] == ["kubernetes"]
 
 
 def test_it_lets_the_platform_bind_the_two_store_roles_only(helm):
-    (bind,) = [
-        rule
-        for doc in _render(helm, "platform", "--show-only", "templates/rbac.yaml")
-        if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == f"{RELEASE}-platform"
-        for rule in doc["rules"]
-        if "bind" in rule["verbs"]
-    ]
+    (bind,) = [rule for rule in _platform_rules(helm) if "bind" in rule["verbs"]]
     assert bind["resourceNames"] == [f"{RELEASE}-store-manager", f"{RELEASE}-store-reader"]
 
 

@@ -31,6 +31,11 @@ def one(objects: list[dict], kind: str, name: str) -> dict:
     return found[0]
 
 
+def _template_with(helm, values_file, setting: str):
+    """`helm template` with one `--set`, as a completed process (for refusals)."""
+    return run_helm(helm, "template", RELEASE, str(CHART_DIR), "-f", str(values_file), "--set", setting)
+
+
 def pod_templates(objects: list[dict]) -> list[tuple[dict, dict]]:
     """(workload, pod template) for every workload that creates pods."""
     return [(obj, obj["spec"]["template"]) for obj in workloads(objects)]
@@ -190,16 +195,7 @@ def test_a_changed_php_limit_restarts_wordpress(objects, helm, platform_values_f
 
 @pytest.mark.parametrize("value", ["32 MB", "32M; disable_functions=", "-1"])
 def test_php_limits_that_are_not_sizes_are_refused(helm, platform_values_file, value):
-    result = run_helm(
-        helm,
-        "template",
-        RELEASE,
-        str(CHART_DIR),
-        "-f",
-        str(platform_values_file),
-        "--set",
-        f"wordpress.php.postMaxSize={value}",
-    )
+    result = _template_with(helm, platform_values_file, f"wordpress.php.postMaxSize={value}")
     assert result.returncode != 0
     assert "postMaxSize" in result.stderr
 
@@ -274,16 +270,7 @@ def test_images_are_overridable(helm, platform_values_file):
 
 @pytest.mark.parametrize("component", ["wordpress", "mariadb", "cli"])
 def test_latest_tags_are_refused(helm, platform_values_file, component):
-    result = run_helm(
-        helm,
-        "template",
-        RELEASE,
-        str(CHART_DIR),
-        "-f",
-        str(platform_values_file),
-        "--set",
-        f"{component}.image.tag=latest",
-    )
+    result = _template_with(helm, platform_values_file, f"{component}.image.tag=latest")
     assert result.returncode != 0
 
 
