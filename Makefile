@@ -52,10 +52,10 @@ cluster-down:
 cluster-figures:
 	bash localcluster/figures.sh
 
-## system-packages: Debian's Chromium (browser tests), shellcheck and busybox (setup-script tests)
-SYSTEM_PACKAGES := chromium shellcheck busybox redis-server
-# The unit tests need only the setup-script tests' tools, not a browser.
-UNIT_PACKAGES := shellcheck busybox
+## system-packages: Debian's Chromium (browser tests), shellcheck and busybox (setup-script tests), PHP and PHPMailer (the mail plugin's tests)
+SYSTEM_PACKAGES := chromium shellcheck busybox redis-server php-cli libphp-phpmailer
+# The unit tests need only the setup-script and mail-plugin tests' tools, not a browser.
+UNIT_PACKAGES := shellcheck busybox php-cli libphp-phpmailer
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -210,6 +210,29 @@ def _ports(name: str, default: list[int]) -> list[int]:
 STORE_EGRESS_PORTS = _ports("STORE_EGRESS_PORTS", [80, 443])
 
 
+def _store_mail():
+    from stores.mail import MailSettingsError, parse_store_mail
+
+    try:
+        return parse_store_mail(
+            host=envstr("STORE_MAIL_HOST", ""),
+            port=envstr("STORE_MAIL_PORT", ""),
+            security=envstr("STORE_MAIL_SECURITY", ""),
+            from_pattern=envstr("STORE_MAIL_FROM", ""),
+            user=envstr("STORE_MAIL_USER", ""),
+            password=envsecret("STORE_MAIL_PASSWORD"),
+        )
+    except MailSettingsError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
+# The SMTP relay stores send their mail through (order mails, password
+# resets), handed to each store in its namespace's Secret "store-mail"
+# (stores/mail.py). None (STORE_MAIL_HOST empty): stores send no mail, and
+# their pages say so. Its port is added to the store egress ports.
+STORE_MAIL = _store_mail()
+
+
 def _dns_peers(name: str, default: list[str]) -> list[str]:
     """Namespace names and CIDR ranges (an address alone is taken as /32 or /128)."""
     import ipaddress

@@ -19,6 +19,7 @@ from stores import clients, cluster
 from stores.cluster import registry
 from stores.engines import StoreSpec, get_engine
 from stores.engines.contract import RELEASE_NAME, SETUP_JOB_SELECTOR
+from stores.mail import MAIL_SECRET_NAME
 from stores.models import Store
 
 
@@ -36,6 +37,7 @@ def values_files(chart: Path) -> list[str]:
 
 
 def store_spec(store: Store) -> StoreSpec:
+    relay = settings.STORE_MAIL if get_engine(store.engine).sends_mail else None
     return StoreSpec(
         slug=store.slug,
         store_id=store.pk,
@@ -46,7 +48,20 @@ def store_spec(store: Store) -> StoreSpec:
         ingress_class=settings.INGRESS_CLASS,
         tls_cluster_issuer=settings.TLS_CLUSTER_ISSUER,
         tls_wildcard=settings.TLS_WILDCARD,
+        mail_secret=MAIL_SECRET_NAME if relay else "",
+        mail_revision=relay.revision(store.slug) if relay else "",
     )
+
+
+def apply_mail_secret(store: Store, kube: cluster.Kubernetes) -> None:
+    """Put the mail relay's Secret in the store's namespace, replacing what was
+    there (a changed password reaches every store at its next install), or
+    remove it when mail is off or the engine sends none."""
+    relay = settings.STORE_MAIL if get_engine(store.engine).sends_mail else None
+    if relay is None:
+        kube.delete_secret(store.namespace, MAIL_SECRET_NAME)
+    else:
+        kube.put_secret(store.namespace, MAIL_SECRET_NAME, relay.secret_data(store.slug))
 
 
 # --- Versions and images ---------------------------------------------------------
@@ -125,6 +140,7 @@ def install(
     if replace_setup or (store.chart_version and store.chart_version != chart_version(chart)):
         for name in kube.delete_jobs(namespace, SETUP_JOB_SELECTOR):
             progress(f"Removed setup job {name}: the chart creates it again and it runs again.")
+    apply_mail_secret(store, kube)
     return clients.helm().upgrade_install(
         RELEASE_NAME,
         str(chart),

@@ -19,7 +19,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 from accounts.models import store_limit_for
 from accounts.throttle import throttle
 from audit import log as audit
-from stores import credentials, lifecycle, live, monitoring, preparation, provisioning, queue, tasks, upgrades
+from stores import credentials, lifecycle, live, mail, monitoring, preparation, provisioning, queue, tasks, upgrades
 from stores.engines import ENGINES
 from stores.failure_hints import FAILURE_HINTS
 from stores.forms import CreateStoreForm
@@ -139,6 +139,9 @@ def _status_inputs(store: Store, cluster_view: live.ClusterView | None) -> dict[
         "failure_hint": FAILURE_HINTS.get(store.failure_code, "") if store.status == Status.FAILED else "",
         # The checks of the last day (stores/monitoring.py), for a store that is up.
         "health": monitoring.summary(store) if store.status in (Status.READY, Status.UPDATING) else None,
+        "mail": mail.describe(
+            settings.STORE_MAIL, ENGINES[store.engine].label, ENGINES[store.engine].sends_mail, store.slug
+        ),
     }
 
 

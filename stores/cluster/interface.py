@@ -64,6 +64,14 @@ class Kubernetes(Protocol):
         """Add missing keys, never overwrite a value; returns the data as stored."""
         ...
 
+    def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Create the secret or replace its data whole."""
+        ...
+
+    def delete_secret(self, namespace: str, name: str) -> bool:
+        """Delete the secret; False when there was none."""
+        ...
+
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """The secret's decoded data, or None when there is no such secret."""
         ...

@@ -73,6 +73,12 @@ class KubernetesClient:
     def ensure_secret(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
         return secrets.ensure_secret(self.api, namespace, name, data)
 
+    def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        secrets.put_secret(self.api, namespace, name, data)
+
+    def delete_secret(self, namespace: str, name: str) -> bool:
+        return secrets.delete_secret(self.api, namespace, name)
+
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         return secrets.read_secret(self.api, namespace, name)
 

@@ -2,6 +2,7 @@
 
 ``ensure_secret`` never overwrites a value: a retried provisioning run must
 keep the database password the first run handed to MariaDB and WordPress.
+``put_secret`` replaces: for what the platform's settings own (the mail relay).
 Error messages name the secret, never its data.
 """
 
@@ -48,6 +49,35 @@ def ensure_secret(api: ApiGroups, namespace: str, name: str, data: dict[str, str
                 name, namespace, body={"data": _encode(missing)}, _request_timeout=api.timeout
             )
         return {**missing, **existing}
+
+
+def put_secret(api: ApiGroups, namespace: str, name: str, data: dict[str, str]) -> None:
+    """Create the Secret, or replace its data whole: for settings the platform
+    owns (the mail relay), where its value, not the first one, must win."""
+    body: dict[str, Any] = {
+        "metadata": {"name": name, "labels": dict(MANAGED_BY)},
+        "type": "Opaque",
+        "data": _encode(data),
+    }
+    with api_errors(f"storing secret {name} in {namespace}", api.host):
+        try:
+            api.core.replace_namespaced_secret(name, namespace, body=body, _request_timeout=api.timeout)  # type: ignore[arg-type]
+        except Exception as exc:
+            if not is_status(exc, 404):
+                raise
+            api.core.create_namespaced_secret(namespace, body=body, _request_timeout=api.timeout)  # type: ignore[arg-type]
+
+
+def delete_secret(api: ApiGroups, namespace: str, name: str) -> bool:
+    """Delete the Secret; False when there was none."""
+    with api_errors(f"deleting secret {name} in {namespace}", api.host):
+        try:
+            api.core.delete_namespaced_secret(name, namespace, _request_timeout=api.timeout)
+        except Exception as exc:
+            if is_status(exc, 404):
+                return False
+            raise
+    return True
 
 
 def read_secret(api: ApiGroups, namespace: str, name: str) -> dict[str, str] | None:

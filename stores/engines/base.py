@@ -30,6 +30,11 @@ class StoreSpec:
     # TLS from the ingress controller's default certificate (a wildcard for the
     # store domain): the Ingress lists its host under tls with no Secret.
     tls_wildcard: bool = False
+    # The platform's mail relay (stores/mail.py): the Secret in the store's
+    # namespace that holds it, and a digest of its settings that changes when
+    # they do. Empty: mail is off, or the engine does not send mail.
+    mail_secret: str = ""
+    mail_revision: str = ""
 
 
 def generate_password(length: int = 24) -> str:
@@ -115,3 +120,6 @@ class Engine:
     # takes it). Sign-up and the profile page ask every engine; a store whose
     # owner's address its engine refuses gets emails.fallback_admin_email.
     refuses_email: Callable[[str], str | None] = accepts_any
+    # Whether the chart sends the shop's mail through the platform's relay
+    # (values mail.existingSecret and mail.revision, stores/mail.py).
+    sends_mail: bool = False

@@ -72,6 +72,14 @@ class FakeCluster:
             existing.setdefault(key, value)
         return dict(existing)
 
+    def put_secret(self, namespace, name, data):
+        self.calls.append(("put_secret", namespace, name))
+        self.secrets[(namespace, name)] = dict(data)
+
+    def delete_secret(self, namespace, name):
+        self.calls.append(("delete_secret", namespace, name))
+        return self.secrets.pop((namespace, name), None) is not None
+
     def read_secret(self, namespace, name):
         if self.unreachable:
             raise cluster.ClusterUnavailable("cannot reach the Kubernetes API server")

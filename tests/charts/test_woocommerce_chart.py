@@ -94,6 +94,7 @@ def test_renders_the_expected_objects(objects):
     assert names == {
         ("ConfigMap", "store-acme-setup-script"),
         ("ConfigMap", "store-acme-wordpress-php"),
+        ("ConfigMap", "store-acme-wordpress-mu-plugins"),
         ("PersistentVolumeClaim", "store-acme-wordpress"),
         ("Service", "store-acme-mariadb"),
         ("Service", "store-acme-mariadb-headless"),

@@ -169,3 +169,22 @@ post_max_size = {{ .postMaxSize }}
 memory_limit = {{ .memoryLimit }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The platform's SMTP relay (values mail.existingSecret, the Secret
+"store-mail" the platform keeps in the store's namespace), as the
+STORE_MAIL_* variables the must-use plugin files/mu-plugins/store-mail.php
+reads. Nothing without it: the plugin then does nothing.
+*/}}
+{{- define "woocommerce.mailEnv" -}}
+{{- with .Values.mail.existingSecret }}
+{{- $secret := . }}
+{{- range $key, $var := dict "host" "HOST" "port" "PORT" "security" "SECURITY" "username" "USERNAME" "password" "PASSWORD" "from" "FROM" }}
+- name: STORE_MAIL_{{ $var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret | quote }}
+      key: {{ $key }}
+{{- end }}
+{{- end }}
+{{- end -}}
