@@ -27,7 +27,14 @@ VALUES_FILES = ["values.yaml", "values-local.yaml", "values-k3s.yaml"]
 RELEASE = "platform"
 NAMESPACE = "platform-system"
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob"}
-SECRET_SETTINGS = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "METRICS_TOKEN", "EMAIL_HOST_PASSWORD"}
+SECRET_SETTINGS = {
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "METRICS_TOKEN",
+    "EMAIL_HOST_PASSWORD",
+    "STORE_MAIL_PASSWORD",
+}
 
 # Every key of the Secret named, so each secret setting is exercised.
 ALL_KEYS = [
@@ -39,6 +46,8 @@ ALL_KEYS = [
     "existingSecret.keys.metricsToken=metrics-token",
     "--set",
     "existingSecret.keys.emailHostPassword=email-password",
+    "--set",
+    "existingSecret.keys.storeMailPassword=store-mail-password",
 ]
 
 

@@ -75,6 +75,7 @@ other child process inherit. Only the keys named in values are mounted.
 {{- if $keys.redisUrl }}{{ $_ := set $files "REDIS_URL" $keys.redisUrl }}{{ end -}}
 {{- if $keys.metricsToken }}{{ $_ := set $files "METRICS_TOKEN" $keys.metricsToken }}{{ end -}}
 {{- if $keys.emailHostPassword }}{{ $_ := set $files "EMAIL_HOST_PASSWORD" $keys.emailHostPassword }}{{ end -}}
+{{- if $keys.storeMailPassword }}{{ $_ := set $files "STORE_MAIL_PASSWORD" $keys.storeMailPassword }}{{ end -}}
 {{- toJson $files -}}
 {{- end -}}
 
