@@ -143,11 +143,14 @@ define('ABSPATH', '/');
 $hooks = [];
 function add_action($hook, $callback, $priority = 10) { global $hooks; $hooks[$hook][] = $callback; }
 function add_filter($hook, $callback, $priority = 10) { global $hooks; $hooks[$hook][] = $callback; }
-function apply_filters($hook, $value) {
+function apply_filters($hook, $value, ...$args) {
     global $hooks;
-    foreach ($hooks[$hook] ?? [] as $f) { $value = $f($value); }
+    foreach ($hooks[$hook] ?? [] as $f) { $value = $f($value, ...$args); }
     return $value;
 }
+function home_url() { return 'https://store-acme.example'; }
+function wp_parse_url($url, $component) { return parse_url($url, $component); }
+class Order { function __construct(public string $email) {} function get_billing_email() { return $this->email; } }
 require '/usr/share/php/libphp-phpmailer/autoload.php';
 require $argv[1];
 $mailer = new PHPMailer\PHPMailer\PHPMailer(true);
@@ -159,11 +162,21 @@ $mailer->Body = 'Thank you for your order 42.';
 $sent = false;
 $error = '';
 try { $sent = $mailer->send(); } catch (Exception $e) { $error = $e->getMessage(); }
+$shopper = 'jane@example.org';
+$check = 'checkout-check@store-acme.example';
 echo json_encode([
     'hooked' => array_keys($hooks),
     'mailer' => $mailer->Mailer,
     'from' => $mailer->From,
     'woocommerce_from' => apply_filters('woocommerce_email_from_address', 'shop-owner@example.org'),
+    'new_order_mail' => [
+        'shopper' => apply_filters('woocommerce_email_enabled_new_order', true, new Order($shopper)),
+        'check' => apply_filters('woocommerce_email_enabled_new_order', true, new Order($check)),
+        'check_to_customer' => apply_filters(
+            'woocommerce_email_enabled_customer_processing_order', true, new Order(strtoupper($check))
+        ),
+        'disabled_by_merchant' => apply_filters('woocommerce_email_enabled_new_order', false, new Order($shopper)),
+    ],
     'sent' => $sent,
     'error' => $error,
 ]);
@@ -214,6 +227,14 @@ def test_the_plugin_sends_through_the_relay_with_its_login_and_sender(php, tmp_p
     assert ran["mailer"] == "smtp"
     # WooCommerce's own sender setting loses to the relay's.
     assert ran["woocommerce_from"] == "shop-acme@example.net"
+    # The platform's checkout check buys and cancels at every check: no mail about its orders;
+    # a shopper's order mails stay as the merchant set them.
+    assert ran["new_order_mail"] == {
+        "shopper": True,
+        "check": False,
+        "check_to_customer": False,
+        "disabled_by_merchant": False,
+    }
     (message,) = smtp.messages
     assert message.login == "relay-user"
     assert message.envelope_from == "shop-acme@example.net"
