@@ -229,7 +229,8 @@ def _store_mail():
 # The SMTP relay stores send their mail through (order mails, password
 # resets), handed to each store in its namespace's Secret "store-mail"
 # (stores/mail.py). None (STORE_MAIL_HOST empty): stores send no mail, and
-# their pages say so. Its port is added to the store egress ports.
+# their pages say so. Its port is opened to the pods that send mail only
+# (the NetworkPolicy allow-mail-egress, stores/cluster/guardrails.py).
 STORE_MAIL = _store_mail()
 
 

@@ -64,15 +64,6 @@ def owns_namespace(labels: dict[str, str], store: Store) -> bool:
     return namespace_store_id(labels) == str(store.pk)
 
 
-def store_egress_ports() -> list[int]:
-    """STORE_EGRESS_PORTS, and the mail relay's port when stores send mail: the
-    one submission port that is set, never SMTP's 25 for nothing."""
-    ports = list(settings.STORE_EGRESS_PORTS)
-    if settings.STORE_MAIL is not None and settings.STORE_MAIL.port not in ports:
-        ports.append(settings.STORE_MAIL.port)
-    return ports
-
-
 def guardrail_spec(engine_key: str | None = None) -> cluster.GuardrailSpec:
     """The platform's guardrails, with the engine's own overrides (a Medusa
     store's build needs more memory than the defaults admit)."""
@@ -80,7 +71,8 @@ def guardrail_spec(engine_key: str | None = None) -> cluster.GuardrailSpec:
         ingress_controller_namespace=settings.INGRESS_CONTROLLER_NAMESPACE,
         private_cidrs=list(settings.EGRESS_DENIED_CIDRS),
         dns_peers=list(settings.STORE_DNS_PEERS),
-        egress_ports=store_egress_ports(),
+        egress_ports=list(settings.STORE_EGRESS_PORTS),
+        mail_port=settings.STORE_MAIL.port if settings.STORE_MAIL is not None else None,
     )
     if engine_key is not None:
         engine = get_engine(engine_key)

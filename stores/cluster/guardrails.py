@@ -34,6 +34,13 @@ INGRESS_LABEL = "store-provisioner.io/ingress"
 INGRESS_LABEL_VALUE = "true"
 EGRESS_LABEL = "store-provisioner.io/egress"
 EGRESS_LABEL_VALUE = "internet"
+# Pods that send the shop's mail carry this label to reach the platform's SMTP
+# relay on its port (STORE_MAIL_*), and nowhere else by it.
+MAIL_LABEL = "store-provisioner.io/mail"
+MAIL_LABEL_VALUE = "relay"
+# Written only while stores send mail (GuardrailSpec.mail_port), and removed
+# by apply_guardrails once they no longer do.
+MAIL_POLICY = "allow-mail-egress"
 # Label every namespace carries since Kubernetes 1.22; lets a policy pick a
 # namespace by name without us labelling foreign namespaces.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -104,6 +111,9 @@ class GuardrailSpec:
     private_cidrs: list[str] = field(default_factory=lambda: list(DEFAULT_PRIVATE_CIDRS))
     # The only ports internet egress opens (TCP).
     egress_ports: list[int] = field(default_factory=lambda: list(DEFAULT_EGRESS_PORTS))
+    # The mail relay's port (STORE_MAIL_PORT) for pods labelled MAIL_LABEL;
+    # None: mail is off and those pods get no way out by it.
+    mail_port: int | None = None
 
 
 # ---------------------------------------------------------------- builders
@@ -176,6 +186,23 @@ def network_policies(spec: GuardrailSpec) -> list[dict[str, Any]]:
                     "ports": [{"protocol": "TCP", "port": port} for port in spec.egress_ports],
                 }
             ],
+        ),
+        *(
+            [
+                _policy(
+                    MAIL_POLICY,
+                    {"matchLabels": {MAIL_LABEL: MAIL_LABEL_VALUE}},
+                    ["Egress"],
+                    egress=[
+                        {
+                            "to": internet_ip_blocks(spec.private_cidrs),
+                            "ports": [{"protocol": "TCP", "port": spec.mail_port}],
+                        }
+                    ],
+                )
+            ]
+            if spec.mail_port
+            else []
         ),
     ]
 
@@ -313,8 +340,16 @@ def _ip_block(cidr: str, excluded: list[str]) -> dict[str, Any]:
 def apply_guardrails(api: ApiGroups, namespace: str, spec: GuardrailSpec) -> None:
     # LimitRange first: with the quota in place, pods without requests/limits
     # are rejected unless the LimitRange defaults are already there.
-    for obj in guardrail_objects(spec):
+    objects = guardrail_objects(spec)
+    for obj in objects:
         _create_or_replace(api, namespace, obj)
+    if not any(obj["kind"] == "NetworkPolicy" and obj["metadata"]["name"] == MAIL_POLICY for obj in objects):
+        with api_errors(f"removing NetworkPolicy {MAIL_POLICY} from {namespace}", api.host):
+            try:
+                api.networking.delete_namespaced_network_policy(MAIL_POLICY, namespace, _request_timeout=api.timeout)
+            except Exception as exc:
+                if not is_status(exc, 404):
+                    raise
 
 
 # How long the quota controller may take to count a new or changed quota.

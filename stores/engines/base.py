@@ -120,6 +120,12 @@ class Engine:
     # takes it). Sign-up and the profile page ask every engine; a store whose
     # owner's address its engine refuses gets emails.fallback_admin_email.
     refuses_email: Callable[[str], str | None] = accepts_any
-    # Whether the chart sends the shop's mail through the platform's relay
-    # (values mail.existingSecret and mail.revision, stores/mail.py).
-    sends_mail: bool = False
+    # The components whose pods send the shop's mail through the platform's
+    # relay when the chart gets mail values (mail.existingSecret and
+    # mail.revision, stores/mail.py): the chart labels them, and no other pod,
+    # MAIL_LABEL for the guardrails' mail egress. Empty: the engine sends none.
+    mail_components: frozenset[str] = frozenset()
+
+    @property
+    def sends_mail(self) -> bool:
+        return bool(self.mail_components)

@@ -10,6 +10,9 @@ generates.
 What the platform hands the chart (`release_values`):
     store.name, store.host, store.url    the shop's title, host and public URL
     existingSecret                       the Secret's name
+    mail.existingSecret, mail.revision   engines that send mail: the relay's Secret
+                                         (MAIL_SECRET_NAME) and a digest of it; only
+                                         when STORE_MAIL_HOST is set
     ingress.enabled, ingress.className   the cluster's ingress class
     ingress.tls.enabled/.clusterIssuer   with a cert-manager issuer (TLS_CLUSTER_ISSUER)
     ingress.tls.defaultCertificate       or the ingress controller's default (wildcard)
@@ -27,7 +30,10 @@ conformance suite (tests/engines/):
       upgrade can replace them;
     - the pods behind the Ingress, and only those, carry INGRESS_LABEL; the
       pods of the engine's `internet_components`, and only those, carry
-      EGRESS_LABEL; the chart's own NetworkPolicies cover every pod and open
+      EGRESS_LABEL; given mail values (the platform's relay, stores/mail.py),
+      the pods of its `mail_components`, and only those, carry MAIL_LABEL and
+      read the relay from the Secret the values name; the chart's own
+      NetworkPolicies cover every pod and open
       paths inside the namespace only;
     - requests and limits of every CONTAINER_RESOURCES on every container
       (init containers too), each within the LimitRange's maximum, and a sum
@@ -51,7 +57,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from stores.cluster.guardrails import EGRESS_LABEL, EGRESS_LABEL_VALUE, INGRESS_LABEL, INGRESS_LABEL_VALUE
+from stores.cluster.guardrails import (
+    EGRESS_LABEL,
+    EGRESS_LABEL_VALUE,
+    INGRESS_LABEL,
+    INGRESS_LABEL_VALUE,
+    MAIL_LABEL,
+    MAIL_LABEL_VALUE,
+)
 from stores.engines.base import StoreSpec
 
 __all__ = [
@@ -62,6 +75,8 @@ __all__ = [
     "EGRESS_LABEL_VALUE",
     "INGRESS_LABEL",
     "INGRESS_LABEL_VALUE",
+    "MAIL_LABEL",
+    "MAIL_LABEL_VALUE",
     "OPEN_VALUES",
     "PINNED_PULL_POLICY",
     "PLACEMENT_VALUES",
@@ -138,16 +153,20 @@ CHART_KINDS: dict[str, tuple[str, str]] = {
 
 def release_values(spec: StoreSpec) -> dict[str, Any]:
     """The values every engine's chart takes from the platform: the store's name,
-    host and URL, the secret holding its credentials, and its ingress (with TLS
-    from a cert-manager issuer, or from the ingress controller's wildcard certificate)."""
+    host and URL, the secret holding its credentials, its ingress (with TLS
+    from a cert-manager issuer, or from the ingress controller's wildcard
+    certificate), and the mail relay's Secret when it sends mail."""
     ingress: dict[str, Any] = {"enabled": True, "className": spec.ingress_class}
     if spec.tls_cluster_issuer:
         ingress["tls"] = {"enabled": True, "clusterIssuer": spec.tls_cluster_issuer}
     elif spec.tls_wildcard:
         # The profile's issuer (values-k3s.yaml names one) must not ask for a certificate per store.
         ingress["tls"] = {"enabled": True, "defaultCertificate": True, "clusterIssuer": ""}
-    return {
+    values: dict[str, Any] = {
         "store": {"name": spec.slug.replace("-", " ").title(), "host": spec.host, "url": spec.url},
         "existingSecret": SECRET_NAME,
         "ingress": ingress,
     }
+    if spec.mail_secret:
+        values["mail"] = {"existingSecret": spec.mail_secret, "revision": spec.mail_revision}
+    return values

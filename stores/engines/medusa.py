@@ -70,6 +70,9 @@ MEDUSA = Engine(
     # Nothing reaches the internet: the project is in the image (the
     # fallback's setup Job, which installs from npm, is labelled for it).
     internet_components=frozenset(),
+    # The worker runs the subscriber that mails order confirmations and new
+    # orders through the project's SMTP notification provider.
+    mail_components=frozenset({"worker"}),
     # Medusa has no down-migrations: an image with older migrations than the
     # database's is refused on rollback (stores/upgrades.py).
     schema_version_value="image.schemaVersion",

@@ -1,7 +1,5 @@
 """WooCommerce on WordPress + MariaDB (charts/woocommerce)."""
 
-from typing import Any
-
 from stores.engines.base import Credential, Engine, StoreSpec, generate_password
 from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, release_values
 from stores.engines.emails import admin_email, wordpress_refuses
@@ -38,19 +36,12 @@ _ONE_POD = (
 )
 
 
-def _values(spec: StoreSpec) -> dict[str, Any]:
-    values = release_values(spec)
-    if spec.mail_secret:
-        values["mail"] = {"existingSecret": spec.mail_secret, "revision": spec.mail_revision}
-    return values
-
-
 WOOCOMMERCE = Engine(
     key="woocommerce",
     label="WooCommerce",
     description="WordPress with WooCommerce, MariaDB, Cash on Delivery enabled.",
     chart="woocommerce",
-    build_values=_values,
+    build_values=release_values,
     build_secret=_secret,
     admin_path="/wp-admin/",
     credentials=(
@@ -71,5 +62,5 @@ WOOCOMMERCE = Engine(
     refuses_email=wordpress_refuses,
     checkout=place_and_remove,
     # A must-use plugin of the chart's points WordPress's PHPMailer at the relay.
-    sends_mail=True,
+    mail_components=frozenset({"wordpress"}),
 )

@@ -94,20 +94,22 @@ def test_the_password_may_come_from_a_file(tmp_path):
 # --- egress ---------------------------------------------------------------------------
 
 
-def _internet_ports(spec) -> list[int]:
-    (policy,) = [p for p in network_policies(spec) if p["metadata"]["name"] == "allow-internet-egress"]
-    return [port["port"] for port in policy["spec"]["egress"][0]["ports"]]
+def _policies(spec) -> dict[str, dict]:
+    return {p["metadata"]["name"]: p["spec"] for p in network_policies(spec)}
 
 
-def test_store_egress_adds_the_relays_port_only(settings):
+def test_mail_egress_opens_the_relays_port_to_pods_labelled_for_it_only(settings):
     settings.STORE_MAIL = None
-    assert _internet_ports(isolation.guardrail_spec("woocommerce")) == [80, 443]
-    settings.STORE_MAIL = _relay()
-    assert _internet_ports(isolation.guardrail_spec("woocommerce")) == [80, 443, 587]
+    assert "allow-mail-egress" not in _policies(isolation.guardrail_spec("woocommerce"))
     settings.STORE_MAIL = _relay(security="tls")
-    assert _internet_ports(isolation.guardrail_spec("woocommerce")) == [80, 443, 465]
-    settings.STORE_EGRESS_PORTS = [443, 465]
-    assert _internet_ports(isolation.guardrail_spec("woocommerce")) == [443, 465]
+    policies = _policies(isolation.guardrail_spec("woocommerce"))
+    mail = policies["allow-mail-egress"]
+    assert mail["podSelector"] == {"matchLabels": {"store-provisioner.io/mail": "relay"}}
+    assert mail["egress"][0]["ports"] == [{"protocol": "TCP", "port": 465}]
+    # Not through the private ranges (other stores, the metadata service), as for internet egress.
+    assert mail["egress"][0]["to"] == policies["allow-internet-egress"]["egress"][0]["to"]
+    # The internet egress keeps its own ports: the relay's is not opened to every downloading pod.
+    assert [port["port"] for port in policies["allow-internet-egress"]["egress"][0]["ports"]] == [80, 443]
 
 
 # --- the Secret and the values ------------------------------------------------------------
@@ -146,8 +148,18 @@ def test_mail_turned_off_removes_the_secret_and_the_values(store, fake_cluster, 
     assert releases.store_spec(store).mail_secret == ""
 
 
+@pytest.fixture
+def mute_medusa(monkeypatch):
+    """MedusaJS as an engine that sends no mail."""
+    from dataclasses import replace
+
+    from stores.engines import ENGINES
+
+    monkeypatch.setitem(ENGINES, "medusa", replace(ENGINES["medusa"], mail_components=frozenset()))
+
+
 @pytest.mark.django_db
-def test_an_engine_that_sends_no_mail_gets_no_relay(alice, fake_cluster, settings):
+def test_an_engine_that_sends_no_mail_gets_no_relay(alice, fake_cluster, settings, mute_medusa):
     settings.STORE_MAIL = _relay()
     medusa = lifecycle.create_store(alice, "med", "medusa")
     releases.apply_mail_secret(medusa, fake_cluster)
@@ -183,7 +195,7 @@ def test_the_page_says_how_the_shop_sends_mail(alice_client, store, settings):
 
 
 @pytest.mark.django_db
-def test_the_page_says_an_engine_sends_no_mail_yet(alice_client, alice, settings):
+def test_the_page_says_an_engine_sends_no_mail_yet(alice_client, alice, settings, mute_medusa):
     settings.STORE_MAIL = _relay()
     medusa = lifecycle.create_store(alice, "med", "medusa")
     body = alice_client.get(reverse("store_detail", args=[medusa.pk])).content.decode()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -26,12 +27,22 @@ from stores.engines.medusa_checkout import PAYMENT_PROVIDER, place_and_cancel
 from stores.engines.shop_api import CheckoutFailed, ShopAPI
 from tests import medusa_shopper as shopper
 from tests.charts import medusa_recipe_support as recipe
+from tests.chromium import screenshot
 from tests.platform import LOG_DIR, free_port
 from tests.redis_server import redis_server
+from tests.smtp import SMTPServer
+from tests.waiting import wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.recipe]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.recipe,
+    # The test relay asks for a login over plain SMTP (it has no certificate).
+    pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
+]
 
 FIGURES = LOG_DIR / "medusa-recipe-figures.json"
+RELAY_USER, RELAY_PASSWORD = "relay-user", "relay-password"
+SHOP_SENDER = "shop-recipe@example.net"
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +64,31 @@ def shop(tmp_path_factory):
             redis_server(tmp_path_factory.mktemp("redis"), "medusa-recipe-redis.log") as redis_url,
             # The store's one host: /app, /admin, /store... to Medusa, the rest to the storefront.
             recipe.ingress(medusa_port, storefront_port) as store_url,
+            # The platform's mail relay, which asks for its login.
+            SMTPServer(logins={RELAY_USER: RELAY_PASSWORD}) as smtp,
         ):
             secret = recipe.store_secret()
-            env = recipe.recipe_env(
-                node=node,
-                app_dir=app_dir,
-                database_url=database_url,
-                redis_url=redis_url,
-                store_url=store_url,
-                secret=secret,
-            )
+            env = {
+                **recipe.recipe_env(
+                    node=node,
+                    app_dir=app_dir,
+                    database_url=database_url,
+                    redis_url=redis_url,
+                    store_url=store_url,
+                    secret=secret,
+                ),
+                # What the chart maps from the store's Secret "store-mail" and its admin e-mail.
+                **{
+                    "STORE_MAIL_HOST": smtp.host,
+                    "STORE_MAIL_PORT": str(smtp.port),
+                    "STORE_MAIL_SECURITY": "none",
+                    "STORE_MAIL_USERNAME": RELAY_USER,
+                    "STORE_MAIL_PASSWORD": RELAY_PASSWORD,
+                    "STORE_MAIL_FROM": SHOP_SENDER,
+                    "STORE_MERCHANT_EMAIL": secret["admin-email"],
+                    "STORE_SENDS_MAIL": "true",
+                },
+            }
             first = recipe.run_setup(env, "medusa-recipe-setup-1.log")
             figures.update(
                 setup_seconds=round(first.seconds, 1),
@@ -84,7 +110,15 @@ def shop(tmp_path_factory):
                 server.start().wait_healthy(f"{store_url}/health", timeout=180)
                 storefront.start().wait_healthy(f"{store_url}/healthz", timeout=60)
                 figures["ready_seconds"] = round(time.monotonic() - started, 1)
-                yield {"env": env, "secret": secret, "url": store_url, "app_dir": app_dir, "figures": figures}
+                yield {
+                    "env": env,
+                    "secret": secret,
+                    "url": store_url,
+                    "app_dir": app_dir,
+                    "figures": figures,
+                    "smtp": smtp,
+                    "server_log": server.log.name,
+                }
             finally:
                 storefront.stop()
                 server.stop()
@@ -97,7 +131,9 @@ def shop(tmp_path_factory):
 
 @pytest.mark.timeout(1800)  # a cold run installs from npm and builds
 def test_it_sells_with_cash_on_delivery_and_the_admin_sees_the_order(shop, chromium):
-    order = shopper.buy_two_mugs_cash_on_delivery(chromium, shop["url"], store_name="Recipe Outfitters", shots="medusa")
+    order = shopper.buy_two_mugs_cash_on_delivery(
+        chromium, shop["url"], store_name="Recipe Outfitters", shots="medusa", sends_mail=True
+    )
     # The admin API, with the credentials from the store secret's values.
     secret = shop["secret"]
     token = shopper.admin_token(shop["url"], secret["admin-email"], secret["admin-password"])
@@ -105,6 +141,39 @@ def test_it_sells_with_cash_on_delivery_and_the_admin_sees_the_order(shop, chrom
     shopper.admin_lists_the_order(
         chromium, shop["url"], secret["admin-email"], secret["admin-password"], order, shot="medusa-admin-orders"
     )
+    _the_order_mails_arrive(shop, chromium, order)
+
+
+def _the_order_mails_arrive(shop, chromium, order) -> None:
+    """The customer's confirmation and the merchant's new-order mail, through the relay."""
+    smtp, merchant = shop["smtp"], shop["secret"]["admin-email"]
+    number = f"#{order.display_id}"
+    wait_for(lambda: len(smtp.messages) >= 2, timeout=60, what="the order's two mails at the relay")
+    by_recipient = {message.recipients[0]: message for message in smtp.messages}
+    assert set(by_recipient) == {shopper.SHOPPER_EMAIL, merchant}
+    for message in by_recipient.values():
+        assert message.login == RELAY_USER
+        assert message.envelope_from == SHOP_SENDER
+        assert number in message.headers["Subject"]
+        assert number in message.body
+        assert "€29.00" in message.body  # two mugs and delivery, as the confirmation page said
+        assert "2 × Enamel camp mug  €24.00" in message.body  # the product once: its variant has its name
+    confirmation, new_order = by_recipient[shopper.SHOPPER_EMAIL], by_recipient[merchant]
+    assert confirmation.headers["Subject"] == f"Your Recipe Outfitters order {number}"
+    assert "Thank you for your order at Recipe Outfitters." in confirmation.body
+    assert new_order.headers["Subject"] == f"New order {number} at Recipe Outfitters"
+    assert f"{shopper.SHOPPER_EMAIL} placed order {number}." in new_order.body
+    # The received mail as text, kept and photographed.
+    text = "\n\n".join(
+        "\n".join(f"{key}: {message.headers[key]}" for key in ("From", "To", "Subject")) + "\n\n" + message.body
+        for message in (confirmation, new_order)
+    )
+    (LOG_DIR / "medusa-order-mails.txt").write_text(text)
+    page = chromium.new_page(viewport={"width": 900, "height": 700})
+    page.set_content("<pre style='font: 15px/1.45 monospace; padding: 24px; white-space: pre-wrap'></pre>")
+    page.locator("pre").evaluate("(pre, text) => { pre.textContent = text }", text)
+    screenshot(page, "medusa-order-mails")
+    page.close()
 
 
 # The store's host as the platform names it (a shopper's e-mail domain needs a real-looking name).
@@ -138,6 +207,10 @@ def test_the_platforms_checkout_check_places_finds_and_cancels_an_order(shop):
     assert order["status"] == "canceled"
     assert order["email"] == f"checkout-check@{STORE_HOST}"
     assert order["metadata"]["placed_by"] == "store-provisioner checkout check"
+    # No mail about the check's order: the worker says so, and the relay got none.
+    said = f"order {result.order}: no mail, it is the platform's checkout check"
+    wait_for(lambda: said in Path(shop["server_log"]).read_text(), timeout=30, what="the check's order handled")
+    assert not [m for m in shop["smtp"].messages if m.recipients == [f"checkout-check@{STORE_HOST}"]]
     # Cancelled, its reservation is gone: the stock is as it was.
     assert _stock(url, token) == stock
 

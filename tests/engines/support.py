@@ -29,6 +29,7 @@ from stores.cluster import GuardrailSpec, KubernetesClient
 from stores.cluster.guardrails import guardrail_objects
 from stores.engines import ENGINES, Engine, StoreSpec
 from stores.engines.contract import COMPONENT_LABEL, RELEASE_NAME, SECRET_NAME, WORKLOAD_KINDS
+from stores.mail import MAIL_SECRET_NAME
 from stores.models import Store
 from tests.chart_tools import kube_score_findings, run_helm, template
 from tests.engines.webshop import WEBSHOP
@@ -50,6 +51,8 @@ SPEC = StoreSpec(
 TLS_SPEC = replace(SPEC, url="https://store-acme.127.0.0.1.nip.io", tls_cluster_issuer="letsencrypt-prod")
 # ... or with the ingress controller's wildcard certificate (TLS_WILDCARD).
 WILDCARD_SPEC = replace(SPEC, url="https://store-acme.127.0.0.1.nip.io", tls_wildcard=True)
+# ... with the platform's mail relay (STORE_MAIL_HOST), for an engine that sends mail.
+MAIL_SPEC = replace(SPEC, mail_secret=MAIL_SECRET_NAME, mail_revision="0123456789abcdef")
 
 
 def chart_dir(engine: Engine) -> Path:
@@ -172,22 +175,28 @@ def quantity(value: object) -> float:
     return float(text)
 
 
-def secret_keys_read(objects: list[dict]) -> set[str]:
+def secret_keys_read(objects: list[dict], allowed: frozenset[str] = frozenset({SECRET_NAME})) -> set[str]:
     """The keys of the store's Secret the pods read; any other Secret a pod names fails."""
-    keys = set()
+    return {key for name, key in secret_refs(objects, allowed) if name == SECRET_NAME}
+
+
+def secret_refs(objects: list[dict], allowed: frozenset[str]) -> set[tuple[str, str]]:
+    """(Secret, key) for every Secret key the pods read; a Secret not in `allowed`,
+    a whole Secret as environment, or a Secret volume fails."""
+    refs = set()
     for workload in workloads(objects):
         spec = workload["spec"]["template"]["spec"]
         for container in containers(spec):
             for env in container.get("env", []):
                 ref = (env.get("valueFrom") or {}).get("secretKeyRef")
                 if ref:
-                    assert ref["name"] == SECRET_NAME, f"{name_of(workload)} reads Secret {ref['name']}"
-                    keys.add(ref["key"])
+                    assert ref["name"] in allowed, f"{name_of(workload)} reads Secret {ref['name']}"
+                    refs.add((ref["name"], ref["key"]))
             for source in container.get("envFrom", []):
                 assert "secretRef" not in source, f"{name_of(workload)} takes a whole Secret as its environment"
         for volume in spec.get("volumes", []):
             assert "secret" not in volume, f"{name_of(workload)} mounts a Secret"
-    return keys
+    return refs
 
 
 def probe_pods(objects: list[dict]) -> list[dict]:

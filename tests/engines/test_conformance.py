@@ -26,11 +26,16 @@ from stores.engines.contract import (
     EGRESS_LABEL_VALUE,
     INGRESS_LABEL,
     INGRESS_LABEL_VALUE,
+    MAIL_LABEL,
+    MAIL_LABEL_VALUE,
     OPEN_VALUES,
     PLACEMENT_VALUES,
+    SECRET_NAME,
     SETUP_COMPONENT,
 )
+from stores.mail import MAIL_SECRET_NAME
 from tests.engines.support import (
+    MAIL_SPEC,
     SPEC,
     TLS_SPEC,
     WILDCARD_SPEC,
@@ -45,6 +50,7 @@ from tests.engines.support import (
     profiles,
     quantity,
     secret_keys_read,
+    secret_refs,
     selects,
     workloads,
 )
@@ -140,6 +146,32 @@ def test_only_the_engines_internet_components_reach_the_internet(charts, engine,
     assert labelled == engine.internet_components
     for workload in workloads(objects):
         assert pod_labels(workload).get(EGRESS_LABEL, EGRESS_LABEL_VALUE) == EGRESS_LABEL_VALUE
+
+
+@pytest.mark.parametrize(("engine", "profile"), CASES)
+def test_only_the_engines_mail_components_reach_the_mail_relay_and_only_when_there_is_one(charts, engine, profile):
+    assert not [w for w in workloads(charts.render(engine, profile)) if MAIL_LABEL in pod_labels(w)]
+    if not engine.sends_mail:
+        return  # the platform gives it no mail values (stores/releases.py)
+    objects = charts.render(engine, profile, spec=MAIL_SPEC)
+    labelled = {component(w) for w in workloads(objects) if MAIL_LABEL in pod_labels(w)}
+    assert labelled == engine.mail_components
+    for workload in workloads(objects):
+        assert pod_labels(workload).get(MAIL_LABEL, MAIL_LABEL_VALUE) == MAIL_LABEL_VALUE
+    # Those pods read the relay, every key of it, from the Secret the values name.
+    refs = secret_refs(objects, frozenset({SECRET_NAME, MAIL_SECRET_NAME}))
+    relay_keys = {"host", "port", "security", "username", "password", "from"}
+    assert {key for name, key in refs if name == MAIL_SECRET_NAME} == relay_keys
+    for workload in workloads(objects):
+        if component(workload) in engine.mail_components:
+            spec = workload["spec"]["template"]["spec"]
+            read = {
+                (ref["name"], ref["key"])
+                for container in containers(spec)
+                for env in container.get("env", [])
+                if (ref := (env.get("valueFrom") or {}).get("secretKeyRef"))
+            }
+            assert {(MAIL_SECRET_NAME, key) for key in relay_keys} <= read, name_of(workload)
 
 
 @pytest.mark.parametrize(("engine", "profile"), CASES)

@@ -133,8 +133,9 @@ annotations:
 Labels of the platform's network contract (docs/architecture.md): the
 guardrails let the ingress controller reach pods labelled
 store-provisioner.io/ingress=true, and let pods labelled
-store-provisioner.io/egress=internet reach the internet.
-Call with "ingress", "egress" or "ingress egress".
+store-provisioner.io/egress=internet reach the internet, and pods labelled
+store-provisioner.io/mail=relay reach the platform's mail relay.
+Call with "ingress", "egress", "mail" or several, space-separated.
 */}}
 {{- define "medusa.networkLabels" -}}
 {{- $wanted := splitList " " . -}}
@@ -143,6 +144,9 @@ store-provisioner.io/ingress: "true"
 {{- end }}
 {{- if has "egress" $wanted }}
 store-provisioner.io/egress: internet
+{{- end }}
+{{- if has "mail" $wanted }}
+store-provisioner.io/mail: relay
 {{- end }}
 {{- end -}}
 
@@ -319,4 +323,37 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+{{/*
+The platform's SMTP relay (values mail.existingSecret, the Secret
+"store-mail" the platform keeps in the store's namespace) as the STORE_MAIL_*
+variables medusa-config.ts registers the project's SMTP notification provider
+with, and the merchant's address for new-order mails (the admin's, from the
+store's secret). Nothing without it: no notification module, no mail.
+*/}}
+{{- define "medusa.mailEnv" -}}
+{{- with .Values.mail.existingSecret }}
+{{- $secret := . }}
+{{- range $key, $var := dict "host" "HOST" "port" "PORT" "security" "SECURITY" "username" "USERNAME" "password" "PASSWORD" "from" "FROM" }}
+- name: STORE_MAIL_{{ $var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret | quote }}
+      key: {{ $key }}
+{{- end }}
+{{ include "medusa.secretEnv" (dict "ctx" $ "name" "STORE_MERCHANT_EMAIL" "key" "admin-email") }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The pod annotation that restarts a pod when the mail relay changes (pods
+read the Secret at start): the digest the platform passes as mail.revision.
+*/}}
+{{- define "medusa.mailAnnotation" -}}
+{{- with .Values.mail.existingSecret -}}
+{{- dict "store-provisioner.io/mail" (required "mail.revision is required with mail.existingSecret" $.Values.mail.revision) | toJson -}}
+{{- else -}}
+{}
+{{- end -}}
 {{- end -}}

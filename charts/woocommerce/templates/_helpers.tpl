@@ -113,8 +113,9 @@ Database connection environment shared by WordPress and the setup Job
 Labels of the platform's network contract (docs/architecture.md): the
 guardrails let the ingress controller reach pods labelled
 store-provisioner.io/ingress=true, and let pods labelled
-store-provisioner.io/egress=internet reach the internet. MariaDB carries
-neither. Call with "ingress", "egress" or "ingress egress".
+store-provisioner.io/egress=internet reach the internet, and pods labelled
+store-provisioner.io/mail=relay reach the platform's mail relay. MariaDB
+carries none. Call with "ingress", "egress", "mail" or several, space-separated.
 */}}
 {{- define "woocommerce.networkLabels" -}}
 {{- $wanted := splitList " " . -}}
@@ -123,6 +124,9 @@ store-provisioner.io/ingress: "true"
 {{- end }}
 {{- if has "egress" $wanted }}
 store-provisioner.io/egress: internet
+{{- end }}
+{{- if has "mail" $wanted }}
+store-provisioner.io/mail: relay
 {{- end }}
 {{- end -}}
 

@@ -116,7 +116,7 @@ def raising(exc: Exception):
 
 
 class FakeNamespacedObjects:
-    """The create/read/replace methods of namespaced kinds, over one dict.
+    """The create/read/replace/delete methods of namespaced kinds, over one dict.
 
     ``objects`` maps (kind, namespace, name) to the body last written; a
     create of an existing object answers 409 as the API server does, and a
@@ -137,6 +137,7 @@ class FakeNamespacedObjects:
             setattr(self, f"create_namespaced_{suffix}", self._create(kind))
             setattr(self, f"read_namespaced_{suffix}", self._read(kind))
             setattr(self, f"replace_namespaced_{suffix}", self._replace(kind))
+            setattr(self, f"delete_namespaced_{suffix}", self._delete(kind))
 
     def _create(self, kind):
         def create(namespace, body, **kwargs):
@@ -169,6 +170,16 @@ class FakeNamespacedObjects:
             self._store(key, body)
 
         return replace
+
+    def _delete(self, kind):
+        def delete(name, namespace, **kwargs):
+            key = (kind, namespace, name)
+            self.calls.append(("delete", kind, name))
+            if key not in self.objects:
+                raise not_found()
+            del self.objects[key]
+
+        return delete
 
     def _store(self, key, body):
         self.versions[key] = self.versions.get(key, 0) + 1

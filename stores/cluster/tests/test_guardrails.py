@@ -77,7 +77,7 @@ def test_it_bounds_every_containers_disk_on_the_node():
     assert {"requests.ephemeral-storage", "limits.ephemeral-storage"} <= set(hard)
 
 
-def test_it_creates_four_policies():
+def test_it_creates_four_policies_without_a_mail_relay():
     assert sorted(policies()) == [
         "allow-dns",
         "allow-ingress-controller",
@@ -365,6 +365,17 @@ def test_it_puts_back_guardrails_edited_by_hand():
     apply_guardrails(cluster.api(), "store-acme", spec)
 
     assert cluster.objects == {(o["kind"], "store-acme", o["metadata"]["name"]): o for o in guardrail_objects(spec)}
+
+
+def test_the_mail_egress_comes_with_the_relay_and_goes_with_it():
+    cluster = FakeNamespacedObjects()
+    apply_guardrails(cluster.api(), "store-acme", GuardrailSpec(mail_port=587))
+    mail = cluster.objects[("NetworkPolicy", "store-acme", "allow-mail-egress")]
+    assert mail["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 587}]
+
+    apply_guardrails(cluster.api(), "store-acme", GuardrailSpec())
+    assert ("NetworkPolicy", "store-acme", "allow-mail-egress") not in cluster.objects
+    apply_guardrails(cluster.api(), "store-acme", GuardrailSpec())  # nothing left to remove: no error
 
 
 # ---------------------------------------------------------------- quota counted

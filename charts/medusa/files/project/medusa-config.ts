@@ -19,6 +19,35 @@ const redisUrl = required("REDIS_URL")
 // workflows in the background; shared: both in one process (the recipe test).
 const workerMode = (process.env.MEDUSA_WORKER_MODE as "shared" | "worker" | "server") || "shared"
 
+// The platform's SMTP relay (the store's Secret "store-mail"): with it, the
+// Notification Module sends the shop's mails through the project's own
+// provider (src/modules/smtp-notification); without it, no module, no mail.
+const mailHost = process.env.STORE_MAIL_HOST
+const mailModules = mailHost
+  ? [
+      {
+        resolve: "@medusajs/medusa/notification",
+        options: {
+          providers: [
+            {
+              resolve: "./src/modules/smtp-notification",
+              id: "smtp",
+              options: {
+                channels: ["email"],
+                host: mailHost,
+                port: Number(process.env.STORE_MAIL_PORT || 587),
+                security: process.env.STORE_MAIL_SECURITY || "starttls",
+                username: process.env.STORE_MAIL_USERNAME || "",
+                password: process.env.STORE_MAIL_PASSWORD || "",
+                from: required("STORE_MAIL_FROM"),
+              },
+            },
+          ],
+        },
+      },
+    ]
+  : []
+
 module.exports = defineConfig({
   projectConfig: {
     databaseUrl: required("DATABASE_URL"),
@@ -86,5 +115,6 @@ module.exports = defineConfig({
         ],
       },
     },
+    ...mailModules,
   ],
 })
