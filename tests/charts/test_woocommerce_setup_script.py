@@ -2,14 +2,15 @@
 
 The real wp-cli image cannot run here, so `tests/charts/standin/wp` takes its
 place on PATH: it logs every call and keeps a small file-based model of the
-site, so the script's checks see the effect of its own changes. The PHP the
-script hands to `wp eval` is not run here (there is no WordPress), but for the
-version comparison, which is plain PHP and runs in the real php; the other
-snippets are only checked to be valid PHP.
+site, so the script's checks see the effect of its own changes. Of the PHP the
+script hands to `wp eval`, the version comparison is plain PHP and runs in the
+real php through the stand-in; the shipping-zone snippets run in the real php
+against a small stub of the WooCommerce classes they use, not WooCommerce.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -720,6 +721,84 @@ def test_php_snippets_are_valid_php(tmp_path):
         path.write_text("<?php\n" + code)
         result = subprocess.run([php, "-l", str(path)], capture_output=True, text=True, check=False)
         assert result.returncode == 0, (name, result.stdout, result.stderr)
+
+
+# Just enough of WooCommerce's PHP API, as its classes document it, for the
+# shipping-zone snippets: WC_Shipping_Zones::get_zones() returns arrays keyed by
+# zone id with "zone_id" and "zone_locations" (objects with code and type);
+# add_shipping_method() returns the new instance id, 0 for an unknown method.
+WOOCOMMERCE_PHP_STUB = r"""
+class WC_Shipping_Zone {
+    private $id = null; private $name = ""; private $locations = array();
+    public function set_zone_name($name) { $this->name = $name; }
+    public function get_zone_name() { return $this->name; }
+    public function add_location($code, $type) {
+        $this->locations[] = (object) array("code" => $code, "type" => $type);
+    }
+    public function get_id() { return $this->id; }
+    public function save() {
+        $this->id = count($GLOBALS["zones"]) + 1;
+        $GLOBALS["zones"][$this->id] = array("zone_id" => $this->id, "zone_name" => $this->name,
+            "zone_locations" => $this->locations, "methods" => array());
+        return $this->id;
+    }
+    public function add_shipping_method($type) {
+        if (!in_array($type, array("flat_rate", "free_shipping", "local_pickup"), true)) { return 0; }
+        $GLOBALS["zones"][$this->id]["methods"][] = $type;
+        return 10 + count($GLOBALS["zones"][$this->id]["methods"]);
+    }
+}
+class WC_Shipping_Zones {
+    public static function get_zones($context = "admin") { return $GLOBALS["zones"]; }
+}
+class Stub_Countries {
+    public function get_countries() { return array("AX" => "&#197;land Islands", "DE" => "Germany", "FR" => "France"); }
+}
+function WC() { return (object) array("countries" => new Stub_Countries()); }
+$GLOBALS["zones"] = array();
+function stub_location($code) { return (object) array("code" => $code, "type" => "country"); }
+foreach (json_decode(getenv("STUB_ZONES"), true) as $id => $codes) {
+    $GLOBALS["zones"][$id] = array("zone_id" => $id, "zone_name" => "Zone $id", "methods" => array(),
+        "zone_locations" => array_map("stub_location", $codes));
+}
+eval(file_get_contents(getenv("SNIPPET")));  // as `wp eval` runs its code
+if (getenv("STUB_DUMP")) { fwrite(STDERR, json_encode(array_values($GLOBALS["zones"]))); }
+"""
+
+
+def _run_snippet(tmp_path, name: str, country: str, zones: dict[int, list[str]]):
+    php = shutil.which("php")
+    if php is None:
+        pytest.skip("php not installed")
+    snippet = tmp_path / f"{name}.php"
+    snippet.write_text(_php_snippets()[name])
+    stub = tmp_path / "stub.php"
+    stub.write_text("<?php\n" + WOOCOMMERCE_PHP_STUB)
+    env = {"SHOP_COUNTRY": country, "STUB_ZONES": json.dumps(zones or {}), "SNIPPET": str(snippet), "STUB_DUMP": "1"}
+    return subprocess.run([php, str(stub)], env=env, capture_output=True, text=True, check=False, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("zones", "answer"),
+    [({}, "0 0"), ({3: ["FR"]}, "1 0"), ({3: ["FR"], 7: ["AT", "DE"], 9: ["DE"]}, "3 7")],
+)
+def test_find_shipping_zone_snippet_in_php(tmp_path, zones, answer):
+    result = _run_snippet(tmp_path, "PHP_FIND_SHIPPING_ZONE", "DE", zones)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == answer + "\n"
+
+
+def test_create_shipping_zone_snippet_in_php(tmp_path):
+    result = _run_snippet(tmp_path, "PHP_CREATE_SHIPPING_ZONE", "AX", {})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1 \u00c5land Islands\n"
+    (zone,) = json.loads(result.stderr)
+    assert zone["zone_locations"] == [{"code": "AX", "type": "country"}]
+    assert zone["methods"] == ["free_shipping"]
+    unknown = _run_snippet(tmp_path, "PHP_CREATE_SHIPPING_ZONE", "QQ", {})
+    assert unknown.returncode == 1
+    assert unknown.stdout == ""
+    assert unknown.stderr.startswith("WooCommerce knows no country QQ\n")
 
 
 def test_script_uses_only_wp_cli_for_wordpress_changes():
