@@ -486,6 +486,17 @@ def test_wordpress_database_is_updated_after_an_image_bump(site):
     assert "WordPress database: already at latest db version 60717." in again.lines
 
 
+def test_failing_database_update_stops_the_script(site):
+    assert site.run("configured").result.returncode == 0
+    (site.state / "options" / "db_version").unlink()
+    (site.state / "options" / "db_version").mkdir()  # the stand-in cannot read it
+    run = site.run("configured")
+    assert run.result.returncode != 0
+    assert run.find("core", "update-db")
+    assert not run.find("plugin", "is-installed")
+    assert "Store setup complete" not in run.result.stdout
+
+
 def test_versions_line_is_the_last_line(site):
     run = site.run("fresh")
     assert run.result.returncode == 0, run.result.stderr

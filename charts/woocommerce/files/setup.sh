@@ -191,7 +191,8 @@ ensure_option() {
 # `wp core update-db` upgrades it, or says it is already at the latest
 # version (wp-cli compares the two db versions itself).
 step_core_database() {
-    message=$(wp_message "$(wpc core update-db)")
+    result=$(wpc core update-db)
+    message=$(wp_message "$result")
     say "WordPress database: ${message#WordPress database }"
 }
 
