@@ -396,6 +396,36 @@ def test_setup_job_environment(objects):
         assert env[name] == env_of(wordpress)[name]
 
 
+def test_setup_job_gets_the_shops_country_and_currency(objects, helm, platform_values_file):
+    env = env_of(one(objects, "Job", "store-acme-setup")["spec"]["template"]["spec"]["containers"][0])
+    shop = PLATFORM_VALUES.get("shop", {"country": "US", "currency": "USD"})  # the chart's defaults
+    assert env["SHOP_COUNTRY"] == {"name": "SHOP_COUNTRY", "value": shop["country"]}
+    assert env["SHOP_CURRENCY"] == {"name": "SHOP_CURRENCY", "value": shop["currency"]}
+    german = render(helm, platform_values_file, "--set", "shop.country=DE", "--set", "shop.currency=EUR")
+    env = env_of(one(german, "Job", "store-acme-setup")["spec"]["template"]["spec"]["containers"][0])
+    assert env["SHOP_COUNTRY"]["value"] == "DE"
+    assert env["SHOP_CURRENCY"]["value"] == "EUR"
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "shop.country=germany",
+        "shop.country=de",
+        "shop.country=DEU",
+        "shop.country=",
+        "shop.currency=eur",
+        "shop.currency=EURO",
+        "shop.currency=€",
+        "shop.region=EU",
+    ],
+)
+def test_malformed_shop_values_are_refused(helm, platform_values_file, setting):
+    result = _template_with(helm, platform_values_file, setting)
+    assert result.returncode != 0
+    assert "/shop" in result.stderr, result.stderr
+
+
 def test_setup_job_pod_template_survives_a_chart_version_bump(helm, platform_values_file, tmp_path, objects):
     # A Job's pod template is immutable: a new chart version alone must not change it.
     bumped = tmp_path / "woocommerce"

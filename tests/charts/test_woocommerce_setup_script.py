@@ -2,11 +2,15 @@
 
 The real wp-cli image cannot run here, so `tests/charts/standin/wp` takes its
 place on PATH: it logs every call and keeps a small file-based model of the
-site, so the script's checks see the effect of its own changes.
+site, so the script's checks see the effect of its own changes. Of the PHP the
+script hands to `wp eval`, the version comparison is plain PHP and runs in the
+real php through the stand-in; the shipping-zone snippets run in the real php
+against a small stub of the WooCommerce classes they use, not WooCommerce.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -35,14 +39,16 @@ STORE_ENV = {
     "SAMPLE_PRODUCT_NAME": "Sample Product",
     "SAMPLE_PRODUCT_SKU": "SAMPLE-001",
     "SAMPLE_PRODUCT_PRICE": "19.99",
+    "SHOP_COUNTRY": "DE",
+    "SHOP_CURRENCY": "EUR",
     "SETUP_WAIT_ATTEMPTS": "3",
     "SETUP_WAIT_SLEEP": "0",
 }
 
 # Calls that only read state (first positional words of the command).
 READ_ONLY = {
-    ("eval",),
     ("core", "is-installed"),
+    ("core", "version"),
     ("option", "get"),
     ("option", "pluck"),
     ("plugin", "is-installed"),
@@ -51,6 +57,13 @@ READ_ONLY = {
     ("post", "get"),
     ("wc", "product", "list"),
 }
+# `wp eval` snippets that only read (named by their "// store-setup:" comment).
+READ_ONLY_EVAL = {"database-check", "compare-versions", "find-shipping-zone"}
+# Run on every setup: wp-cli compares the database with the files itself and
+# changes nothing when they agree (the tests compare the site's state).
+CHECKED_BY_WP_CLI = {("core", "update-db")}
+
+VERSIONS_LINE = re.compile(r"^versions: wordpress=(\S+) woocommerce=(\S+)$")
 
 
 def _shells() -> list[str]:
@@ -82,7 +95,18 @@ class Call:
                 result[key] = value if sep else True
         return result
 
+    @property
+    def snippet(self) -> str | None:
+        """The name of the `wp eval` snippet, for an eval call."""
+        if self.words[:1] != ("eval",):
+            return None
+        match = re.match(r"// store-setup: ([a-z-]+)", self.words[1])
+        assert match, self.words[1]
+        return match.group(1)
+
     def is_read_only(self) -> bool:
+        if self.snippet is not None:
+            return self.snippet in READ_ONLY_EVAL
         return any(self.words[: len(prefix)] == prefix for prefix in READ_ONLY)
 
 
@@ -98,8 +122,16 @@ class Run:
     def find(self, *words: str) -> list[Call]:
         return [call for call in self.calls if call.words[: len(words)] == words]
 
+    def evals(self, snippet: str) -> list[Call]:
+        return [call for call in self.calls if call.snippet == snippet]
+
     def changes(self) -> list[Call]:
-        return [call for call in self.calls if not call.is_read_only()]
+        return [call for call in self.calls if not call.is_read_only() and call.words[:2] not in CHECKED_BY_WP_CLI]
+
+    def versions(self) -> tuple[str, str]:
+        match = VERSIONS_LINE.match(self.lines[-1])
+        assert match, self.lines[-1]
+        return match.group(1), match.group(2)
 
 
 class Site:
@@ -164,6 +196,26 @@ class Site:
     def set_option(self, name: str, value: str) -> None:
         (self.state / "options" / name).write_text(value)
 
+    def has_option(self, name: str) -> bool:
+        return (self.state / "options" / name).exists()
+
+    def set_woocommerce_version(self, version: str, db_version: str | None = None) -> None:
+        (self.state / "plugins" / "woocommerce.version").write_text(version)
+        self.set_option("woocommerce_db_version", db_version or version)
+
+    def zones(self) -> list[tuple[str, ...]]:
+        """(name, country, shipping method) of every shipping zone, by id."""
+        files = sorted((self.state / "zones").iterdir(), key=lambda path: int(path.name))
+        return [tuple(path.read_text().splitlines()) for path in files]
+
+    def snapshot(self) -> dict[str, str]:
+        """Every file of the site's state but the stand-in's own counters."""
+        return {
+            str(path.relative_to(self.state)): path.read_text()
+            for path in sorted(self.state.rglob("*"))
+            if path.is_file() and path.name != "db_checks"
+        }
+
 
 @pytest.fixture(params=SHELLS)
 def site(request, tmp_path) -> Site:
@@ -198,6 +250,10 @@ def test_fresh_site_gets_every_step(site):
     (plugin,) = run.find("plugin", "install", "woocommerce")
     assert plugin.flags["version"] == "10.9.4"
     assert plugin.flags["activate"] is True
+    assert "force" not in plugin.flags
+    assert len(run.find("core", "update-db")) == 1
+    assert not run.find("wc", "update")  # a new install's database is current
+    assert not run.find("wc", "hpos")  # new shops have HPOS (WooCommerce 8.2+)
 
     (pages,) = run.find("wc", "tool", "run", "install_pages")
     assert pages.flags["user"] == "acme-admin"
@@ -217,6 +273,11 @@ def test_fresh_site_gets_every_step(site):
     assert site.option("home") == STORE_ENV["STORE_URL"]
     assert site.option("blogname") == "Acme Shop"
     assert site.option("woocommerce_cod_settings.enabled") == "yes"
+    assert site.option("woocommerce_custom_orders_table_enabled") == "yes"
+    assert site.option("woocommerce_default_country") == "DE"
+    assert site.option("woocommerce_currency") == "EUR"
+    assert site.zones() == [("Germany", "DE", "free_shipping")]
+    assert site.option("store_provisioner_first_setup") == "country=DE currency=EUR"
     assert site.option("woocommerce_coming_soon") == "no"
     assert site.option("woocommerce_enable_guest_checkout") == "yes"
     assert site.option("permalink_structure") == "/%postname%/"
@@ -229,16 +290,23 @@ def test_fresh_site_gets_every_step(site):
         "WordPress files: ready",
         "Database: ready",
         "WordPress: installed at http://store-acme.127.0.0.1.nip.io, administrator acme-admin",
+        "WordPress database: already at latest db version 60421.",
         "Site URL (siteurl=http://store-acme.127.0.0.1.nip.io): already in place",
         "Home URL (home=http://store-acme.127.0.0.1.nip.io): already in place",
         "WooCommerce 10.9.4: installed and activated",
+        "WooCommerce database: already at 10.9.4",
+        "High-Performance Order Storage: already enabled",
         "Cash on delivery: enabled",
+        "Store country (woocommerce_default_country=DE): set",
+        "Currency (woocommerce_currency=EUR): set",
+        'Shipping zone for DE: created "Germany" with free shipping (id 1)',
         "Coming soon mode off (woocommerce_coming_soon=no): set",
         "Guest checkout on (woocommerce_enable_guest_checkout=yes): set",
         "Shop pages: created (missing: shop cart checkout myaccount)",
         "Sample product SAMPLE-001: created (id 77)",
         "Permalinks: set to /%postname%/",
         "Store setup complete: http://store-acme.127.0.0.1.nip.io",
+        "versions: wordpress=7.1.0 woocommerce=10.9.4",
     ]
     assert_password_not_printed(run)
 
@@ -248,12 +316,15 @@ def test_second_run_changes_nothing(site):
     assert first.result.returncode == 0, first.result.stderr
     assert first.changes()
 
+    before = site.snapshot()
     second = site.run("fresh")
     assert second.result.returncode == 0, second.result.stderr
     assert second.changes() == []
-    assert len(second.lines) == len(first.lines)
-    steps = second.lines[2:-1]
+    assert site.snapshot() == before
+    assert len(second.lines) == len(first.lines) - 2  # country, currency and zone: one line
+    steps = second.lines[2:-2]
     assert all("already" in line for line in steps), steps
+    assert second.lines[-1] == first.lines[-1] == "versions: wordpress=7.1.0 woocommerce=10.9.4"
     assert_password_not_printed(second)
 
 
@@ -266,16 +337,21 @@ def test_configured_site_only_gets_checks(site):
         "WordPress files: ready",
         "Database: ready",
         "WordPress: already installed",
+        "WordPress database: already at latest db version 60421.",
         "Site URL (siteurl=http://store-acme.127.0.0.1.nip.io): already in place",
         "Home URL (home=http://store-acme.127.0.0.1.nip.io): already in place",
         "WooCommerce 10.9.4: already installed and active",
+        "WooCommerce database: already at 10.9.4",
+        "High-Performance Order Storage: already enabled",
         "Cash on delivery: already enabled",
+        "Shop country and currency: already set at first setup (country=DE currency=EUR), now the merchant's",
         "Coming soon mode off (woocommerce_coming_soon=no): already in place",
         "Guest checkout on (woocommerce_enable_guest_checkout=yes): already in place",
         "Shop pages: already in place",
         "Sample product SAMPLE-001: already exists (id 42)",
         "Permalinks: already /%postname%/",
         "Store setup complete: http://store-acme.127.0.0.1.nip.io",
+        "versions: wordpress=7.1.0 woocommerce=10.9.4",
     ]
     assert_password_not_printed(run)
 
@@ -319,16 +395,142 @@ def test_cod_settings_without_enabled_key_get_it_inserted(site):
     ]
 
 
-def test_pinned_woocommerce_version_is_enforced(site):
+# --- versions ------------------------------------------------------------------
+
+
+def test_an_older_woocommerce_is_upgraded_to_the_pin(site):
     assert site.run("configured").result.returncode == 0
-    (site.state / "plugins" / "woocommerce.version").write_text("10.8.0")
+    site.set_woocommerce_version("10.8.0")
     run = site.run("configured")
     assert run.result.returncode == 0, run.result.stderr
     (install,) = run.find("plugin", "install", "woocommerce")
     assert install.flags["version"] == "10.9.4" and install.flags["force"] is True
-    assert run.find("wc", "update")
-    assert "WooCommerce 10.9.4: changed from 10.8.0, database updated" in run.lines
+    # The new code's database updates are due: WooCommerce's own command runs them.
+    assert len(run.find("wc", "update")) == 1
+    assert "WooCommerce 10.9.4: upgraded from 10.8.0" in run.lines
+    assert (
+        "WooCommerce database: updated from 10.8.0 (1 update functions completed. Database version is 10.9.4)"
+        in run.lines
+    )
+    assert run.versions() == ("7.1.0", "10.9.4")
+    assert site.option("woocommerce_db_version") == "10.9.4"
     assert site.run("configured").changes() == []
+
+
+@pytest.mark.parametrize(
+    ("installed", "upgraded"),
+    [
+        ("9.9.5", True),
+        ("10.9.3", True),
+        ("10.9.4-beta.1", True),  # a pre-release comes before its release
+        ("10.9.4", False),
+        ("10.9.10", False),  # newer, though it sorts before 10.9.4 as text
+        ("10.10.0", False),
+        ("11.0.0", False),
+    ],
+)
+def test_woocommerce_versions_are_compared_as_versions(site, installed, upgraded):
+    assert site.run("configured").result.returncode == 0
+    site.set_woocommerce_version(installed)
+    run = site.run("configured")
+    assert run.result.returncode == 0, run.result.stderr
+    assert bool(run.find("plugin", "install")) is upgraded
+    comparison = run.evals("compare-versions")[0]
+    assert comparison.flags["skip-wordpress"] is True
+    assert run.versions()[1] == ("10.9.4" if upgraded else installed)
+
+
+def test_a_newer_woocommerce_is_never_downgraded(site):
+    assert site.run("configured").result.returncode == 0
+    # The merchant updated WooCommerce; its database went along.
+    site.set_woocommerce_version("10.10.1")
+    run = site.run("configured")
+    assert run.result.returncode == 0, run.result.stderr
+    assert not run.find("plugin", "install")
+    assert run.changes() == []
+    assert "WooCommerce 10.10.1: newer than the pinned 10.9.4, kept (never downgraded)" in run.lines
+    assert "WooCommerce database: already at 10.10.1" in run.lines
+    assert run.versions() == ("7.1.0", "10.10.1")
+    assert (site.state / "plugins" / "woocommerce.version").read_text() == "10.10.1"
+
+
+def test_a_newer_inactive_woocommerce_is_activated_not_replaced(site):
+    assert site.run("configured").result.returncode == 0
+    site.set_woocommerce_version("11.0.0")
+    (site.state / "plugins" / "woocommerce.active").unlink()
+    run = site.run("configured")
+    assert run.result.returncode == 0, run.result.stderr
+    assert [call.words for call in run.changes()] == [("plugin", "activate", "woocommerce")]
+    assert "WooCommerce 11.0.0: newer than the pinned 10.9.4, kept (never downgraded), activated" in run.lines
+
+
+def test_woocommerce_database_update_runs_when_due(site):
+    assert site.run("configured").result.returncode == 0
+    site.set_option("woocommerce_db_version", "10.7.0")
+    run = site.run("configured")
+    assert run.result.returncode == 0, run.result.stderr
+    assert [call.words for call in run.changes()] == [("wc", "update")]
+    assert site.option("woocommerce_db_version") == "10.9.4"
+    assert not site.run("configured").find("wc", "update")
+
+
+def test_wordpress_database_is_updated_after_an_image_bump(site):
+    assert site.run("configured").result.returncode == 0
+    run = site.run("configured", WP_STANDIN_WP_DB_VERSION="60717", WP_STANDIN_WP_VERSION="7.2.0")
+    assert run.result.returncode == 0, run.result.stderr
+    assert len(run.find("core", "update-db")) == 1
+    assert "WordPress database: upgraded successfully from db version 60421 to 60717." in run.lines
+    assert site.option("db_version") == "60717"
+    assert run.versions() == ("7.2.0", "10.9.4")
+    again = site.run("configured", WP_STANDIN_WP_DB_VERSION="60717", WP_STANDIN_WP_VERSION="7.2.0")
+    assert "WordPress database: already at latest db version 60717." in again.lines
+
+
+def test_failing_database_update_stops_the_script(site):
+    assert site.run("configured").result.returncode == 0
+    (site.state / "options" / "db_version").unlink()
+    (site.state / "options" / "db_version").mkdir()  # the stand-in cannot read it
+    run = site.run("configured")
+    assert run.result.returncode != 0
+    assert run.find("core", "update-db")
+    assert not run.find("plugin", "is-installed")
+    assert "Store setup complete" not in run.result.stdout
+
+
+def test_versions_line_is_the_last_line(site):
+    run = site.run("fresh")
+    assert run.result.returncode == 0, run.result.stderr
+    assert run.lines[-1] == "versions: wordpress=7.1.0 woocommerce=10.9.4"
+    assert [line for line in run.lines if line.startswith("versions:")] == [run.lines[-1]]
+
+
+# --- High-Performance Order Storage --------------------------------------------
+
+
+def test_hpos_is_enabled_when_off(site):
+    assert site.run("configured").result.returncode == 0
+    site.set_option("woocommerce_custom_orders_table_enabled", "no")
+    run = site.run("configured")
+    assert run.result.returncode == 0, run.result.stderr
+    assert [call.words for call in run.changes()] == [("wc", "hpos", "enable")]
+    assert "High-Performance Order Storage: enabled" in run.lines
+    assert site.option("woocommerce_custom_orders_table_enabled") == "yes"
+
+
+def test_hpos_that_cannot_be_enabled_fails_the_setup(site):
+    assert site.run("configured").result.returncode == 0
+    site.set_option("woocommerce_custom_orders_table_enabled", "no")
+    run = site.run("configured", WP_STANDIN_HPOS_BLOCKED="1")
+    assert run.result.returncode != 0
+    assert run.find("wc", "hpos", "enable")
+    stderr = run.result.stderr
+    assert "setup: error: High-Performance Order Storage could not be enabled" in stderr
+    assert "woocommerce_custom_orders_table_enabled=no" in stderr
+    assert "There are orders pending sync" in stderr  # WooCommerce's own reason
+    assert "Store setup complete" not in run.result.stdout
+    assert not VERSIONS_LINE.match(run.lines[-1])
+    assert site.option("woocommerce_custom_orders_table_enabled") == "no"
+    assert_password_not_printed(run)
 
 
 def test_existing_product_with_the_sku_is_kept(site):
@@ -338,13 +540,109 @@ def test_existing_product_with_the_sku_is_kept(site):
     assert not run.find("wc", "product", "create")
 
 
+# --- country, currency and shipping zone ---------------------------------------
+
+
+def test_first_setup_sets_country_currency_and_a_shipping_zone(site):
+    run = site.run("fresh")
+    assert run.result.returncode == 0, run.result.stderr
+    assert [call.words[:4] for call in run.find("option", "update", "woocommerce_default_country")] == [
+        ("option", "update", "woocommerce_default_country", "DE")
+    ]
+    assert [call.words[:4] for call in run.find("option", "update", "woocommerce_currency")] == [
+        ("option", "update", "woocommerce_currency", "EUR")
+    ]
+    assert len(run.evals("create-shipping-zone")) == 1
+    assert site.zones() == [("Germany", "DE", "free_shipping")]
+    (marker,) = run.find("option", "add", "store_provisioner_first_setup")
+    assert marker.words[3] == "country=DE currency=EUR"
+    assert marker.flags["autoload"] == "no"
+    # Cash on Delivery stays on, for every shipping method.
+    assert site.option("woocommerce_cod_settings.enabled") == "yes"
+
+
+def test_default_values_keep_woocommerces_own_us_setting(site):
+    run = site.run("fresh", SHOP_COUNTRY="US", SHOP_CURRENCY="USD")
+    assert run.result.returncode == 0, run.result.stderr
+    assert "Store country (woocommerce_default_country=US:CA): already in place" in run.lines
+    assert "Currency (woocommerce_currency=USD): already in place" in run.lines
+    assert site.zones() == [("United States (US)", "US", "free_shipping")]
+
+
+def test_rerun_creates_no_second_zone_and_keeps_the_merchants_choices(site):
+    assert site.run("fresh").result.returncode == 0
+    # The merchant moves the shop to Switzerland later on.
+    site.set_option("woocommerce_default_country", "CH")
+    site.set_option("woocommerce_currency", "CHF")
+    before = site.snapshot()
+    # Even values that changed since (the platform's record) are not applied again.
+    run = site.run("fresh", SHOP_COUNTRY="FR", SHOP_CURRENCY="GBP")
+    assert run.result.returncode == 0, run.result.stderr
+    assert run.changes() == []
+    assert site.snapshot() == before
+    assert not run.evals("find-shipping-zone")
+    assert site.zones() == [("Germany", "DE", "free_shipping")]
+    assert (
+        "Shop country and currency: already set at first setup (country=DE currency=EUR), now the merchant's"
+        in run.lines
+    )
+
+
+def test_interrupted_first_setup_finishes_without_a_second_zone(site):
+    assert site.run("fresh").result.returncode == 0
+    # As if the Job had stopped after the zone, before recording the first setup.
+    (site.state / "options" / "store_provisioner_first_setup").unlink()
+    run = site.run("fresh")
+    assert run.result.returncode == 0, run.result.stderr
+    assert [call.words[:3] for call in run.changes()] == [("option", "add", "store_provisioner_first_setup")]
+    assert "Shipping zone for DE: already exists (id 1)" in run.lines
+    assert site.zones() == [("Germany", "DE", "free_shipping")]
+
+
+def test_store_set_up_before_the_marker_keeps_what_was_chosen(site):
+    # A store set up by an earlier chart version: no record of a first setup,
+    # a currency and shipping zones of the merchant's own.
+    assert site.run("configured").result.returncode == 0
+    (site.state / "options" / "store_provisioner_first_setup").unlink()
+    site.set_option("woocommerce_default_country", "US:CA")  # WooCommerce's default: nobody chose it
+    site.set_option("woocommerce_currency", "GBP")
+    (site.state / "zones" / "1").write_text("Britain\nGB\nflat_rate\n")
+    run = site.run("configured")
+    assert run.result.returncode == 0, run.result.stderr
+    assert site.option("woocommerce_default_country") == "DE"
+    assert site.option("woocommerce_currency") == "GBP"
+    assert "Currency (woocommerce_currency=GBP): chosen in the shop, kept" in run.lines
+    assert "Shipping zone for DE: none, but the shop has 1 zones of its own, kept as they are" in run.lines
+    assert not run.evals("create-shipping-zone")
+    assert site.zones() == [("Britain", "GB", "flat_rate")]
+    assert site.has_option("store_provisioner_first_setup")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SHOP_COUNTRY", "germany"), ("SHOP_COUNTRY", "de"), ("SHOP_COUNTRY", "DEU"), ("SHOP_CURRENCY", "EU")],
+)
+def test_malformed_country_or_currency_is_refused(site, name, value):
+    run = site.run("fresh", **{name: value})
+    assert run.result.returncode != 0
+    assert f"{name} must be an ISO" in run.result.stderr
+    assert run.calls == []
+
+
+def test_country_woocommerce_does_not_know_fails_the_setup(site):
+    run = site.run("fresh", SHOP_COUNTRY="QQ")
+    assert run.result.returncode != 0
+    assert "WooCommerce knows no country QQ" in run.result.stderr
+    assert not site.has_option("store_provisioner_first_setup")
+
+
 # --- waiting and failures ------------------------------------------------------
 
 
 def test_waits_for_the_database_then_proceeds(site):
     run = site.run("fresh", WP_STANDIN_DB_UP_AFTER="2", SETUP_WAIT_ATTEMPTS="5")
     assert run.result.returncode == 0, run.result.stderr
-    assert len(run.find("eval")) == 3
+    assert len(run.evals("database-check")) == 3
     assert site.sleeps() == ["0", "0"]  # a pause between the three checks, none after the last
     assert run.find("core", "install")
 
@@ -354,7 +652,7 @@ def test_database_wait_is_bounded(site):
     assert site.sleeps() == ["0", "0", "0"]
     assert run.result.returncode != 0
     assert "Database not ready after 4 attempts" in run.result.stderr
-    assert len(run.find("eval")) == 4
+    assert len(run.evals("database-check")) == 4
     assert run.changes() == []
     assert_password_not_printed(run)
 
@@ -374,7 +672,9 @@ def test_wait_sleep_is_configurable(site):
     assert site.sleeps() == ["1", "1"]
 
 
-@pytest.mark.parametrize("missing", ["STORE_URL", "WP_ADMIN_PASSWORD", "WC_VERSION", "SAMPLE_PRODUCT_SKU"])
+@pytest.mark.parametrize(
+    "missing", ["STORE_URL", "WP_ADMIN_PASSWORD", "WC_VERSION", "SAMPLE_PRODUCT_SKU", "SHOP_COUNTRY", "SHOP_CURRENCY"]
+)
 def test_required_environment(site, missing):
     run = site.run("fresh", drop=(missing,))
     assert run.result.returncode != 0
@@ -412,6 +712,104 @@ def test_script_passes_shellcheck():
     for path in (SCRIPT, STANDIN):
         result = subprocess.run([shellcheck, "-s", "sh", str(path)], capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stdout
+
+
+def _php_snippets() -> dict[str, str]:
+    """The script's PHP_* snippets (single-quoted shell strings), by name."""
+    return dict(re.findall(r"^(PHP_[A-Z_]+)='(.*?)'$", SCRIPT.read_text(), flags=re.MULTILINE | re.DOTALL))
+
+
+def test_php_snippets_are_valid_php(tmp_path):
+    php = shutil.which("php")
+    if php is None:
+        pytest.skip("php not installed")
+    snippets = _php_snippets()
+    assert set(snippets) == {"PHP_COMPARE_VERSIONS", "PHP_FIND_SHIPPING_ZONE", "PHP_CREATE_SHIPPING_ZONE"}
+    for name, code in snippets.items():
+        assert code.startswith("// store-setup: "), name
+        assert "'" not in code, name
+        path = tmp_path / f"{name}.php"
+        path.write_text("<?php\n" + code)
+        result = subprocess.run([php, "-l", str(path)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, (name, result.stdout, result.stderr)
+
+
+# Just enough of WooCommerce's PHP API, as its classes document it, for the
+# shipping-zone snippets: WC_Shipping_Zones::get_zones() returns arrays keyed by
+# zone id with "zone_id" and "zone_locations" (objects with code and type);
+# add_shipping_method() returns the new instance id, 0 for an unknown method.
+WOOCOMMERCE_PHP_STUB = r"""
+class WC_Shipping_Zone {
+    private $id = null; private $name = ""; private $locations = array();
+    public function set_zone_name($name) { $this->name = $name; }
+    public function get_zone_name() { return $this->name; }
+    public function add_location($code, $type) {
+        $this->locations[] = (object) array("code" => $code, "type" => $type);
+    }
+    public function get_id() { return $this->id; }
+    public function save() {
+        $this->id = count($GLOBALS["zones"]) + 1;
+        $GLOBALS["zones"][$this->id] = array("zone_id" => $this->id, "zone_name" => $this->name,
+            "zone_locations" => $this->locations, "methods" => array());
+        return $this->id;
+    }
+    public function add_shipping_method($type) {
+        if (!in_array($type, array("flat_rate", "free_shipping", "local_pickup"), true)) { return 0; }
+        $GLOBALS["zones"][$this->id]["methods"][] = $type;
+        return 10 + count($GLOBALS["zones"][$this->id]["methods"]);
+    }
+}
+class WC_Shipping_Zones {
+    public static function get_zones($context = "admin") { return $GLOBALS["zones"]; }
+}
+class Stub_Countries {
+    public function get_countries() { return array("AX" => "&#197;land Islands", "DE" => "Germany", "FR" => "France"); }
+}
+function WC() { return (object) array("countries" => new Stub_Countries()); }
+$GLOBALS["zones"] = array();
+function stub_location($code) { return (object) array("code" => $code, "type" => "country"); }
+foreach (json_decode(getenv("STUB_ZONES"), true) as $id => $codes) {
+    $GLOBALS["zones"][$id] = array("zone_id" => $id, "zone_name" => "Zone $id", "methods" => array(),
+        "zone_locations" => array_map("stub_location", $codes));
+}
+eval(file_get_contents(getenv("SNIPPET")));  // as `wp eval` runs its code
+if (getenv("STUB_DUMP")) { fwrite(STDERR, json_encode(array_values($GLOBALS["zones"]))); }
+"""
+
+
+def _run_snippet(tmp_path, name: str, country: str, zones: dict[int, list[str]]):
+    php = shutil.which("php")
+    if php is None:
+        pytest.skip("php not installed")
+    snippet = tmp_path / f"{name}.php"
+    snippet.write_text(_php_snippets()[name])
+    stub = tmp_path / "stub.php"
+    stub.write_text("<?php\n" + WOOCOMMERCE_PHP_STUB)
+    env = {"SHOP_COUNTRY": country, "STUB_ZONES": json.dumps(zones or {}), "SNIPPET": str(snippet), "STUB_DUMP": "1"}
+    return subprocess.run([php, str(stub)], env=env, capture_output=True, text=True, check=False, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("zones", "answer"),
+    [({}, "0 0"), ({3: ["FR"]}, "1 0"), ({3: ["FR"], 7: ["AT", "DE"], 9: ["DE"]}, "3 7")],
+)
+def test_find_shipping_zone_snippet_in_php(tmp_path, zones, answer):
+    result = _run_snippet(tmp_path, "PHP_FIND_SHIPPING_ZONE", "DE", zones)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == answer + "\n"
+
+
+def test_create_shipping_zone_snippet_in_php(tmp_path):
+    result = _run_snippet(tmp_path, "PHP_CREATE_SHIPPING_ZONE", "AX", {})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1 \u00c5land Islands\n"
+    (zone,) = json.loads(result.stderr)
+    assert zone["zone_locations"] == [{"code": "AX", "type": "country"}]
+    assert zone["methods"] == ["free_shipping"]
+    unknown = _run_snippet(tmp_path, "PHP_CREATE_SHIPPING_ZONE", "QQ", {})
+    assert unknown.returncode == 1
+    assert unknown.stdout == ""
+    assert unknown.stderr.startswith("WooCommerce knows no country QQ\n")
 
 
 def test_script_uses_only_wp_cli_for_wordpress_changes():
