@@ -722,7 +722,7 @@ def _php_snippets() -> dict[str, str]:
 def test_php_snippets_are_valid_php(tmp_path):
     php = shutil.which("php")
     if php is None:
-        pytest.skip("php not installed")
+        pytest.fail("php is missing: apt-get install php-cli (make system-packages installs it)")
     snippets = _php_snippets()
     assert set(snippets) == {"PHP_COMPARE_VERSIONS", "PHP_FIND_SHIPPING_ZONE", "PHP_CREATE_SHIPPING_ZONE"}
     for name, code in snippets.items():
@@ -780,7 +780,7 @@ if (getenv("STUB_DUMP")) { fwrite(STDERR, json_encode(array_values($GLOBALS["zon
 def _run_snippet(tmp_path, name: str, country: str, zones: dict[int, list[str]]):
     php = shutil.which("php")
     if php is None:
-        pytest.skip("php not installed")
+        pytest.fail("php is missing: apt-get install php-cli (make system-packages installs it)")
     snippet = tmp_path / f"{name}.php"
     snippet.write_text(_php_snippets()[name])
     stub = tmp_path / "stub.php"
