@@ -128,17 +128,21 @@ store-provisioner.io/egress: internet
 
 {{/*
 Where a pod runs: the operator's nodeSelector, tolerations and affinity, on
-every workload. A pod that must run beside another component's pod (the
-setup Job beside WordPress: the content volume is ReadWriteOnce) gets a
-required podAffinity term for it, added to the operator's own podAffinity
-terms rather than replacing them.
-Call with (dict "ctx" $) or (dict "ctx" $ "follow" "wordpress").
+every workload. The pods that mount the WordPress content volume (WordPress,
+the setup Job) must share a node, since the volume is
+ReadWriteOnce: each gets a required podAffinity term for "a pod of this
+release that mounts the content volume", added to the operator's own
+podAffinity terms rather than replacing them. The pod matches the term
+itself, so whichever of them the scheduler places first goes to any node (the
+scheduler lets the first pod of a group with affinity to itself through) and
+the others follow it: a setup pod created before WordPress is placed is not
+refused (no FailedScheduling), and WordPress, placed second, joins it.
+Call with (dict "ctx" $) or (dict "ctx" $ "content" true).
 */}}
 {{- define "woocommerce.placement" -}}
 {{- $affinity := deepCopy (default (dict) .ctx.Values.affinity) -}}
-{{- with .follow -}}
-{{- $selector := include "woocommerce.selectorLabels" (dict "ctx" $.ctx "component" .) | fromYaml -}}
-{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" $selector) -}}
+{{- if .content -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (include "woocommerce.contentSelector" .ctx | fromYaml) -}}
 {{- $podAffinity := default (dict) (get $affinity "podAffinity") -}}
 {{- $required := default (list) (get $podAffinity "requiredDuringSchedulingIgnoredDuringExecution") -}}
 {{- $_ := set $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" (append $required $term) -}}
@@ -156,6 +160,81 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+{{/*
+The pods of this release that mount the WordPress content volume.
+*/}}
+{{- define "woocommerce.contentSelector" -}}
+matchLabels:
+  app.kubernetes.io/name: {{ include "woocommerce.name" . }}
+  app.kubernetes.io/instance: {{ .Release.Name }}
+matchExpressions:
+  - key: app.kubernetes.io/component
+    operator: In
+    values: ["wordpress", "setup"]
+{{- end -}}
+
+{{/*
+Security context of the init containers beside wp-cli, the same as the setup
+Job's container: Pod Security "restricted".
+*/}}
+{{- define "woocommerce.cliContainerSecurityContext" -}}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/*
+The WordPress content volume's directory. The official image's entrypoint,
+run as uid 33, copies WordPress into /var/www/html with tar, which must set
+the mode of that directory and can only if it owns it; a volume's root
+belongs to root (local-path: 0777 root:root; fsGroup: 2775 root:33), so the
+first start failed ("tar: .: Cannot change mode to rwxrwxrwx"). Every pod
+mounts the directory html/ of the volume instead (subPath), made here first,
+by an init container running as uid 33, so uid 33 owns it. It must exist
+before any container mounts it: the kubelet would make a missing subPath
+directory itself, as root.
+With "migrate": content left at the volume's root by an earlier version of
+the chart is moved into html/ (WordPress only, so two pods never move it at
+once).
+Call with (dict "ctx" $ "image" .Values.cli.image "resources" ...
+"securityContext" ... "migrate" true).
+*/}}
+{{- define "woocommerce.contentDirInit" -}}
+- name: content-dir
+  image: {{ include "woocommerce.image" .image | quote }}
+  imagePullPolicy: {{ .image.pullPolicy }}
+  {{- with .securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  command:
+    - /bin/sh
+    - -c
+    - |
+      set -eu
+      cd /volume
+      mkdir -p html
+      {{- if .migrate }}
+      for entry in * .[!.]* ..?*; do
+        [ -e "$entry" ] || [ -L "$entry" ] || continue
+        case "$entry" in html | lost+found) continue ;; esac
+        if [ -e "html/$entry" ] || [ -L "html/$entry" ]; then
+          echo "content-dir: /$entry and /html/$entry both exist on the volume; keep one" >&2
+          exit 1
+        fi
+        mv "$entry" html/
+        echo "content-dir: moved /$entry to /html/$entry"
+      done
+      {{- end }}
+  resources:
+    {{- toYaml .resources | nindent 4 }}
+  volumeMounts:
+    - name: content
+      mountPath: /volume
 {{- end -}}
 
 {{/*
