@@ -30,6 +30,7 @@ CONTENT_MOUNT = {"name": "content", "mountPath": "/var/www/html", "subPath": "ht
 CONTENT_PODS = (
     ("Deployment", "store-acme-wordpress"),
     ("Job", "store-acme-setup"),
+    ("CronJob", "store-acme-cron"),
 )
 
 # --- helpers -------------------------------------------------------------------
@@ -51,7 +52,8 @@ def _template_with(helm, values_file, setting: str):
 
 
 def pod_templates(objects: list[dict]) -> list[tuple[dict, dict]]:
-    """(workload, pod template) for every workload that creates pods."""
+    """(workload, pod template) for every workload that creates pods (a CronJob's
+    is its jobTemplate's)."""
     return [(obj, obj["spec"]["template"]) for obj in workloads(objects)]
 
 
@@ -122,10 +124,12 @@ def test_renders_the_expected_objects(objects):
         ("Deployment", "store-acme-wordpress"),
         ("StatefulSet", "store-acme-mariadb"),
         ("Job", "store-acme-setup"),
+        ("CronJob", "store-acme-cron"),
         ("Ingress", "store-acme"),
         ("NetworkPolicy", "store-acme-mariadb"),
         ("NetworkPolicy", "store-acme-wordpress"),
         ("NetworkPolicy", "store-acme-setup"),
+        ("NetworkPolicy", "store-acme-cron"),
     }
 
 
@@ -136,7 +140,7 @@ def test_every_object_has_the_standard_labels(objects):
         assert labels["app.kubernetes.io/instance"] == RELEASE
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
         assert labels["helm.sh/chart"].startswith("woocommerce-")
-        assert labels["app.kubernetes.io/component"] in {"wordpress", "mariadb", "setup"}
+        assert labels["app.kubernetes.io/component"] in {"wordpress", "mariadb", "setup", "cron"}
 
 
 def test_ingress_uses_the_store_host_and_class(objects):
@@ -237,7 +241,7 @@ def test_default_storage_class_is_left_to_the_cluster(objects):
 
 def test_it_runs_one_pod_of_each_and_leaves_room_for_one_more(objects):
     # A Recreate rollout never runs two WordPress pods; the memory the pods request
-    # leaves room for one more pod anyway. An init container
+    # (a cron run's too) leaves room for one more pod anyway. An init container
     # asks for no more than its pod's container, and runs before it.
     requested = 0.0
     for obj, template in pod_templates(objects):
@@ -255,7 +259,7 @@ def test_it_runs_one_pod_of_each_and_leaves_room_for_one_more(objects):
 
 def test_images_are_official_and_pinned(objects):
     refs = images(objects)
-    assert len(refs) == 3
+    assert len(refs) == 4
     assert set(images(objects)) == {c["image"] for _, t in pod_templates(objects) for c in containers(t["spec"])}
     for ref in refs:
         assert "bitnami" not in ref.lower()
@@ -266,6 +270,10 @@ def test_images_are_official_and_pinned(objects):
         one(objects, "Deployment", "store-acme-wordpress"),
         one(objects, "StatefulSet", "store-acme-mariadb"),
         one(objects, "Job", "store-acme-setup"),
+    )
+    assert (
+        pod_spec(objects, "CronJob", "store-acme-cron")["containers"][0]["image"]
+        == cli["spec"]["template"]["spec"]["containers"][0]["image"]
     )
     tag = lambda obj: obj["spec"]["template"]["spec"]["containers"][0]["image"].rpartition(":")[2]  # noqa: E731
     assert re.fullmatch(r"\d+\.\d+\.\d+-php8\.3-apache", tag(wordpress))
@@ -291,6 +299,7 @@ def test_images_are_overridable(helm, platform_values_file):
     assert sorted(images(objects)) == [
         "docker.io/library/mariadb:11.8.8",
         "registry.example/wp:6.9.3-php8.3-apache",
+        "registry.example/wp:cli-2.12.0-php8.3",
         "registry.example/wp:cli-2.12.0-php8.3",
     ]
 
@@ -544,7 +553,7 @@ def test_the_content_directory_is_made_once_by_its_user(objects, tmp_path):
 
 def test_a_store_made_before_keeps_its_content(objects, tmp_path):
     # WordPress's content moves from the volume's root into html/, once, by the
-    # WordPress pod only (the setup pod only makes the directory).
+    # WordPress pod only (the setup and cron pods only make the directory).
     script = _content_dir_script(pod_spec(objects, "Deployment", "store-acme-wordpress"))
     volume = tmp_path / "volume"
     (volume / "wp-content" / "uploads").mkdir(parents=True)
@@ -630,12 +639,12 @@ def _copy_as_uid_33(objects, tmp_path: Path) -> None:
 
 # --- one node for the content volume -------------------------------------------
 #
-# The content volume is ReadWriteOnce: WordPress and the setup Job must share a
-# node. The setup Job's pod used to require a node with the
+# The content volume is ReadWriteOnce: WordPress, the setup Job and the cron runs
+# must share a node. The setup Job's pod used to require a node with the
 # WordPress pod on it, and was created before that pod was placed (Helm creates
 # everything at once; a Job's pod comes one controller hop sooner than a
 # Deployment's), so the scheduler refused it once: a FailedScheduling warning on
-# a healthy store. Now each of them requires a node with a pod of the group
+# a healthy store. Now each of the three requires a node with a pod of the group
 # on it, and matches the group itself: the scheduler lets the first pod of a group
 # with affinity to itself go to any node, and the others follow it.
 
@@ -687,3 +696,61 @@ def test_the_operators_pod_affinity_is_kept_beside_the_content_term(helm, platfo
     for kind, name in CONTENT_PODS:
         assert _content_terms(pod_spec(rendered, kind, name)) == [operator_term, content_term], name
     assert _content_terms(pod_spec(rendered, "StatefulSet", "store-acme-mariadb")) == [operator_term]
+
+
+# --- scheduled work (WP-Cron) --------------------------------------------------
+
+
+def test_wp_cron_runs_on_a_schedule_not_in_visitors_requests(objects):
+    cronjob = one(objects, "CronJob", "store-acme-cron")
+    assert cronjob["spec"]["schedule"] == "*/5 * * * *"
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    assert 10 <= cronjob["spec"]["startingDeadlineSeconds"] <= 300
+    assert cronjob["spec"]["successfulJobsHistoryLimit"] <= 3
+    assert cronjob["spec"]["failedJobsHistoryLimit"] <= 3
+    assert cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] <= 300 * 2
+    spec = pod_spec(objects, "CronJob", "store-acme-cron")
+    (container,) = spec["containers"]
+    script = " ".join(container["command"])
+    assert "wp --path=/var/www/html cron event run --due-now" in script
+    # Not before the setup Job has installed WordPress: a failed run would be a warning.
+    assert "core is-installed" in script
+    # WP-Cron is off in requests (and in wp-cli's own commands) wherever wp-config.php is read.
+    for kind, name in CONTENT_PODS:
+        env = env_of(pod_spec(objects, kind, name)["containers"][0])
+        assert env["WORDPRESS_CONFIG_EXTRA"]["value"] == "define( 'DISABLE_WP_CRON', true );", name
+
+
+def test_a_cron_run_is_a_setup_like_wp_cli_pod_beside_wordpress(objects):
+    setup = pod_spec(objects, "Job", "store-acme-setup")
+    cron = pod_spec(objects, "CronJob", "store-acme-cron")
+    assert cron["restartPolicy"] == "Never"
+    assert cron["automountServiceAccountToken"] is False
+    assert cron["securityContext"] == setup["securityContext"]
+    assert cron["containers"][0]["securityContext"] == setup["containers"][0]["securityContext"]
+    assert cron["containers"][0]["image"] == setup["containers"][0]["image"]
+    assert _content_dir_init(cron)["securityContext"] == setup["containers"][0]["securityContext"]
+    assert cron["containers"][0]["resources"] == {
+        "requests": {"cpu": "50m", "memory": "128Mi", "ephemeral-storage": "32Mi"},
+        "limits": {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "128Mi"},
+    }
+    assert {"name": "content", "persistentVolumeClaim": {"claimName": "store-acme-wordpress"}} in cron["volumes"]
+    env = env_of(cron["containers"][0])
+    for name in ("WORDPRESS_DB_HOST", "WORDPRESS_DB_NAME", "WORDPRESS_DB_USER", "WORDPRESS_DB_PASSWORD"):
+        assert env[name] == env_of(setup["containers"][0])[name]
+    labels = one(objects, "CronJob", "store-acme-cron")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["store-provisioner.io/egress"] == "internet"
+    assert "store-provisioner.io/ingress" not in labels
+
+
+def test_cron_values(helm, platform_values_file):
+    objects = render(helm, platform_values_file, "--set", "cron.schedule=*/15 * * * *")
+    assert one(objects, "CronJob", "store-acme-cron")["spec"]["schedule"] == "*/15 * * * *"
+    objects = render(helm, platform_values_file, "--set", "cron.enabled=false")
+    assert not by_kind(objects, "CronJob")
+    # WP-Cron runs in requests again.
+    for kind, name in CONTENT_PODS[:2]:
+        assert "WORDPRESS_CONFIG_EXTRA" not in env_of(pod_spec(objects, kind, name)["containers"][0]), name
+    refused = _template_with(helm, platform_values_file, "cron.shedule=*/5 * * * *")
+    assert refused.returncode != 0
+    assert "shedule" in refused.stderr

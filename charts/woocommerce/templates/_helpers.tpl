@@ -92,8 +92,11 @@ annotations:
 {{- end -}}
 
 {{/*
-Database connection environment shared by WordPress and the setup Job
-(the generated wp-config.php reads these at run time).
+wp-config.php's environment, shared by WordPress, the setup Job and the cron
+runs (the generated wp-config.php reads these at run time): the database
+connection and, while the cron CronJob runs WP-Cron, DISABLE_WP_CRON (the
+official image's wp-config.php evals WORDPRESS_CONFIG_EXTRA), so no visitor's
+request and no wp-cli command starts WP-Cron itself.
 */}}
 {{- define "woocommerce.dbEnv" -}}
 - name: WORDPRESS_DB_HOST
@@ -107,6 +110,10 @@ Database connection environment shared by WordPress and the setup Job
     secretKeyRef:
       name: {{ include "woocommerce.secretName" . }}
       key: db-password
+{{- if .Values.cron.enabled }}
+- name: WORDPRESS_CONFIG_EXTRA
+  value: "define( 'DISABLE_WP_CRON', true );"
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -126,10 +133,14 @@ store-provisioner.io/egress: internet
 {{- end }}
 {{- end -}}
 
+{{- define "woocommerce.cronName" -}}
+{{- printf "%s-cron" (include "woocommerce.fullname" .) -}}
+{{- end -}}
+
 {{/*
 Where a pod runs: the operator's nodeSelector, tolerations and affinity, on
 every workload. The pods that mount the WordPress content volume (WordPress,
-the setup Job) must share a node, since the volume is
+the setup Job, the cron runs) must share a node, since the volume is
 ReadWriteOnce: each gets a required podAffinity term for "a pod of this
 release that mounts the content volume", added to the operator's own
 podAffinity terms rather than replacing them. The pod matches the term
@@ -172,13 +183,25 @@ matchLabels:
 matchExpressions:
   - key: app.kubernetes.io/component
     operator: In
-    values: ["wordpress", "setup"]
+    values: ["wordpress", "setup", "cron"]
 {{- end -}}
 
 {{/*
-Security context of the init containers beside wp-cli, the same as the setup
-Job's container: Pod Security "restricted".
+Security contexts of the wp-cli pods (the cron runs) and of the init
+containers beside wp-cli, the same as the setup Job's own: uid/gid 33 (the
+wordpress image's www-data, so files written to the content volume keep the
+ownership WordPress expects), Pod Security "restricted".
 */}}
+{{- define "woocommerce.cliPodSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 33
+runAsGroup: 33
+fsGroup: 33
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
 {{- define "woocommerce.cliContainerSecurityContext" -}}
 allowPrivilegeEscalation: false
 privileged: false
