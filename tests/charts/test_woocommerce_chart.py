@@ -527,6 +527,7 @@ def test_wordpress_lives_in_a_directory_uid_33_made_not_in_the_volume_root(objec
     assert "runAsUser" not in (init.get("securityContext") or {})
     assert init["securityContext"]["allowPrivilegeEscalation"] is False
     assert init["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert init["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def _run_content_dir(script: str, volume) -> subprocess.CompletedProcess:
@@ -743,9 +744,13 @@ def test_a_cron_run_is_a_setup_like_wp_cli_pod_beside_wordpress(objects):
     assert "store-provisioner.io/ingress" not in labels
 
 
+@pytest.mark.parametrize("schedule", ["*/15 * * * *", "@hourly"])
+def test_cron_schedule(helm, platform_values_file, schedule):
+    objects = render(helm, platform_values_file, "--set", f"cron.schedule={schedule}")
+    assert one(objects, "CronJob", "store-acme-cron")["spec"]["schedule"] == schedule
+
+
 def test_cron_values(helm, platform_values_file):
-    objects = render(helm, platform_values_file, "--set", "cron.schedule=*/15 * * * *")
-    assert one(objects, "CronJob", "store-acme-cron")["spec"]["schedule"] == "*/15 * * * *"
     objects = render(helm, platform_values_file, "--set", "cron.enabled=false")
     assert not by_kind(objects, "CronJob")
     # WP-Cron runs in requests again.
