@@ -121,8 +121,9 @@ OPEN_VALUES = (
     "extraEnv",
 )
 
-# The kinds that make pods; each one's pod template follows the contract.
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+# The kinds that make pods; each one's pod template follows the contract (a
+# CronJob's is its jobTemplate's).
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
 
 # What every container requests and is limited to: the namespace's quota
 # counts all three, and ephemeral storage bounds its writes to the node's disk.
@@ -146,6 +147,7 @@ CHART_KINDS: dict[str, tuple[str, str]] = {
     "Deployment": ("apps", "deployments"),
     "StatefulSet": ("apps", "statefulsets"),
     "Job": ("batch", "jobs"),
+    "CronJob": ("batch", "cronjobs"),
     "Ingress": ("networking.k8s.io", "ingresses"),
     "NetworkPolicy": ("networking.k8s.io", "networkpolicies"),
 }

@@ -16,10 +16,11 @@ def _secret(spec: StoreSpec) -> dict[str, str]:
     }
 
 
-_WORDPRESS, _MARIADB, _SETUP = (
+_WORDPRESS, _MARIADB, _SETUP, _CRON = (
     f"Deployment/{RELEASE_NAME}-wordpress",
     f"StatefulSet/{RELEASE_NAME}-mariadb",
     f"Job/{RELEASE_NAME}-setup",
+    f"CronJob/{RELEASE_NAME}-cron",
 )
 _LOW_IDS = (
     "the official images run as their own users (www-data 33, mysql 999) and the content volume's "
@@ -49,11 +50,15 @@ WOOCOMMERCE = Engine(
         Credential("Admin password", "admin-password", secret=True),
     ),
     # WordPress fetches plugins, themes and updates; the setup Job downloads
-    # WooCommerce from wordpress.org. MariaDB has no egress but DNS.
-    internet_components=frozenset({"wordpress", "setup"}),
+    # WooCommerce from wordpress.org; scheduled events (the cron runs) call
+    # out as WordPress's requests would. MariaDB has no egress but DNS.
+    internet_components=frozenset({"wordpress", "setup", "cron"}),
     accepted_findings={
-        **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in (_WORDPRESS, _MARIADB, _SETUP)},
-        **{("container-security-context-user-group-id", name): _LOW_IDS for name in (_WORDPRESS, _MARIADB, _SETUP)},
+        **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in (_WORDPRESS, _MARIADB, _SETUP, _CRON)},
+        **{
+            ("container-security-context-user-group-id", name): _LOW_IDS
+            for name in (_WORDPRESS, _MARIADB, _SETUP, _CRON)
+        },
         ("container-security-context-readonlyrootfilesystem", _WORDPRESS): _WRITABLE_ROOT,
         ("container-security-context-readonlyrootfilesystem", _MARIADB): _WRITABLE_ROOT,
         ("deployment-replicas", _WORDPRESS): _ONE_POD,
@@ -61,6 +66,7 @@ WOOCOMMERCE = Engine(
     },
     refuses_email=wordpress_refuses,
     checkout=place_and_remove,
-    # A must-use plugin of the chart's points WordPress's PHPMailer at the relay.
-    mail_components=frozenset({"wordpress"}),
+    # A must-use plugin of the chart's points WordPress's PHPMailer at the
+    # relay, in WordPress and in the cron runs (scheduled events may mail).
+    mail_components=frozenset({"wordpress", "cron"}),
 )

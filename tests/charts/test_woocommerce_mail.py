@@ -79,7 +79,12 @@ def test_the_plugin_is_in_a_configmap_outside_the_content_volume(helm, tmp_path)
     assert mount == {"name": "mu-plugins", "mountPath": "/var/www/store-mu-plugins", "readOnly": True}
     env = {e["name"]: e.get("value") for e in wordpress["env"]}
     # The official image evaluates WORDPRESS_CONFIG_EXTRA in its wp-config.php.
-    assert "define('WPMU_PLUGIN_DIR', '/var/www/store-mu-plugins');" in env["WORDPRESS_CONFIG_EXTRA"]
+    assert "define( 'WPMU_PLUGIN_DIR', '/var/www/store-mu-plugins' );" in env["WORDPRESS_CONFIG_EXTRA"]
+    # The cron runs load them too: scheduled events may send mail.
+    (cronjob,) = [o for o in objects if o["kind"] == "CronJob"]
+    cron = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert mount in cron["containers"][0]["volumeMounts"]
+    assert {"name": "mu-plugins", "configMap": {"name": "store-acme-wordpress-mu-plugins"}} in cron["volumes"]
     assert "store-provisioner.io/mu-plugins" in template["metadata"]["annotations"]
 
 

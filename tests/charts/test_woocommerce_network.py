@@ -41,8 +41,9 @@ def _pods(objects) -> dict[str, Peer]:
     """This store's pods, one per workload, at addresses in the pod network (10.244.0.0/24)."""
     pods = {}
     for obj in objects:
-        if obj["kind"] in {"Deployment", "StatefulSet", "Job"}:
-            labels = obj["spec"]["template"]["metadata"]["labels"]
+        spec = obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj.get("spec")
+        if obj["kind"] in {"Deployment", "StatefulSet", "Job", "CronJob"}:
+            labels = spec["template"]["metadata"]["labels"]
             component = labels["app.kubernetes.io/component"]
             pods[component] = Peer(component, STORE_NS, labels, f"10.244.0.{10 + len(pods)}")
     return pods
@@ -132,11 +133,12 @@ def world(chart_objects, request):
     return _pods(objects), allowed
 
 
-def test_the_database_accepts_only_its_stores_web_and_setup_pods(world):
+def test_the_database_accepts_only_its_stores_web_setup_and_cron_pods(world):
     pods, allowed = world
     db = pods["mariadb"]
     assert allowed(pods["wordpress"], db, 3306)
     assert allowed(pods["setup"], db, 3306)
+    assert allowed(pods["cron"], db, 3306)
     assert not allowed(pods["wordpress"], db, 22)
     assert not allowed(INGRESS_CONTROLLER, db, 3306)
     assert not allowed(OTHER_STORE, db, 3306)
@@ -146,7 +148,7 @@ def test_the_database_has_no_egress_but_dns(world):
     pods, allowed = world
     db = pods["mariadb"]
     assert allowed(db, DNS, 53)
-    for target in (INTERNET, METADATA, pods["wordpress"], pods["setup"], OTHER_STORE, INGRESS_CONTROLLER):
+    for target in (INTERNET, METADATA, pods["wordpress"], pods["setup"], pods["cron"], OTHER_STORE, INGRESS_CONTROLLER):
         assert not allowed(db, target, 443), target.name
         assert not allowed(db, target, 80), target.name
 
@@ -156,6 +158,7 @@ def test_only_the_web_server_is_reachable_from_the_ingress_controller(world):
     assert allowed(INGRESS_CONTROLLER, pods["wordpress"], 80)
     assert not allowed(INGRESS_CONTROLLER, pods["mariadb"], 3306)
     assert not allowed(INGRESS_CONTROLLER, pods["setup"], 80)
+    assert not allowed(INGRESS_CONTROLLER, pods["cron"], 80)
 
 
 # NodeLocal DNSCache: a DNS cache on every node at a link-local address, in the
@@ -202,7 +205,32 @@ def test_the_web_server_reaches_the_internet_but_not_metadata_or_other_stores(wo
     assert not allowed(OTHER_STORE, web, 80)
 
 
-@pytest.mark.parametrize("component", ["wordpress", "setup"])
+def test_a_cron_run_reaches_the_database_and_the_internet_and_nothing_reaches_it(world):
+    # `wp cron event run` runs the events in its own PHP process: it needs the
+    # database, and the internet the events may call, not the web server.
+    pods, allowed = world
+    cron = pods["cron"]
+    assert allowed(cron, pods["mariadb"], 3306)
+    assert allowed(cron, DNS, 53)
+    assert allowed(cron, INTERNET, 443)
+    assert not allowed(cron, pods["wordpress"], 80)
+    assert not allowed(cron, pods["mariadb"], 22)
+    for source in (pods["wordpress"], pods["setup"], pods["mariadb"], INGRESS_CONTROLLER, OTHER_STORE):
+        assert not allowed(source, cron, 80), source.name
+
+
+def test_without_cron_runs_nothing_is_opened_for_them(helm, platform_values_file):
+    objects = render(helm, platform_values_file, "--set", "cron.enabled=false")
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    names = {p["metadata"]["name"] for p in policies}
+    assert names == {"store-acme-mariadb", "store-acme-wordpress", "store-acme-setup"}
+    mariadb = next(p for p in policies if p["metadata"]["name"] == "store-acme-mariadb")
+    peers = mariadb["spec"]["ingress"][0]["from"]
+    sources = [peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in peers]
+    assert sources == ["wordpress", "setup"]
+
+
+@pytest.mark.parametrize("component", ["wordpress", "setup", "cron"])
 def test_the_pods_with_internet_egress_reach_no_private_address(world, component):
     pods, allowed = world
     pod = pods[component]

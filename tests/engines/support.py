@@ -138,7 +138,15 @@ class Charts:
 
 
 def workloads(objects: list[dict]) -> list[dict]:
-    return [obj for obj in objects if obj["kind"] in WORKLOAD_KINDS]
+    """Every object that makes pods, each with its pod template at spec.template:
+    a CronJob is given as its jobTemplate's Job spec (its kind and name kept)."""
+    found = []
+    for obj in objects:
+        if obj["kind"] == "CronJob":
+            found.append({**obj, "spec": obj["spec"]["jobTemplate"]["spec"]})
+        elif obj["kind"] in WORKLOAD_KINDS:
+            found.append(obj)
+    return found
 
 
 def name_of(obj: dict) -> str:

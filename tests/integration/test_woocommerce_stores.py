@@ -106,6 +106,7 @@ def test_it_takes_a_store_from_create_to_ready(alice, api, core, local_cluster, 
         "store-mariadb",
         "store-wordpress",
         "store-setup",
+        "store-cron",
     }
     assert set(core.read_namespaced_secret("store-secret", ns).data) >= {"admin-user", "admin-password"}
 
@@ -118,6 +119,22 @@ def test_it_takes_a_store_from_create_to_ready(alice, api, core, local_cluster, 
         assert sts.status.ready_replicas == sts.spec.replicas
     jobs = k8s.BatchV1Api(api).list_namespaced_job(ns, label_selector="app.kubernetes.io/component=setup").items
     assert len(jobs) == 1 and jobs[0].status.succeeded == 1
+    (cron,) = k8s.BatchV1Api(api).list_namespaced_cron_job(ns).items
+    assert (cron.metadata.name, cron.spec.schedule) == ("store-cron", "*/5 * * * *")
+    # WordPress and the setup pod share a node (their volume is ReadWriteOnce), and
+    # the scheduler never refused one for want of the other. (This cluster's
+    # Immediate-binding volumes may briefly hold a pod back for an unbound claim.)
+    nodes = {
+        pod.metadata.labels["app.kubernetes.io/component"]: pod.spec.node_name
+        for pod in core.list_namespaced_pod(ns, label_selector="app.kubernetes.io/component in (wordpress,setup)").items
+    }
+    assert set(nodes) == {"wordpress", "setup"} and nodes["wordpress"] == nodes["setup"], nodes
+    warnings = [
+        f"{e.involved_object.kind}/{e.involved_object.name}: {e.reason}: {e.message}"
+        for e in core.list_namespaced_event(ns).items
+        if e.type == "Warning" and e.reason == "FailedScheduling" and "affinity" in (e.message or "")
+    ]
+    assert not warnings, warnings
     (ingress,) = k8s.NetworkingV1Api(api).list_namespaced_ingress(ns).items
     assert ingress.spec.rules[0].host == "store-ready-shop.127.0.0.1.nip.io"
     assert ingress.spec.ingress_class_name == "nginx"

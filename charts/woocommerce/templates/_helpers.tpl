@@ -92,8 +92,14 @@ annotations:
 {{- end -}}
 
 {{/*
-Database connection environment shared by WordPress and the setup Job
-(the generated wp-config.php reads these at run time).
+wp-config.php's environment, shared by WordPress, the setup Job and the cron
+runs (the generated wp-config.php reads these at run time): the database
+connection and, in WORDPRESS_CONFIG_EXTRA (which the official image's
+wp-config.php evals): WPMU_PLUGIN_DIR, the chart's must-use plugins outside
+the content volume (mounted where a pod needs them: WordPress and the cron
+runs, which may send mail), and, while the cron CronJob runs WP-Cron,
+DISABLE_WP_CRON, so no visitor's request and no wp-cli command starts WP-Cron
+itself.
 */}}
 {{- define "woocommerce.dbEnv" -}}
 - name: WORDPRESS_DB_HOST
@@ -107,6 +113,12 @@ Database connection environment shared by WordPress and the setup Job
     secretKeyRef:
       name: {{ include "woocommerce.secretName" . }}
       key: db-password
+- name: WORDPRESS_CONFIG_EXTRA
+  value: |
+    define( 'WPMU_PLUGIN_DIR', '/var/www/store-mu-plugins' );
+    {{- if .Values.cron.enabled }}
+    define( 'DISABLE_WP_CRON', true );
+    {{- end }}
 {{- end -}}
 
 {{/*
@@ -130,19 +142,27 @@ store-provisioner.io/mail: relay
 {{- end }}
 {{- end -}}
 
+{{- define "woocommerce.cronName" -}}
+{{- printf "%s-cron" (include "woocommerce.fullname" .) -}}
+{{- end -}}
+
 {{/*
 Where a pod runs: the operator's nodeSelector, tolerations and affinity, on
-every workload. A pod that must run beside another component's pod (the
-setup Job beside WordPress: the content volume is ReadWriteOnce) gets a
-required podAffinity term for it, added to the operator's own podAffinity
-terms rather than replacing them.
-Call with (dict "ctx" $) or (dict "ctx" $ "follow" "wordpress").
+every workload. The pods that mount the WordPress content volume (WordPress,
+the setup Job, the cron runs) must share a node, since the volume is
+ReadWriteOnce: each gets a required podAffinity term for "a pod of this
+release that mounts the content volume", added to the operator's own
+podAffinity terms rather than replacing them. The pod matches the term
+itself, so whichever of them the scheduler places first goes to any node (the
+scheduler lets the first pod of a group with affinity to itself through) and
+the others follow it: a setup pod created before WordPress is placed is not
+refused (no FailedScheduling), and WordPress, placed second, joins it.
+Call with (dict "ctx" $) or (dict "ctx" $ "content" true).
 */}}
 {{- define "woocommerce.placement" -}}
 {{- $affinity := deepCopy (default (dict) .ctx.Values.affinity) -}}
-{{- with .follow -}}
-{{- $selector := include "woocommerce.selectorLabels" (dict "ctx" $.ctx "component" .) | fromYaml -}}
-{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" $selector) -}}
+{{- if .content -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (include "woocommerce.contentSelector" .ctx | fromYaml) -}}
 {{- $podAffinity := default (dict) (get $affinity "podAffinity") -}}
 {{- $required := default (list) (get $podAffinity "requiredDuringSchedulingIgnoredDuringExecution") -}}
 {{- $_ := set $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" (append $required $term) -}}
@@ -160,6 +180,93 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+{{/*
+The pods of this release that mount the WordPress content volume.
+*/}}
+{{- define "woocommerce.contentSelector" -}}
+matchLabels:
+  app.kubernetes.io/name: {{ include "woocommerce.name" . }}
+  app.kubernetes.io/instance: {{ .Release.Name }}
+matchExpressions:
+  - key: app.kubernetes.io/component
+    operator: In
+    values: ["wordpress", "setup", "cron"]
+{{- end -}}
+
+{{/*
+Security contexts of the wp-cli pods (the cron runs) and of the init
+containers beside wp-cli, the same as the setup Job's own: uid/gid 33 (the
+wordpress image's www-data, so files written to the content volume keep the
+ownership WordPress expects), Pod Security "restricted".
+*/}}
+{{- define "woocommerce.cliPodSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 33
+runAsGroup: 33
+fsGroup: 33
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "woocommerce.cliContainerSecurityContext" -}}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/*
+The WordPress content volume's directory. The official image's entrypoint,
+run as uid 33, copies WordPress into /var/www/html with tar, which must set
+the mode of that directory and can only if it owns it; a volume's root
+belongs to root (local-path: 0777 root:root; fsGroup: 2775 root:33), so the
+first start failed ("tar: .: Cannot change mode to rwxrwxrwx"). Every pod
+mounts the directory html/ of the volume instead (subPath), made here first,
+by an init container running as uid 33, so uid 33 owns it. It must exist
+before any container mounts it: the kubelet would make a missing subPath
+directory itself, as root.
+With "migrate": content left at the volume's root by an earlier version of
+the chart is moved into html/ (WordPress only, so two pods never move it at
+once).
+Call with (dict "ctx" $ "image" .Values.cli.image "resources" ...
+"securityContext" ... "migrate" true).
+*/}}
+{{- define "woocommerce.contentDirInit" -}}
+- name: content-dir
+  image: {{ include "woocommerce.image" .image | quote }}
+  imagePullPolicy: {{ .image.pullPolicy }}
+  {{- with .securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  command:
+    - /bin/sh
+    - -c
+    - |
+      set -eu
+      cd /volume
+      mkdir -p html
+      {{- if .migrate }}
+      for entry in * .[!.]* ..?*; do
+        [ -e "$entry" ] || [ -L "$entry" ] || continue
+        case "$entry" in html | lost+found) continue ;; esac
+        if [ -e "html/$entry" ] || [ -L "html/$entry" ]; then
+          echo "content-dir: /$entry and /html/$entry both exist on the volume; keep one" >&2
+          exit 1
+        fi
+        mv "$entry" html/
+        echo "content-dir: moved /$entry to /html/$entry"
+      done
+      {{- end }}
+  resources:
+    {{- toYaml .resources | nindent 4 }}
+  volumeMounts:
+    - name: content
+      mountPath: /volume
 {{- end -}}
 
 {{/*
@@ -191,4 +298,19 @@ reads. Nothing without it: the plugin then does nothing.
       key: {{ $key }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/*
+The chart's must-use plugins (files/mu-plugins), read-only at WPMU_PLUGIN_DIR:
+the mount and the volume, for the pods that load them.
+*/}}
+{{- define "woocommerce.muPluginsMount" -}}
+- name: mu-plugins
+  mountPath: /var/www/store-mu-plugins
+  readOnly: true
+{{- end -}}
+{{- define "woocommerce.muPluginsVolume" -}}
+- name: mu-plugins
+  configMap:
+    name: {{ include "woocommerce.wordpressName" . }}-mu-plugins
 {{- end -}}
