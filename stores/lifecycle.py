@@ -114,8 +114,13 @@ def transition(
         record(store_id, message, code=code, kind=kind, step=step, duration_ms=duration_ms)
 
 
-def create_store(owner: Any, slug: str, engine: str) -> Store:
-    """Create a queued store, enforcing the owner's limit race-free."""
+def create_store(owner: Any, slug: str, engine: str, *, country: str = "", currency: str = "") -> Store:
+    """Create a queued store, enforcing the owner's limit race-free.
+
+    `country` and `currency` are the shop's, checked by the caller against the
+    engine (CreateStoreForm); blank: the platform's defaults."""
+    country = country or settings.STORE_DEFAULT_COUNTRY
+    currency = currency or settings.STORE_DEFAULT_CURRENCY
     limit = store_limit_for(owner)
     with transaction.atomic():
         # Lock the owner's row so concurrent creates by one user queue up here
@@ -140,7 +145,15 @@ def create_store(owner: Any, slug: str, engine: str) -> Store:
         now = timezone.now()
         try:
             with transaction.atomic():
-                store = Store.objects.create(owner=owner, slug=slug, engine=engine, status=Status.QUEUED, queued_at=now)
+                store = Store.objects.create(
+                    owner=owner,
+                    slug=slug,
+                    engine=engine,
+                    country=country,
+                    currency=currency,
+                    status=Status.QUEUED,
+                    queued_at=now,
+                )
         except IntegrityError:
             raise SlugTaken(f"The name “{slug}” is taken. Choose another.") from None
         record(store.pk, "Store requested; waiting for a free provisioning slot.", code=EventCode.REQUESTED)

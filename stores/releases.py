@@ -46,6 +46,8 @@ def store_spec(store: Store) -> StoreSpec:
         ingress_class=settings.INGRESS_CLASS,
         tls_cluster_issuer=settings.TLS_CLUSTER_ISSUER,
         tls_wildcard=settings.TLS_WILDCARD,
+        country=store.country or settings.STORE_DEFAULT_COUNTRY,
+        currency=store.currency or settings.STORE_DEFAULT_CURRENCY,
     )
 
 

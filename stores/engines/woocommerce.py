@@ -1,7 +1,8 @@
 """WooCommerce on WordPress + MariaDB (charts/woocommerce)."""
 
+from stores.engines import locales
 from stores.engines.base import Credential, Engine, StoreSpec, generate_password
-from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, release_values
+from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, store_values
 from stores.engines.emails import admin_email, wordpress_refuses
 from stores.engines.woocommerce_checkout import place_and_remove
 
@@ -40,7 +41,7 @@ WOOCOMMERCE = Engine(
     label="WooCommerce",
     description="WordPress with WooCommerce, MariaDB, Cash on Delivery enabled.",
     chart="woocommerce",
-    build_values=release_values,
+    build_values=store_values,
     build_secret=_secret,
     admin_path="/wp-admin/",
     credentials=(
@@ -60,4 +61,7 @@ WOOCOMMERCE = Engine(
     },
     refuses_email=wordpress_refuses,
     checkout=place_and_remove,
+    # WooCommerce sells in any currency of its own list, which has every one of
+    # the platform's and Bitcoin besides, and ships to any country.
+    currencies=frozenset(locales.ALL_CURRENCIES),
 )
