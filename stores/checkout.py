@@ -59,6 +59,10 @@ def verify(
         on_call=on_call or (lambda call: log.info("checkout check of %s: %s", store.slug, call)),
     )
     try:
-        return engine.checkout(CheckoutTarget(api=api, host=store.host, secret=secret))
+        return engine.checkout(
+            CheckoutTarget(
+                api=api, host=store.host, secret=secret, country=store.country or settings.STORE_DEFAULT_COUNTRY
+            )
+        )
     except CheckoutFailed as exc:
         raise cluster.ClusterError(str(exc), cluster.FailureCode.CHECKOUT) from exc

@@ -572,9 +572,18 @@ def begin_update(store_id: int, message: str, *, only_from: set[str], updated_at
     return token
 
 
-def finish_update(store_id: int, token: str, message: str, *, chart_version: str, images: list[str]) -> None:
+def finish_update(
+    store_id: int,
+    token: str,
+    message: str,
+    *,
+    chart_version: str,
+    images: list[str],
+    versions: dict[str, str] | None = None,
+) -> None:
     """Updating -> ready, recording what the release runs now. `ready_at` stays the
     provision's: the metrics' provisioning durations are measured from it."""
+    recorded: dict[str, Any] = {} if versions is None else {"versions": versions}
     transition(
         store_id,
         Status.READY,
@@ -584,6 +593,7 @@ def finish_update(store_id: int, token: str, message: str, *, chart_version: str
         where={"lease_token": token},
         chart_version=chart_version,
         images=images,
+        **recorded,
         lease_token="",
         lease_until=None,
         deadline_at=None,
@@ -612,6 +622,18 @@ def fail_update(
     )
 
 
-def record_release(store_id: int, token: str, *, chart_version: str, images: list[str]) -> None:
-    """What a provision installed (the worker holding the lease only)."""
-    Store.objects.filter(pk=store_id, lease_token=token).update(chart_version=chart_version, images=images)
+def record_release(
+    store_id: int, token: str, *, chart_version: str, images: list[str], versions: dict[str, str] | None = None
+) -> None:
+    """What a provision installed (the worker holding the lease only); `versions`
+    when the release says what the shop runs (None: left as they are)."""
+    fields: dict[str, Any] = {"chart_version": chart_version, "images": images}
+    if versions is not None:
+        fields["versions"] = versions
+    Store.objects.filter(pk=store_id, lease_token=token).update(**fields)
+
+
+def record_versions(store_id: int, versions: dict[str, str]) -> None:
+    """What the shop's software says it runs, as a check read it (nothing read: left as they were)."""
+    if versions:
+        Store.objects.filter(pk=store_id).update(versions=versions)

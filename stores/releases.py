@@ -85,6 +85,23 @@ def installed_chart_version(release: dict[str, Any], chart: Path) -> str:
     return str(((release or {}).get("chart") or {}).get("metadata", {}).get("version") or chart_version(chart))
 
 
+def app_versions(engine_key: str, release: dict[str, Any], chart: Path) -> dict[str, str] | None:
+    """{"Medusa": "2.21.2"}: the software the installed chart pins (its appVersion),
+    for an engine whose shop does not say its own version; None for the others."""
+    label = get_engine(engine_key).app_version_label
+    if not label:
+        return None
+    version = ((release or {}).get("chart") or {}).get("metadata", {}).get("appVersion") or _app_version(chart)
+    return {label: str(version)} if version else {}
+
+
+def _app_version(chart: Path) -> str:
+    try:
+        return str((yaml.safe_load((chart / "Chart.yaml").read_text()) or {}).get("appVersion") or "")
+    except (OSError, yaml.YAMLError):
+        return ""
+
+
 def chart_images(chart: Path) -> list[str]:
     """The images a release of this chart pins: its values.yaml, then the profile
     and operator values files (an image mirror there wins), as helm merges them."""
