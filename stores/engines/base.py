@@ -138,9 +138,9 @@ class Engine:
     def refuses_shop(self, country: str, currency: str) -> str | None:
         """Why a shop in `country` selling in `currency` cannot be set up; None when it can."""
         if country not in self.countries:
-            return f"{self.label} cannot be set up for the country “{country}”: choose one from the list."
+            return f"{self.label} cannot be set up for the country “{country}”. Choose another country."
         if currency not in self.currencies:
             name = locales.currency_label(currency)
             named = f"{name}, {currency}" if name != currency else f"“{currency}”"
-            return f"{self.label} does not sell in {named}: choose one of {', '.join(sorted(self.currencies))}."
+            return f"{self.label} does not sell in {named}. Choose another currency."
         return None
