@@ -60,7 +60,8 @@ class CheckoutTarget:
     host: str
     # Never in a repr: a traceback that shows locals must not show passwords.
     secret: Mapping[str, str] = field(repr=False)
-    # The shop's country: the check's shopper lives there.
+    # The shop's country: the check's shopper lives there ("": the shop's own
+    # setting says, for stores made before they had one).
     country: str = ""
 
     @property
