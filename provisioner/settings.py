@@ -14,6 +14,7 @@ from provisioner.env import (
     envsecret,  # the settings that may come from <NAME>_FILE
     envstr,
 )
+from stores.engines import locales
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("VAR_DIR", str(BASE_DIR / "var")))
@@ -264,6 +265,21 @@ STORE_DNS_PEERS = _dns_peers("STORE_DNS_PEERS", ["kube-system"])
 # Where `stores doctor` asks whether the charts' docker.io images can be pulled.
 IMAGE_REGISTRY_URL = envstr("IMAGE_REGISTRY_URL", "https://registry-1.docker.io")
 STORE_URL_SCHEME = envstr("STORE_URL_SCHEME", "http")
+# The country and currency the New store form and `stores create` start from
+# (ISO 3166-1 alpha-2, ISO 4217), out of the list every engine takes
+# (stores/engines/locales.py).
+STORE_DEFAULT_COUNTRY = envstr("STORE_DEFAULT_COUNTRY", "US").upper()
+STORE_DEFAULT_CURRENCY = envstr("STORE_DEFAULT_CURRENCY", "USD").upper()
+if STORE_DEFAULT_COUNTRY not in locales.COUNTRIES:
+    raise ImproperlyConfigured(
+        f"STORE_DEFAULT_COUNTRY: {STORE_DEFAULT_COUNTRY!r} is not one of the countries stores can be set up for "
+        f"({', '.join(sorted(locales.COUNTRIES))})"
+    )
+if STORE_DEFAULT_CURRENCY not in locales.CURRENCIES:
+    raise ImproperlyConfigured(
+        f"STORE_DEFAULT_CURRENCY: {STORE_DEFAULT_CURRENCY!r} is not a currency every engine sells in "
+        f"({', '.join(sorted(locales.CURRENCIES))})"
+    )
 # cert-manager ClusterIssuer for store TLS (docs/production.md sets up "letsencrypt"); empty means plain HTTP.
 TLS_CLUSTER_ISSUER = envstr("TLS_CLUSTER_ISSUER", "")
 # Or every store is served by the ingress controller's default certificate, one

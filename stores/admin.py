@@ -23,13 +23,29 @@ class StoreEventInline(admin.TabularInline):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ("slug", "owner", "engine", "chart", "status", "health", "step", "created_at", "ready_at")
+    list_display = (
+        "slug",
+        "owner",
+        "engine",
+        "country",
+        "currency",
+        "chart",
+        "status",
+        "health",
+        "step",
+        "created_at",
+        "ready_at",
+    )
     list_filter = ("status", "health", "checkout_failing", "engine", "owner")
     search_fields = ("slug", "owner__username", "owner__email")
     readonly_fields = (
         "owner",
         "slug",
         "engine",
+        # The shop was set up for them: changing the row would not change the shop.
+        "country",
+        "currency",
+        "versions",
         "status",
         "step",
         "failure_reason",

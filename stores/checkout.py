@@ -59,6 +59,7 @@ def verify(
         on_call=on_call or (lambda call: log.info("checkout check of %s: %s", store.slug, call)),
     )
     try:
-        return engine.checkout(CheckoutTarget(api=api, host=store.host, secret=secret))
+        # A store made before it had a country ("") is checked in the shop's own.
+        return engine.checkout(CheckoutTarget(api=api, host=store.host, secret=secret, country=store.country))
     except CheckoutFailed as exc:
         raise cluster.ClusterError(str(exc), cluster.FailureCode.CHECKOUT) from exc

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from stores.engines import ENGINES
+from stores.engines import ENGINES, locales
 from stores.lifecycle import PlatformAtCapacity
 from stores.models import SLUG_MAX_LENGTH, Store, slug_validator
 
@@ -24,6 +24,29 @@ class CreateStoreForm(forms.Form):
         # The first engine that can be provisioned (ENGINES is in the order offered).
         initial=next((e.key for e in ENGINES.values() if e.available), None),
     )
+
+    country = forms.ChoiceField(
+        label="Country",
+        # Left out (a client that predates the field): the platform's default.
+        required=False,
+        help_text="Where the shop is: its address, and where it delivers.",
+        error_messages={"invalid_choice": "“%(value)s” is not a country stores can be set up for."},
+        choices=[(code, f"{name} ({code})") for code, name in sorted(locales.COUNTRIES.items(), key=lambda c: c[1])],
+    )
+    currency = forms.ChoiceField(
+        label="Currency",
+        required=False,
+        help_text="What its prices are in.",
+        error_messages={"invalid_choice": "“%(value)s” is not a currency any engine sells in."},
+        # Every currency some engine sells in; clean() checks the chosen engine's.
+        choices=[(code, f"{code} — {c.name} ({c.symbol})") for code, c in locales.ALL_CURRENCIES.items()],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read here, not at import: a test or an operator's setting changes them.
+        self.fields["country"].initial = settings.STORE_DEFAULT_COUNTRY
+        self.fields["currency"].initial = settings.STORE_DEFAULT_CURRENCY
 
     @property
     def capacity_notice(self) -> str:
@@ -55,3 +78,18 @@ class CreateStoreForm(forms.Form):
         if not engine.available:
             raise ValidationError(engine.unavailable_reason)
         return engine.key
+
+    def clean_country(self):
+        return self.cleaned_data["country"] or settings.STORE_DEFAULT_COUNTRY
+
+    def clean_currency(self):
+        return self.cleaned_data["currency"] or settings.STORE_DEFAULT_CURRENCY
+
+    def clean(self):
+        cleaned = super().clean()
+        engine, country, currency = (cleaned.get(k) for k in ("engine", "country", "currency"))
+        if engine and country and currency:
+            reason = ENGINES[engine].refuses_shop(country, currency)
+            if reason:
+                self.add_error("currency" if country in ENGINES[engine].countries else "country", reason)
+        return cleaned

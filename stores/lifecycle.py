@@ -114,8 +114,13 @@ def transition(
         record(store_id, message, code=code, kind=kind, step=step, duration_ms=duration_ms)
 
 
-def create_store(owner: Any, slug: str, engine: str) -> Store:
-    """Create a queued store, enforcing the owner's limit race-free."""
+def create_store(owner: Any, slug: str, engine: str, *, country: str = "", currency: str = "") -> Store:
+    """Create a queued store, enforcing the owner's limit race-free.
+
+    `country` and `currency` are the shop's, checked by the caller against the
+    engine (CreateStoreForm); blank: the platform's defaults."""
+    country = country or settings.STORE_DEFAULT_COUNTRY
+    currency = currency or settings.STORE_DEFAULT_CURRENCY
     limit = store_limit_for(owner)
     with transaction.atomic():
         # Lock the owner's row so concurrent creates by one user queue up here
@@ -140,7 +145,15 @@ def create_store(owner: Any, slug: str, engine: str) -> Store:
         now = timezone.now()
         try:
             with transaction.atomic():
-                store = Store.objects.create(owner=owner, slug=slug, engine=engine, status=Status.QUEUED, queued_at=now)
+                store = Store.objects.create(
+                    owner=owner,
+                    slug=slug,
+                    engine=engine,
+                    country=country,
+                    currency=currency,
+                    status=Status.QUEUED,
+                    queued_at=now,
+                )
         except IntegrityError:
             raise SlugTaken(f"The name “{slug}” is taken. Choose another.") from None
         record(store.pk, "Store requested; waiting for a free provisioning slot.", code=EventCode.REQUESTED)
@@ -559,9 +572,18 @@ def begin_update(store_id: int, message: str, *, only_from: set[str], updated_at
     return token
 
 
-def finish_update(store_id: int, token: str, message: str, *, chart_version: str, images: list[str]) -> None:
+def finish_update(
+    store_id: int,
+    token: str,
+    message: str,
+    *,
+    chart_version: str,
+    images: list[str],
+    versions: dict[str, str] | None = None,
+) -> None:
     """Updating -> ready, recording what the release runs now. `ready_at` stays the
     provision's: the metrics' provisioning durations are measured from it."""
+    recorded: dict[str, Any] = {} if versions is None else {"versions": versions}
     transition(
         store_id,
         Status.READY,
@@ -571,6 +593,7 @@ def finish_update(store_id: int, token: str, message: str, *, chart_version: str
         where={"lease_token": token},
         chart_version=chart_version,
         images=images,
+        **recorded,
         lease_token="",
         lease_until=None,
         deadline_at=None,
@@ -599,6 +622,18 @@ def fail_update(
     )
 
 
-def record_release(store_id: int, token: str, *, chart_version: str, images: list[str]) -> None:
-    """What a provision installed (the worker holding the lease only)."""
-    Store.objects.filter(pk=store_id, lease_token=token).update(chart_version=chart_version, images=images)
+def record_release(
+    store_id: int, token: str, *, chart_version: str, images: list[str], versions: dict[str, str] | None = None
+) -> None:
+    """What a provision installed (the worker holding the lease only); `versions`
+    when the release says what the shop runs (None: left as they are)."""
+    fields: dict[str, Any] = {"chart_version": chart_version, "images": images}
+    if versions is not None:
+        fields["versions"] = versions
+    Store.objects.filter(pk=store_id, lease_token=token).update(**fields)
+
+
+def record_versions(store_id: int, versions: dict[str, str]) -> None:
+    """What the shop's software says it runs, as a check read it (nothing read: left as they were)."""
+    if versions:
+        Store.objects.filter(pk=store_id).update(versions=versions)

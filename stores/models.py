@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from stores.cluster.errors import FailureCode
-from stores.engines import ENGINE_CHOICES
+from stores.engines import ENGINE_CHOICES, locales
 
 
 class Status(models.TextChoices):
@@ -186,6 +186,10 @@ class Store(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="stores")
     slug = models.CharField(max_length=SLUG_MAX_LENGTH, validators=[slug_validator])
     engine = models.CharField(max_length=20, choices=ENGINE_CHOICES)
+    # Blank on stores made before the shop's country and currency were asked
+    # for: their release gets the platform's defaults.
+    country = models.CharField(max_length=2, blank=True, help_text="The shop's country (ISO 3166-1 alpha-2).")
+    currency = models.CharField(max_length=3, blank=True, help_text="The shop's currency (ISO 4217).")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     step = models.CharField(max_length=40, blank=True, help_text="The step running now, or the last one that ran.")
     failure_reason = models.TextField(blank=True)
@@ -240,6 +244,9 @@ class Store(models.Model):
     # upgrade or rollback: the dashboard compares it with the current chart.
     chart_version = models.CharField(max_length=40, blank=True, help_text="The chart version the release runs.")
     images = models.JSONField(default=list, blank=True, help_text="The images the release pins (repository:tag).")
+    # What the shop's software runs, as the platform found it ({"WordPress":
+    # "6.8.1", "WooCommerce": "9.9.5"}, in the order shown).
+    versions = models.JSONField(default=dict, blank=True, help_text="The versions the platform found the shop runs.")
 
     objects = StoreQuerySet.as_manager()
 
@@ -265,6 +272,19 @@ class Store(models.Model):
     @property
     def url(self) -> str:
         return f"{settings.STORE_URL_SCHEME}://{self.host}"
+
+    @property
+    def country_name(self) -> str:
+        return locales.country_name(self.country)
+
+    @property
+    def currency_label(self) -> str:
+        return locales.currency_label(self.currency)
+
+    @property
+    def versions_line(self) -> str:
+        """ "WordPress 6.8.1 · WooCommerce 9.9.5"; "" when none was found."""
+        return " · ".join(f"{name} {version}" for name, version in (self.versions or {}).items())
 
     @property
     def is_final(self) -> bool:

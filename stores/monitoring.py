@@ -64,6 +64,8 @@ class Result:
     code: str = ""
     detail: str = ""
     order: str = ""
+    # What the shop's software said it runs, read by the checkout check.
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -177,7 +179,9 @@ def check_checkout(store: Store, kube: cluster.Kubernetes, on_call: Callable[[Ca
         )
     except cluster.ClusterError as exc:
         return Result(store.pk, StoreCheck.Kind.CHECKOUT, False, _since(started), "checkout_failed", str(exc)[:300])
-    return Result(store.pk, StoreCheck.Kind.CHECKOUT, True, _since(started), order=result.order)
+    return Result(
+        store.pk, StoreCheck.Kind.CHECKOUT, True, _since(started), order=result.order, versions=result.versions
+    )
 
 
 def _within(deadline: float) -> Callable[[], None]:
@@ -257,6 +261,11 @@ def _record_checkout(result: Result, now) -> list[str]:
         Store.objects.filter(pk=store.pk).update(
             checkout_verified_at=now, checkout_unverified_reason="", checkout_failing=False
         )
+        # A shop that updated itself (WordPress does) shows its new versions.
+        if result.versions and result.versions != store.versions:
+            lifecycle.record_versions(store.pk, result.versions)
+            versions = " · ".join(f"{name} {version}" for name, version in result.versions.items())
+            lifecycle.record(store.pk, f"The shop runs {versions}.")
         if not store.checkout_failing:
             return []
         _changed(store.pk, EventCode.CHECKOUT_BACK, f"Checkout works again (order {result.order}).", "checkout_back")

@@ -21,6 +21,7 @@ from django.utils import timezone
 from observability.logging import set_step as set_log_step
 from stores import checkout, clients, cluster, isolation, lifecycle, releases, storefront
 from stores.engines import Engine, get_engine
+from stores.engines.base import CheckoutResult
 from stores.engines.contract import RELEASE_NAME, SECRET_NAME
 from stores.models import EventCode, Status, Store, StoreCheck, StoreEvent
 
@@ -193,6 +194,7 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
         run.token,
         chart_version=releases.installed_chart_version(release, chart),
         images=releases.chart_images(chart),
+        versions=releases.app_versions(store.engine, release, chart),
     )
     # A retry's release may have had pods: the setup Job it replaces, a rollout.
     wait_for_workloads(run, kube, ns, replacing=store.attempts > 1)
@@ -211,7 +213,7 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
         )
     else:
         started = time.monotonic()
-        run.run_step(
+        result = run.run_step(
             "checkout",
             lambda: checkout.verify(store, engine, kube, before_call=run.check),
             lambda order: (
@@ -219,6 +221,7 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
                 "found in the shop's admin and cancelled."
             ),
         )
+        _record_versions(store, result)
         # The first of the store's checkout checks (its duration is on /metrics).
         StoreCheck.objects.create(
             store=store, kind=StoreCheck.Kind.CHECKOUT, ok=True, latency_ms=int((time.monotonic() - started) * 1000)
@@ -230,6 +233,16 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
         storefront_answered=settings.CHECK_STORE_URL,
         checkout_unverified_reason=unverified,
     )
+
+
+def _record_versions(store: Store, result: CheckoutResult) -> None:
+    """The versions the checkout check read on the way; a note when it could not (never a failure)."""
+    lifecycle.record_versions(store.pk, result.versions)
+    if result.versions:
+        versions = " · ".join(f"{name} {version}" for name, version in result.versions.items())
+        lifecycle.record(store.pk, f"The shop runs {versions}.", step="checkout")
+    if result.versions_note:
+        lifecycle.record(store.pk, f"Versions not read: {result.versions_note}.", step="checkout")
 
 
 # How long a quota refusal may last while pods replace others (an upgrade, a

@@ -50,6 +50,8 @@ def store_spec(store: Store) -> StoreSpec:
         tls_wildcard=settings.TLS_WILDCARD,
         mail_secret=MAIL_SECRET_NAME if relay else "",
         mail_revision=relay.revision(store.slug) if relay else "",
+        country=store.country or settings.STORE_DEFAULT_COUNTRY,
+        currency=store.currency or settings.STORE_DEFAULT_CURRENCY,
     )
 
 
@@ -96,6 +98,23 @@ def _chart_version(path: str, mtime: int) -> str:
 def installed_chart_version(release: dict[str, Any], chart: Path) -> str:
     """The chart version helm says it installed, else the chart directory's."""
     return str(((release or {}).get("chart") or {}).get("metadata", {}).get("version") or chart_version(chart))
+
+
+def app_versions(engine_key: str, release: dict[str, Any], chart: Path) -> dict[str, str] | None:
+    """{"Medusa": "2.21.2"}: the software the installed chart pins (its appVersion),
+    for an engine whose shop does not say its own version; None for the others."""
+    label = get_engine(engine_key).app_version_label
+    if not label:
+        return None
+    version = ((release or {}).get("chart") or {}).get("metadata", {}).get("appVersion") or _app_version(chart)
+    return {label: str(version)} if version else {}
+
+
+def _app_version(chart: Path) -> str:
+    try:
+        return str((yaml.safe_load((chart / "Chart.yaml").read_text()) or {}).get("appVersion") or "")
+    except (OSError, yaml.YAMLError):
+        return ""
 
 
 def chart_images(chart: Path) -> list[str]:

@@ -47,8 +47,8 @@ def _say_it_waits_for_the_cluster(store_id: int) -> None:
         lifecycle.record(store_id, "The cluster is still being prepared; this store starts once it answers.")
 
 
-def request_create(owner, slug: str, engine: str) -> Store:
-    store = lifecycle.create_store(owner, slug, engine)
+def request_create(owner, slug: str, engine: str, *, country: str = "", currency: str = "") -> Store:
+    store = lifecycle.create_store(owner, slug, engine, country=country, currency=currency)
     _say_it_waits_for_the_cluster(store.pk)
     transaction.on_commit(start_queued_stores)
     return store

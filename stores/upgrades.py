@@ -102,6 +102,7 @@ def upgrade(store_id: int) -> Store:
             f"Upgraded: chart {before} → {version}, revision {release.get('version', '?')}.",
             chart_version=version,
             images=releases.chart_images(chart),
+            versions=releases.app_versions(store.engine, release, chart),
         )
 
     _run(run, work, f"upgrade to chart {target}")
@@ -207,12 +208,16 @@ def rollback(store_id: int, *, force: bool = False) -> Store:
         now = helm.history(RELEASE_NAME, store.namespace)
         revision = max((int(r["revision"]) for r in now), default=0)
         images = registry.images_in_values(helm.get_values(RELEASE_NAME, store.namespace, revision))
+        # The software the revision's chart pins (helm history's app_version), for engines that show it.
+        entry = next((r for r in now if int(r["revision"]) == revision), {})
+        label = get_engine(store.engine).app_version_label
         lifecycle.finish_update(
             store.pk,
             token,
             f"Rolled back to revision {number} (chart {version}), now revision {revision}.",
             chart_version=version,
             images=images,
+            versions={label: str(entry["app_version"])} if label and entry.get("app_version") else None,
         )
 
     _run(run, work, f"rollback to revision {number}")

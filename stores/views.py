@@ -189,7 +189,13 @@ def create_store(request):
         name, engine = form.cleaned_data["name"], form.cleaned_data["engine"]
         try:
             with transaction.atomic():
-                store = tasks.request_create(request.user, name, engine)
+                store = tasks.request_create(
+                    request.user,
+                    name,
+                    engine,
+                    country=form.cleaned_data["country"],
+                    currency=form.cleaned_data["currency"],
+                )
                 audit.record(audit.Action.CREATE, request=request, store=store)
         except (lifecycle.StoreLimitReached, lifecycle.SlugTaken) as exc:
             audit.record(

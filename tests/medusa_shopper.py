@@ -58,10 +58,11 @@ def buy_two_mugs_cash_on_delivery(
     page.get_by_label("Email").fill(SHOPPER_EMAIL)
     page.get_by_label("First name").fill("Sam")
     page.get_by_label("Last name").fill("Rivera")
-    page.get_by_label("Street and number").fill("Keizersgracht 1")
-    page.get_by_label("Postal code").fill("1015 CJ")
-    page.get_by_label("City").fill("Amsterdam")
-    page.get_by_label("Country").select_option("nl")
+    page.get_by_label("Street and number").fill("Torstraße 1")
+    page.get_by_label("Postal code").fill("10119")
+    page.get_by_label("City").fill("Berlin")
+    # The store's region: its country (a shop in Germany selling in euros).
+    page.get_by_label("Country").select_option("de")
     page.get_by_role("button", name="Continue to delivery and payment").click()
 
     page.get_by_label(re.compile("Standard delivery")).check()

@@ -43,6 +43,10 @@ class WooCommerceStandIn:
     admin_password: str = "correct-horse-battery"
     cod_enabled: bool = True
     default_country: str = "NL:NH"
+    # What GET /wc/v3/system_status says under environment (None: it answers 500).
+    environment: dict[str, Any] | None = field(
+        default_factory=lambda: {"wp_version": "6.8.1", "version": "9.9.5", "php_version": "8.3.21"}
+    )
     sends_cart_token: bool = True
     products: list[dict[str, Any]] = field(
         default_factory=lambda: [
@@ -124,6 +128,16 @@ class WooCommerceStandIn:
             if not self._rest_user(cookies, req.headers.get("x-wp-nonce"), out):
                 return self._send(req, out)
             out.json(200, {"id": "woocommerce_default_country", "value": self.default_country, "type": "select"})
+        elif path == f"{REST}/system_status" and method == "GET":
+            if not self._rest_user(cookies, req.headers.get("x-wp-nonce"), out):
+                return self._send(req, out)
+            if self.environment is None:
+                out.json(500, _error("internal_server_error", "There has been a critical error on this website.", 500))
+            else:
+                # WordPress's _fields keeps only the fields asked for.
+                report = {"environment": self.environment, "database": {}, "active_plugins": []}
+                fields = query.get("_fields")
+                out.json(200, {k: v for k, v in report.items() if not fields or k in fields.split(",")})
         elif path.startswith(REST + "/orders/"):
             self._orders(method, path, query, _json(raw), cookies, req.headers.get("x-wp-nonce"), out)
         else:

@@ -36,6 +36,8 @@ SETTINGS_VARIABLES = {
     "CLIENT_IP_HEADER",
     "STORE_DNS_PEERS",
     "STORE_EGRESS_PORTS",
+    "STORE_DEFAULT_COUNTRY",
+    "STORE_DEFAULT_CURRENCY",
     "DJANGO_SETTINGS_MODULE",
     # Read by Django itself; a deploy check refuses it.
     "DJANGO_ALLOW_ASYNC_UNSAFE",

@@ -164,6 +164,31 @@ def test_it_names_a_malformed_variable(tmp_path):
     assert "MAX_STORES_PER_USER must be a whole number, not 'three'" in result.stderr
 
 
+def test_it_reads_the_shops_default_country_and_currency(tmp_path):
+    assert settings_json("[settings.STORE_DEFAULT_COUNTRY, settings.STORE_DEFAULT_CURRENCY]") == ["US", "USD"]
+    values = settings_json(
+        "[settings.STORE_DEFAULT_COUNTRY, settings.STORE_DEFAULT_CURRENCY]",
+        STORE_DEFAULT_COUNTRY="de",
+        STORE_DEFAULT_CURRENCY="EUR",
+    )
+    assert values == ["DE", "EUR"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("STORE_DEFAULT_COUNTRY", "XX", "STORE_DEFAULT_COUNTRY: 'XX' is not one of the countries"),
+        # WooCommerce sells in Bitcoin, Medusa does not: a default must suit every engine.
+        ("STORE_DEFAULT_CURRENCY", "BTC", "STORE_DEFAULT_CURRENCY: 'BTC' is not a currency every engine sells in"),
+    ],
+)
+def test_it_refuses_a_default_country_or_currency_no_shop_can_have(tmp_path, variable, value, message):
+    result = run(["manage.py", "check"], **production(tmp_path, **{variable: value}))
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
 def test_it_hardens_production(tmp_path):
     values = settings_json(
         "[settings.DEBUG, settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE,"

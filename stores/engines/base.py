@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stores.engines import locales
 from stores.engines.emails import accepts_any
 from stores.engines.shop_api import ShopAPI
 
@@ -35,6 +36,10 @@ class StoreSpec:
     # they do. Empty: mail is off, or the engine does not send mail.
     mail_secret: str = ""
     mail_revision: str = ""
+    # The shop's country (ISO 3166-1 alpha-2) and currency (ISO 4217), which
+    # the engine's setup gives its store address, region or shipping zone.
+    country: str = "US"
+    currency: str = "USD"
 
 
 def generate_password(length: int = 24) -> str:
@@ -60,6 +65,9 @@ class CheckoutTarget:
     host: str
     # Never in a repr: a traceback that shows locals must not show passwords.
     secret: Mapping[str, str] = field(repr=False)
+    # The shop's country: the check's shopper lives there ("": the shop's own
+    # setting says, for stores made before they had one).
+    country: str = ""
 
     @property
     def customer_email(self) -> str:
@@ -72,6 +80,11 @@ class CheckoutResult:
     """A checkout that went through: the order the shop numbered, then cancelled."""
 
     order: str
+    # What the shop's software says it runs, read on the way ("WordPress":
+    # "6.8.1"), in the order shown; empty when the engine reads none.
+    versions: dict[str, str] = field(default_factory=dict)
+    # Why the versions could not be read (the check itself went through).
+    versions_note: str = ""
 
 
 # The note a check's order carries, for a merchant who sees it before it is cancelled.
@@ -129,3 +142,21 @@ class Engine:
     @property
     def sends_mail(self) -> bool:
         return bool(self.mail_components)
+
+    # The countries and currencies the shop can be set up for, out of the
+    # platform's list (stores/engines/locales.py).
+    countries: frozenset[str] = frozenset(locales.COUNTRIES)
+    currencies: frozenset[str] = frozenset(locales.CURRENCIES)
+    # The name of the software the chart's appVersion pins (e.g. "Medusa"),
+    # shown as the store's version when the engine reads none from the shop.
+    app_version_label: str = ""
+
+    def refuses_shop(self, country: str, currency: str) -> str | None:
+        """Why a shop in `country` selling in `currency` cannot be set up; None when it can."""
+        if country not in self.countries:
+            return f"{self.label} cannot be set up for the country “{country}”. Choose another country."
+        if currency not in self.currencies:
+            name = locales.currency_label(currency)
+            named = f"{name}, {currency}" if name != currency else f"“{currency}”"
+            return f"{self.label} does not sell in {named}. Choose another currency."
+        return None

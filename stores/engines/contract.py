@@ -17,6 +17,8 @@ What the platform hands the chart (`release_values`):
     ingress.tls.enabled/.clusterIssuer   with a cert-manager issuer (TLS_CLUSTER_ISSUER)
     ingress.tls.defaultCertificate       or the ingress controller's default (wildcard)
                                          certificate: the host under tls, no secretName (TLS_WILDCARD)
+and, to the engines that set a shop up for a country (`store_values`):
+    shop.country, shop.currency          ISO 3166-1 alpha-2 and ISO 4217 codes ("DE", "EUR")
 plus the engine's values profile (charts/<key>/values-<CHART_VALUES_PROFILE>.yaml)
 and the operator's STORE_VALUES_FILES, which may also set PLACEMENT_VALUES.
 
@@ -86,6 +88,8 @@ __all__ = [
     "SETUP_JOB_SELECTOR",
     "WORKLOAD_KINDS",
     "release_values",
+    "shop_values",
+    "store_values",
 ]
 
 # One release per store namespace; the namespace carries the store's name.
@@ -172,3 +176,13 @@ def release_values(spec: StoreSpec) -> dict[str, Any]:
     if spec.mail_secret:
         values["mail"] = {"existingSecret": spec.mail_secret, "revision": spec.mail_revision}
     return values
+
+
+def shop_values(spec: StoreSpec) -> dict[str, Any]:
+    """The shop's country and currency, as the engines' charts take them."""
+    return {"shop": {"country": spec.country, "currency": spec.currency}}
+
+
+def store_values(spec: StoreSpec) -> dict[str, Any]:
+    """`release_values` and `shop_values`: what the product's engines build."""
+    return {**release_values(spec), **shop_values(spec)}

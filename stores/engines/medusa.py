@@ -1,7 +1,8 @@
 """MedusaJS v2 on PostgreSQL and Redis, with a storefront (charts/medusa)."""
 
+from stores.engines import locales
 from stores.engines.base import Credential, Engine, StoreSpec, generate_password
-from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, release_values
+from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, store_values
 from stores.engines.emails import admin_email, medusa_refuses
 from stores.engines.medusa_checkout import place_and_cancel
 
@@ -53,7 +54,7 @@ MEDUSA = Engine(
     label="MedusaJS",
     description="Medusa v2 with PostgreSQL and Redis, its admin and a storefront with cash on delivery.",
     chart="medusa",
-    build_values=release_values,
+    build_values=store_values,
     build_secret=_secret,
     admin_path="/app/",
     credentials=(
@@ -78,6 +79,12 @@ MEDUSA = Engine(
     schema_version_value="image.schemaVersion",
     refuses_email=medusa_refuses,
     checkout=place_and_cancel,
+    # Any ISO 4217 currency of Medusa's currency module (not Bitcoin), any
+    # country: the seed makes one region with the shop's currency and country.
+    currencies=frozenset(locales.CURRENCIES),
+    # Medusa's API says nothing of its version: the store shows the one the
+    # chart pins (Chart.yaml appVersion, the project's @medusajs/* version).
+    app_version_label="Medusa",
     accepted_findings={
         **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in _WORKLOADS},
         **{("container-security-context-user-group-id", name): _IDS for name in _WORKLOADS},

@@ -33,9 +33,11 @@ def place_and_cancel(target: CheckoutTarget) -> CheckoutResult:
         "GET /store/regions",
         "the store has no region",
     )
-    countries = region.get("countries") or []
+    countries = [c["iso_2"] for c in region.get("countries") or [] if c.get("iso_2")]
     if not countries:
         raise CheckoutFailed("GET /store/regions", "the store's region has no country")
+    # The shop's country (its region was made for it), else the region's first.
+    country = target.country.lower() if target.country.lower() in countries else countries[0]
     variant = _variant_for_sale(api, store, region["id"])
 
     address = {
@@ -44,7 +46,7 @@ def place_and_cancel(target: CheckoutTarget) -> CheckoutResult:
         "address_1": "1 Test Street",
         "postal_code": "1000",
         "city": "Testville",
-        "country_code": countries[0]["iso_2"],
+        "country_code": country,
     }
     cart = api.call(
         "POST",

@@ -1,7 +1,8 @@
 """WooCommerce on WordPress + MariaDB (charts/woocommerce)."""
 
+from stores.engines import locales
 from stores.engines.base import Credential, Engine, StoreSpec, generate_password
-from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, release_values
+from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, store_values
 from stores.engines.emails import admin_email, wordpress_refuses
 from stores.engines.woocommerce_checkout import place_and_remove
 
@@ -42,7 +43,7 @@ WOOCOMMERCE = Engine(
     label="WooCommerce",
     description="WordPress with WooCommerce, MariaDB, Cash on Delivery enabled.",
     chart="woocommerce",
-    build_values=release_values,
+    build_values=store_values,
     build_secret=_secret,
     admin_path="/wp-admin/",
     credentials=(
@@ -69,4 +70,7 @@ WOOCOMMERCE = Engine(
     # A must-use plugin of the chart's points WordPress's PHPMailer at the
     # relay, in WordPress and in the cron runs (scheduled events may mail).
     mail_components=frozenset({"wordpress", "cron"}),
+    # WooCommerce sells in any currency of its own list, which has every one of
+    # the platform's and Bitcoin besides, and ships to any country.
+    currencies=frozenset(locales.ALL_CURRENCIES),
 )

@@ -30,7 +30,9 @@ PAYMENT_METHOD = "cod"
 def place_and_remove(target: CheckoutTarget) -> CheckoutResult:
     # The admin logs in first: a login the store refuses leaves no order behind.
     merchant = _logged_in(target)
-    country = _store_country(merchant)
+    # The shop's country (the platform's, which its setup gave the shop's
+    # address and shipping zone), else the shop's own base location.
+    country = target.country or _store_country(merchant)
     shopper = target.api
     product = _first_purchasable(shopper)
     cart = shopper.request("GET", f"{STORE_API}/cart")
@@ -73,7 +75,39 @@ def place_and_remove(target: CheckoutTarget) -> CheckoutResult:
         cleanup = merchant.unstoppable()  # even past the check's deadline
         cleanup.call("PUT", REST_API + "/orders/{order}", {"status": "cancelled"}, order=order)
         cleanup.call("DELETE", REST_API + "/orders/{order}", query={"force": "true"}, order=order)
-    return CheckoutResult(order=f"#{order}")
+    versions, note = read_versions(merchant)
+    return CheckoutResult(order=f"#{order}", versions=versions, versions_note=note)
+
+
+def read_versions(merchant: ShopAPI) -> tuple[dict[str, str], str]:
+    """WordPress's and WooCommerce's versions from the system status (REST API, as the admin).
+
+    Never fails the check: a shop that does not say gets a note instead."""
+    try:
+        status = merchant.call("GET", f"{REST_API}/system_status", query={"_fields": "environment"})
+    except CheckoutFailed as exc:
+        return {}, f"the shop's versions could not be read: {exc}"
+    return parse_versions(status)
+
+
+def parse_versions(status: Any) -> tuple[dict[str, str], str]:
+    """{"WordPress": ..., "WooCommerce": ...} from a system status answer, and what was missing.
+
+    `environment.wp_version` and `environment.version` (WooCommerce's REST API
+    reference calls the latter wc_version: either is taken)."""
+    environment = status.get("environment") if isinstance(status, dict) else None
+    if not isinstance(environment, dict):
+        return {}, "the shop's versions could not be read: its system status has no environment"
+    found = {
+        "WordPress": environment.get("wp_version"),
+        "WooCommerce": environment.get("version") or environment.get("wc_version"),
+    }
+    versions = {
+        name: str(v).strip() for name, v in found.items() if isinstance(v, str | int | float) and str(v).strip()
+    }
+    missing = [name for name in found if name not in versions]
+    note = f"the shop's system status does not say its {' or '.join(missing)} version" if missing else ""
+    return versions, note
 
 
 def _store_country(merchant: ShopAPI) -> str:

@@ -125,3 +125,62 @@ def test_an_engine_without_a_check_is_ready_and_says_so(fake_cluster, alice, rea
 
     assert store.status == Status.READY
     assert store.checkout_unverified_reason == "MedusaJS stores have no checkout check yet"
+
+
+@pytest.mark.django_db
+def test_the_checks_shopper_lives_in_the_stores_country(fake_cluster, alice, reachable, checkout):
+    given = checkout(CheckoutResult(order="#7"))
+    store = lifecycle.create_store(alice, "acme", "medusa", country="DE", currency="EUR")
+    assert lifecycle.claim_provision_slots() == [store.pk]
+
+    tasks.provision(store.pk)
+
+    [target] = given
+    assert target.country == "DE"
+
+
+@pytest.mark.django_db
+def test_the_versions_the_check_read_are_kept_and_said(fake_cluster, alice, reachable, checkout, client):
+    checkout(CheckoutResult(order="#7", versions={"WordPress": "6.8.1", "WooCommerce": "9.9.5"}))
+
+    store = _provision(alice)
+
+    assert store.versions == {"WordPress": "6.8.1", "WooCommerce": "9.9.5"}
+    assert StoreEvent.objects.filter(store=store, message="The shop runs WordPress 6.8.1 · WooCommerce 9.9.5.").exists()
+    client.force_login(alice)
+    body = client.get(reverse("store_detail", args=[store.pk])).content.decode()
+    assert '<dd class="shop-versions">WordPress 6.8.1 · WooCommerce 9.9.5</dd>' in body
+
+
+@pytest.mark.django_db
+def test_versions_that_could_not_be_read_are_a_note_not_a_failure(fake_cluster, alice, reachable, checkout):
+    note = "the shop's versions could not be read: checkout failed: GET /wp-json/wc/v3/system_status → 500"
+    checkout(CheckoutResult(order="#7", versions_note=note))
+
+    store = _provision(alice)
+
+    assert store.status == Status.READY
+    assert StoreEvent.objects.filter(store=store, message=f"Versions not read: {note}.").exists()
+    # Medusa's own: the version its chart pins, recorded with the release.
+    assert store.versions == {"Medusa": "2.21.2"}
+
+
+@pytest.mark.django_db
+def test_a_medusa_store_shows_the_version_its_chart_pins(fake_cluster, alice, settings):
+    settings.CHECK_STORE_URL = False
+
+    store = _provision(alice)
+
+    assert store.status == Status.READY
+    assert store.versions == {"Medusa": "2.21.2"}
+    assert store.versions_line == "Medusa 2.21.2"
+
+
+@pytest.mark.django_db
+def test_a_woocommerce_store_has_no_version_until_its_shop_says(fake_cluster, alice, settings):
+    settings.CHECK_STORE_URL = False
+
+    store = _provision(alice, engine="woocommerce")
+
+    assert store.status == Status.READY
+    assert store.versions == {}

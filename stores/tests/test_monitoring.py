@@ -177,6 +177,24 @@ def test_checkout_checks_run_when_due_and_say_a_failure_once(
     assert round_now().checkout == 0
 
 
+def test_a_checkout_check_keeps_the_versions_the_shop_says_it_runs_now(
+    ingress, alice, fake_cluster, checkout, django_capture_on_commit_callbacks
+):
+    fake_cluster.secrets[("store-shop", "store-secret")] = {"admin-email": "a@example.org", "admin-password": "pw"}
+    day_ago = timezone.now() - timedelta(days=1, minutes=1)
+    store = _ready(alice, "shop", "medusa", checkout_checked_at=day_ago, versions={"WordPress": "6.8.1"})
+    checkout += [CheckoutResult(order="#12", versions={"WordPress": "6.8.2"}), CheckoutResult(order="#13")]
+
+    for _ in range(2):
+        Store.objects.update(checkout_checked_at=day_ago, health_checked_at=None)
+        with django_capture_on_commit_callbacks(execute=True):
+            monitoring.run_round()
+
+    store.refresh_from_db()
+    assert store.versions == {"WordPress": "6.8.2"}  # a check that read none leaves them
+    assert StoreEvent.objects.filter(store=store, message="The shop runs WordPress 6.8.2.").count() == 1
+
+
 def test_a_round_is_bounded_and_rounds_that_overlap_share_the_stores(ingress, alice, bob, settings):
     settings.STORE_CHECKS_PER_ROUND = 2
     for i in range(3):

@@ -73,7 +73,44 @@ def test_it_queues_a_store(alice):
 
     store = Store.objects.get()
     assert (store.owner, store.slug, store.engine, store.status) == (alice, "shop1", "woocommerce", Status.QUEUED)
-    assert output == f"shop1: queued (id {store.pk}, http://store-shop1.127.0.0.1.nip.io)\n"
+    assert (store.country, store.currency) == ("US", "USD")  # the settings' defaults
+    assert output == (
+        f"shop1: queued (id {store.pk}, http://store-shop1.127.0.0.1.nip.io) in United States, selling in USD\n"
+    )
+
+
+def test_it_queues_a_store_in_the_country_and_currency_given(alice):
+    output = _run(
+        "create", "--owner", "alice", "--engine", "medusa", "--name", "shop1", "--country", "de", "--currency", "EUR"
+    )
+
+    store = Store.objects.get()
+    assert (store.engine, store.country, store.currency) == ("medusa", "DE", "EUR")
+    assert output.endswith(" in Germany, selling in EUR\n")
+
+
+def test_it_takes_its_defaults_from_the_settings(alice, settings):
+    settings.STORE_DEFAULT_COUNTRY, settings.STORE_DEFAULT_CURRENCY = "GB", "GBP"
+
+    _run("create", "--owner", "alice", "--engine", "woocommerce", "--name", "shop1")
+
+    assert Store.objects.values_list("country", "currency").get() == ("GB", "GBP")
+
+
+def test_it_refuses_a_currency_the_engine_does_not_sell_in(alice):
+    with pytest.raises(CommandError) as refused:
+        _run("create", "--owner", "alice", "--engine", "medusa", "--name", "shop1", "--currency", "BTC")
+
+    assert str(refused.value) == "currency: MedusaJS does not sell in Bitcoin (฿), BTC. Choose another currency."
+    assert not Store.objects.exists()
+
+
+def test_it_refuses_an_unknown_country(alice):
+    with pytest.raises(CommandError) as refused:
+        _run("create", "--owner", "alice", "--engine", "woocommerce", "--name", "shop1", "--country", "XX")
+
+    assert str(refused.value) == "country: “XX” is not a country stores can be set up for."
+    assert not Store.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -83,7 +120,8 @@ def test_it_waits_until_the_store_is_ready(alice, workers):
     store = Store.objects.get()
     assert store.status == Status.READY
     lines = output.splitlines()
-    assert lines[0] == f"shop1: queued (id {store.pk}, http://store-shop1.127.0.0.1.nip.io)"
+    url = "http://store-shop1.127.0.0.1.nip.io"
+    assert lines[0] == f"shop1: queued (id {store.pk}, {url}) in United States, selling in USD"
     for message in (
         "shop1: Provisioning started.",
         "shop1: Namespace store-shop1 is in place.",

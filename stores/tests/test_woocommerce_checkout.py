@@ -11,7 +11,7 @@ import pytest
 
 from stores.engines.base import CheckoutTarget
 from stores.engines.shop_api import CheckoutFailed, ShopAPI
-from stores.engines.woocommerce_checkout import place_and_remove
+from stores.engines.woocommerce_checkout import parse_versions, place_and_remove
 from tests.woocommerce_standin import WooCommerceStandIn
 
 HOST = "store-shop.127.0.0.1.nip.io"
@@ -27,10 +27,10 @@ def shop(monkeypatch):
         yield standin
 
 
-def _check(standin, password=None):
+def _check(standin, password=None, country=""):
     secret = {"admin-user": "admin", "admin-password": password or standin.admin_password}
     api = ShopAPI(f"http://{HOST}")
-    return place_and_remove(CheckoutTarget(api=api, host=HOST, secret=secret)), api
+    return place_and_remove(CheckoutTarget(api=api, host=HOST, secret=secret, country=country)), api
 
 
 def test_it_places_finds_cancels_and_deletes_an_order(shop):
@@ -53,7 +53,10 @@ def test_it_places_finds_cancels_and_deletes_an_order(shop):
         "GET /wp-json/wc/v3/orders/{order}",
         "PUT /wp-json/wc/v3/orders/{order}",
         "DELETE /wp-json/wc/v3/orders/{order}",
+        "GET /wp-json/wc/v3/system_status",
     ]
+    assert result.versions == {"WordPress": "6.8.1", "WooCommerce": "9.9.5"}
+    assert result.versions_note == ""
 
 
 def test_the_order_is_the_checks_own_and_says_so(shop, monkeypatch):
@@ -113,3 +116,63 @@ def test_a_store_with_nothing_in_stock_is_named(shop):
 
     with pytest.raises(CheckoutFailed, match=r"GET /wp-json/wc/store/v1/products → the store sells no purchasable"):
         _check(shop)
+
+
+def test_the_shopper_lives_in_the_shops_country_when_the_platform_knows_it(shop, monkeypatch):
+    seen = {}
+    original = shop._orders
+
+    def keep_before_delete(method, path, query, body, cookies, nonce, out):
+        if method == "GET":
+            seen.update(shop.orders[int(path.rsplit("/", 1)[1])])
+        return original(method, path, query, body, cookies, nonce, out)
+
+    monkeypatch.setattr(shop, "_orders", keep_before_delete)
+    _, api = _check(shop, country="DE")
+
+    assert seen["shipping"]["country"] == seen["billing"]["country"] == "DE"
+    assert "GET /wp-json/wc/v3/settings/general/woocommerce_default_country" not in [c.name for c in api.calls]
+
+
+def test_a_shop_that_does_not_say_its_versions_still_passes_with_a_note(shop):
+    shop.environment = None
+
+    result, _ = _check(shop)
+
+    assert result.order == "#100"
+    assert result.versions == {}
+    assert result.versions_note.startswith(
+        "the shop's versions could not be read: checkout failed: GET /wp-json/wc/v3/system_status → 500"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "versions", "note"),
+    [
+        (
+            {"environment": {"wp_version": "6.8.1", "version": "9.9.5"}},
+            {"WordPress": "6.8.1", "WooCommerce": "9.9.5"},
+            "",
+        ),
+        # The REST reference's name for WooCommerce's version.
+        (
+            {"environment": {"wp_version": "6.8.1", "wc_version": "9.9.5"}},
+            {"WordPress": "6.8.1", "WooCommerce": "9.9.5"},
+            "",
+        ),
+        (
+            {"environment": {"wp_version": "6.8.1", "version": ""}},
+            {"WordPress": "6.8.1"},
+            "the shop's system status does not say its WooCommerce version",
+        ),
+        (
+            {"environment": {"version": None}},
+            {},
+            "the shop's system status does not say its WordPress or WooCommerce version",
+        ),
+        ({"environment": "hidden"}, {}, "the shop's versions could not be read: its system status has no environment"),
+        ([], {}, "the shop's versions could not be read: its system status has no environment"),
+    ],
+)
+def test_it_parses_the_versions_of_a_system_status(status, versions, note):
+    assert parse_versions(status) == (versions, note)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stores.engines.contract import RELEASE_NAME
+from stores.engines.contract import RELEASE_NAME, release_values
 from stores.engines.medusa import MEDUSA
 from tests.chart_tools import REPO_ROOT, run_helm, template
 from tests.charts.medusa_recipe_support import NODE_VERSION
@@ -270,6 +270,39 @@ def test_it_gives_each_program_the_contracts_environment(rendered, fallback):
     fallback_setup = env_of(pod_specs(fallback)["setup"]["containers"][0])
     assert fallback_setup["APP_DIR"]["value"] == "/data/app"
     assert fallback_setup["NPM_CACHE_DIR"]["value"] == "/data/npm-cache"
+
+
+def test_the_setup_gets_the_shops_country_and_currency(helm, tmp_path):
+    values = tmp_path / "de-eur.yaml"
+    values.write_text(yaml.safe_dump(platform_values(country="DE", currency="EUR")))
+
+    specs = pod_specs(render(helm, values))
+
+    setup = env_of(specs["setup"]["containers"][0])
+    assert (setup["SHOP_COUNTRY"]["value"], setup["SHOP_CURRENCY"]["value"]) == ("DE", "EUR")
+    # Only the seed reads them: a later change restarts no server.
+    for role in ("server", "worker", "storefront"):
+        assert not {"SHOP_COUNTRY", "SHOP_CURRENCY"} & set(env_of(specs[role]["containers"][0])), role
+
+
+def test_without_shop_values_the_chart_sets_a_shop_up_in_the_united_states(helm, tmp_path):
+    values = tmp_path / "no-shop.yaml"
+    values.write_text(yaml.safe_dump(release_values(SPEC)))
+
+    specs = pod_specs(render(helm, values))
+
+    setup = env_of(specs["setup"]["containers"][0])
+    assert (setup["SHOP_COUNTRY"]["value"], setup["SHOP_CURRENCY"]["value"]) == ("US", "USD")
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [("shop.country=de", "/shop/country"), ("shop.currency=EURO", "/shop/currency"), ("shop.region=eu", "/shop")],
+)
+def test_it_refuses_a_country_or_currency_that_is_no_code(helm, values_file, value, path):
+    result = run_helm(helm, "template", RELEASE, str(CHART_DIR), "-f", str(values_file), "--set", value)
+    assert result.returncode != 0
+    assert path in result.stderr
 
 
 def test_the_stores_files_are_on_its_volume(rendered):

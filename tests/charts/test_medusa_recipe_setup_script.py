@@ -40,7 +40,9 @@ user)
     if [ -f "$APP_DIR/.admin" ]; then echo "error: User with email: $3 already exists"; exit 1; fi
     touch "$APP_DIR/.admin" ;;
 exec)
-    mkdir -p "$APP_DIR/state" && printf pk_test >"$APP_DIR/state/publishable-key" ;;
+    mkdir -p "$APP_DIR/state" && printf pk_test >"$APP_DIR/state/publishable-key"
+    # What the seed was given for the store's region.
+    printf '%s %s' "${SHOP_COUNTRY-unset}" "${SHOP_CURRENCY-unset}" >"$APP_DIR/state/seed-shop" ;;
 build)
     mkdir -p .medusa/server/public/admin && echo "module.exports = {}" >.medusa/server/medusa-config.js ;;
 esac
@@ -171,3 +173,33 @@ def test_it_installs_and_builds_without_a_database_for_a_prebuilt_image(recipe):
     assert proc.returncode == 0, proc.stderr
     assert [c.split()[0:2] for c in calls] == [["medusa", "db:migrate"], ["medusa", "user"], ["medusa", "exec"]]
     assert (recipe.app / "state" / "setup-done").exists()
+
+
+def test_the_seed_gets_the_shops_country_and_currency(recipe):
+    proc, _ = recipe(SHOP_COUNTRY="DE", SHOP_CURRENCY="EUR")
+
+    assert proc.returncode == 0, proc.stderr
+    assert (recipe.app / "state" / "seed-shop").read_text() == "DE EUR"
+    assert "seeding (a shop in DE selling in EUR)" in proc.stdout
+
+
+def test_without_them_the_seed_sets_a_shop_up_in_the_united_states(recipe):
+    proc, _ = recipe()
+
+    assert proc.returncode == 0, proc.stderr
+    assert (recipe.app / "state" / "seed-shop").read_text() == "US USD"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("SHOP_COUNTRY", "de", "SHOP_COUNTRY must be an ISO 3166-1 alpha-2 code such as DE, not 'de'"),
+        ("SHOP_CURRENCY", "EURO", "SHOP_CURRENCY must be an ISO 4217 code such as EUR, not 'EURO'"),
+    ],
+)
+def test_it_refuses_a_country_or_currency_that_is_no_code_before_seeding(recipe, variable, value, reason):
+    proc, calls = recipe(**{variable: value})
+
+    assert proc.returncode != 0
+    assert last_line(proc) == f"setup failed: seed: {reason}"
+    assert not any(call.startswith("medusa exec") for call in calls)

@@ -255,7 +255,8 @@ def test_a_medusa_store_sells_survives_restarts_upgrades_and_goes_without_a_trac
     # --- created through the platform, provisioned by its real workers ------------------------
     slug = f"mug-shop-{secrets.token_hex(2)}"
     started = time.monotonic()
-    store = tasks.request_create(alice, slug, "medusa")
+    # The shopper's euros and German address (tests/medusa_shopper.py).
+    store = tasks.request_create(alice, slug, "medusa", country="DE", currency="EUR")
     wait_for(
         lambda: Store.objects.get(pk=store.pk).status in (Status.READY, Status.FAILED),
         timeout=300,

@@ -166,8 +166,20 @@ if ! "$MEDUSA" user -e "$MEDUSA_ADMIN_EMAIL" -p "$MEDUSA_ADMIN_PASSWORD" >"$LOG"
     fi
 fi
 
-# 7. The seed (looks before it creates; writes state/publishable-key).
-say "seeding"
+# 7. The seed (looks before it creates; writes state/publishable-key). Its
+# region sells in SHOP_CURRENCY and ships to SHOP_COUNTRY (values shop.*), on
+# the first run only: a store keeps the region it has.
+SHOP_COUNTRY=${SHOP_COUNTRY:-US} SHOP_CURRENCY=${SHOP_CURRENCY:-USD}
+case "$SHOP_COUNTRY" in
+[A-Z][A-Z]) ;;
+*) fail seed "SHOP_COUNTRY must be an ISO 3166-1 alpha-2 code such as DE, not '$SHOP_COUNTRY'" ;;
+esac
+case "$SHOP_CURRENCY" in
+[A-Z][A-Z][A-Z]) ;;
+*) fail seed "SHOP_CURRENCY must be an ISO 4217 code such as EUR, not '$SHOP_CURRENCY'" ;;
+esac
+export SHOP_COUNTRY SHOP_CURRENCY
+say "seeding (a shop in $SHOP_COUNTRY selling in $SHOP_CURRENCY)"
 run seed "seed failed" "$MEDUSA" exec ./src/scripts/seed.js
 [ -s "$STATE/publishable-key" ] || fail seed "seed failed (no publishable key)"
 fi

@@ -32,6 +32,16 @@ class Command(BaseCommand):
         create.add_argument("--owner", required=True, help="User name of the owner.")
         create.add_argument("--engine", required=True, choices=sorted(ENGINES))
         create.add_argument("--name", required=True, help="The store's name (a DNS label).")
+        create.add_argument(
+            "--country",
+            default=None,
+            help="The shop's country, an ISO 3166-1 alpha-2 code such as DE (default: STORE_DEFAULT_COUNTRY).",
+        )
+        create.add_argument(
+            "--currency",
+            default=None,
+            help="The shop's currency, an ISO 4217 code such as EUR (default: STORE_DEFAULT_CURRENCY).",
+        )
         create.add_argument("--wait", action="store_true", help="Wait until it is ready or failed.")
         create.add_argument(
             "--timeout",
@@ -116,20 +126,35 @@ class Command(BaseCommand):
         for row in rows:
             self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
-    def do_create(self, *, owner, engine, name, wait=False, timeout=None, **_):
+    def do_create(self, *, owner, engine, name, country=None, currency=None, wait=False, timeout=None, **_):
         user = get_user_model().objects.filter(username=owner).first()
         if user is None:
             raise CommandError(f"no user named {owner!r}")
-        form = CreateStoreForm({"name": name, "engine": engine})
+        form = CreateStoreForm(
+            {
+                "name": name,
+                "engine": engine,
+                "country": (country or settings.STORE_DEFAULT_COUNTRY).upper(),
+                "currency": (currency or settings.STORE_DEFAULT_CURRENCY).upper(),
+            }
+        )
         if not form.is_valid():
             raise CommandError("; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items()))
         try:
             with transaction.atomic():
-                store = tasks.request_create(user, form.cleaned_data["name"], form.cleaned_data["engine"])
+                store = tasks.request_create(
+                    user,
+                    form.cleaned_data["name"],
+                    form.cleaned_data["engine"],
+                    country=form.cleaned_data["country"],
+                    currency=form.cleaned_data["currency"],
+                )
                 audit.record(audit.Action.CREATE, store=store)
         except (lifecycle.StoreLimitReached, lifecycle.SlugTaken) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"{store.slug}: queued (id {store.pk}, {store.url})")
+        self.stdout.write(
+            f"{store.slug}: queued (id {store.pk}, {store.url}) in {store.country_name}, selling in {store.currency}"
+        )
         if wait:
             final = self._follow(store.pk, until=FINAL, timeout=timeout or settings.PROVISION_TIMEOUT + 600)
             if final.status != Status.READY:

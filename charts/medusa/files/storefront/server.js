@@ -70,11 +70,12 @@ function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => ESCAPES[c])
 }
 
+// Prices in the currency of the store's region (the shop's, values
+// shop.currency), as Medusa gives it with every amount: nothing is assumed.
 function money(amount, currency) {
   if (amount === null || amount === undefined) return ""
-  return new Intl.NumberFormat("en-GB", { style: "currency", currency: (currency || "eur").toUpperCase() }).format(
-    Number(amount)
-  )
+  if (!currency) return Number(amount).toFixed(2)
+  return new Intl.NumberFormat("en-GB", { style: "currency", currency: currency.toUpperCase() }).format(Number(amount))
 }
 
 function cookies(req) {

@@ -25,9 +25,12 @@ import {
   updateStoresWorkflow,
 } from "@medusajs/medusa/core-flows"
 
-const CURRENCY = "eur"
-const COUNTRIES = ["de", "fr", "nl", "be", "at", "it", "es", "gb"]
-const REGION_NAME = "Europe"
+// The shop's country and currency (values shop.country and shop.currency,
+// through the setup Job's SHOP_COUNTRY and SHOP_CURRENCY): one region sells
+// in that currency and ships to that country. Only the first run decides:
+// a store that has a region keeps it, whatever the values say later.
+const SHOP_COUNTRY = (process.env.SHOP_COUNTRY || "US").toLowerCase()
+const SHOP_CURRENCY = (process.env.SHOP_CURRENCY || "USD").toLowerCase()
 // The manual provider every Medusa ships; the storefront presents it as
 // "Cash on delivery".
 const PAYMENT_PROVIDER = "pp_system_default"
@@ -64,19 +67,32 @@ export default async function seed({ container }: ExecArgs) {
     created.push("sales channel")
   }
 
-  // Region, with the manual payment provider
-  let [region] = await regionModule.listRegions({ name: REGION_NAME })
+  // Region, with the manual payment provider: the store's one region, named
+  // after its country ("Germany"), made on the first run.
+  let [region] = await regionModule.listRegions({}, { relations: ["countries"], take: 1, order: { created_at: "ASC" } })
   if (!region) {
+    const regionName = new Intl.DisplayNames(["en"], { type: "region" }).of(SHOP_COUNTRY.toUpperCase()) || SHOP_COUNTRY
     const { result } = await createRegionsWorkflow(container).run({
       input: {
         regions: [
-          { name: REGION_NAME, currency_code: CURRENCY, countries: COUNTRIES, payment_providers: [PAYMENT_PROVIDER] },
+          {
+            name: regionName,
+            currency_code: SHOP_CURRENCY,
+            countries: [SHOP_COUNTRY],
+            payment_providers: [PAYMENT_PROVIDER],
+          },
         ],
       },
     })
     region = result[0]
-    created.push("region")
+    created.push(`region ${regionName} (${SHOP_COUNTRY.toUpperCase()}, ${SHOP_CURRENCY.toUpperCase()})`)
   }
+  // What the rest is set up for: the region's, which an earlier run may have made.
+  const CURRENCY: string = region.currency_code
+  const [found] = await regionModule.listRegions({ id: region.id }, { relations: ["countries"] })
+  const COUNTRIES: string[] = (found?.countries || []).map((c: any) => c.iso_2)
+  if (!COUNTRIES.length) COUNTRIES.push(SHOP_COUNTRY)
+  const ZONE_NAME = found?.name || region.name
 
   // Store: its currency, default channel and region (compared before
   // updating, so a second run writes nothing)
@@ -118,7 +134,7 @@ export default async function seed({ container }: ExecArgs) {
   let [location] = await stockLocationModule.listStockLocations({ name: LOCATION_NAME })
   if (!location) {
     const { result } = await createStockLocationsWorkflow(container).run({
-      input: { locations: [{ name: LOCATION_NAME, address: { address_1: "1 Harbour Street", city: "Rotterdam", country_code: "nl" } }] },
+      input: { locations: [{ name: LOCATION_NAME, address: { address_1: "Main warehouse", country_code: COUNTRIES[0] } }] },
     })
     location = result[0]
     created.push("stock location")
@@ -160,7 +176,7 @@ export default async function seed({ container }: ExecArgs) {
       name: FULFILLMENT_SET_NAME,
       type: "shipping",
       service_zones: [
-        { name: REGION_NAME, geo_zones: COUNTRIES.map((country_code) => ({ country_code, type: "country" })) },
+        { name: ZONE_NAME, geo_zones: COUNTRIES.map((country_code) => ({ country_code, type: "country" })) },
       ],
     })
     created.push("fulfillment set")
