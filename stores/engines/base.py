@@ -138,11 +138,6 @@ class Engine:
     # mail.revision, stores/mail.py): the chart labels them, and no other pod,
     # MAIL_LABEL for the guardrails' mail egress. Empty: the engine sends none.
     mail_components: frozenset[str] = frozenset()
-
-    @property
-    def sends_mail(self) -> bool:
-        return bool(self.mail_components)
-
     # The countries and currencies the shop can be set up for, out of the
     # platform's list (stores/engines/locales.py).
     countries: frozenset[str] = frozenset(locales.COUNTRIES)
@@ -150,6 +145,10 @@ class Engine:
     # The name of the software the chart's appVersion pins (e.g. "Medusa"),
     # shown as the store's version when the engine reads none from the shop.
     app_version_label: str = ""
+
+    @property
+    def sends_mail(self) -> bool:
+        return bool(self.mail_components)
 
     def refuses_shop(self, country: str, currency: str) -> str | None:
         """Why a shop in `country` selling in `currency` cannot be set up; None when it can."""
