@@ -79,18 +79,29 @@ def pytest_addoption(parser):
     parser.addoption(
         "--database-tests-only",
         action="store_true",
-        help="run only the tests that use the database (the second pass of `make test`, on PostgreSQL)",
+        help="run only the tests that use the database (`make test-postgres`)",
+    )
+    parser.addoption(
+        "--database-or-realnode-tests-only",
+        action="store_true",
+        help=(
+            "run only the tests that use the database, and the real-node tests (the SQLite pass of "
+            "`make test`: the database-free tests run once, in its PostgreSQL pass)"
+        ),
     )
 
 
 def pytest_collection_modifyitems(config, items):
     _deselect_postgres_tests_on_sqlite(config, items)
-    if not config.getoption("--database-tests-only"):
+    database_only = config.getoption("--database-tests-only")
+    with_realnode = config.getoption("--database-or-realnode-tests-only")
+    if not (database_only or with_realnode):
         return
     keep, skip = [], []
     for item in items:
         uses_db = item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
-        (keep if uses_db else skip).append(item)
+        kept = uses_db or (with_realnode and item.get_closest_marker("realnode"))
+        (keep if kept else skip).append(item)
     if skip:
         config.hook.pytest_deselected(items=skip)
         items[:] = keep

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# `make test`: every test on SQLite and, at the same time, every test that
-# touches the database again on PostgreSQL. Each pass has its own local
-# control plane (the same store names are created in both) and its own
-# database; the real node runs one pass's pods (there is one per machine), so
-# the PostgreSQL pass leaves the real-node tests out: what they check (pods,
-# Services, NetworkPolicies on a real kubelet) does not change with the
-# database. Most of a pass is waiting (on the API server, helm, a browser,
-# worker processes), so the two overlap well on two cores.
+# `make test`: every test, in two passes side by side. Every test that touches
+# the database runs in both, on SQLite and on PostgreSQL. The real-node tests
+# run in the SQLite pass only: the real node runs one pass's pods (there is
+# one per machine), and what they check (pods, Services, NetworkPolicies on a
+# real kubelet) does not change with the database. The tests that never touch
+# the database (charts, engines, the cluster layer, scripts) run once, in the
+# PostgreSQL pass, which would otherwise end minutes before the other. Each
+# pass has its own local control plane (the same store names are created in
+# both) and its own database. Most of a pass is waiting (on the API server,
+# helm, a browser, worker processes), so the two overlap well on two cores.
 #
 # What it starts for the run (the local control plane and its real node, the
 # PostgreSQL pass's control plane, the PostgreSQL server: about 1.9 GB) it
@@ -130,12 +132,12 @@ echo "== the store images build beside the tests; their log: $images_log"
 
 echo "== the PostgreSQL pass runs beside this one; its output: $log"
 LOCALCLUSTER_DIR="$root/.localcluster-pg" LOCALCLUSTER_REAL_NODE=0 DATABASE_URL="$url" TEST_ARTIFACTS_DIR="$pg_artifacts" \
-  "$python" -m pytest --database-tests-only -m "not realnode" -p no:cacheprovider "$@" > "$log" 2>&1 &
+  "$python" -m pytest -m "not realnode" -p no:cacheprovider "$@" > "$log" 2>&1 &
 postgres_pass=$!
 # The PostgreSQL pass stops with this script.
 trap 'kill "$postgres_pass" 2> /dev/null' INT TERM
 
-"$python" -m pytest "$@"
+"$python" -m pytest --database-or-realnode-tests-only "$@"
 sqlite_rc=$?
 
 echo "== waiting for the PostgreSQL pass"
