@@ -263,7 +263,10 @@ def test_it_defaults_to_sqlite_in_the_var_dir(tmp_path):
     assert "PRAGMA journal_mode=WAL" in database["OPTIONS"]["init_command"]
 
 
+# The suite's own database settings: marked as a database test, so `make test`
+# runs it in its SQLite pass (the database-free tests run in the other).
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the suite runs on another database")
+@pytest.mark.django_db
 def test_it_configures_sqlite_for_concurrent_writers():
     options = settings.DATABASES["default"]["OPTIONS"]
 
