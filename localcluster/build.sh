@@ -9,6 +9,7 @@
 #   build.sh node         the real node's agents (localcluster/node.sh)
 #   build.sh kube-score   kube-score (the chart tests)
 #   build.sh test-tools   helm and kube-score; prints HELM_BIN and KUBE_SCORE_BIN (make test-unit)
+#   build.sh objectstore  SeaweedFS's weed (localcluster/objectstore.sh); prints its path
 #   build.sh plan         the steps `build.sh` would take now, one `key=label` a line
 #
 # With LOCALCLUSTER_STATUS_FILE set, each step of the build is reported there
@@ -227,6 +228,35 @@ build_node() {
   log "node binaries ready in $(( $(stamp) - t0 ))s (cache: $bin)"
 }
 
+# --- the object store (localcluster/objectstore.sh) ---------------------------
+# SeaweedFS's go.mod has a replace directive, so `go install pkg@version`
+# refuses it: a wrapper module requires it and repeats its (non-relative)
+# replaces, which a dependency's go.mod cannot impose. Prints the binary's path.
+build_objectstore() {
+  local v="$SEAWEEDFS_VERSION"
+  if ! have "weed-$v"; then
+    progress step weed
+    local mod="$src/seaweedfs-$v"
+    mkdir -p "$mod"
+    log "seaweedfs $v: preparing wrapper module in $mod"
+    local upstream
+    upstream="$(cd "$mod" && go mod download -json "github.com/seaweedfs/seaweedfs@$v" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')"
+    {
+      printf 'module localcluster/seaweedfs\n\ngo 1.26.0\n\nrequire github.com/seaweedfs/seaweedfs %s\n\n' "$v"
+      # single-line "replace a => b vX" of the upstream go.mod (none are relative)
+      grep -E '^replace [^ ]+ => [^.][^ ]* v' "$upstream" || true
+    } > "$mod/go.mod"
+    local t0; t0=$(stamp)
+    (cd "$mod" && go list -deps github.com/seaweedfs/seaweedfs/weed > /dev/null)
+    log "seaweedfs $v: modules downloaded in $(( $(stamp) - t0 ))s"
+    t0=$(stamp)
+    (cd "$mod" && go build -trimpath -ldflags "-s -w" -o "$mod/weed" github.com/seaweedfs/seaweedfs/weed)
+    mv "$mod/weed" "$bin/weed-$v"
+    log "seaweedfs $v: compiled in $(( $(stamp) - t0 ))s"
+  fi
+  echo "$bin/weed-$v"
+}
+
 # What `build.sh` (no argument) is about to build, in the order it builds it,
 # as `key=label` lines (up.sh hands them to status.py before it builds).
 plan() {
@@ -248,6 +278,7 @@ main() {
   if [[ "${1:-}" == kube-score ]]; then build_kube_score; return; fi
   if [[ "${1:-}" == node ]]; then build_node; return; fi
   if [[ "${1:-}" == test-tools ]]; then build_test_tools; return; fi
+  if [[ "${1:-}" == objectstore ]]; then build_objectstore; return; fi
   if [[ "${1:-}" == plan ]]; then plan; return; fi
   local t0; t0=$(stamp)
   build_etcd
