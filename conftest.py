@@ -10,6 +10,7 @@ pytest_plugins = (
     "tests.fixtures",
     "tests.chart_tools",
     "tests.ci_skips",
+    "tests.objectstore",
 )
 
 
