@@ -69,6 +69,13 @@ kube-score:
 	bash localcluster/build.sh kube-score
 test: kube-score
 
+## objectstore: SeaweedFS's weed, built from the Go module proxy (cached; minutes when cold, longer than a
+## test may take); the object store tests (tests/objectstore.py) run it
+.PHONY: objectstore
+objectstore:
+	bash localcluster/build.sh objectstore > /dev/null
+test: objectstore
+
 ## lint: ruff (lint and format) and mypy, as configured in pyproject.toml
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -99,6 +106,7 @@ test-postgres: $(DEV_STAMP) cluster system-packages
 ## tests need Debian's shellcheck and busybox.
 test-unit: $(DEV_STAMP)
 	@$(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES="$(UNIT_PACKAGES)"
+	bash localcluster/build.sh objectstore > /dev/null
 	eval "$$(bash localcluster/build.sh test-tools)" && $(BIN)/python -m pytest -m "not integration and not browser"
 
 test-integration: $(DEV_STAMP) cluster
