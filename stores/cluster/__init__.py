@@ -40,13 +40,15 @@ carries a ``FailureCode`` in ``.code``, which alerts and counts read)
                                 reason; ``.reason`` holds it
 """
 
+from .backup_jobs import JobOutcome
 from .errors import ClusterError, ClusterUnavailable, Failure, FailureCode, NamespaceStuck, Stopped, WorkloadFailed
-from .guardrails import GuardrailSpec
+from .guardrails import BackupAccess, GuardrailSpec, add_quantities
 from .helm import HelmCli
 from .interface import Helm, Kubernetes
 from .kubernetes import KubernetesClient, connect
 
 __all__ = [
+    "BackupAccess",
     "ClusterError",
     "ClusterUnavailable",
     "Failure",
@@ -54,10 +56,12 @@ __all__ = [
     "GuardrailSpec",
     "Helm",
     "HelmCli",
+    "JobOutcome",
     "Kubernetes",
     "KubernetesClient",
     "NamespaceStuck",
     "Stopped",
     "WorkloadFailed",
+    "add_quantities",
     "connect",
 ]

@@ -41,6 +41,14 @@ MAIL_LABEL_VALUE = "relay"
 # Written only while stores send mail (GuardrailSpec.mail_port), and removed
 # by apply_guardrails once they no longer do.
 MAIL_POLICY = "allow-mail-egress"
+# The label every store pod names its component by (the engine contract's).
+COMPONENT_LABEL = "app.kubernetes.io/component"
+# A backup's or restore's Job pod (stores/backups/) carries this label to reach
+# the store's database and the object store's endpoint, and nothing else.
+BACKUP_LABEL = "store-provisioner.io/backup"
+BACKUP_LABEL_VALUE = "transfer"
+# Written only while the platform backs stores up (GuardrailSpec.backup).
+BACKUP_POLICIES = ("allow-backup-egress", "allow-backup-to-database")
 # Label every namespace carries since Kubernetes 1.22; lets a policy pick a
 # namespace by name without us labelling foreign namespaces.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -114,6 +122,19 @@ class GuardrailSpec:
     # The mail relay's port (STORE_MAIL_PORT) for pods labelled MAIL_LABEL;
     # None: mail is off and those pods get no way out by it.
     mail_port: int | None = None
+    # Where backup Jobs may go (stores/backups/); None: backups are off.
+    backup: BackupAccess | None = None
+
+
+@dataclass(frozen=True)
+class BackupAccess:
+    """The paths a store's backup Job needs: its database, and the object store."""
+
+    database_component: str
+    database_port: int
+    # The object store endpoint's addresses (resolved when the policy is written) and port.
+    store_addresses: tuple[str, ...]
+    store_port: int
 
 
 # ---------------------------------------------------------------- builders
@@ -204,7 +225,40 @@ def network_policies(spec: GuardrailSpec) -> list[dict[str, Any]]:
             if spec.mail_port
             else []
         ),
+        *(backup_policies(spec.backup) if spec.backup else []),
     ]
+
+
+def backup_policies(access: BackupAccess) -> list[dict[str, Any]]:
+    """The backup Job's pod may reach the database's port, and the object store's
+    endpoint (its addresses alone: a private one is no exception to deny)."""
+    backup_pod = {"matchLabels": {BACKUP_LABEL: BACKUP_LABEL_VALUE}}
+    database = {"matchLabels": {COMPONENT_LABEL: access.database_component}}
+    database_port = [{"protocol": "TCP", "port": access.database_port}]
+    return [
+        _policy(
+            BACKUP_POLICIES[0],
+            backup_pod,
+            ["Egress"],
+            egress=[
+                {"to": [{"podSelector": database}], "ports": database_port},
+                {
+                    "to": [_ip_block(_host_cidr(address), []) for address in access.store_addresses],
+                    "ports": [{"protocol": "TCP", "port": access.store_port}],
+                },
+            ],
+        ),
+        _policy(
+            BACKUP_POLICIES[1],
+            database,
+            ["Ingress"],
+            ingress=[{"from": [{"podSelector": backup_pod}], "ports": database_port}],
+        ),
+    ]
+
+
+def _host_cidr(address: str) -> str:
+    return f"{address}/128" if ":" in address else f"{address}/32"
 
 
 def dns_peer(value: str) -> dict[str, Any]:
@@ -343,10 +397,13 @@ def apply_guardrails(api: ApiGroups, namespace: str, spec: GuardrailSpec) -> Non
     objects = guardrail_objects(spec)
     for obj in objects:
         _create_or_replace(api, namespace, obj)
-    if not any(obj["kind"] == "NetworkPolicy" and obj["metadata"]["name"] == MAIL_POLICY for obj in objects):
-        with api_errors(f"removing NetworkPolicy {MAIL_POLICY} from {namespace}", api.host):
+    written = {obj["metadata"]["name"] for obj in objects if obj["kind"] == "NetworkPolicy"}
+    for name in (MAIL_POLICY, *BACKUP_POLICIES):
+        if name in written:
+            continue
+        with api_errors(f"removing NetworkPolicy {name} from {namespace}", api.host):
             try:
-                api.networking.delete_namespaced_network_policy(MAIL_POLICY, namespace, _request_timeout=api.timeout)
+                api.networking.delete_namespaced_network_policy(name, namespace, _request_timeout=api.timeout)
             except Exception as exc:
                 if not is_status(exc, 404):
                     raise
@@ -411,6 +468,19 @@ def _refuses_storage_over(api: ApiGroups, namespace: str, hard: str) -> bool:
                 return True
             raise
     return False  # admitted: the quota is not applied yet
+
+
+def add_quantities(a: str, b: str) -> str:
+    """a + b, in the largest binary unit that states it exactly ("4Gi" + "2Gi" is "6Gi")."""
+    # parse_quantity is not annotated; it returns a Decimal of the base unit.
+    total = parse_quantity(a) + parse_quantity(b)  # type: ignore[no-untyped-call]
+    if total != int(total):
+        return str(total)
+    whole = int(total)
+    for suffix, size in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if whole and whole % size == 0:
+            return f"{whole // size}{suffix}"
+    return str(whole)
 
 
 def _same_quantity(a: str, b: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from .backup_jobs import JobOutcome
 from .guardrails import GuardrailSpec
 from .reads import ClusterEvent, PodStatus, QuotaUsage
 
@@ -120,6 +121,30 @@ class Kubernetes(Protocol):
     def quota_usage(self, namespace: str) -> list[QuotaUsage]:
         """Used against hard for every resource of every ResourceQuota in the namespace
         ([] when there is none). One request, bounded by the request timeout."""
+        ...
+
+    # backups (stores/backups/)
+
+    def pod_templates(self, namespace: str) -> dict[str, dict[str, Any]]:
+        """The pod template of every Deployment and StatefulSet, by component label."""
+        ...
+
+    def create_job(self, namespace: str, manifest: dict[str, Any]) -> None:
+        """Create the Job; ClusterError when it is refused."""
+        ...
+
+    def job_outcome(self, namespace: str, name: str) -> JobOutcome:
+        """Whether the Job runs, succeeded, failed (with why: the failed step's last
+        output) or is gone."""
+        ...
+
+    def wait_for_job(self, namespace: str, name: str, *, should_stop: StopCheck) -> JobOutcome:
+        """job_outcome once the Job has ended; Stopped when `should_stop` gives a reason."""
+        ...
+
+    def restart_workloads(self, namespace: str, components: tuple[str, ...]) -> list[str]:
+        """Restart the Deployments and StatefulSets of these components (as `kubectl rollout
+        restart`); their names."""
         ...
 
 

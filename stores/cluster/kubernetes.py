@@ -7,7 +7,8 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from . import access, dryrun, guardrails, jobs, namespaces, readiness, reads, secrets
+from . import access, backup_jobs, dryrun, guardrails, jobs, namespaces, readiness, reads, secrets
+from .backup_jobs import JobOutcome
 from .client import ApiGroups, api_errors, load_api_client
 from .errors import ClusterUnavailable
 from .guardrails import GuardrailSpec
@@ -124,3 +125,20 @@ class KubernetesClient:
 
     def quota_usage(self, namespace: str) -> list[QuotaUsage]:
         return reads.quota_usage(self.api, namespace)
+
+    # backups
+
+    def pod_templates(self, namespace: str) -> dict[str, dict[str, Any]]:
+        return backup_jobs.pod_templates(self.api, namespace)
+
+    def create_job(self, namespace: str, manifest: dict[str, Any]) -> None:
+        backup_jobs.create_job(self.api, namespace, manifest)
+
+    def job_outcome(self, namespace: str, name: str) -> JobOutcome:
+        return backup_jobs.job_outcome(self.api, namespace, name)
+
+    def wait_for_job(self, namespace: str, name: str, *, should_stop: Callable[[], str | None]) -> JobOutcome:
+        return backup_jobs.wait_for_job(self.api, namespace, name, should_stop=should_stop)
+
+    def restart_workloads(self, namespace: str, components: tuple[str, ...]) -> list[str]:
+        return backup_jobs.restart(self.api, namespace, components)

@@ -87,6 +87,39 @@ class CheckoutResult:
     versions_note: str = ""
 
 
+@dataclass(frozen=True)
+class BackupPlan:
+    """How a store of the engine is backed up and restored (stores/backups/).
+
+    A backup is a Job in the store's namespace that runs the engine's own
+    images, as the store's workloads run them (read from the cluster): the
+    database component's image dumps the database (its container's
+    environment, with the database's name, user and password, is copied), the
+    files component's image archives the uploads from the volume it mounts at
+    `files_path`, and the transfer component's image moves the objects to and
+    from the object store by short-lived signed URLs. A restore runs the same
+    containers the other way round, then restarts `restart_components`.
+    """
+
+    # "mariadb" or "postgres": the scripts that dump and restore
+    # (stores/backups/scripts/<database>-dump.sh, -restore.sh).
+    database: str
+    database_component: str
+    # The Service the Job reaches the database by, and its port.
+    database_host: str
+    database_port: int
+    files_component: str
+    files_path: str
+    # Its image has curl or node, which the transfer script uses.
+    transfer_component: str
+    # Restarted after a restore: they cache what the restore replaced.
+    restart_components: tuple[str, ...] = ()
+
+    @property
+    def components(self) -> frozenset[str]:
+        return frozenset({self.database_component, self.files_component, self.transfer_component})
+
+
 # The note a check's order carries, for a merchant who sees it before it is cancelled.
 CHECKOUT_NOTE = "Placed and cancelled by the platform's checkout check; not a real order."
 
@@ -145,6 +178,8 @@ class Engine:
     # The name of the software the chart's appVersion pins (e.g. "Medusa"),
     # shown as the store's version when the engine reads none from the shop.
     app_version_label: str = ""
+    # How its stores are backed up and restored; None: they are not.
+    backup: BackupPlan | None = None
 
     @property
     def sends_mail(self) -> bool:

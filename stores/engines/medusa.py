@@ -1,7 +1,7 @@
 """MedusaJS v2 on PostgreSQL and Redis, with a storefront (charts/medusa)."""
 
 from stores.engines import locales
-from stores.engines.base import Credential, Engine, StoreSpec, generate_password
+from stores.engines.base import BackupPlan, Credential, Engine, StoreSpec, generate_password
 from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, store_values
 from stores.engines.emails import admin_email, medusa_refuses
 from stores.engines.medusa_checkout import place_and_cancel
@@ -85,6 +85,19 @@ MEDUSA = Engine(
     # Medusa's API says nothing of its version: the store shows the one the
     # chart pins (Chart.yaml appVersion, the project's @medusajs/* version).
     app_version_label="Medusa",
+    # The server's image is the store image, on node (its fetch moves the
+    # objects: the image has no curl); the server and worker keep caches of
+    # the database in Redis and in memory, so they restart after a restore.
+    backup=BackupPlan(
+        database="postgres",
+        database_component="postgres",
+        database_host=f"{RELEASE_NAME}-postgres",
+        database_port=5432,
+        files_component="server",
+        files_path="/data/uploads",
+        transfer_component="server",
+        restart_components=("server", "worker"),
+    ),
     accepted_findings={
         **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in _WORKLOADS},
         **{("container-security-context-user-group-id", name): _IDS for name in _WORKLOADS},

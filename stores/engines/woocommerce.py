@@ -1,7 +1,7 @@
 """WooCommerce on WordPress + MariaDB (charts/woocommerce)."""
 
 from stores.engines import locales
-from stores.engines.base import Credential, Engine, StoreSpec, generate_password
+from stores.engines.base import BackupPlan, Credential, Engine, StoreSpec, generate_password
 from stores.engines.contract import PINNED_PULL_POLICY, RELEASE_NAME, store_values
 from stores.engines.emails import admin_email, wordpress_refuses
 from stores.engines.woocommerce_checkout import place_and_remove
@@ -73,4 +73,16 @@ WOOCOMMERCE = Engine(
     # WooCommerce sells in any currency of its own list, which has every one of
     # the platform's and Bitcoin besides, and ships to any country.
     currencies=frozenset(locales.ALL_CURRENCIES),
+    # The official wordpress image has curl; the uploads are under the content
+    # volume's wp-content (plugins and themes come back with the setup Job).
+    backup=BackupPlan(
+        database="mariadb",
+        database_component="mariadb",
+        database_host=f"{RELEASE_NAME}-mariadb",
+        database_port=3306,
+        files_component="wordpress",
+        files_path="/var/www/html/wp-content/uploads",
+        transfer_component="wordpress",
+        restart_components=("wordpress",),
+    ),
 )

@@ -25,6 +25,9 @@ import yaml
 from django.conf import settings
 
 from stores import isolation
+from stores.backups.jobs import JobRequest
+from stores.backups.jobs import objects as backup_objects
+from stores.backups.jobs import render as render_backup_job
 from stores.cluster import GuardrailSpec, KubernetesClient
 from stores.cluster.guardrails import guardrail_objects
 from stores.engines import ENGINES, Engine, StoreSpec
@@ -297,3 +300,30 @@ class Scores:
             workdir.mkdir()
             self._found[key] = kube_score_findings(self.kube_score, objects, workdir)
         return self._found[key]
+
+
+# --- the platform's backup and restore Jobs (stores/backups/jobs.py) -------------------
+
+# What a signed URL looks like to the Job; the real ones are made per backup.
+SIGNED_URL = "https://objects.example.org/store-backups/stores/1/backups/1/{name}?X-Amz-Signature=0"
+
+
+def backup_jobs(engine: Engine, objects: list[dict]) -> list[dict]:
+    """The backup Job and the restore Job the platform renders for a store of the engine
+    from the chart's rendered pod templates, as it does from the cluster's ([] when the
+    engine's stores are not backed up)."""
+    plan = engine.backup
+    if plan is None:
+        return []
+    templates = {
+        component(w): w["spec"]["template"] for w in workloads(objects) if w["kind"] in ("Deployment", "StatefulSet")
+    }
+    urls = tuple(SIGNED_URL.format(name=name) for name in backup_objects(plan))
+    return [
+        render_backup_job(
+            plan,
+            templates,
+            JobRequest(name=f"{kind}-1", restore=kind == "restore", urls=urls, deadline_seconds=1800, labels={}),
+        )
+        for kind in ("backup", "restore")
+    ]

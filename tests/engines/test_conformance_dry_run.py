@@ -1,6 +1,7 @@
 """The engine contract against a real API server (the local control plane).
 
-Every object each engine's chart renders, and a Pod built from each pod template,
+Every object each engine's chart renders, the platform's backup and restore Jobs
+for its stores (stores/backups/jobs.py), and a Pod built from each pod template,
 goes through a server-side dry run with strict field validation, in a namespace
 labelled and guarded as a store of that engine is: the platform's own namespace
 labels (Pod Security `baseline` enforced, `restricted` warned of) and the
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from stores.cluster import connect
-from tests.engines.support import case_params, dry_run, make_store_namespace, name_of, probe_pods
+from tests.engines.support import backup_jobs, case_params, dry_run, make_store_namespace, name_of, probe_pods
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,9 @@ def namespace_of(kube):
 @pytest.mark.parametrize(("engine", "profile"), case_params())
 def test_a_store_namespace_admits_every_object_without_a_warning(charts, kube, namespace_of, engine, profile):
     namespace = namespace_of(engine)
+    # The chart's objects, and the platform's backup and restore Jobs made from them.
     objects = charts.render(engine, profile)
+    objects += backup_jobs(engine, objects)
     warnings = {}
     for obj in objects + probe_pods(objects):
         found = dry_run(kube, obj, namespace)
