@@ -11,6 +11,8 @@ class Action(models.TextChoices):
     RESTART_DELETE = "restart_delete", "Restart delete"
     UPGRADE = "upgrade", "Upgrade"
     ROLLBACK = "rollback", "Rollback"
+    BACKUP = "backup", "Back up"
+    RESTORE = "restore", "Restore"
     # `manage.py audit prune`: the retention job leaves a trace of what it removed.
     PRUNE = "prune", "Prune audit log"
     # Accounts: every sign-in on a page (refused: a failed admin login), and the

@@ -360,6 +360,38 @@ CHECKOUT_CHECKS_PER_ROUND = envint("CHECKOUT_CHECKS_PER_ROUND", 2, minimum=1)
 # Days a check's row is kept (the store page shows the last 24 h).
 STORE_CHECK_RETENTION_DAYS = envint("STORE_CHECK_RETENTION_DAYS", 7, minimum=1)
 
+# --- Backups (stores/backups/) ------------------------------------------------
+# An S3-compatible object store; with no endpoint, stores are not backed up.
+# Store namespaces never see these credentials: each backup or restore Job
+# gets URLs signed for its own objects, valid BACKUP_URL_SECONDS.
+BACKUP_S3_ENDPOINT = envstr("BACKUP_S3_ENDPOINT", "").rstrip("/")
+BACKUP_S3_BUCKET = envstr("BACKUP_S3_BUCKET", "store-backups")
+BACKUP_S3_REGION = envstr("BACKUP_S3_REGION", "us-east-1")
+BACKUP_S3_ACCESS_KEY_ID = envstr("BACKUP_S3_ACCESS_KEY_ID", "")
+BACKUP_S3_SECRET_ACCESS_KEY = envsecret("BACKUP_S3_SECRET_ACCESS_KEY")
+# Backups kept per store (older ones are removed), and days a deleted store's
+# final backup is kept.
+BACKUP_KEEP = envint("BACKUP_KEEP", 7, minimum=1)
+BACKUP_AFTER_DELETE_DAYS = envint("BACKUP_AFTER_DELETE_DAYS", 30, minimum=0)
+# The nightly round: every ready store once a night, each at its own minute
+# of the BACKUP_NIGHT_HOURS from BACKUP_NIGHT_START_HOUR (UTC), and at most
+# BACKUP_JOBS_AT_ONCE backup Jobs running across the platform.
+BACKUP_NIGHT_START_HOUR = envint("BACKUP_NIGHT_START_HOUR", 1, minimum=0)
+BACKUP_NIGHT_HOURS = envint("BACKUP_NIGHT_HOURS", 4, minimum=1)
+BACKUP_JOBS_AT_ONCE = envint("BACKUP_JOBS_AT_ONCE", 4, minimum=1)
+# A backup or restore Job's deadline, which its signed URLs outlive a little.
+BACKUP_TIMEOUT = envint("BACKUP_TIMEOUT", 1800, minimum=60)
+BACKUP_URL_SECONDS = BACKUP_TIMEOUT + 300
+# A lost store with a backup is recreated from it without waiting for its owner.
+AUTO_RECOVER = envbool("AUTO_RECOVER", False)
+if BACKUP_S3_ENDPOINT and not (BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY):
+    raise ImproperlyConfigured(
+        "BACKUP_S3_ENDPOINT is set: BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY "
+        "(or BACKUP_S3_SECRET_ACCESS_KEY_FILE) are needed too."
+    )
+if BACKUP_NIGHT_START_HOUR > 23 or BACKUP_NIGHT_HOURS > 24:
+    raise ImproperlyConfigured("BACKUP_NIGHT_START_HOUR is an hour of the day (0-23); BACKUP_NIGHT_HOURS at most 24.")
+
 # --- Task queue (django-q2) ----------------------------------------------------
 # The provision queue has one worker per provisioning slot: a store is
 # claimed (its deadline starts) only when a task is enqueued for it, so a
@@ -385,8 +417,15 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "label": "Task queue",
     "ALT_CLUSTERS": {
-        # A delete may take helm's uninstall (up to 150 s) plus DELETE_TIMEOUT.
-        CONTROL_QUEUE: {"workers": 2, "timeout": DELETE_TIMEOUT + 300, "retry": DELETE_TIMEOUT + 360, "poll": 0.2},
+        # A delete may take its final backup (up to BACKUP_TIMEOUT), helm's
+        # uninstall (up to 150 s) plus DELETE_TIMEOUT; a restore, its Job and
+        # the checks of a provision's end.
+        CONTROL_QUEUE: {
+            "workers": 2,
+            "timeout": DELETE_TIMEOUT + BACKUP_TIMEOUT + 300,
+            "retry": DELETE_TIMEOUT + BACKUP_TIMEOUT + 360,
+            "poll": 0.2,
+        },
     },
 }
 if REDIS_URL:

@@ -60,18 +60,7 @@ class CreateStoreForm(forms.Form):
         return ""
 
     def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not slug_validator.regex.match(name):
-            suggestion = re.sub(r"[^a-z0-9-]+", "-", slugify(name))[:SLUG_MAX_LENGTH].strip("-")
-            if name.lower() == suggestion:
-                raise ValidationError(f"Use lowercase letters only, for example “{suggestion}”.")
-            hint = f" For example “{suggestion}”." if suggestion else ""
-            raise ValidationError(
-                "Use lowercase letters, digits and dashes, starting and ending with a letter or digit." + hint
-            )
-        if Store.objects.live().filter(slug=name).exists():
-            raise ValidationError(f"The name “{name}” is taken. Choose another.")
-        return name
+        return clean_store_name(self.cleaned_data["name"])
 
     def clean_engine(self):
         engine = ENGINES[self.cleaned_data["engine"]]
@@ -93,3 +82,31 @@ class CreateStoreForm(forms.Form):
             if reason:
                 self.add_error("currency" if country in ENGINES[engine].countries else "country", reason)
         return cleaned
+
+
+class RestoreIntoNewStoreForm(forms.Form):
+    """The name of the new store a deleted store's final backup is restored into."""
+
+    name = forms.CharField(
+        max_length=64,
+        help_text="Lowercase letters, digits and dashes; the store's address is store-<name>.",
+    )
+
+    def clean_name(self):
+        return clean_store_name(self.cleaned_data["name"])
+
+
+def clean_store_name(raw: str) -> str:
+    """A new store's name: a free slug, or a ValidationError that says what to type instead."""
+    name = raw.strip()
+    if not re.compile(slug_validator.regex).match(name):
+        suggestion = re.sub(r"[^a-z0-9-]+", "-", slugify(name))[:SLUG_MAX_LENGTH].strip("-")
+        if name.lower() == suggestion:
+            raise ValidationError(f"Use lowercase letters only, for example “{suggestion}”.")
+        hint = f" For example “{suggestion}”." if suggestion else ""
+        raise ValidationError(
+            "Use lowercase letters, digits and dashes, starting and ending with a letter or digit." + hint
+        )
+    if Store.objects.live().filter(slug=name).exists():
+        raise ValidationError(f"The name “{name}” is taken. Choose another.")
+    return name

@@ -7,12 +7,19 @@ test namespaces from the same two functions.
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 
 from stores import cluster
+from stores.backups import jobs as backup_jobs
+from stores.backups import storage as backup_storage
 from stores.cluster.guardrails import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from stores.engines import get_engine
 from stores.models import Store
+from stores.objectstore import ObjectStoreError
+
+log = logging.getLogger(__name__)
 
 # Pod Security Admission: baseline is enforced (the official images need
 # their own users and a writable root), restricted is warned about and audited.
@@ -78,4 +85,16 @@ def guardrail_spec(engine_key: str | None = None) -> cluster.GuardrailSpec:
         engine = get_engine(engine_key)
         spec.quota.update(engine.quota_overrides)
         spec.container_max.update(engine.container_max_overrides)
+        if engine.backup is not None and backup_storage.configured():
+            # Room for one backup or restore Job beside the running store: its
+            # work space (the dump and the archive) is ephemeral storage.
+            for hard, section in (("requests.ephemeral-storage", "requests"), ("limits.ephemeral-storage", "limits")):
+                if hard in spec.quota:
+                    job = backup_jobs.RESOURCES[section]["ephemeral-storage"]
+                    spec.quota[hard] = cluster.add_quantities(spec.quota[hard], job)
+            try:
+                spec.backup = backup_storage.endpoint_access(engine.backup)
+            except ObjectStoreError as exc:
+                # The store works without it; each backup writes the policy again, or fails saying why.
+                log.warning("no backup network policy for a %s store: %s", engine.key, exc)
     return spec

@@ -637,3 +637,64 @@ def record_versions(store_id: int, versions: dict[str, str]) -> None:
     """What the shop's software says it runs, as a check read it (nothing read: left as they were)."""
     if versions:
         Store.objects.filter(pk=store_id).update(versions=versions)
+
+
+def begin_restore(store_id: int, message: str) -> str:
+    """A ready (or failed) store -> restoring, held by the caller's lease; the lease token."""
+    now = timezone.now()
+    token = secrets.token_hex(16)
+    transition(
+        store_id,
+        Status.RESTORING,
+        message,
+        code=EventCode.RESTORE_REQUESTED,
+        failure_reason="",
+        failure_code="",
+        step="",
+        lease_token=token,
+        lease_until=now + timedelta(seconds=settings.PROVISION_LEASE_SECONDS),
+        **leaseholder.this_process().fields(),
+        deadline_at=now + timedelta(seconds=settings.PROVISION_TIMEOUT),
+    )
+    return token
+
+
+def finish_restore(store_id: int, token: str, message: str, *, checkout_unverified_reason: str = "") -> None:
+    """Restoring -> ready, once the restored store's storefront and checkout checks passed."""
+    now = timezone.now()
+    verified: dict[str, Any] = (
+        {"checkout_unverified_reason": checkout_unverified_reason}
+        if checkout_unverified_reason
+        else {"checkout_verified_at": now, "checkout_checked_at": now, "checkout_unverified_reason": ""}
+    )
+    transition(
+        store_id,
+        Status.READY,
+        message,
+        code=EventCode.RESTORED,
+        only_from={Status.RESTORING},
+        where={"lease_token": token},
+        **verified,
+        checkout_failing=False,
+        lease_token="",
+        lease_until=None,
+        deadline_at=None,
+    )
+
+
+def fail_restore(store_id: int, reason: str, *, step: str = "", token: str | None = None) -> None:
+    where: dict[str, Any] = {} if token is None else {"lease_token": token}
+    transition(
+        store_id,
+        Status.FAILED,
+        f"Restore failed: {reason}",
+        code=EventCode.RESTORE_FAILED,
+        only_from={Status.RESTORING},
+        where=where,
+        kind=StoreEvent.Kind.ERROR,
+        step=step,
+        failure_reason=f"Restore failed: {reason}",
+        lease_token="",
+        lease_until=None,
+        deadline_at=None,
+    )

@@ -7,13 +7,13 @@ whatever the number of stores (observability.metrics says why not counters).
 
 from datetime import timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, Sum
 from django_q.models import Task
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from observability.metrics import PREFIX
 from stores.engines import ENGINES
-from stores.models import FAILURE_CODES, Health, Status, Store, StoreCheck, StoreEvent
+from stores.models import FAILURE_CODES, Backup, Health, Status, Store, StoreCheck, StoreEvent
 
 # Seconds from "provisioning started" to "ready": a WooCommerce store takes
 # one to a few minutes, a first Medusa store up to PROVISION_TIMEOUT.
@@ -32,6 +32,7 @@ class StoreCollector:
         yield self._task_failures()
         yield self._store_up()
         yield self._checkout_durations()
+        yield from self._backups()
 
     def _stores(self):
         counts = {
@@ -131,6 +132,37 @@ class StoreCollector:
         for row in rows:
             family.add_metric([row["store__engine"]], _buckets(row, CHECKOUT_BUCKETS), (row["sum"] or 0) / 1000)
         return family
+
+    def _backups(self):
+        """Backups by kind and result (failed ones are what an alert watches), and the
+        age of the newest successful one per engine."""
+        rows = Backup.objects.order_by().values("kind", "state", "store__engine").annotate(n=Count("pk"))
+        counted = CounterMetricFamily(
+            f"{PREFIX}_backups",
+            "Backups by kind (nightly, manual, final), state (running, done, failed) and engine.",
+            labels=["kind", "state", "engine"],
+        )
+        counts = {(row["kind"], row["state"], row["store__engine"]): row["n"] for row in rows}
+        for kind in Backup.Kind.values:
+            for state in Backup.State.values:
+                for engine in sorted(ENGINES):
+                    counted.add_metric([kind, state, engine], counts.get((kind, state, engine), 0))
+        yield counted
+        newest = (
+            Backup.objects.filter(state=Backup.State.DONE)
+            .order_by()
+            .values("store__engine")
+            .annotate(last=Max("finished_at"))
+        )
+        last = GaugeMetricFamily(
+            f"{PREFIX}_backup_last_success_timestamp_seconds",
+            "When the newest successful backup of a store of the engine ended (Unix time).",
+            labels=["engine"],
+        )
+        for row in newest:
+            if row["last"] is not None:
+                last.add_metric([row["store__engine"]], row["last"].timestamp())
+        yield last
 
 
 def _bucket_counts(field: str, bounds) -> dict:

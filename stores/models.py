@@ -19,6 +19,9 @@ class Status(models.TextChoices):
     # An operator's upgrade or rollback of a ready store's release is running
     # (stores/upgrades.py); delete and retry wait until it ends ready or failed.
     UPDATING = "updating", "Updating"
+    # A backup is being restored into the store (stores/backups/); it ends
+    # ready once its storefront (and checkout) check passes, or failed.
+    RESTORING = "restoring", "Restoring"
     DELETING = "deleting", "Deleting"
     # The platform stopped retrying a delete that did not finish; an operator
     # restarts it from the admin once what is left (failure_reason) is fixed.
@@ -34,12 +37,15 @@ class Status(models.TextChoices):
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.QUEUED: frozenset({Status.PROVISIONING, Status.DELETING}),
     Status.PROVISIONING: frozenset({Status.READY, Status.FAILED, Status.DELETING}),
-    Status.READY: frozenset({Status.DELETING, Status.UPDATING, Status.LOST}),
-    # A failed store may be rolled back (not upgraded: a retry installs the current chart).
-    Status.FAILED: frozenset({Status.QUEUED, Status.DELETING, Status.UPDATING}),
+    Status.READY: frozenset({Status.DELETING, Status.UPDATING, Status.LOST, Status.RESTORING}),
+    # A failed store may be rolled back (not upgraded: a retry installs the
+    # current chart), or restored from a backup.
+    Status.FAILED: frozenset({Status.QUEUED, Status.DELETING, Status.UPDATING, Status.RESTORING}),
     # Not to deleting: a helm upgrade or rollback cut off half-way leaves the
     # release pending; the update runs to its end (or its deadline) first.
     Status.UPDATING: frozenset({Status.READY, Status.FAILED}),
+    # Not to deleting either: a restore half-done is finished or failed first.
+    Status.RESTORING: frozenset({Status.READY, Status.FAILED}),
     Status.DELETING: frozenset({Status.DELETED, Status.DELETE_STUCK}),
     Status.DELETE_STUCK: frozenset({Status.DELETING}),
     Status.DELETED: frozenset(),
@@ -101,6 +107,13 @@ class EventCode(models.TextChoices):
     UPDATE_REQUESTED = "update_requested", "Upgrade or rollback requested"
     UPDATED = "updated", "Upgraded or rolled back"
     UPDATE_FAILED = "update_failed", "Upgrade or rollback failed"
+    # Backups and restores (stores/backups/)
+    BACKUP_STARTED = "backup_started", "Backup started"
+    BACKED_UP = "backed_up", "Backed up"
+    BACKUP_FAILED = "backup_failed", "Backup failed"
+    RESTORE_REQUESTED = "restore_requested", "Restore requested"
+    RESTORED = "restored", "Restored"
+    RESTORE_FAILED = "restore_failed", "Restore failed"
     # A step that finished (the keys of provisioning.STEPS), and a line of progress
     NAMESPACE = "namespace", "Step: namespace"
     GUARDRAILS = "guardrails", "Step: guardrails"
@@ -247,6 +260,16 @@ class Store(models.Model):
     # What the shop's software runs, as the platform found it ({"WordPress":
     # "6.8.1", "WooCommerce": "9.9.5"}, in the order shown).
     versions = models.JSONField(default=dict, blank=True, help_text="The versions the platform found the shop runs.")
+    # A backup to restore once the store is provisioned: a deleted store's
+    # final backup restored into this new one, or a lost store's latest.
+    restore_from = models.ForeignKey(
+        "Backup",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The backup restored into the store when its provision ends ready.",
+    )
 
     objects = StoreQuerySet.as_manager()
 
@@ -354,6 +377,58 @@ class StoreCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store} {self.kind} {'ok' if self.ok else self.code}"
+
+
+class Backup(models.Model):
+    """One backup of a store: a database dump, an archive of its uploads, their
+    checksums and a manifest, under `key_prefix` in the object store."""
+
+    class Kind(models.TextChoices):
+        NIGHTLY = "nightly", "Nightly"
+        MANUAL = "manual", "Manual"
+        FINAL = "final", "Final"
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="backups")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    job_name = models.CharField(max_length=63, blank=True, help_text="The Job that writes it.")
+    size_bytes = models.BigIntegerField(null=True, blank=True, help_text="The objects' total size.")
+    # engine, chart version, images, and each object's size and SHA-256
+    manifest = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    # A final backup is kept until then (BACKUP_AFTER_DELETE_DAYS after the
+    # delete); the others are kept while they are among the newest BACKUP_KEEP.
+    keep_until = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its objects were removed from the object store."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One backup at a time per store: a double click makes one.
+            models.UniqueConstraint(
+                fields=["store"], condition=Q(state="running"), name="backup_one_running_per_store"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store} {self.kind} backup {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def key_prefix(self) -> str:
+        return f"stores/{self.store_id}/backups/{self.pk}/"
+
+    @property
+    def restorable(self) -> bool:
+        return self.state == self.State.DONE and self.removed_at is None
 
 
 class ProvisioningGate(models.Model):

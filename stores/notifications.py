@@ -80,6 +80,16 @@ CHECK_MAILS = {
         "again under the same name (what was removed is not brought back), or delete it.",
     ),
     "found": ("Your store {slug} is back", "Your store {slug} is in the cluster again and ready."),
+    "backup_failed": (
+        "A backup of your store {slug} failed",
+        "A backup of your store {slug} failed: {reason}. Your earlier backups are kept; the store page lists them "
+        "and has Back up now to try again.",
+    ),
+    "recovered": (
+        "Your store {slug} is being recovered",
+        "Your store {slug} was gone from the cluster, so the platform is recreating it and restoring its latest "
+        "backup ({reason}). What changed after that backup is not brought back.",
+    ),
     "checkout_back": (
         "Checkout works again on your store {slug}",
         "A test order on your store {slug} went through again.",

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from observability.logging import set_step as set_log_step
 from stores import checkout, clients, cluster, isolation, lifecycle, releases, storefront
+from stores.backups import queueing
 from stores.engines import Engine, get_engine
 from stores.engines.base import CheckoutResult
 from stores.engines.contract import RELEASE_NAME, SECRET_NAME
@@ -41,7 +42,7 @@ STEP_LABELS = dict(STEPS)
 
 # The work that has a deadline (`Store.deadline_at`): a provision, and an
 # operator's upgrade or rollback (stores/upgrades.py).
-DEADLINED = frozenset({Status.PROVISIONING, Status.UPDATING})
+DEADLINED = frozenset({Status.PROVISIONING, Status.UPDATING, Status.RESTORING})
 
 
 class Run:
@@ -198,6 +199,23 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
     )
     # A retry's release may have had pods: the setup Job it replaces, a rollout.
     wait_for_workloads(run, kube, ns, replacing=store.attempts > 1)
+    unverified = check_shop(run, store, engine, kube)
+    lifecycle.mark_ready(
+        store.pk,
+        run.token,
+        f"Store is ready at {store.url}.",
+        storefront_answered=settings.CHECK_STORE_URL,
+        checkout_unverified_reason=unverified,
+    )
+    if store.restore_from_id:
+        # A deleted store's final backup, or a lost store's latest: restored now it runs.
+        lifecycle.record(store.pk, "Restoring its backup next.")
+        queueing.enqueue_restore(store.pk, store.restore_from_id)
+
+
+def check_shop(run: Run, store: Store, engine: Engine, kube: cluster.Kubernetes) -> str:
+    """The storefront check, then the checkout check (when the engine has one): the
+    steps that make a store ready. Why its checkout is not verified ("" when it is)."""
     if settings.CHECK_STORE_URL:
         run.run_step("storefront", lambda: storefront.wait_for_storefront(store.url, run), f"{store.url} answers.")
     else:
@@ -226,13 +244,7 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
         StoreCheck.objects.create(
             store=store, kind=StoreCheck.Kind.CHECKOUT, ok=True, latency_ms=int((time.monotonic() - started) * 1000)
         )
-    lifecycle.mark_ready(
-        store.pk,
-        run.token,
-        f"Store is ready at {store.url}.",
-        storefront_answered=settings.CHECK_STORE_URL,
-        checkout_unverified_reason=unverified,
-    )
+    return unverified
 
 
 def _record_versions(store: Store, result: CheckoutResult) -> None:

@@ -6,18 +6,33 @@ per provisioning slot), deletes and reconciles to the separate "control"
 cluster so they never wait behind long provisions.
 """
 
+import dataclasses
 import functools
 import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from observability.logging import store_context
-from stores import clients, cluster, drift, lifecycle, monitoring, preparation, provisioning, teardown, upgrades
+from stores import (
+    clients,
+    cluster,
+    drift,
+    lifecycle,
+    monitoring,
+    notifications,
+    preparation,
+    provisioning,
+    teardown,
+    upgrades,
+)
+from stores.backups import nightly, queueing
+from stores.backups import service as backup_service
 from stores.cluster.errors import FailureCode
-from stores.models import EventCode, Status, Store
+from stores.models import Backup, EventCode, Status, Store, StoreEvent
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +75,38 @@ def request_delete(store_id: int) -> None:
 
 
 def request_retry(store_id: int) -> None:
+    """Retry a failed store, or recreate a lost one: from its latest backup when it has one."""
+    store = Store.objects.get(pk=store_id)
+    latest = backup_service.latest_done(store) if store.status == Status.LOST else None
     lifecycle.request_retry(store_id)
+    if latest is not None:
+        Store.objects.filter(pk=store_id).update(restore_from=latest)
+        lifecycle.record(
+            store_id,
+            f"Once provisioned, it gets its latest backup back ({latest.get_kind_display().lower()}, "
+            f"{timezone.localtime(latest.created_at):%Y-%m-%d %H:%M %Z}).",
+        )
     _say_it_waits_for_the_cluster(store_id)
     transaction.on_commit(start_queued_stores)
+
+
+def request_backup(store_id: int) -> None:
+    """*Back up now*: a manual backup, run by a control worker (the store page follows it)."""
+    store = Store.objects.get(pk=store_id)
+    # Refused here, where the owner sees why, rather than in the task.
+    backup_service.refuse_start(store, Backup.Kind.MANUAL)
+    transaction.on_commit(
+        lambda: async_task(
+            "stores.tasks.back_up", store_id, cluster=settings.CONTROL_QUEUE, task_name=f"backup-store-{store_id}"
+        )
+    )
+
+
+def request_restore(store_id: int, backup_id: int) -> None:
+    """*Restore*: refused at once when it cannot start; else run by a control worker."""
+    store = Store.objects.get(pk=store_id)
+    backup_service.refuse_restore(store, backup_id)
+    queueing.enqueue_restore(store_id, backup_id)
 
 
 # Each enqueue names its cluster: without `cluster=`, django-q2 uses the cluster
@@ -117,6 +161,32 @@ def restart_delete(store_id: int) -> None:
     """An operator's restart of a stuck or backing-off delete (the admin's Delete action)."""
     lifecycle.restart_delete(store_id)
     transaction.on_commit(lambda: enqueue_delete(store_id))
+
+
+def back_up(store_id: int, kind: str = "manual") -> dict:
+    with _store_logs(store_id):
+        store = Store.objects.get(pk=store_id)
+        try:
+            outcome = backup_service.run(store, kind)
+        except backup_service.Refused as refused:
+            lifecycle.record(store_id, f"Backup not started: {refused}", kind=StoreEvent.Kind.ERROR)
+            return {"refused": str(refused)}
+        return {"backup": outcome.backup.pk, "state": outcome.backup.state, "seconds": round(outcome.seconds, 1)}
+
+
+def restore(store_id: int, backup_id: int) -> dict:
+    with _store_logs(store_id):
+        try:
+            store = backup_service.restore(store_id, backup_id)
+        except backup_service.Refused as refused:
+            lifecycle.record(store_id, f"Restore not started: {refused}", kind=StoreEvent.Kind.ERROR)
+            return {"refused": str(refused)}
+        return {"status": store.status}
+
+
+def backup_round() -> dict:
+    """The schedule "back up stores" (every minute, control queue): see stores/backups/nightly.py."""
+    return dataclasses.asdict(nightly.run_round())
 
 
 def _lost_work(status: str) -> list[tuple[Store, str]]:
@@ -221,4 +291,19 @@ def check_drift() -> dict:
     except cluster.ClusterError as exc:
         log.warning("no drift check this time: %s", exc)
         return {"skipped": str(exc)}
-    return {"lost": lost}
+    recovered = [slug for slug, reason in lost.items() if reason and settings.AUTO_RECOVER and _auto_recover(slug)]
+    return {"lost": lost, "recovered": recovered}
+
+
+def _auto_recover(slug: str) -> bool:
+    """AUTO_RECOVER: a lost store with a backup is recreated from it at once; its owner is told."""
+    store = Store.objects.filter(slug=slug, status=Status.LOST).first()
+    latest = backup_service.latest_done(store) if store is not None else None
+    if store is None or latest is None:
+        return False
+    when = f"{timezone.localtime(latest.created_at):%Y-%m-%d %H:%M %Z}"
+    with transaction.atomic():
+        lifecycle.record(store.pk, f"Auto-recovery (AUTO_RECOVER): recreating it from its backup of {when}.")
+        request_retry(store.pk)
+        transaction.on_commit(lambda: notifications.store_finished(store.pk, "recovered", f"the backup of {when}"))
+    return True

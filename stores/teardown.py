@@ -8,9 +8,12 @@ import time
 from django.conf import settings
 
 from stores import clients, cluster, isolation, lifecycle
+from stores.backups import service as backup_service
+from stores.backups import storage as backup_storage
 from stores.cluster.guardrails import NAMESPACE_NAME_LABEL
+from stores.engines import get_engine
 from stores.engines.contract import RELEASE_NAME
-from stores.models import EventCode, Status, Store, StoreEvent
+from stores.models import DELETE_STARTED_CODES, Backup, EventCode, Status, Store, StoreEvent
 from stores.provisioning import Run
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,8 @@ def teardown(store_id: int, token: str) -> None:
             lifecycle.record(store_id, left_alone, code=EventCode.NAMESPACE_LEFT_ALONE)
             lifecycle.mark_deleted(store_id, "Store deleted; nothing was removed from the cluster.")
             return
+        if _wants_final_backup(store):
+            run.run_step("backup", lambda: _final_backup(store, run), lambda message: message)
         run.run_step("release", lambda: _uninstall(store, run), lambda message: message)
         run.run_step(
             "namespace",
@@ -126,3 +131,45 @@ def _uninstall(store: Store, run: Run) -> str:
             raise
         return f"Helm uninstall failed ({exc}); deleting the namespace removes the release anyway."
     return "Helm release uninstalled." if removed else "No Helm release to uninstall."
+
+
+def _wants_final_backup(store: Store) -> bool:
+    """A store that was ready once, of an engine that is backed up, on a platform that backs up."""
+    return backup_storage.configured() and get_engine(store.engine).backup is not None and store.ready_at is not None
+
+
+def _final_backup(store: Store, run: Run) -> str:
+    """Back the store up one last time, kept BACKUP_AFTER_DELETE_DAYS; the delete goes on whatever happens.
+
+    A backup already running is waited for first (its Job reads the database
+    the delete is about to remove). A delete tried again after its final
+    backup was made does not make another."""
+    began = (
+        store.events.filter(code__in=DELETE_STARTED_CODES)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if (
+        began
+        and Backup.objects.filter(
+            store=store, kind=Backup.Kind.FINAL, state=Backup.State.DONE, created_at__gte=began
+        ).exists()
+    ):
+        return "The final backup was made by an earlier try of this delete."
+    if Backup.objects.filter(store=store, state=Backup.State.RUNNING).exists():
+        lifecycle.record(store.pk, "A backup is running; the delete waits for it to end.", step="backup")
+        while Backup.objects.filter(store=store, state=Backup.State.RUNNING).exists():
+            run.check()
+            time.sleep(2)
+    try:
+        outcome = backup_service.run(Store.objects.get(pk=store.pk), Backup.Kind.FINAL, should_stop=run.should_stop)
+    except backup_service.Refused as refused:
+        return f"No final backup: {refused}"
+    backup = outcome.backup
+    if backup.state != Backup.State.DONE:
+        return f"The final backup failed ({backup.error}); the delete goes on."
+    return (
+        f"Final backup made ({backup_service.human_size(backup.size_bytes)} in {outcome.seconds:.0f} s), "
+        f"kept until {backup.keep_until:%Y-%m-%d}."
+    )

@@ -11,5 +11,8 @@ urlpatterns = [
     path("stores/<int:pk>/delete/", views.delete_store, name="store_delete"),
     path("stores/<int:pk>/retry/", views.retry_store, name="store_retry"),
     path("stores/<int:pk>/credentials/", views.store_credentials, name="store_credentials"),
+    path("stores/<int:pk>/backups/", views.back_up_store, name="store_backup"),
+    path("stores/<int:pk>/backups/<int:backup_pk>/restore/", views.restore_store, name="store_restore"),
+    path("stores/<int:pk>/restore-into-new/", views.restore_deleted_store, name="store_restore_deleted"),
     path("cluster/preparation/", views.cluster_preparation, name="cluster_preparation"),
 ]

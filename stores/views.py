@@ -20,10 +20,12 @@ from accounts.models import store_limit_for
 from accounts.throttle import throttle
 from audit import log as audit
 from stores import credentials, lifecycle, live, mail, monitoring, preparation, provisioning, queue, tasks, upgrades
+from stores.backups import panel as backup_panel
+from stores.backups import service as backup_service
 from stores.engines import ENGINES
 from stores.failure_hints import FAILURE_HINTS
-from stores.forms import CreateStoreForm
-from stores.models import FINAL, Status, Store, StoreEvent
+from stores.forms import CreateStoreForm, RestoreIntoNewStoreForm
+from stores.models import FINAL, Backup, Status, Store, StoreEvent
 
 
 def _get_store_for_owner(request, pk: int, stores=None, *, audit_action=None) -> Store:
@@ -67,6 +69,7 @@ def _dashboard_context(request, form=None) -> dict:
         "engines": ENGINES,
         "polling": any(not s.is_final for s in stores),
         "cluster_waiting": preparation.waiting_reason(),
+        "recently_deleted": backup_panel.recently_deleted(request.user),
     }
 
 
@@ -127,6 +130,7 @@ def _latest_events(store: Store) -> list:
 def _status_inputs(store: Store, cluster_view: live.ClusterView | None) -> dict[str, Any]:
     """What the status fragment shows besides its steps and activity: cheap to
     gather, and all of it goes into the poll's ETag (_status_etag)."""
+    backups_panel = backup_panel.panel(store)
     return {
         "store": store,
         "engine": ENGINES[store.engine],
@@ -142,6 +146,9 @@ def _status_inputs(store: Store, cluster_view: live.ClusterView | None) -> dict[
         "mail": mail.describe(
             settings.STORE_MAIL, ENGINES[store.engine].label, ENGINES[store.engine].sends_mail, store.slug
         ),
+        "backups": backups_panel,
+        # A running backup keeps the panel polling on a ready store, to show its end.
+        "polling": not store.is_final or backups_panel.running,
     }
 
 
@@ -268,7 +275,7 @@ def store_status(request, pk: int):
     # The newest event's id comes with the store, for the ETag: one query fewer on every poll.
     newest = StoreEvent.objects.filter(store=OuterRef("pk")).order_by("-pk").values("pk")[:1]
     store = _get_store_for_owner(request, pk, Store.objects.annotate(newest_event=Subquery(newest)))
-    if store.status in FINAL:
+    if store.status in FINAL and not store.backups.filter(state=Backup.State.RUNNING).exists():
         return render(request, "stores/_store_status.html", _status_context(store), status=HTMX_STOP_POLLING)
     cluster_view = live.read(store)
     newest_event = store.newest_event  # type: ignore[attr-defined]  # annotated above
@@ -294,6 +301,16 @@ def delete_store(request, pk: int):
             audit.record(audit.Action.DELETE, request=request, store=store)
     except lifecycle.TransitionRefused:
         status = Store.objects.filter(pk=store.pk).values_list("status", flat=True).first()
+        if status == Status.RESTORING:
+            audit.record(
+                audit.Action.DELETE,
+                request=request,
+                store=store,
+                outcome=audit.Outcome.REFUSED,
+                detail="a restore is running",
+            )
+            messages.info(request, f"“{store.slug}” is being restored; delete it once that has ended.")
+            return redirect("store_detail", pk=store.pk)
         if status == Status.UPDATING:
             audit.record(
                 audit.Action.DELETE,
@@ -378,3 +395,101 @@ def cluster_preparation(request):
     status = 200 if current is not None and current.is_preparing else HTMX_STOP_POLLING
     context = {"cluster_preparation": current, "steps_open": request.GET.get("steps") == "1"}
     return render(request, "_cluster_preparation.html", context, status=status)
+
+
+# --- Backups (stores/backups/) ---------------------------------------------------
+
+
+@login_required
+@require_POST
+@throttle("store-action", key="user", rate="STORE_ACTION_RATE")
+def back_up_store(request, pk: int):
+    """*Back up now*."""
+    store = _get_store_for_owner(request, pk, audit_action=audit.Action.BACKUP)
+    try:
+        with transaction.atomic():
+            tasks.request_backup(store.pk)
+            audit.record(audit.Action.BACKUP, request=request, store=store)
+    except backup_service.Refused as refused:
+        audit.record(
+            audit.Action.BACKUP, request=request, store=store, outcome=audit.Outcome.REFUSED, detail=str(refused)
+        )
+        messages.info(request, str(refused))
+    else:
+        messages.success(request, f"Backing up “{store.slug}”: its database and uploads go to the object store.")
+    return redirect("store_detail", pk=store.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@throttle("store-action", key="user", rate="STORE_ACTION_RATE")
+def restore_store(request, pk: int, backup_pk: int):
+    """*Restore*: a confirmation naming the backup's time, then the restore."""
+    store = _get_store_for_owner(request, pk, audit_action=audit.Action.RESTORE if request.method == "POST" else None)
+    backup = get_object_or_404(Backup, pk=backup_pk, store=store)
+    if request.method == "GET":
+        try:
+            backup_service.refuse_restore(store, backup.pk)
+            refusal = ""
+        except backup_service.Refused as refused:
+            refusal = str(refused)
+        return render(
+            request,
+            "stores/store_restore.html",
+            {
+                "store": store,
+                "backup": backup,
+                "size": backup_service.human_size(backup.size_bytes),
+                "refusal": refusal,
+            },
+        )
+    try:
+        with transaction.atomic():
+            tasks.request_restore(store.pk, backup.pk)
+            audit.record(audit.Action.RESTORE, request=request, store=store, detail=f"backup {backup.pk}")
+    except backup_service.Refused as refused:
+        audit.record(
+            audit.Action.RESTORE, request=request, store=store, outcome=audit.Outcome.REFUSED, detail=str(refused)
+        )
+        messages.info(request, str(refused))
+    else:
+        messages.success(request, f"Restoring “{store.slug}” from its backup of {backup.created_at:%b %-d, %H:%M}.")
+    return redirect("store_detail", pk=store.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@throttle("store-create", key="user", rate="STORE_CREATE_RATE")
+def restore_deleted_store(request, pk: int):
+    """A recently deleted store, restored into a new store from its final backup."""
+    deleted = _get_store_for_owner(request, pk, audit_action=audit.Action.CREATE if request.method == "POST" else None)
+    backup = next((d.backup for d in backup_panel.recently_deleted(request.user) if d.store.pk == deleted.pk), None)
+    if backup is None:
+        messages.info(request, f"“{deleted.slug}” has no final backup to restore any more.")
+        return redirect("dashboard")
+    form = RestoreIntoNewStoreForm(request.POST or None, initial={"name": deleted.slug})
+    if request.method == "POST" and form.is_valid():
+        name = form.cleaned_data["name"]
+        try:
+            with transaction.atomic():
+                store = tasks.request_create(
+                    request.user, name, deleted.engine, country=deleted.country, currency=deleted.currency
+                )
+                Store.objects.filter(pk=store.pk).update(restore_from=backup)
+                lifecycle.record(
+                    store.pk,
+                    f"Made from the final backup of “{deleted.slug}” ({backup.created_at:%Y-%m-%d %H:%M} UTC): "
+                    "restored once it is provisioned.",
+                )
+                audit.record(audit.Action.CREATE, request=request, store=store, detail=f"from backup {backup.pk}")
+        except (lifecycle.StoreLimitReached, lifecycle.SlugTaken) as exc:
+            form.add_error("name" if isinstance(exc, lifecycle.SlugTaken) else None, str(exc))
+        else:
+            messages.success(request, f"Store “{store.slug}” is queued; the backup of “{deleted.slug}” follows.")
+            return redirect("store_detail", pk=store.pk)
+    return render(
+        request,
+        "stores/store_restore_deleted.html",
+        {"deleted": deleted, "backup": backup, "size": backup_service.human_size(backup.size_bytes), "form": form},
+        status=400 if request.method == "POST" else 200,
+    )

@@ -140,6 +140,41 @@ class FakeCluster:
     def quota_usage(self, namespace):
         return self._read("quota", namespace)
 
+    # Backups: the pod templates a test puts in place (component -> template),
+    # the Jobs created, and how each ends (job_states: name -> JobOutcome;
+    # a Job with none set succeeds).
+    templates: dict | None = None
+    jobs: dict | None = None
+    job_states: dict | None = None
+    job_created: object = None  # called with (namespace, manifest) when a Job is created
+
+    def pod_templates(self, namespace):
+        self.calls.append(("pod_templates", namespace))
+        if self.unreachable:
+            raise cluster.ClusterUnavailable("cannot reach the Kubernetes API server")
+        return dict((self.templates or {}).get(namespace, {}))
+
+    def create_job(self, namespace, manifest):
+        self.calls.append(("create_job", namespace, manifest["metadata"]["name"]))
+        if self.jobs is None:
+            self.jobs = {}
+        self.jobs[(namespace, manifest["metadata"]["name"])] = manifest
+        if callable(self.job_created):
+            self.job_created(namespace, manifest)
+
+    def job_outcome(self, namespace, name):
+        if (namespace, name) not in (self.jobs or {}):
+            return cluster.JobOutcome("gone", f"Job {name} is gone")
+        return (self.job_states or {}).get(name, cluster.JobOutcome("succeeded"))
+
+    def wait_for_job(self, namespace, name, *, should_stop):
+        self.calls.append(("wait_for_job", namespace, name))
+        return self.job_outcome(namespace, name)
+
+    def restart_workloads(self, namespace, components):
+        self.calls.append(("restart_workloads", namespace, tuple(components)))
+        return [f"store-{c}" for c in components]
+
 
 class FakeHelm:
     """Releases and their revisions, as helm keeps them: each install, upgrade or

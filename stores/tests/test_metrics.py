@@ -279,4 +279,5 @@ def test_it_reads_a_flat_number_of_queries_however_many_stores(client, alice, bo
         _task("stores.tasks.provision", success=bool(i % 3))
     many = queries_for_scrape()
 
-    assert few == many == 6  # stores, failures, durations, task failures, store up, checkout durations
+    # stores, failures, durations, task failures, store up, checkout durations, backups, last backups
+    assert few == many == 8

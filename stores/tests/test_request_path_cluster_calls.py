@@ -21,7 +21,7 @@ from django_q.models import OrmQ
 from stores import clients, cluster, lifecycle, live
 from stores.cluster.errors import FailureCode
 from stores.engines.contract import SECRET_NAME
-from stores.models import Status, Store
+from stores.models import Backup, Status, Store
 
 pytestmark = pytest.mark.django_db
 
@@ -130,12 +130,16 @@ def test_it_only_reads_the_cluster_in_bounded_reads_on_every_page(
     plain = sorted(name for name, params in routes.items() if not params and name != "logout")
     store_pages = sorted(name for name, params in routes.items() if params == ("pk",) and name.startswith("store_"))
     object_pages = _admin_object_pages(routes)
-    covered = {"logout", "admin:app_list", "admin:view_on_site", *plain, *store_pages}
+    # A backup's page: its restore confirmation (the store's first backup, made below).
+    backup_pages = sorted(name for name, params in routes.items() if params == ("pk", "backup_pk"))
+    covered = {"logout", "admin:app_list", "admin:view_on_site", *plain, *store_pages, *backup_pages}
     covered.update(name for names in object_pages.values() for name in names)
     assert set(routes) == covered  # a new kind of route needs a line below
     assert {"dashboard", "store_list", "store_create", "profile", "admin:stores_store_changelist"} <= set(plain)
     assert {"store_detail", "store_status", "store_delete", "store_credentials"} <= set(store_pages)
+    assert backup_pages == ["store_restore"]
     assert "admin:stores_store_change" in object_pages[Store]
+    backups = [Backup.objects.create(store=store, kind=Backup.Kind.MANUAL, state=Backup.State.DONE) for store in stores]
 
     requested = []
 
@@ -153,6 +157,9 @@ def test_it_only_reads_the_cluster_in_bounded_reads_on_every_page(
             for headers in ({}, HTMX):
                 get(alice_client, reverse(name, args=[store.pk]), **headers)
         get(admin_client, reverse("admin:view_on_site", args=[ContentType.objects.get_for_model(Store).pk, store.pk]))
+    for backup in backups:
+        for name in backup_pages:
+            get(alice_client, reverse(name, args=[backup.store_id, backup.pk]))
     for model, names in object_pages.items():
         objects = stores if model is Store else model._default_manager.order_by("pk")[:1]
         for obj in objects:

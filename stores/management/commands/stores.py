@@ -1,5 +1,5 @@
-"""`manage.py stores list|create|delete|retry|check|upgrade|rollback|doctor|reconcile|bind-web|guardrails` for operators
-and scripts."""
+"""`manage.py stores list|create|delete|retry|backup|backups|restore|check|upgrade|rollback|doctor|reconcile|bind-web|
+guardrails` for operators and scripts."""
 
 import functools
 import subprocess
@@ -12,10 +12,11 @@ from django.db import transaction
 
 from audit import log as audit
 from stores import clients, cluster, drift, images, isolation, lifecycle, monitoring, orphans, tasks, upgrades
+from stores.backups import service as backup_service
 from stores.cluster.guardrails import MANAGED_BY_VALUE
 from stores.engines import ENGINES
 from stores.forms import CreateStoreForm
-from stores.models import FINAL, Status, Store
+from stores.models import FINAL, Backup, Status, Store
 
 POLL_SECONDS = 1.0
 
@@ -57,6 +58,16 @@ class Command(BaseCommand):
 
         retry = sub.add_parser("retry", help="Retry a failed store.")
         retry.add_argument("slug")
+
+        backup = sub.add_parser("backup", help="Back a ready store up now (runs here, until the backup ends).")
+        backup.add_argument("slug")
+        backups = sub.add_parser("backups", help="List a store's backups (a deleted store's final one too).")
+        backups.add_argument("slug")
+        restore = sub.add_parser(
+            "restore", help="Restore a store from its latest backup, or the one given (runs here, until it ends)."
+        )
+        restore.add_argument("slug")
+        restore.add_argument("--backup", type=int, help="The backup's id (manage.py stores backups SLUG lists them).")
 
         upgrade = sub.add_parser(
             "upgrade", help="Move a ready store to the current chart and image pins (runs here, until it ends)."
@@ -189,6 +200,65 @@ class Command(BaseCommand):
         except lifecycle.TransitionRefused:
             raise CommandError(f"{slug} is {store.status}; only a failed or lost store can be retried") from None
         self.stdout.write(f"{slug}: queued again")
+
+    def do_backup(self, *, slug, **_):
+        store = self._live_store(slug)
+        try:
+            outcome = backup_service.run(store, Backup.Kind.MANUAL)
+        except backup_service.Refused as refused:
+            audit.record(audit.Action.BACKUP, store=store, outcome=audit.Outcome.REFUSED, detail=str(refused))
+            raise CommandError(f"cannot back {slug} up: {refused}") from None
+        backup = outcome.backup
+        if backup.state != Backup.State.DONE:
+            audit.record(audit.Action.BACKUP, store=store, outcome=audit.Outcome.FAILED, detail=backup.error)
+            raise CommandError(f"{slug}: backup {backup.pk} failed: {backup.error}")
+        audit.record(audit.Action.BACKUP, store=store, detail=f"backup {backup.pk}")
+        self.stdout.write(
+            f"{slug}: backup {backup.pk} done, {backup_service.human_size(backup.size_bytes)} "
+            f"in {outcome.seconds:.1f} s ({backup.key_prefix})"
+        )
+        for name, meta in (backup.manifest.get("objects") or {}).items():
+            self.stdout.write(f"  {name}  {meta['size']} bytes  sha256 {meta['sha256']}")
+
+    def do_backups(self, *, slug, **_):
+        store = Store.objects.filter(slug=slug).order_by("-created_at").first()
+        if store is None:
+            raise CommandError(f"no store named {slug!r}")
+        rows = [("ID", "KIND", "STATE", "CREATED", "SIZE", "NOTE")]
+        for b in store.backups.all():
+            note = b.error[:60] if b.error else ("removed" if b.removed_at else "")
+            if b.keep_until and not b.removed_at:
+                note = f"kept until {b.keep_until:%Y-%m-%d}"
+            rows.append(
+                (
+                    str(b.pk),
+                    b.kind,
+                    b.state,
+                    f"{b.created_at:%Y-%m-%d %H:%M}",
+                    backup_service.human_size(b.size_bytes),
+                    note,
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+    def do_restore(self, *, slug, backup=None, **_):
+        store = self._live_store(slug)
+        last = store.events.order_by("-pk").values_list("pk", flat=True).first() or 0
+        try:
+            chosen = backup_service.refuse_restore(store, backup)
+            final = backup_service.restore(store.pk, chosen.pk)
+        except backup_service.Refused as refused:
+            audit.record(audit.Action.RESTORE, store=store, outcome=audit.Outcome.REFUSED, detail=str(refused))
+            raise CommandError(f"cannot restore {slug}: {refused}") from None
+        for event in store.events.filter(pk__gt=last).order_by("pk"):
+            took = f" ({event.duration_seconds:.1f} s)" if event.duration_seconds is not None else ""
+            self.stdout.write(f"{slug}: {event.message}{took}")
+        if final.status != Status.READY:
+            audit.record(audit.Action.RESTORE, store=final, outcome=audit.Outcome.FAILED, detail=final.failure_reason)
+            raise CommandError(f"{slug}: {final.status}: {final.failure_reason or 'no reason recorded'}")
+        audit.record(audit.Action.RESTORE, store=final, detail=f"backup {chosen.pk}")
 
     def do_check(self, *, slug, checkout=False, **_):
         store = self._live_store(slug)
