@@ -21,6 +21,7 @@ from django.utils import timezone
 from observability.logging import set_step as set_log_step
 from stores import checkout, clients, cluster, isolation, lifecycle, releases, storefront
 from stores.backups import queueing
+from stores.backups import storage as backup_storage
 from stores.engines import Engine, get_engine
 from stores.engines.base import CheckoutResult
 from stores.engines.contract import RELEASE_NAME, SECRET_NAME
@@ -179,11 +180,7 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
         lambda: kube.apply_guardrails(ns, isolation.guardrail_spec(store.engine)),
         "ResourceQuota, LimitRange and NetworkPolicies applied.",
     )
-    run.run_step(
-        "credentials",
-        lambda: kube.ensure_secret(ns, SECRET_NAME, engine.build_secret(releases.store_spec(store))),
-        f"Secret {SECRET_NAME} holds the store's credentials.",
-    )
+    run.run_step("credentials", lambda: kube.ensure_secret(ns, SECRET_NAME, _credentials(store, engine)), _said)
     release = run.run_step(
         "release",
         lambda: releases.install(store, kube, should_stop=run.should_stop, progress=run.progress),
@@ -211,6 +208,20 @@ def _provision_steps(run: Run, store: Store, engine: Engine, kube: cluster.Kuber
         # A deleted store's final backup, or a lost store's latest: restored now it runs.
         lifecycle.record(store.pk, "Restoring its backup next.")
         queueing.enqueue_restore(store.pk, store.restore_from_id)
+
+
+def _credentials(store: Store, engine: Engine) -> dict[str, str]:
+    """New credentials; for a store that is to get a backup, those its backup kept (the restored
+    database's admin and database passwords must be the Secret's), new ones for any key it lacks."""
+    generated = engine.build_secret(releases.store_spec(store))
+    if store.restore_from_id is None:
+        return generated
+    kept = backup_storage.saved_secret(store.restore_from.key_prefix)  # type: ignore[union-attr]  # set
+    return {**generated, **{key: value for key, value in kept.items() if key in generated}}
+
+
+def _said(_: object) -> str:
+    return f"Secret {SECRET_NAME} holds the store's credentials."
 
 
 def check_shop(run: Run, store: Store, engine: Engine, kube: cluster.Kubernetes) -> str:

@@ -9,9 +9,11 @@ a couple of seconds.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,16 +64,15 @@ def config_from_settings(settings: dict[str, str]) -> ObjectStoreConfig:
     )
 
 
-@pytest.fixture(scope="session")
-def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
-    """An ObjectStore on a SeaweedFS of this session's own, its bucket created;
-    `.config` has the endpoint, bucket and keys (for presigned URLs, or a second client)."""
-    workdir = tmp_path_factory.mktemp("objectstore")
+@contextmanager
+def running_object_store(workdir: Path, ip: str = "127.0.0.1") -> Iterator[ObjectStore]:
+    """A SeaweedFS under `workdir`, bound to and advertised on `ip`, its bucket created."""
     up = subprocess.run(
         ["bash", str(SCRIPT), "up", str(workdir), str(_free_port_block(PORTS_TAKEN))],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
+        env={**os.environ, "OBJECTSTORE_IP": ip},
     )
     try:
         if up.returncode != 0:
@@ -81,3 +82,11 @@ def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectSto
         yield store
     finally:
         subprocess.run(["bash", str(SCRIPT), "down", str(workdir)], check=False, cwd=REPO_ROOT)
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    """An ObjectStore on a SeaweedFS of this session's own, its bucket created;
+    `.config` has the endpoint, bucket and keys (for presigned URLs, or a second client)."""
+    with running_object_store(tmp_path_factory.mktemp("objectstore")) as store:
+        yield store

@@ -29,6 +29,7 @@ from stores import clients, cluster, isolation, lifecycle, notifications, provis
 from stores.backups import jobs, storage
 from stores.engines import get_engine
 from stores.engines.base import BackupPlan
+from stores.engines.contract import SECRET_NAME
 from stores.models import Backup, EventCode, Status, Store, StoreEvent
 from stores.objectstore import ObjectStoreError
 
@@ -144,12 +145,12 @@ def check(backup: Backup, kube: cluster.Kubernetes) -> None:
         fail(backup, outcome.message)
         return
     try:
-        _finish(backup)
-    except ObjectStoreError as exc:
+        _finish(backup, kube)
+    except (ObjectStoreError, cluster.ClusterError) as exc:
         fail(backup, str(exc))
 
 
-def _finish(backup: Backup) -> None:
+def _finish(backup: Backup, kube: cluster.Kubernetes) -> None:
     store = backup.store
     plan = plan_of(store)
     bucket = storage.object_store()
@@ -171,6 +172,10 @@ def _finish(backup: Backup) -> None:
         "versions": dict(store.versions or {}),
         "objects": {name: {"size": size, "sha256": sums.get(name, "")} for name, size in sizes.items()},
     }
+    secret = kube.read_secret(store.namespace, SECRET_NAME)
+    if secret:
+        bucket.write(backup.key_prefix + storage.SECRET_OBJECT, json.dumps(secret).encode(), "application/json")
+    manifest["credentials_kept"] = bool(secret)
     bucket.write(backup.key_prefix + MANIFEST, json.dumps(manifest, indent=2).encode(), "application/json")
     now = timezone.now()
     total = sum(sizes.values())
@@ -330,6 +335,9 @@ def _create_job(
 ) -> None:
     """Sign the URLs, open the way (the guardrails with the backup policies), create the Job."""
     bucket = storage.object_store()
+    # Signing needs no round trip: this one finds an object store that is down
+    # (or a bucket that is missing) before a Job is made for nothing.
+    bucket.ensure_bucket()
     seconds = settings.BACKUP_URL_SECONDS
     sign = bucket.presign_get if restore else bucket.presign_put
     urls = tuple(sign(backup.key_prefix + obj, seconds) for obj in jobs.objects(plan))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 from urllib.parse import urlsplit
 
@@ -12,6 +13,10 @@ from stores import cluster
 from stores.engines.base import BackupPlan
 from stores.objectstore import ObjectStore, ObjectStoreConfig, ObjectStoreError
 
+# The store's Secret (SECRET_NAME), kept beside its backup: a store restored
+# into a new namespace gets the credentials its restored database expects (the
+# shop admin's password hash, the database user's password).
+SECRET_OBJECT = "store-secret.json"  # noqa: S105 (an object name)
 OFF_REASON = "backups are off: the platform has no object store (BACKUP_S3_ENDPOINT is not set)"
 
 
@@ -52,3 +57,12 @@ def endpoint_access(plan: BackupPlan) -> cluster.BackupAccess:
         store_addresses=addresses,
         store_port=port,
     )
+
+
+def saved_secret(key_prefix: str) -> dict[str, str]:
+    """The store's Secret as it was when the backup under `key_prefix` was made ({} if none was kept)."""
+    bucket = object_store()
+    if bucket.size(key_prefix + SECRET_OBJECT) is None:
+        return {}
+    data = json.loads(bucket.read(key_prefix + SECRET_OBJECT))
+    return {str(key): str(value) for key, value in data.items()}
