@@ -161,6 +161,7 @@ class Bucket:
     objects: dict[str, bytes] = field(default_factory=dict)
     forbidden: set[str] = field(default_factory=set)
     unavailable: dict[str, int] = field(default_factory=dict)  # path: how many 503s before it answers
+    cut_short: set[str] = field(default_factory=set)  # paths whose download breaks off
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     base: str = ""
 
@@ -225,6 +226,14 @@ def make_handler(bucket: Bucket):
                 return
             if path not in bucket.objects:
                 self._answer(404, b"<Error><Code>NoSuchKey</Code></Error>")
+                return
+            if path in bucket.cut_short:
+                body = bucket.objects[path]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
                 return
             self._answer(200, bucket.objects[path])
 
@@ -312,7 +321,7 @@ def test_put_uploads_every_object_with_its_length_and_checksums_then_get_brings_
     # SHA256SUMS last; every body with its length declared, none sent chunked.
     assert [path for path, _ in puts] == [key(name) for name in OBJECTS]
     assert all("transfer-encoding" not in headers for _, headers in puts)
-    agent = "curl/" if "no-curl-bin" not in client_path else "node"
+    agent = "curl/" if "no-curl-bin" not in client_path else "store-backup node/"
     assert all(headers["user-agent"].startswith(agent) for _, headers in puts)
 
     restore = tmp_path / "get"
@@ -374,6 +383,18 @@ def test_a_busy_server_is_asked_again(client_path, bucket, tmp_path):
     assert proc.returncode == 0, proc.stderr
     gets = [path for method, path, _ in bucket.requests if method == "GET"]
     assert gets == [key("database.dump"), *(key(name) for name in OBJECTS)]
+
+
+def test_a_download_that_breaks_off_fails_and_leaves_nothing(client_path, bucket, tmp_path):
+    put_backup(tmp_path, bucket, client_path)
+    bucket.cut_short.add(key("database.dump"))
+    restore = tmp_path / "get"
+    restore.mkdir()
+    env = {**transfer_env(bucket, restore, client_path), "TRANSFER_RETRIES": "0"}
+    proc = run_script("transfer.sh", "get", env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("transfer.sh: GET database.dump failed: ")
+    assert list(restore.iterdir()) == []
 
 
 def test_an_unreachable_server_fails_without_the_query_string(client_path, bucket, tmp_path):

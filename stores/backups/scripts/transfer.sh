@@ -17,7 +17,7 @@
 # The URLs' query strings hold their signatures: they are never printed, and
 # they stay off command lines (curl reads its URL from standard input, node
 # from its environment). curl is used where the image has it; the Medusa
-# image (node:22-bookworm-slim) has none, so there node's fetch does the work.
+# image (node:22-bookworm-slim) has none, so there node does the work.
 set -eu
 
 BACKUP_DIR=${BACKUP_DIR:-/backup}
@@ -72,22 +72,25 @@ part=
 trap 'rm -rf "$TMP" ${part:+"$part"}' EXIT
 trap 'exit 1' HUP INT TERM
 
-# Node 18 and later: fetch streams the file up with its length declared (S3
-# refuses a presigned PUT sent chunked) and streams downloads to disk; a few
-# retries for what may pass (network errors, 408, 429, 5xx).
+# node's http and https modules stream the file up with its length declared
+# (S3 refuses a presigned PUT sent chunked) and downloads to disk, each with
+# backpressure: node's fetch, given the file as a stream, held a whole 300 MB
+# upload in memory (Node 20, undici 6). A few retries for what may pass
+# (network errors, 408, 429, 5xx); a connection idle for a minute fails.
 cat >"$TMP/transfer.js" <<'JS'
 'use strict';
 const fs = require('node:fs');
-const { Readable } = require('node:stream');
 const { pipeline } = require('node:stream/promises');
 
 const [method, name, file] = process.argv.slice(2);
 const url = process.env.TRANSFER_URL;
 const retries = Number(process.env.TRANSFER_RETRIES);
+const target = new URL(url);
+const transport = target.protocol === 'https:' ? require('node:https') : require('node:http');
 // The query string, and each of its values long enough to be a secret (the
 // signature, the credential): an error body may quote them (S3's
 // SignatureDoesNotMatch gives the signature back).
-const query = url.includes('?') ? url.slice(url.indexOf('?')) : '';
+const query = target.search;
 const secrets = [query, ...query.slice(1).split('&').map((p) => p.slice(p.indexOf('=') + 1))]
   .filter((s) => s.length >= 8);
 const redact = (text) => secrets.reduce((t, s) => t.split(s).join('...'), String(text));
@@ -98,27 +101,37 @@ const fail = (message) => {
 const transient = (status) => [408, 429, 500, 502, 503, 504].includes(status);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function request() {
-  const init = { method, redirect: 'manual' };
-  if (method === 'PUT') {
-    init.body = Readable.toWeb(fs.createReadStream(file));
-    init.duplex = 'half';
-    init.headers = { 'content-length': String(fs.statSync(file).size) };
-  }
-  return fetch(url, init);
+// One request; resolves with the response once its headers are in.
+function request() {
+  return new Promise((resolve, reject) => {
+    // Named in the bucket's access log (node's http module sends no User-Agent).
+    const headers = { 'user-agent': `store-backup node/${process.versions.node}` };
+    let source = null;
+    if (method === 'PUT') {
+      headers['content-length'] = fs.statSync(file).size;
+      source = fs.createReadStream(file);
+    }
+    const req = transport.request(target, { method, headers, timeout: 60000 }, resolve);
+    req.on('timeout', () => req.destroy(new Error('no answer for 60 s')));
+    req.on('error', reject);
+    if (source) {
+      source.on('error', (error) => req.destroy(error));
+      source.pipe(req);
+    } else {
+      req.end();
+    }
+  });
 }
 
 async function firstBytes(response, limit) {
   const chunks = [];
   let length = 0;
-  const reader = response.body.getReader();
-  while (length < limit) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(Buffer.from(value));
-    length += value.length;
+  for await (const chunk of response) {
+    chunks.push(chunk);
+    length += chunk.length;
+    if (length >= limit) break;
   }
-  await reader.cancel().catch(() => {});
+  response.destroy();
   return Buffer.concat(chunks).subarray(0, limit).toString('utf8').replace(/[^\x20-\x7e\u00a0-\uffff]/g, ' ');
 }
 
@@ -127,23 +140,28 @@ async function main() {
   for (let attempt = 1; ; attempt += 1) {
     try {
       response = await request();
-      if (!transient(response.status) || attempt > retries) break;
-      await response.body?.cancel();
+      if (!transient(response.statusCode) || attempt > retries) break;
+      response.resume();
     } catch (error) {
-      const cause = error.cause ? `: ${error.cause.message || error.cause}` : '';
-      if (attempt > retries) fail(`${method} ${name} failed: ${error.message}${cause}`);
+      if (attempt > retries) fail(`${method} ${name} failed: ${error.message}`);
     }
     await sleep(1000);
   }
-  if (response.status < 200 || response.status > 299) {
+  const status = response.statusCode;
+  if (status < 200 || status > 299) {
     // Redacted before it is cut short, so that no part of a secret is left.
-    const body = response.body ? redact(await firstBytes(response, 4096)).slice(0, 200) : '';
-    fail(`${method} ${name} failed: HTTP ${response.status} from ${url.split('?')[0]}: ${body}`);
+    const body = redact(await firstBytes(response, 4096)).slice(0, 200);
+    fail(`${method} ${name} failed: HTTP ${status} from ${target.origin}${target.pathname}: ${body}`);
   }
   if (method === 'GET') {
-    await pipeline(Readable.fromWeb(response.body), fs.createWriteStream(file));
+    await pipeline(response, fs.createWriteStream(file));
+    const expected = response.headers['content-length'];
+    const got = fs.statSync(file).size;
+    if (expected !== undefined && Number(expected) !== got) {
+      fail(`${method} ${name} failed: ${got} bytes arrived of the ${expected} announced`);
+    }
   } else {
-    await response.body?.cancel();
+    response.resume();
   }
 }
 
