@@ -12,6 +12,7 @@ import getpass
 import gzip
 import os
 import shutil
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -377,6 +378,8 @@ def test_a_dump_and_its_restore_bring_back_the_database_as_it_was(store_db, tmp_
     archive = tmp_path / "database.sql.gz"
     assert f"dumped to {archive}" in dumped.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["database.sql.gz"]
+    # The Job's other containers (the upload) may run as another user.
+    assert archive.stat().st_mode & 0o044 == 0o044
     dump = gzip.decompress(archive.read_bytes()).decode()
     assert "LOCK TABLES" not in dump
     assert "CREATE DATABASE" not in dump and "\nUSE " not in dump
@@ -495,7 +498,11 @@ def test_the_password_is_never_on_a_command_line(store_db, tmp_path):
                     command_lines.append((Path("/proc") / pid / "cmdline").read_bytes().replace(b"\0", b" ").decode())
                 except OSError:
                     continue
-        assert any(line.startswith("mariadb-dump ") for line in command_lines)
+        (dump_line,) = [line for line in command_lines if line.startswith("mariadb-dump ")]
+        # The password is in an option file only its owner may read.
+        option_file = Path(dump_line.split()[1].removeprefix("--defaults-extra-file="))
+        assert stat.S_IMODE(option_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(option_file.parent.stat().st_mode) == 0o700
         assert not [line for line in command_lines if PASSWORD.strip() in line or "p#ss" in line]
     finally:
         locker.stdin.write("UNLOCK TABLES;\n")

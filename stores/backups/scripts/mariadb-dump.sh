@@ -30,8 +30,7 @@ rm -f "$OUT" "$PART"
 
 # The password goes in a client option file only this user can read: on the
 # command line every process in the container could see it (ps).
-umask 077
-TMP=$(mktemp -d)
+TMP=$(mktemp -d) || die "cannot make a temporary directory: ${TMPDIR:-/tmp} must be writable"
 trap 'rm -rf "$TMP" "$PART"' EXIT
 trap 'exit 1' HUP INT TERM
 
@@ -44,13 +43,18 @@ case $MARIADB_PASSWORD$MARIADB_USER$DB_HOST in
     *"
 "*) die "DB_HOST, MARIADB_USER and MARIADB_PASSWORD must be single lines" ;;
 esac
-{
-    echo "[client]"
-    echo "host=$(quote "$DB_HOST")"
-    echo "port=$DB_PORT"
-    echo "user=$(quote "$MARIADB_USER")"
-    echo "password=$(quote "$MARIADB_PASSWORD")"
-} >"$TMP/client.cnf"
+# mktemp makes the directory private (0700); umask 077 the file as well
+# (only there: the archive is for the Job's other containers to read).
+(
+    umask 077
+    {
+        echo "[client]"
+        echo "host=$(quote "$DB_HOST")"
+        echo "port=$DB_PORT"
+        echo "user=$(quote "$MARIADB_USER")"
+        echo "password=$(quote "$MARIADB_PASSWORD")"
+    } >"$TMP/client.cnf"
+)
 
 # --single-transaction: one consistent InnoDB snapshot, without LOCK TABLES
 #   (WordPress and WooCommerce tables are InnoDB);

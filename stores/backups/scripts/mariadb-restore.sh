@@ -34,8 +34,7 @@ gzip -dc "$IN" | tail -n 1 | grep -q '^-- Dump completed' \
     || die "$IN does not end with mariadb-dump's completion line: a cut-short dump"
 
 # The password stays off the command line (see mariadb-dump.sh).
-umask 077
-TMP=$(mktemp -d)
+TMP=$(mktemp -d) || die "cannot make a temporary directory: ${TMPDIR:-/tmp} must be writable"
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 1' HUP INT TERM
 
@@ -46,13 +45,18 @@ case $MARIADB_PASSWORD$MARIADB_USER$DB_HOST in
     *"
 "*) die "DB_HOST, MARIADB_USER and MARIADB_PASSWORD must be single lines" ;;
 esac
-{
-    echo "[client]"
-    echo "host=$(quote "$DB_HOST")"
-    echo "port=$DB_PORT"
-    echo "user=$(quote "$MARIADB_USER")"
-    echo "password=$(quote "$MARIADB_PASSWORD")"
-} >"$TMP/client.cnf"
+# mktemp makes the directory private (0700); umask 077 the file as well
+# (only there: the archive is for the Job's other containers to read).
+(
+    umask 077
+    {
+        echo "[client]"
+        echo "host=$(quote "$DB_HOST")"
+        echo "port=$DB_PORT"
+        echo "user=$(quote "$MARIADB_USER")"
+        echo "password=$(quote "$MARIADB_PASSWORD")"
+    } >"$TMP/client.cnf"
+)
 
 # --max-allowed-packet: a row as large as the server accepts (a big
 # serialized option, say) must not be refused by the client first.

@@ -52,7 +52,7 @@ export PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGCONNECT_TIMEOUT
 
 pg_restore --list "$IN" >/dev/null 2>&1 || die "$IN is not a dump pg_restore can read"
 
-TMP=$(mktemp -d)
+TMP=$(mktemp -d) || die "cannot make a temporary directory: ${TMPDIR:-/tmp} must be writable"
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 1' HUP INT TERM
 

@@ -66,7 +66,7 @@ else
     die "this image has neither curl nor node to transfer with"
 fi
 
-TMP=$(mktemp -d)
+TMP=$(mktemp -d) || die "cannot make a temporary directory: ${TMPDIR:-/tmp} must be writable"
 # A download cut short leaves no file behind under the object's name or any other.
 part=
 trap 'rm -rf "$TMP" ${part:+"$part"}' EXIT
