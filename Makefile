@@ -52,10 +52,11 @@ cluster-down:
 cluster-figures:
 	bash localcluster/figures.sh
 
-## system-packages: Debian's Chromium (browser tests), shellcheck and busybox (setup-script tests), PHP and PHPMailer (the mail plugin's tests)
-SYSTEM_PACKAGES := chromium shellcheck busybox redis-server php-cli libphp-phpmailer
-# The unit tests need only the setup-script and mail-plugin tests' tools, not a browser.
-UNIT_PACKAGES := shellcheck busybox php-cli libphp-phpmailer
+## system-packages: Debian's Chromium (browser tests), shellcheck and busybox (setup-script tests), PHP and PHPMailer (the mail plugin's tests),
+## MariaDB and PostgreSQL (the backup scripts' tests run private servers of their own)
+SYSTEM_PACKAGES := chromium shellcheck busybox redis-server php-cli libphp-phpmailer mariadb-server mariadb-client postgresql
+# The unit tests need only the setup-script, mail-plugin and backup-script tests' tools, not a browser.
+UNIT_PACKAGES := shellcheck busybox php-cli libphp-phpmailer mariadb-server mariadb-client postgresql
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
