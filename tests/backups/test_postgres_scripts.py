@@ -13,8 +13,10 @@ import glob
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -345,6 +347,71 @@ def test_a_wrong_password_fails_the_dump_and_leaves_no_archive(store_db, tmp_pat
     assert "password authentication failed" in proc.stderr
     assert "pg_dump of database 'medusa' on 127.0.0.1" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dump_waits_for_a_database_that_answers_late_and_gives_up_on_one_that_never_does(store_db, tmp_path):
+    # A new pod is let through to its database a moment after it starts: the dump waits.
+    env = {**script_env(store_db, tmp_path), "DB_PORT": str(free_port()), "DB_WAIT_SECONDS": "2"}
+    proc = run_script("postgres-dump.sh", env=env)
+    assert proc.returncode == 1
+    assert f"the database server at 127.0.0.1:{env['DB_PORT']} does not answer (waited 2 s)" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+    # A server reachable through a relay that opens after 3 s: the dump goes through.
+    relay_port = free_port()
+    relay = _late_relay(relay_port, store_db.port, after=3)
+    try:
+        proc = run_script("postgres-dump.sh", env={**script_env(store_db, tmp_path), "DB_PORT": str(relay_port)})
+    finally:
+        relay.close()
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "database.dump").stat().st_size > 0
+
+
+def _late_relay(port: int, target: int, *, after: float):
+    """A TCP relay to 127.0.0.1:`target` that starts listening on `port` only after `after` seconds."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    stop = threading.Event()
+
+    def pipe(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (a, b):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve():
+        if stop.wait(after):
+            return
+        server.bind(("127.0.0.1", port))
+        server.listen()
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                client, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", target))
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    class Relay:
+        def close(self):
+            stop.set()
+            server.close()
+
+    return Relay()
 
 
 def test_a_missing_variable_is_named(tmp_path):

@@ -24,6 +24,7 @@ for var in DB_HOST MARIADB_USER MARIADB_PASSWORD MARIADB_DATABASE; do
 done
 [ -d "$BACKUP_DIR" ] || die "$BACKUP_DIR is not a directory"
 command -v mariadb-dump >/dev/null 2>&1 || die "mariadb-dump is not installed in this image"
+command -v mariadb-admin >/dev/null 2>&1 || die "mariadb-admin is not installed in this image"
 
 # A stale archive from an earlier run must never pass for this run's result.
 rm -f "$OUT" "$PART"
@@ -55,6 +56,18 @@ esac
         echo "password=$(quote "$MARIADB_PASSWORD")"
     } >"$TMP/client.cnf"
 )
+
+# A new pod's address reaches the NetworkPolicies that let it in to the
+# database a moment after it starts (kube-router and Calico program them when
+# they see the pod): wait until the server answers, up to DB_WAIT_SECONDS.
+# mariadb-admin ping answers yes to a server that refuses the login too, so
+# wrong credentials fail below, with their own message, at once.
+waited=0
+until mariadb-admin --defaults-extra-file="$TMP/client.cnf" --connect-timeout=2 ping >/dev/null 2>&1; do
+    [ "$waited" -lt "${DB_WAIT_SECONDS:-60}" ] || die "the database server at $DB_HOST:$DB_PORT does not answer (waited ${waited} s)"
+    sleep 2
+    waited=$((waited + 2))
+done
 
 # --single-transaction: one consistent InnoDB snapshot, without LOCK TABLES
 #   (WordPress and WooCommerce tables are InnoDB);

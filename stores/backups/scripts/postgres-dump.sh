@@ -24,6 +24,7 @@ for var in DB_HOST POSTGRES_USER POSTGRES_PASSWORD POSTGRES_DB; do
 done
 [ -d "$BACKUP_DIR" ] || die "$BACKUP_DIR is not a directory"
 command -v pg_dump >/dev/null 2>&1 || die "pg_dump is not installed in this image"
+command -v pg_isready >/dev/null 2>&1 || die "pg_isready is not installed in this image"
 
 # libpq reads the connection from its environment: the password stays off the
 # command line (ps), and a database name is never taken for a connection
@@ -35,6 +36,16 @@ PGDATABASE=$POSTGRES_DB
 PGPASSWORD=$POSTGRES_PASSWORD
 PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-15}
 export PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGCONNECT_TIMEOUT
+
+# A new pod's address reaches the NetworkPolicies that let it in to the
+# database a moment after it starts (kube-router and Calico program them when
+# they see the pod): wait until the server answers, up to DB_WAIT_SECONDS.
+waited=0
+until pg_isready --quiet --timeout=2; do
+    [ "$waited" -lt "${DB_WAIT_SECONDS:-60}" ] || die "the database server at $PGHOST:$PGPORT does not answer (waited ${waited} s)"
+    sleep 2
+    waited=$((waited + 2))
+done
 
 # A stale dump from an earlier run must never pass for this run's result.
 rm -f "$OUT" "$PART"

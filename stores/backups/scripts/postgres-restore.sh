@@ -37,7 +37,7 @@ for var in DB_HOST POSTGRES_USER POSTGRES_PASSWORD POSTGRES_DB; do
     [ -n "$value" ] || die "$var is not set"
 done
 [ -f "$IN" ] || die "$IN does not exist"
-for tool in pg_restore psql; do
+for tool in pg_restore psql pg_isready; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed in this image"
 done
 
@@ -49,6 +49,16 @@ PGDATABASE=$POSTGRES_DB
 PGPASSWORD=$POSTGRES_PASSWORD
 PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-15}
 export PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGCONNECT_TIMEOUT
+
+# A new pod's address reaches the NetworkPolicies that let it in to the
+# database a moment after it starts (kube-router and Calico program them when
+# they see the pod): wait until the server answers, up to DB_WAIT_SECONDS.
+waited=0
+until pg_isready --quiet --timeout=2; do
+    [ "$waited" -lt "${DB_WAIT_SECONDS:-60}" ] || die "the database server at $PGHOST:$PGPORT does not answer (waited ${waited} s)"
+    sleep 2
+    waited=$((waited + 2))
+done
 
 pg_restore --list "$IN" >/dev/null 2>&1 || die "$IN is not a dump pg_restore can read"
 
