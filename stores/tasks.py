@@ -90,6 +90,20 @@ def request_retry(store_id: int) -> None:
     transaction.on_commit(start_queued_stores)
 
 
+def request_restore_into_new_store(owner, backup: Backup, name: str) -> Store:
+    """A new store named `name`, queued like any other, that gets `backup` (a deleted
+    store's final one) once it is provisioned; its credentials are the backup's."""
+    deleted = backup.store
+    store = request_create(owner, name, deleted.engine, country=deleted.country, currency=deleted.currency)
+    Store.objects.filter(pk=store.pk).update(restore_from=backup)
+    lifecycle.record(
+        store.pk,
+        f"Made from the final backup of “{deleted.slug}” ({backup.created_at:%Y-%m-%d %H:%M} UTC): "
+        "restored once it is provisioned.",
+    )
+    return Store.objects.get(pk=store.pk)
+
+
 def request_backup(store_id: int) -> None:
     """*Back up now*: a manual backup, run by a control worker (the store page follows it)."""
     store = Store.objects.get(pk=store_id)

@@ -472,15 +472,7 @@ def restore_deleted_store(request, pk: int):
         name = form.cleaned_data["name"]
         try:
             with transaction.atomic():
-                store = tasks.request_create(
-                    request.user, name, deleted.engine, country=deleted.country, currency=deleted.currency
-                )
-                Store.objects.filter(pk=store.pk).update(restore_from=backup)
-                lifecycle.record(
-                    store.pk,
-                    f"Made from the final backup of “{deleted.slug}” ({backup.created_at:%Y-%m-%d %H:%M} UTC): "
-                    "restored once it is provisioned.",
-                )
+                store = tasks.request_restore_into_new_store(request.user, backup, name)
                 audit.record(audit.Action.CREATE, request=request, store=store, detail=f"from backup {backup.pk}")
         except (lifecycle.StoreLimitReached, lifecycle.SlugTaken) as exc:
             form.add_error("name" if isinstance(exc, lifecycle.SlugTaken) else None, str(exc))

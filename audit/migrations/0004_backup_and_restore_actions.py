@@ -4,15 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0003_account_actions'),
+        ("audit", "0003_account_actions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('create', 'Create'), ('delete', 'Delete'), ('retry', 'Retry'), ('reveal_credentials', 'Reveal credentials'), ('restart_delete', 'Restart delete'), ('upgrade', 'Upgrade'), ('rollback', 'Rollback'), ('backup', 'Back up'), ('restore', 'Restore'), ('prune', 'Prune audit log'), ('sign_in', 'Sign in'), ('add_user', 'Add user'), ('change_user', 'Change user'), ('delete_user', 'Delete user'), ('add_group', 'Add group'), ('change_group', 'Change group'), ('delete_group', 'Delete group')], max_length=20),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("create", "Create"),
+                    ("delete", "Delete"),
+                    ("retry", "Retry"),
+                    ("reveal_credentials", "Reveal credentials"),
+                    ("restart_delete", "Restart delete"),
+                    ("upgrade", "Upgrade"),
+                    ("rollback", "Rollback"),
+                    ("backup", "Back up"),
+                    ("restore", "Restore"),
+                    ("prune", "Prune audit log"),
+                    ("sign_in", "Sign in"),
+                    ("add_user", "Add user"),
+                    ("change_user", "Change user"),
+                    ("delete_user", "Delete user"),
+                    ("add_group", "Add group"),
+                    ("change_group", "Change group"),
+                    ("delete_group", "Delete group"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

@@ -223,7 +223,7 @@ def _files_volume(plan: BackupPlan, template: dict[str, Any]) -> tuple[dict[str,
     if best is None:
         raise TemplateMissing(f"the {plan.files_component} workload mounts no volume at {plan.files_path}")
     rest = plan.files_path[len(best["mountPath"].rstrip("/")) :].lstrip("/")
-    sub_path = posixpath.join(best.get("subPath") or "", rest).strip("/")
+    sub_path = "" if plan.files_whole_volume else posixpath.join(best.get("subPath") or "", rest).strip("/")
     volume = next((v for v in spec.get("volumes") or [] if v.get("name") == best["name"]), None)
     if volume is None or "persistentVolumeClaim" not in volume:
         raise TemplateMissing(

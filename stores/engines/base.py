@@ -114,6 +114,9 @@ class BackupPlan:
     transfer_component: str
     # Restarted after a restore: they cache what the restore replaced.
     restart_components: tuple[str, ...] = ()
+    # Archive the whole volume `files_path` is on, not only that directory:
+    # for an engine whose volume keeps state the database must match.
+    files_whole_volume: bool = False
 
     @property
     def components(self) -> frozenset[str]:

@@ -94,7 +94,11 @@ MEDUSA = Engine(
         database_host=f"{RELEASE_NAME}-postgres",
         database_port=5432,
         files_component="server",
+        # The whole app volume: the uploads, and the state/ the setup Job
+        # leaves, whose publishable key the storefront sends and the restored
+        # database must know.
         files_path="/data/uploads",
+        files_whole_volume=True,
         transfer_component="server",
         restart_components=("server", "worker"),
     ),

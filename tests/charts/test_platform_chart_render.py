@@ -34,6 +34,7 @@ SECRET_SETTINGS = {
     "METRICS_TOKEN",
     "EMAIL_HOST_PASSWORD",
     "STORE_MAIL_PASSWORD",
+    "BACKUP_S3_SECRET_ACCESS_KEY",
 }
 
 # Every key of the Secret named, so each secret setting is exercised.
@@ -48,6 +49,8 @@ ALL_KEYS = [
     "existingSecret.keys.emailHostPassword=email-password",
     "--set",
     "existingSecret.keys.storeMailPassword=store-mail-password",
+    "--set",
+    "existingSecret.keys.backupSecretAccessKey=backup-secret-access-key",
 ]
 
 

@@ -144,7 +144,8 @@ def test_the_files_step_mounts_the_volume_that_holds_the_uploads(charts, engine,
             if plan.files_path.startswith(m["mountPath"].rstrip("/") + "/") or plan.files_path == m["mountPath"]
         )
         rest = plan.files_path[len(own["mountPath"].rstrip("/")) :].strip("/")
-        assert mount.get("subPath", "") == "/".join(p for p in (own.get("subPath", ""), rest) if p)
+        wanted = "" if plan.files_whole_volume else "/".join(p for p in (own.get("subPath", ""), rest) if p)
+        assert mount.get("subPath", "") == wanted
         # Beside the pods that mount the (ReadWriteOnce) volume.
         terms = spec["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         assert terms[0]["labelSelector"]["matchLabels"] == {COMPONENT_LABEL: plan.files_component}

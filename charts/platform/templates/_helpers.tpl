@@ -76,6 +76,7 @@ other child process inherit. Only the keys named in values are mounted.
 {{- if $keys.metricsToken }}{{ $_ := set $files "METRICS_TOKEN" $keys.metricsToken }}{{ end -}}
 {{- if $keys.emailHostPassword }}{{ $_ := set $files "EMAIL_HOST_PASSWORD" $keys.emailHostPassword }}{{ end -}}
 {{- if $keys.storeMailPassword }}{{ $_ := set $files "STORE_MAIL_PASSWORD" $keys.storeMailPassword }}{{ end -}}
+{{- if $keys.backupSecretAccessKey }}{{ $_ := set $files "BACKUP_S3_SECRET_ACCESS_KEY" $keys.backupSecretAccessKey }}{{ end -}}
 {{- toJson $files -}}
 {{- end -}}
 
