@@ -145,6 +145,12 @@ bench-teardown: $(STAMP) cluster
 bench-dashboard: $(STAMP)
 	$(BIN)/python bench/dashboard.py
 
+## bench-backups: a night of backups over 1,000 ready stores: queries per round, Jobs at once (S3 server; no cluster)
+.PHONY: bench-backups
+bench-backups: $(STAMP)
+	bash localcluster/build.sh objectstore >/dev/null
+	$(BIN)/python bench/backup_round.py
+
 ## bench-monitoring: one round of store checks over 1,000 ready stores (stand-in storefronts; no cluster)
 .PHONY: bench-monitoring
 bench-monitoring: $(STAMP)

@@ -378,7 +378,7 @@ BACKUP_AFTER_DELETE_DAYS = envint("BACKUP_AFTER_DELETE_DAYS", 30, minimum=0)
 # BACKUP_JOBS_AT_ONCE backup Jobs running across the platform.
 BACKUP_NIGHT_START_HOUR = envint("BACKUP_NIGHT_START_HOUR", 1, minimum=0)
 BACKUP_NIGHT_HOURS = envint("BACKUP_NIGHT_HOURS", 4, minimum=1)
-BACKUP_JOBS_AT_ONCE = envint("BACKUP_JOBS_AT_ONCE", 4, minimum=1)
+BACKUP_JOBS_AT_ONCE = envint("BACKUP_JOBS_AT_ONCE", 10, minimum=1)
 # A backup or restore Job's deadline, which its signed URLs outlive a little.
 BACKUP_TIMEOUT = envint("BACKUP_TIMEOUT", 1800, minimum=60)
 BACKUP_URL_SECONDS = BACKUP_TIMEOUT + 300

@@ -85,9 +85,9 @@ MEDUSA = Engine(
     # Medusa's API says nothing of its version: the store shows the one the
     # chart pins (Chart.yaml appVersion, the project's @medusajs/* version).
     app_version_label="Medusa",
-    # The server's image is the store image, on node (its fetch moves the
-    # objects: the image has no curl); the server and worker keep caches of
-    # the database in Redis and in memory, so they restart after a restore.
+    # The server's image is the store image, on node (node moves the objects:
+    # the image has no curl). The server and worker keep caches of the
+    # database in Redis and in memory, so they restart after a restore.
     backup=BackupPlan(
         database="postgres",
         database_component="postgres",
@@ -100,7 +100,9 @@ MEDUSA = Engine(
         files_path="/data/uploads",
         files_whole_volume=True,
         transfer_component="server",
-        restart_components=("server", "worker"),
+        # Every pod that mounts the app volume: the restore replaces its
+        # directories, and a running pod's subPath mount would keep the old one.
+        restart_components=("server", "worker", "storefront"),
     ),
     accepted_findings={
         **{("container-image-pull-policy", name): PINNED_PULL_POLICY for name in _WORKLOADS},

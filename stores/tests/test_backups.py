@@ -302,7 +302,8 @@ def test_the_round_starts_due_stores_up_to_the_limit_and_finishes_nightly_ones(
         Store.objects.filter(pk=store.pk).update(status=Status.READY, ready_at=timezone.now())
         fake_cluster.templates = {**(fake_cluster.templates or {}), store.namespace: _templates("woocommerce")}
         stores.append(store)
-    night = timezone.now().replace(hour=1, minute=0, second=0, microsecond=0)
+    # Last night's window, whatever the hour: backups made now are made since it began.
+    night = (timezone.now() - timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
     at_end = night + timedelta(hours=3, minutes=59)
     # Running: the Jobs have not ended yet.
     fake_cluster.job_states = {f"backup-{i}": cluster.JobOutcome("running") for i in range(1, 10)}
@@ -317,16 +318,21 @@ def test_the_round_starts_due_stores_up_to_the_limit_and_finishes_nightly_ones(
     assert len(second.started) == 1
     assert nightly.run_round(at_end + timedelta(minutes=1)).started == []  # each once a night
     assert Backup.objects.filter(state=Backup.State.DONE, kind=Backup.Kind.NIGHTLY).count() == 3
-    # Daytime: nothing starts.
+    # After the window: every store has had its backup, so nothing starts.
     assert nightly.run_round(night + timedelta(hours=5)).started == []
 
 
 def test_a_store_waits_for_its_own_minute(settings, ready):
     settings.BACKUP_NIGHT_START_HOUR, settings.BACKUP_NIGHT_HOURS = 1, 4
-    night = timezone.now().replace(hour=1, minute=0, second=0, microsecond=0)
+    # Last night's window, whatever the hour: backups made now are made since it began.
+    night = (timezone.now() - timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
     minute = nightly.slot_minute(ready.pk)
     assert ready not in nightly.due(night + timedelta(minutes=minute) - timedelta(seconds=1)) or minute == 0
     assert ready in nightly.due(night + timedelta(minutes=minute, seconds=1))
+    # One the window ended before (too many stores for the Jobs at once) is caught up after it.
+    assert ready in nightly.due(night + timedelta(hours=6))
+    Backup.objects.create(store=ready, kind=Backup.Kind.NIGHTLY, state=Backup.State.DONE)
+    assert ready not in nightly.due(night + timedelta(hours=6))
 
 
 # --- restoring ---------------------------------------------------------------------

@@ -158,6 +158,35 @@ def test_the_workloads_a_restore_restarts_exist(charts, engine, profile):
 
 
 @pytest.mark.parametrize(("engine", "profile"), BACKED_UP)
+def test_every_pod_holding_a_directory_the_restore_replaces_is_restarted(charts, engine, profile):
+    """A restore replaces what is in the archived directory; a running pod's subPath mount of a
+    directory in there keeps the one that was deleted (the restored files stay unseen) until the
+    pod restarts."""
+    plan = engine.backup
+    rendered = charts.render(engine, profile)
+    restore = backup_jobs(engine, rendered)[1]["spec"]["template"]["spec"]
+    claim = next(v for v in restore["volumes"] if v["name"] == "files")["persistentVolumeClaim"]["claimName"]
+    files = next(c for c in containers(restore) if c["name"] == "files")
+    archived = next(m for m in files["volumeMounts"] if m["name"] == "files").get("subPath", "")
+    held = set()
+    for workload in workloads(rendered):
+        if workload["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        spec = workload["spec"]["template"]["spec"]
+        volumes = {
+            v["name"]
+            for v in spec.get("volumes", [])
+            if (v.get("persistentVolumeClaim") or {}).get("claimName") == claim
+        }
+        for container in containers(spec):
+            for mount in container.get("volumeMounts", []):
+                sub = mount.get("subPath", "")
+                if mount["name"] in volumes and sub and (not archived or sub.startswith(archived + "/")):
+                    held.add(component(workload))
+    assert held <= set(plan.restart_components)
+
+
+@pytest.mark.parametrize(("engine", "profile"), BACKED_UP)
 def test_the_backup_policies_open_the_database_port_to_the_job_and_the_object_store_only(charts, engine, profile):
     plan = engine.backup
     access = BackupAccess(plan.database_component, plan.database_port, ("192.0.2.10",), 9000)

@@ -218,7 +218,8 @@ class Command(BaseCommand):
             f"in {outcome.seconds:.1f} s ({backup.key_prefix})"
         )
         for name, meta in (backup.manifest.get("objects") or {}).items():
-            self.stdout.write(f"  {name}  {meta['size']} bytes  sha256 {meta['sha256']}")
+            digest = f"  sha256 {meta['sha256']}" if meta["sha256"] else ""
+            self.stdout.write(f"  {name}  {meta['size']} bytes{digest}")
 
     def do_backups(self, *, slug, **_):
         store = Store.objects.filter(slug=slug).order_by("-created_at").first()
