@@ -1,7 +1,8 @@
 """A Medusa store, for real, on the real node: created through the platform,
 provisioned by its real task workers from the store image, sold from with cash
-on delivery in Chromium, upgraded to the project's next version, refused a
-rollback across a migration, and deleted without a trace.
+on delivery in Chromium, backed up and restored (a later order gone), upgraded
+to the project's next version, refused a rollback across a migration, deleted
+without a trace but its final backup, and restored from it into a new store.
 
 The images are built here (localcluster/store-images.sh): the Medusa store
 image from the recipe's own build (the same project the chart's Dockerfile
@@ -245,9 +246,59 @@ def _volume_dirs(node) -> set[str]:
     return {p.name for p in volumes.iterdir()} if volumes.exists() else set()
 
 
-@pytest.mark.timeout(900)
-def test_a_medusa_store_sells_survives_restarts_upgrades_and_goes_without_a_trace(
-    alice, node, platform, values_files, store_images, browser, store_settings, cleanup
+# --- backups: the store's objects go to a real S3 server, and come back ------------------------
+
+
+@pytest.fixture(scope="module")
+def node_object_store(store_images, tmp_path_factory):
+    """SeaweedFS on the host's end of the node's veth pair, where a store's backup Job
+    reaches it through the store's NetworkPolicies (and nothing else is let through)."""
+    with running_object_store(tmp_path_factory.mktemp("node-objectstore"), HOST_IP) as bucket:
+        yield bucket
+
+
+@pytest.fixture
+def backups_on(node_object_store, store_settings, platform):
+    """The platform backs stores up into it: this process's settings and its workers'.
+    The nightly round is kept away from the test (its night starts in twelve hours)."""
+    config = node_object_store.config
+    night = (time.gmtime().tm_hour + 12) % 24
+    env = {
+        "BACKUP_S3_ENDPOINT": config.endpoint,
+        "BACKUP_S3_BUCKET": config.bucket,
+        "BACKUP_S3_REGION": config.region,
+        "BACKUP_S3_ACCESS_KEY_ID": config.access_key_id,
+        "BACKUP_S3_SECRET_ACCESS_KEY": config.secret_access_key,
+        "BACKUP_NIGHT_START_HOUR": str(night),
+        "BACKUP_NIGHT_HOURS": "1",
+    }
+    for name, value in env.items():
+        setattr(store_settings, name, int(value) if name.startswith("BACKUP_NIGHT") else value)
+    platform.env.update(env)
+    return node_object_store
+
+
+def _shoppers_orders(store_url: str, token: str) -> set[str]:
+    """The ids of the orders the test's shopper placed (the platform's checkout checks use their own address)."""
+    orders = shopper.admin_api(store_url, "/admin/orders?fields=id,email&limit=100", token, opener=_proxied())
+    return {o["id"] for o in orders["orders"] if o["email"] == shopper.SHOPPER_EMAIL}
+
+
+def _wait_ready(node, store: Store, what: str, timeout: float = 420) -> Store:
+    wait_for(
+        lambda: Store.objects.get(pk=store.pk).status in (Status.READY, Status.FAILED, Status.LOST),
+        timeout=timeout,
+        interval=1,
+        what=what,
+    )
+    store.refresh_from_db()
+    assert store.status == Status.READY, f"{store.failure_reason}\n{_logs(node, store.namespace)}"
+    return store
+
+
+@pytest.mark.timeout(1200)
+def test_a_medusa_store_sells_is_restored_from_its_backup_upgrades_and_comes_back_after_its_delete(
+    alice, node, platform, values_files, store_images, backups_on, browser, store_settings, cleanup
 ):
     figures: dict = {"image_build_and_import_seconds": store_images["seconds"]}
     volumes_before = _volume_dirs(node)
@@ -310,6 +361,39 @@ def test_a_medusa_store_sells_survives_restarts_upgrades_and_goes_without_a_trac
     shopper.admin_api(store.url, f"/admin/products/{mug['id']}", token, {"thumbnail": url}, opener=_proxied())
     _shows_on_the_storefront(browser, store.url, url, "medusa-node-photo")
 
+    # --- a backup: a Job in the store's namespace runs the store's own images ------------------
+    started = time.monotonic()
+    call_command("stores", "backup", slug)
+    figures["backup_seconds"] = round(time.monotonic() - started, 1)
+    backup = Backup.objects.get(store=store, kind=Backup.Kind.MANUAL)
+    assert backup.state == Backup.State.DONE, backup.error
+    figures["backup_bytes"] = {name: meta["size"] for name, meta in backup.manifest["objects"].items()}
+    assert backup.manifest["objects"]["files.tar.gz"]["size"] > len(photo)  # the photo does not compress
+    assert set(backups_on.keys(backup.key_prefix)) >= {
+        backup.key_prefix + name for name in ("database.dump", "files.tar.gz", "SHA256SUMS", "manifest.json")
+    }
+    (job,) = [j for j in node.json("jobs", "-n", ns)["items"] if j["metadata"]["name"] == backup.job_name]
+    assert job["status"].get("succeeded") == 1
+    assert _pods(node, ns)["backup"]["spec"]["nodeName"] == NODE_NAME
+
+    # --- order B, then a restore: the store goes through restoring and its checks; A only ------
+    order_b = shopper.buy_two_mugs_cash_on_delivery(
+        browser, store.url, store_name=slug.replace("-", " ").title(), shots="medusa-node-b"
+    )
+    assert _shoppers_orders(store.url, token) == {order.id, order_b.id}
+    started = time.monotonic()
+    call_command("stores", "restore", slug)
+    figures["restore_seconds"] = round(time.monotonic() - started, 1)
+    store.refresh_from_db()
+    assert store.status == Status.READY
+    codes = list(store.events.values_list("code", flat=True))
+    assert codes.index(EventCode.RESTORE_REQUESTED) < codes.index(EventCode.RESTORED)
+    assert store.checkout_verified_at is not None  # the restored store's checkout check went through
+    token = shopper.admin_token(store.url, email, password, opener=_proxied())
+    assert _shoppers_orders(store.url, token) == {order.id}
+    assert _get(url) == photo
+    pods = _pods(node, ns)
+
     # It outlives its server pod, which is deleted and comes back.
     node.kubectl("delete", "pod", "-n", ns, pods["server"]["metadata"]["name"], "--wait=true")
     wait_for(
@@ -356,127 +440,17 @@ def test_a_medusa_store_sells_survives_restarts_upgrades_and_goes_without_a_trac
         interval=1,
         what="the store's volumes to leave the node's disk",
     )
-
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    FIGURES.write_text(json.dumps(figures, indent=2) + "\n")
-    print("medusa on the real node:", json.dumps(figures))
-
-
-# --- backups: the store's objects go to a real S3 server, and come back ------------------------
-
-
-@pytest.fixture(scope="module")
-def node_object_store(store_images, tmp_path_factory):
-    """SeaweedFS on the host's end of the node's veth pair, where a store's backup Job
-    reaches it through the store's NetworkPolicies (and nothing else is let through)."""
-    with running_object_store(tmp_path_factory.mktemp("node-objectstore"), HOST_IP) as bucket:
-        yield bucket
-
-
-@pytest.fixture
-def backups_on(node_object_store, store_settings, platform):
-    """The platform backs stores up into it: this process's settings and its workers'.
-    The nightly round is kept away from the test (its night starts in twelve hours)."""
-    config = node_object_store.config
-    night = (time.gmtime().tm_hour + 12) % 24
-    env = {
-        "BACKUP_S3_ENDPOINT": config.endpoint,
-        "BACKUP_S3_BUCKET": config.bucket,
-        "BACKUP_S3_REGION": config.region,
-        "BACKUP_S3_ACCESS_KEY_ID": config.access_key_id,
-        "BACKUP_S3_SECRET_ACCESS_KEY": config.secret_access_key,
-        "BACKUP_NIGHT_START_HOUR": str(night),
-        "BACKUP_NIGHT_HOURS": "1",
-    }
-    for name, value in env.items():
-        setattr(store_settings, name, int(value) if name.startswith("BACKUP_NIGHT") else value)
-    platform.env.update(env)
-    return node_object_store
-
-
-def _shoppers_orders(store_url: str, token: str) -> set[str]:
-    """The ids of the orders the test's shopper placed (the platform's checkout checks use their own address)."""
-    orders = shopper.admin_api(store_url, "/admin/orders?fields=id,email&limit=100", token, opener=_proxied())
-    return {o["id"] for o in orders["orders"] if o["email"] == shopper.SHOPPER_EMAIL}
-
-
-def _wait_ready(node, store: Store, what: str, timeout: float = 420) -> Store:
-    wait_for(
-        lambda: Store.objects.get(pk=store.pk).status in (Status.READY, Status.FAILED, Status.LOST),
-        timeout=timeout,
-        interval=1,
-        what=what,
-    )
-    store.refresh_from_db()
-    assert store.status == Status.READY, f"{store.failure_reason}\n{_logs(node, store.namespace)}"
-    return store
-
-
-@pytest.mark.timeout(1500)
-def test_a_medusa_store_is_backed_up_restored_and_brought_back_after_its_delete(
-    alice, node, platform, backups_on, browser, store_settings, cleanup
-):
-    """Order A, a backup, order B, a restore: the admin lists A only. Delete: the final backup is
-    kept. Restored into a new store: A is there, and the uploaded photo is served at its address."""
-    figures: dict = {}
-    platform.start_workers()
-    slug = f"mug-backup-{secrets.token_hex(2)}"
-    store = _wait_ready(node, tasks.request_create(alice, slug, "medusa", country="DE", currency="EUR"), "the store")
-    shown = {label: value for label, value, _secret in credentials.credentials_for(store)}
-    email, password = shown["Admin e-mail"], shown["Admin password"]
-    name = slug.replace("-", " ").title()
-    order_a = shopper.buy_two_mugs_cash_on_delivery(browser, store.url, store_name=name, shots="medusa-backup-a")
-    token = shopper.admin_token(store.url, email, password, opener=_proxied())
-    photo = _photo()
-    photo_url = _upload(store.url, token, photo)
-    photo_path = photo_url.removeprefix(store.url)
-
-    # --- 1. back up: a Job in the store's namespace, the store's own images ---------------------
-    started = time.monotonic()
-    call_command("stores", "backup", slug)
-    figures["backup_seconds"] = round(time.monotonic() - started, 1)
-    backup = Backup.objects.get(store=store, kind=Backup.Kind.MANUAL)
-    assert backup.state == Backup.State.DONE, backup.error
-    figures["backup_bytes"] = {name: meta["size"] for name, meta in backup.manifest["objects"].items()}
-    assert backup.manifest["objects"]["files.tar.gz"]["size"] > len(photo)  # the photo does not compress
-    assert set(backups_on.keys(backup.key_prefix)) >= {
-        backup.key_prefix + n for n in ("database.dump", "files.tar.gz", "SHA256SUMS", "manifest.json")
-    }
-    job = node.json("jobs", "-n", store.namespace)["items"]
-    (backup_job,) = [j for j in job if j["metadata"]["name"] == backup.job_name]
-    assert backup_job["status"].get("succeeded") == 1
-
-    # --- 2. order B ------------------------------------------------------------------------------
-    order_b = shopper.buy_two_mugs_cash_on_delivery(browser, store.url, store_name=name, shots="medusa-backup-b")
-    assert _shoppers_orders(store.url, token) == {order_a.id, order_b.id}
-
-    # --- 3. restore: the store goes through restoring and its checks; the admin lists A only -----
-    started = time.monotonic()
-    call_command("stores", "restore", slug)
-    figures["restore_seconds"] = round(time.monotonic() - started, 1)
-    store.refresh_from_db()
-    assert store.status == Status.READY
-    codes = list(store.events.values_list("code", flat=True))
-    assert codes.index(EventCode.RESTORE_REQUESTED) < codes.index(EventCode.RESTORED)
-    assert store.checkout_verified_at is not None  # the restored store's checkout check went through
-    token = shopper.admin_token(store.url, email, password, opener=_proxied())
-    assert _shoppers_orders(store.url, token) == {order_a.id}
-    shopper.find_order(store.url, token, order_a, opener=_proxied())
-    assert _get(photo_url) == photo
-
-    # --- 4. delete: a final backup first ---------------------------------------------------------
-    lifecycle.request_delete(store.pk)
-    tasks.delete(store.pk)
-    store.refresh_from_db()
-    assert store.status == Status.DELETED, store.failure_reason
+    # ... but its final backup is kept, made by the delete's first step.
     final = Backup.objects.get(store=store, kind=Backup.Kind.FINAL)
     assert final.state == Backup.State.DONE, final.error
     assert final.keep_until is not None and final.keep_until > store.deleted_at
     figures["final_backup_seconds"] = StoreEvent.objects.get(store=store, kind="step", step="backup").duration_ms / 1000
 
-    # --- 5. restored into a new store: order A, and the photo at the new store's address ---------
+    # --- restored into a new store under its name: order A, and the photo at its address -------
+    platform.env["STORE_VALUES_FILES"] = ",".join(store_settings.STORE_VALUES_FILES)  # the next version's
+    platform.start_workers()
     started = time.monotonic()
-    new = tasks.request_restore_into_new_store(alice, final, f"{slug}-back")
+    new = tasks.request_restore_into_new_store(alice, final, slug)
     wait_for(
         lambda: (
             StoreEvent.objects.filter(store=new, code__in=(EventCode.RESTORED, EventCode.RESTORE_FAILED)).exists()
@@ -488,12 +462,14 @@ def test_a_medusa_store_is_backed_up_restored_and_brought_back_after_its_delete(
     )
     new = _wait_ready(node, new, "the new store")
     figures["restore_into_new_store_seconds"] = round(time.monotonic() - started, 1)
-    new_shown = {label: value for label, value, _secret in credentials.credentials_for(new)}
-    assert new_shown["Admin password"] == password  # the credentials its database expects
+    assert new.pk != store.pk and new.url == store.url
+    new_login = {label: value for label, value, _secret in credentials.credentials_for(new)}
+    assert new_login["Admin password"] == password  # the credentials its restored database expects
     token = shopper.admin_token(new.url, email, password, opener=_proxied())
-    assert _shoppers_orders(new.url, token) == {order_a.id}
-    assert _get(new.url + photo_path) == photo
+    assert _shoppers_orders(new.url, token) == {order.id}
+    assert _get(url) == photo
+    _shows_on_the_storefront(browser, new.url, url, "medusa-node-photo-restored")
 
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    (LOG_DIR / "medusa-node-backup-figures.json").write_text(json.dumps(figures, indent=2) + "\n")
-    print("medusa backups on the real node:", json.dumps(figures))
+    FIGURES.write_text(json.dumps(figures, indent=2) + "\n")
+    print("medusa on the real node:", json.dumps(figures))
