@@ -120,7 +120,8 @@ def run(args: argparse.Namespace, start: datetime) -> dict:
     }
     kube = FakeCluster()
     kube.templates = {store.namespace: template for store in Store.objects.all()}
-    kube.job_states = {}
+    states: dict[str, cluster.JobOutcome] = {}
+    kube.job_states = states
     clients.connect = lambda request_timeout=None: kube  # the boundary, as the unit tests fake it
 
     requests = {"count": 0}
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace, start: datetime) -> dict:
         bucket.write(prefix + "files.tar.gz", b"f" * 4096)
         bucket.write(prefix + "SHA256SUMS", b"0 database.sql.gz\n0 files.tar.gz\n")
         ends[name] = minute["now"] + args.job_minutes
-        kube.job_states[name] = cluster.JobOutcome("running")
+        states[name] = cluster.JobOutcome("running")
 
     kube.job_created = job_made
     round_queries, round_ms, in_flight = [], [], []
@@ -163,7 +164,7 @@ def run(args: argparse.Namespace, start: datetime) -> dict:
         minute["now"] = m
         for name, end in ends.items():
             if end <= m:
-                kube.job_states[name] = cluster.JobOutcome("succeeded")
+                states[name] = cluster.JobOutcome("succeeded")
         started = time.perf_counter()
         # The query log keeps the last 9,000: a full one would count every round as 0.
         reset_queries()

@@ -1,5 +1,6 @@
 """Backups as the owner sees them, in a real browser: the store page's panel, the restore
-confirmation, and a deleted store's final backup on the dashboard.
+confirmation, and a deleted store's final backup on the dashboard; axe-core finds nothing
+serious on any of them.
 
 The backups are rows in the database (the Jobs that make them run for real in
 tests/realnode/); what is under test is how the pages say it. The platform runs
@@ -18,6 +19,7 @@ from playwright.sync_api import expect
 
 from stores import lifecycle
 from stores.models import Backup, Status, Store
+from tests.axe import blocking, violations
 from tests.chromium import screenshot
 from tests.platform import Platform
 
@@ -79,6 +81,7 @@ def test_the_store_page_lists_backups_and_a_restore_asks_first_naming_the_time(s
     expect(panel.locator(".help")).to_contain_text("Nightly between 01:00 and 05:00 UTC")
     panel.scroll_into_view_if_needed()
     screenshot(page, "backups-panel")
+    assert blocking(violations(page)) == []
 
     # The confirmation names the backup's time; Cancel goes back and changes nothing.
     panel.locator("tr.backup-row").nth(1).get_by_role("link", name="Restore…").click()
@@ -88,6 +91,7 @@ def test_the_store_page_lists_backups_and_a_restore_asks_first_naming_the_time(s
     expect(page.locator("main")).to_contain_text("12.3 MB")
     expect(page.get_by_role("button", name="Restore this backup")).to_be_enabled()
     screenshot(page, "backups-restore-confirmation")
+    assert blocking(violations(page)) == []
     page.get_by_role("link", name="Cancel").click()
     expect(page).to_have_url(f"{server}/stores/{store.pk}/")
     assert Store.objects.get(pk=store.pk).status == Status.READY
@@ -111,6 +115,7 @@ def test_a_deleted_stores_final_backup_is_offered_for_a_new_store(server, page, 
     expect(section.locator("h2")).to_have_text("Recently deleted")
     expect(section).to_contain_text("old-records")
     screenshot(page, "backups-recently-deleted")
+    assert blocking(violations(page)) == []
     section.get_by_role("link", name="Restore…").click()
     expect(page.locator("h1")).to_have_text("Restore “old-records” into a new store")
     expect(page.locator("#id_name")).to_have_value("old-records")
@@ -118,4 +123,5 @@ def test_a_deleted_stores_final_backup_is_offered_for_a_new_store(server, page, 
     page.get_by_role("button", name="Restore into a new store").click()
     expect(page.locator(".field-error")).to_contain_text("Use lowercase letters")
     screenshot(page, "backups-restore-into-new-store")
+    assert blocking(violations(page)) == []
     assert not Store.objects.live().filter(owner=owner).exists()
