@@ -488,6 +488,31 @@ def test_recreating_a_lost_store_restores_its_latest_backup(backups_on, runner, 
     )
 
 
+@pytest.mark.parametrize("auto_recover", [True, False])
+def test_with_auto_recover_a_lost_store_is_recreated_from_its_backup_and_its_owner_told(
+    backups_on, runner, fake_cluster, ready, workers, settings, auto_recover
+):
+    settings.AUTO_RECOVER = auto_recover
+    service.run(ready, Backup.Kind.MANUAL)
+    Store.objects.filter(pk=ready.pk).update(ready_at=timezone.now() - timedelta(minutes=5))
+    assert ready.namespace not in fake_cluster.namespaces  # gone, as with a recreated cluster
+
+    with workers():
+        report = tasks.check_drift()
+
+    store = Store.objects.get(pk=ready.pk)
+    assert list(report["lost"]) == [ready.slug]
+    if not auto_recover:
+        assert report["recovered"] == [] and store.status == Status.LOST
+        return
+    assert report["recovered"] == [ready.slug]
+    assert store.status == Status.READY, store.failure_reason
+    messages = list(store.events.values_list("message", flat=True))
+    assert any(m.startswith("Auto-recovery (AUTO_RECOVER): recreating it from its backup of") for m in messages)
+    assert store.events.filter(code=EventCode.RESTORED).exists()
+    assert "Your store acme-backups is being recovered" in [m.subject for m in mail.outbox]
+
+
 def test_the_backup_policies_name_the_object_stores_address(backups_on, ready):
     guard = isolation.guardrail_spec("woocommerce")
     assert guard.backup is not None
