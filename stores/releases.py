@@ -19,7 +19,7 @@ from stores import clients, cluster
 from stores.cluster import registry
 from stores.engines import StoreSpec, get_engine
 from stores.engines.contract import RELEASE_NAME, SETUP_JOB_SELECTOR
-from stores.mail import MAIL_SECRET_NAME
+from stores.mail import MAIL_SECRET_NAME, StoreMail
 from stores.models import Store
 
 
@@ -36,8 +36,13 @@ def values_files(chart: Path) -> list[str]:
     return files + list(settings.STORE_VALUES_FILES)
 
 
+def _relay(store: Store) -> StoreMail | None:
+    """The platform's mail relay, for a store whose engine sends mail (None otherwise, or when off)."""
+    return settings.STORE_MAIL if get_engine(store.engine).sends_mail else None
+
+
 def store_spec(store: Store) -> StoreSpec:
-    relay = settings.STORE_MAIL if get_engine(store.engine).sends_mail else None
+    relay = _relay(store)
     return StoreSpec(
         slug=store.slug,
         store_id=store.pk,
@@ -59,7 +64,7 @@ def apply_mail_secret(store: Store, kube: cluster.Kubernetes) -> None:
     """Put the mail relay's Secret in the store's namespace, replacing what was
     there (a changed password reaches every store at its next install), or
     remove it when mail is off or the engine sends none."""
-    relay = settings.STORE_MAIL if get_engine(store.engine).sends_mail else None
+    relay = _relay(store)
     if relay is None:
         kube.delete_secret(store.namespace, MAIL_SECRET_NAME)
     else:

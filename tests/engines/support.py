@@ -142,10 +142,11 @@ class Charts:
 
 def workloads(objects: list[dict]) -> list[dict]:
     """Every object that makes pods, each with its pod template at spec.template:
-    a CronJob is given as its jobTemplate's Job spec (its kind and name kept)."""
+    a CronJob is given as its jobTemplate's Job spec (its kind and name kept), once
+    (workloads of workloads are the same)."""
     found = []
     for obj in objects:
-        if obj["kind"] == "CronJob":
+        if obj["kind"] == "CronJob" and "jobTemplate" in obj["spec"]:
             found.append({**obj, "spec": obj["spec"]["jobTemplate"]["spec"]})
         elif obj["kind"] in WORKLOAD_KINDS:
             found.append(obj)

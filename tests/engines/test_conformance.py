@@ -164,13 +164,7 @@ def test_only_the_engines_mail_components_reach_the_mail_relay_and_only_when_the
     assert {key for name, key in refs if name == MAIL_SECRET_NAME} == relay_keys
     for workload in workloads(objects):
         if component(workload) in engine.mail_components:
-            spec = workload["spec"]["template"]["spec"]
-            read = {
-                (ref["name"], ref["key"])
-                for container in containers(spec)
-                for env in container.get("env", [])
-                if (ref := (env.get("valueFrom") or {}).get("secretKeyRef"))
-            }
+            read = secret_refs([workload], frozenset({SECRET_NAME, MAIL_SECRET_NAME}))
             assert {(MAIL_SECRET_NAME, key) for key in relay_keys} <= read, name_of(workload)
 
 
