@@ -142,10 +142,11 @@ class FakeCluster:
 
     # Backups: the pod templates a test puts in place (component -> template),
     # the Jobs created, and how each ends (job_states: name -> JobOutcome;
-    # a Job with none set succeeds).
+    # a Job with none set ends as job_default says, by default it succeeds).
     templates: dict | None = None
     jobs: dict | None = None
     job_states: dict | None = None
+    job_default: object = None
     job_created: object = None  # called with (namespace, manifest) when a Job is created
 
     def pod_templates(self, namespace):
@@ -165,7 +166,7 @@ class FakeCluster:
     def job_outcome(self, namespace, name):
         if (namespace, name) not in (self.jobs or {}):
             return cluster.JobOutcome("gone", f"Job {name} is gone")
-        return (self.job_states or {}).get(name, cluster.JobOutcome("succeeded"))
+        return (self.job_states or {}).get(name, self.job_default or cluster.JobOutcome("succeeded"))
 
     def wait_for_job(self, namespace, name, *, should_stop):
         self.calls.append(("wait_for_job", namespace, name))

@@ -200,14 +200,13 @@ def test_the_job_gets_urls_signed_for_its_own_objects_only(backups_on, runner, f
 def test_a_failed_job_fails_the_backup_removes_what_it_wrote_and_mails_the_owner(
     backups_on, runner, fake_cluster, ready, django_capture_on_commit_callbacks, sync_tasks
 ):
-    fake_cluster.job_states = {
-        "backup-1": cluster.JobOutcome("failed", "step database exited with 2: Access denied for user 'wordpress'")
-    }
+    fake_cluster.job_default = cluster.JobOutcome(
+        "failed", "step database exited with 2: Access denied for user 'wordpress'"
+    )
     runner.upload_only = {"files.tar.gz"}
     with django_capture_on_commit_callbacks(execute=True):
         backup = service.run(ready, Backup.Kind.MANUAL).backup
 
-    assert backup.pk == 1
     assert backup.state == Backup.State.FAILED
     assert "Access denied" in backup.error
     assert backups_on.keys(backup.key_prefix) == []
@@ -224,7 +223,7 @@ def test_a_job_that_succeeded_without_uploading_everything_fails_the_backup(back
 
 
 def test_a_second_backup_while_one_runs_is_refused(backups_on, fake_cluster, ready):
-    fake_cluster.job_states = {"backup-1": cluster.JobOutcome("running")}
+    fake_cluster.job_default = cluster.JobOutcome("running")
     first = service.start(ready, Backup.Kind.MANUAL)
     assert first.state == Backup.State.RUNNING
     with pytest.raises(service.Refused, match="already running"):
@@ -306,13 +305,13 @@ def test_the_round_starts_due_stores_up_to_the_limit_and_finishes_nightly_ones(
     night = (timezone.now() - timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
     at_end = night + timedelta(hours=3, minutes=59)
     # Running: the Jobs have not ended yet.
-    fake_cluster.job_states = {f"backup-{i}": cluster.JobOutcome("running") for i in range(1, 10)}
+    fake_cluster.job_default = cluster.JobOutcome("running")
 
     first = nightly.run_round(at_end)
     assert len(first.started) == 2 and first.finished == []
     assert nightly.run_round(at_end).started == []  # no free Job
 
-    fake_cluster.job_states = {}
+    fake_cluster.job_default = None
     second = nightly.run_round(at_end)
     assert sorted(second.finished) == sorted(first.started)
     assert len(second.started) == 1
@@ -372,14 +371,7 @@ def test_a_backup_whose_objects_were_altered_fails_the_restore(backups_on, runne
 def test_a_failed_restore_job_fails_the_store_with_the_reason(backups_on, runner, fake_cluster, ready):
     backup = service.run(ready, Backup.Kind.MANUAL).backup
     fake_cluster.job_created = None
-    fake_cluster.job_states = {}
-
-    def failing(namespace, manifest):
-        fake_cluster.job_states[manifest["metadata"]["name"]] = cluster.JobOutcome(
-            "failed", "step database exited with 1: ERROR 1045"
-        )
-
-    fake_cluster.job_created = failing
+    fake_cluster.job_default = cluster.JobOutcome("failed", "step database exited with 1: ERROR 1045")
     store = service.restore(ready.pk, backup.pk)
     assert store.status == Status.FAILED
     assert store.failure_reason.startswith("Restore failed:") and "ERROR 1045" in store.failure_reason
@@ -387,7 +379,7 @@ def test_a_failed_restore_job_fails_the_store_with_the_reason(backups_on, runner
 
 
 def test_a_restore_is_refused_while_a_backup_runs_and_for_another_stores_backup(backups_on, fake_cluster, ready, alice):
-    fake_cluster.job_states = {"backup-1": cluster.JobOutcome("running")}
+    fake_cluster.job_default = cluster.JobOutcome("running")
     running = service.start(ready, Backup.Kind.MANUAL)
     with pytest.raises(service.Refused, match="has no backup"):
         service.refuse_restore(ready, running.pk)  # not done

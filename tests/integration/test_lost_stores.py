@@ -43,10 +43,10 @@ def test_a_store_whose_namespace_was_deleted_is_lost_then_recreated(alice, local
     report = tasks.check_drift()
 
     reason = "its namespace store-drifter is gone (removed outside the platform, or a new cluster)"
-    assert report == {"lost": {"drifter": reason}}
+    assert report == {"lost": {"drifter": reason}, "recovered": []}
     store.refresh_from_db()
     assert (store.status, store.failure_reason) == (Status.LOST, reason)
-    assert tasks.check_drift() == {"lost": {}}  # said once
+    assert tasks.check_drift() == {"lost": {}, "recovered": []}  # said once
 
     wait_for(lambda: _gone(core, "store-drifter"), timeout=60, what="the namespace to be gone")
     lifecycle.request_retry(store.pk)  # the owner's Recreate (the web's also starts a worker)
@@ -58,4 +58,4 @@ def test_a_store_whose_namespace_was_deleted_is_lost_then_recreated(alice, local
     codes = list(StoreEvent.objects.filter(store=store).values_list("code", flat=True))
     assert codes.index(EventCode.LOST) < codes.index(EventCode.RECREATE_REQUESTED) < len(codes) - 1
     assert codes[-1] == EventCode.READY
-    assert tasks.check_drift() == {"lost": {}}
+    assert tasks.check_drift() == {"lost": {}, "recovered": []}
