@@ -84,7 +84,6 @@ def run(args: argparse.Namespace, start: datetime) -> dict:
     from django.core.management import call_command
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
 
     from stores import clients, cluster
     from stores.backups import nightly, storage
@@ -94,9 +93,9 @@ def run(args: argparse.Namespace, start: datetime) -> dict:
 
     call_command("migrate", verbosity=0)
     owner = get_user_model().objects.create_user("bench", "bench@example.org")
-    now = timezone.now()
+    ready_at = start - timedelta(days=1)  # ready before the night began
     Store.objects.bulk_create(
-        Store(owner=owner, slug=f"shop-{i}", engine="woocommerce", status=Status.READY, ready_at=now, attempts=1)
+        Store(owner=owner, slug=f"shop-{i}", engine="woocommerce", status=Status.READY, ready_at=ready_at, attempts=1)
         for i in range(args.stores)
     )
     template = {

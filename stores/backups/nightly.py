@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from stores import clients, cluster
@@ -51,12 +52,14 @@ def due(now: datetime) -> list[Store]:
     """Ready stores whose minute tonight has come and that have no backup since the night began.
 
     A store the window ended before (more stores than BACKUP_JOBS_AT_ONCE gets
-    through) is still due after it, until the next night begins."""
-    start, _ = night_window(now)
+    through) is still due after it, until the next night begins; a store that
+    became ready after the window waits for the next one."""
+    start, end = night_window(now)
     minute = (now - start).total_seconds() // 60
     engines = [key for key, engine in ENGINES.items() if engine.backup is not None]
     candidates = (
         Store.objects.filter(status=Status.READY, engine__in=engines)
+        .filter(Q(ready_at__lt=end) | Q(ready_at__isnull=True))
         .exclude(backups__created_at__gte=start)
         .only("pk", "slug", "engine", "status")
     )

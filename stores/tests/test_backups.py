@@ -298,7 +298,7 @@ def test_the_round_starts_due_stores_up_to_the_limit_and_finishes_nightly_ones(
     stores = []
     for i in range(3):
         store = lifecycle.create_store(alice, f"night-{i}", "woocommerce")
-        Store.objects.filter(pk=store.pk).update(status=Status.READY, ready_at=timezone.now())
+        Store.objects.filter(pk=store.pk).update(status=Status.READY, ready_at=timezone.now() - timedelta(days=3))
         fake_cluster.templates = {**(fake_cluster.templates or {}), store.namespace: _templates("woocommerce")}
         stores.append(store)
     # Last night's window, whatever the hour: backups made now are made since it began.
@@ -325,10 +325,15 @@ def test_a_store_waits_for_its_own_minute(settings, ready):
     settings.BACKUP_NIGHT_START_HOUR, settings.BACKUP_NIGHT_HOURS = 1, 4
     # Last night's window, whatever the hour: backups made now are made since it began.
     night = (timezone.now() - timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
+    Store.objects.filter(pk=ready.pk).update(ready_at=night - timedelta(days=1))
     minute = nightly.slot_minute(ready.pk)
     assert ready not in nightly.due(night + timedelta(minutes=minute) - timedelta(seconds=1)) or minute == 0
     assert ready in nightly.due(night + timedelta(minutes=minute, seconds=1))
-    # One the window ended before (too many stores for the Jobs at once) is caught up after it.
+    # One the window ended before (too many stores for the Jobs at once) is caught up after it;
+    # one made after the window waits for the next night.
+    Store.objects.filter(pk=ready.pk).update(ready_at=night + timedelta(hours=4, minutes=1))
+    assert ready not in nightly.due(night + timedelta(hours=6))
+    Store.objects.filter(pk=ready.pk).update(ready_at=night)
     assert ready in nightly.due(night + timedelta(hours=6))
     Backup.objects.create(store=ready, kind=Backup.Kind.NIGHTLY, state=Backup.State.DONE)
     assert ready not in nightly.due(night + timedelta(hours=6))
