@@ -265,6 +265,8 @@ def reconcile() -> dict[str, list[int]]:
     # An upgrade or rollback runs in an operator's command; one whose command was
     # killed is failed with the reason (stores/upgrades.py).
     report["update_failed"] = upgrades.fail_abandoned()
+    # So is a restore whose worker was lost (stores/backups/service.py).
+    report["restore_failed"] = backup_service.fail_abandoned_restores()
     report["started"] = start_queued_stores()
     return report
 

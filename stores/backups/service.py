@@ -306,6 +306,24 @@ def restore(store_id: int, backup_id: int) -> Store:
     return Store.objects.get(pk=store.pk)
 
 
+def fail_abandoned_restores() -> list[int]:
+    """Reconcile: fail the restores whose worker stopped reporting (its lease ran out, or its
+    process on this host is gone); the owner restores again, or retries."""
+    failed = []
+    expired = [(store, False) for store in lifecycle.stale_leases(Status.RESTORING)]
+    for store, _gone in expired + [(store, True) for store in lifecycle.gone_holders(Status.RESTORING)]:
+        try:
+            lifecycle.fail_restore(
+                store.pk,
+                "the worker running it stopped reporting; restore the backup again",
+                token=store.lease_token,
+            )
+            failed.append(store.pk)
+        except lifecycle.TransitionRefused:
+            pass
+    return failed
+
+
 def _restore_job(
     kube: cluster.Kubernetes,
     store: Store,

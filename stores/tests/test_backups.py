@@ -517,3 +517,17 @@ def test_the_backup_policies_name_the_object_stores_address(backups_on, ready):
     assert guard.backup.store_port == int(backups_on.config.endpoint.rsplit(":", 1)[1])
     names = [p["metadata"]["name"] for p in network_policies(guard)]
     assert set(BACKUP_POLICIES) <= set(names)
+
+
+def test_a_restore_whose_worker_was_lost_is_failed_by_the_reconcile(ready, fake_cluster):
+    token = lifecycle.begin_restore(ready.pk, "Restore of the manual backup of yesterday requested.")
+    assert token and Store.objects.get(pk=ready.pk).status == Status.RESTORING
+    assert tasks.reconcile()["restore_failed"] == []  # its worker still reports
+    Store.objects.filter(pk=ready.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+
+    assert tasks.reconcile()["restore_failed"] == [ready.pk]
+
+    store = Store.objects.get(pk=ready.pk)
+    assert store.status == Status.FAILED
+    assert store.failure_reason == "Restore failed: the worker running it stopped reporting; restore the backup again"
+    assert store.events.filter(code=EventCode.RESTORE_FAILED).exists()
