@@ -69,6 +69,10 @@ TRANSIENT_MARKERS = (
     # the scheduler binding a claim while its provisioner updates it: an
     # optimistic-concurrency conflict, retried on the next scheduling attempt
     "the object has been modified; please apply your changes to the latest version",
+    # the scheduler's own copy of a claim or volume lagging behind the API
+    # server's ("out of sync (stored: 8631, assume: 8576)"): it drops its
+    # assumption and tries the pod again
+    "is out of sync (stored:",
 )
 
 

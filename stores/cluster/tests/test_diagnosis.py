@@ -148,6 +148,15 @@ def test_it_waits_out_a_conflict_while_a_claim_is_bound():
     assert find_failure(Snapshot(pods=[pod("setup-1", scheduled=("Unschedulable", message))])) is None
 
 
+def test_it_waits_out_the_schedulers_stale_copy_of_a_claim():
+    # Seen on the real node under load, as a pod's FailedScheduling condition and Event.
+    message = (
+        'running Reserve plugin "VolumeBinding": "store-mug-shop-aa3a/store-app" is out of sync '
+        "(stored: 8631, assume: 8576)"
+    )
+    assert find_failure(Snapshot(pods=[pod("storefront-1", scheduled=("Unschedulable", message))])) is None
+
+
 def test_it_waits_for_the_pod_a_pod_must_run_beside():
     message = "0/2 nodes are available: 2 node(s) didn't match pod affinity rules."
     assert find_failure(Snapshot(pods=[pod("setup-1", scheduled=("Unschedulable", message))])) is None
