@@ -552,15 +552,30 @@ def begin_update(store_id: int, message: str, *, only_from: set[str], updated_at
     release's history before this, and a store that changed since is refused
     rather than updated from a stale reading. Returns the lease token.
     """
-    now = timezone.now()
-    token = secrets.token_hex(16)
-    transition(
+    return _begin_leased(
         store_id,
         Status.UPDATING,
         message,
         code=EventCode.UPDATE_REQUESTED,
         only_from=only_from,
         where=None if updated_at is None else {"updated_at": updated_at},
+    )
+
+
+def _begin_leased(
+    store_id: int, to: str, message: str, *, code: str, only_from: set[str] | None, where: dict[str, Any] | None
+) -> str:
+    """Into `to` (updating, restoring), held by the caller's new lease and under the provision
+    deadline, failure cleared; the lease token."""
+    now = timezone.now()
+    token = secrets.token_hex(16)
+    transition(
+        store_id,
+        to,
+        message,
+        code=code,
+        only_from=only_from,
+        where=where,
         failure_reason="",
         failure_code="",
         step="",
@@ -641,22 +656,9 @@ def record_versions(store_id: int, versions: dict[str, str]) -> None:
 
 def begin_restore(store_id: int, message: str) -> str:
     """A ready (or failed) store -> restoring, held by the caller's lease; the lease token."""
-    now = timezone.now()
-    token = secrets.token_hex(16)
-    transition(
-        store_id,
-        Status.RESTORING,
-        message,
-        code=EventCode.RESTORE_REQUESTED,
-        failure_reason="",
-        failure_code="",
-        step="",
-        lease_token=token,
-        lease_until=now + timedelta(seconds=settings.PROVISION_LEASE_SECONDS),
-        **leaseholder.this_process().fields(),
-        deadline_at=now + timedelta(seconds=settings.PROVISION_TIMEOUT),
+    return _begin_leased(
+        store_id, Status.RESTORING, message, code=EventCode.RESTORE_REQUESTED, only_from=None, where=None
     )
-    return token
 
 
 def finish_restore(store_id: int, token: str, message: str, *, checkout_unverified_reason: str = "") -> None:
