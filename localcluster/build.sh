@@ -235,6 +235,13 @@ build_node() {
 build_objectstore() {
   local v="$SEAWEEDFS_VERSION"
   if ! have "weed-$v"; then
+    # `make test` builds it first, and a test session that starts without it builds it on first
+    # use (tests/objectstore.py): one build at a time (two shared the wrapper module's output
+    # path and one lost its binary), and the one that waited finds it built.
+    exec 7> "$src/seaweedfs.lock"
+    flock 7
+  fi
+  if ! have "weed-$v"; then
     progress step weed
     local mod="$src/seaweedfs-$v"
     mkdir -p "$mod"
