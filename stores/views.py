@@ -19,7 +19,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 from accounts.models import store_limit_for
 from accounts.throttle import throttle
 from audit import log as audit
-from stores import credentials, lifecycle, live, mail, monitoring, preparation, provisioning, queue, tasks, upgrades
+from stores import credentials, lifecycle, live, mail, monitoring, preparation, queue, runs, tasks, upgrades
 from stores.backups import panel as backup_panel
 from stores.backups import service as backup_service
 from stores.engines import ENGINES
@@ -95,7 +95,7 @@ def _step_rows(store: Store) -> list[dict]:
     firsts = events.order_by().values("step").annotate(first=Min("pk")).values("first")
     finished = dict(StoreEvent.objects.filter(pk__in=firsts).order_by().values_list("step", "duration_ms"))
     rows = []
-    for key, label in provisioning.STEPS:
+    for key, label in runs.STEPS:
         if key in finished:
             state = "done"
         elif store.status == Status.READY:
@@ -288,6 +288,13 @@ def store_status(request, pk: int):
     return response
 
 
+def _refuse(request, action: str, store: Store, reason: str, message: str | None = None) -> None:
+    """A store action the lifecycle refused: audited as refused, and told to the user (the reason itself
+    when it is already written for them)."""
+    audit.record(action, request=request, store=store, outcome=audit.Outcome.REFUSED, detail=reason)
+    messages.info(request, message or reason)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @throttle("store-action", key="user", rate="STORE_ACTION_RATE")
@@ -302,30 +309,24 @@ def delete_store(request, pk: int):
     except lifecycle.TransitionRefused:
         status = Store.objects.filter(pk=store.pk).values_list("status", flat=True).first()
         if status == Status.RESTORING:
-            audit.record(
+            _refuse(
+                request,
                 audit.Action.DELETE,
-                request=request,
-                store=store,
-                outcome=audit.Outcome.REFUSED,
-                detail="a restore is running",
+                store,
+                "a restore is running",
+                f"“{store.slug}” is being restored; delete it once that has ended.",
             )
-            messages.info(request, f"“{store.slug}” is being restored; delete it once that has ended.")
-            return redirect("store_detail", pk=store.pk)
-        if status == Status.UPDATING:
-            audit.record(
+        elif status == Status.UPDATING:
+            _refuse(
+                request,
                 audit.Action.DELETE,
-                request=request,
-                store=store,
-                outcome=audit.Outcome.REFUSED,
-                detail="an upgrade or rollback is running",
+                store,
+                "an upgrade or rollback is running",
+                f"“{store.slug}” is being updated by an operator; delete it once that has ended.",
             )
-            messages.info(request, f"“{store.slug}” is being updated by an operator; delete it once that has ended.")
-            return redirect("store_detail", pk=store.pk)
-        state = "deleted" if store.status == Status.DELETED else "being deleted"
-        audit.record(
-            audit.Action.DELETE, request=request, store=store, outcome=audit.Outcome.REFUSED, detail=f"already {state}"
-        )
-        messages.info(request, f"“{store.slug}” is already {state}.")
+        else:
+            state = "deleted" if store.status == Status.DELETED else "being deleted"
+            _refuse(request, audit.Action.DELETE, store, f"already {state}", f"“{store.slug}” is already {state}.")
     else:
         messages.success(request, f"Deleting “{store.slug}”: its release and namespace are being removed.")
     return redirect("store_detail", pk=store.pk)
@@ -341,15 +342,11 @@ def retry_store(request, pk: int):
             tasks.request_retry(store.pk)
             audit.record(audit.Action.RETRY, request=request, store=store)
     except lifecycle.TransitionRefused:
-        audit.record(
-            audit.Action.RETRY,
-            request=request,
-            store=store,
-            outcome=audit.Outcome.REFUSED,
-            detail=f"only a failed or lost store can be retried; it is {store.status}",
-        )
-        messages.info(
+        _refuse(
             request,
+            audit.Action.RETRY,
+            store,
+            f"only a failed or lost store can be retried; it is {store.status}",
             f"Only a failed or lost store can be retried; “{store.slug}” is {store.get_status_display().lower()}.",
         )
     else:
@@ -411,10 +408,7 @@ def back_up_store(request, pk: int):
             tasks.request_backup(store.pk)
             audit.record(audit.Action.BACKUP, request=request, store=store)
     except backup_service.Refused as refused:
-        audit.record(
-            audit.Action.BACKUP, request=request, store=store, outcome=audit.Outcome.REFUSED, detail=str(refused)
-        )
-        messages.info(request, str(refused))
+        _refuse(request, audit.Action.BACKUP, store, str(refused))
     else:
         messages.success(request, f"Backing up “{store.slug}”: its database and uploads go to the object store.")
     return redirect("store_detail", pk=store.pk)
@@ -448,10 +442,7 @@ def restore_store(request, pk: int, backup_pk: int):
             tasks.request_restore(store.pk, backup.pk)
             audit.record(audit.Action.RESTORE, request=request, store=store, detail=f"backup {backup.pk}")
     except backup_service.Refused as refused:
-        audit.record(
-            audit.Action.RESTORE, request=request, store=store, outcome=audit.Outcome.REFUSED, detail=str(refused)
-        )
-        messages.info(request, str(refused))
+        _refuse(request, audit.Action.RESTORE, store, str(refused))
     else:
         messages.success(request, f"Restoring “{store.slug}” from its backup of {backup.created_at:%b %-d, %H:%M}.")
     return redirect("store_detail", pk=store.pk)

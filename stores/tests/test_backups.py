@@ -23,6 +23,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEntry, Outcome
 from stores import cluster, isolation, lifecycle, tasks
 from stores.backups import jobs, nightly, service
 from stores.cluster.guardrails import BACKUP_POLICIES, network_policies
@@ -419,6 +420,33 @@ def test_someone_elses_store_cannot_be_backed_up_or_restored(backups_on, fake_cl
     assert bob_client.get(reverse("store_restore", args=[ready.pk, backup.pk])).status_code == 404
     assert bob_client.post(reverse("store_restore", args=[ready.pk, backup.pk])).status_code == 404
     assert Backup.objects.count() == 1 and Store.objects.get(pk=ready.pk).status == Status.READY
+
+
+def test_a_restoring_store_refuses_a_delete_a_restore_and_a_backup_with_a_message_and_an_audit_entry(
+    backups_on, fake_cluster, ready, alice_client
+):
+    backup = Backup.objects.create(store=ready, kind=Backup.Kind.MANUAL, state=Backup.State.DONE)
+    lifecycle.begin_restore(ready.pk, "Restore requested.")
+
+    said = []
+    for url in (
+        reverse("store_delete", args=[ready.pk]),
+        reverse("store_restore", args=[ready.pk, backup.pk]),
+        reverse("store_backup", args=[ready.pk]),
+    ):
+        response = alice_client.post(url, follow=True)
+        said.append([str(m) for m in response.context["messages"]])
+
+    assert said[0] == ["“acme-backups” is being restored; delete it once that has ended."]
+    assert all(len(messages) == 1 and "restor" in messages[0] for messages in said[1:]), said
+    refused = AuditEntry.objects.filter(store_pk=ready.pk, outcome=Outcome.REFUSED)
+    assert [(entry.action, entry.detail) for entry in refused.order_by("pk")] == [
+        ("delete", "a restore is running"),
+        ("restore", said[1][0]),
+        ("backup", said[2][0]),
+    ]
+    assert Store.objects.get(pk=ready.pk).status == Status.RESTORING
+    assert Backup.objects.filter(store=ready).count() == 1
 
 
 def test_the_restore_confirmation_names_the_backups_time_and_a_post_restores(
