@@ -90,7 +90,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from stores import lifecycle, provisioning  # noqa: E402
+from stores import lifecycle, runs  # noqa: E402
 from stores.models import Status, Store, StoreEvent  # noqa: E402
 
 USERS = 250
@@ -154,7 +154,7 @@ def seed(scale: float = 1.0) -> dict:
     stores = mine + Store.objects.bulk_create(rest, batch_size=500)
 
     busy = mine[1]
-    steps = [key for key, _label in provisioning.STEPS]
+    steps = [key for key, _label in runs.STEPS]
     busy_events = int(BUSY_STORE_EVENTS * scale)
     events = [
         StoreEvent(

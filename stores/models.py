@@ -114,7 +114,7 @@ class EventCode(models.TextChoices):
     RESTORE_REQUESTED = "restore_requested", "Restore requested"
     RESTORED = "restored", "Restored"
     RESTORE_FAILED = "restore_failed", "Restore failed"
-    # A step that finished (the keys of provisioning.STEPS), and a line of progress
+    # A step that finished (the keys of runs.STEPS), and a line of progress
     NAMESPACE = "namespace", "Step: namespace"
     GUARDRAILS = "guardrails", "Step: guardrails"
     CREDENTIALS = "credentials", "Step: credentials"

@@ -19,7 +19,7 @@ from stores.engines.shop_api import Call, store_opener
 
 
 class Waiting(Protocol):
-    """What the check needs of the provision that waits (provisioning.Run): when to
+    """What the check needs of the provision that waits (stores/runs.py's Run): when to
     stop, and where to say what it waits for."""
 
     def check(self) -> None: ...

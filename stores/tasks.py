@@ -26,6 +26,7 @@ from stores import (
     notifications,
     preparation,
     provisioning,
+    runs,
     teardown,
     upgrades,
 )
@@ -227,7 +228,7 @@ def reconcile() -> dict[str, list[int]]:
         "started": [],
     }
     for store in lifecycle.overdue_provisions():
-        label = provisioning.STEP_LABELS.get(store.step, store.step or "starting").lower()
+        label = runs.STEP_LABELS.get(store.step, store.step or "starting").lower()
         try:
             lifecycle.mark_failed(store.pk, f"timed out while {label}", code=FailureCode.TIMEOUT, step=store.step)
             report["timed_out"].append(store.pk)

@@ -14,7 +14,7 @@ from stores.cluster.guardrails import NAMESPACE_NAME_LABEL
 from stores.engines import get_engine
 from stores.engines.contract import RELEASE_NAME
 from stores.models import DELETE_STARTED_CODES, Backup, EventCode, Status, Store, StoreEvent
-from stores.provisioning import Run
+from stores.runs import Run
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
-from stores import clients, cluster, lifecycle, provisioning, releases
+from stores import clients, cluster, lifecycle, releases, runs
 from stores.cluster import registry
 from stores.cluster.helm import DEPLOYED_STATES
 from stores.engines import Engine, get_engine
@@ -83,7 +83,7 @@ def upgrade(store_id: int) -> Store:
         token = lifecycle.begin_update(store.pk, f"Upgrade to chart {target} requested.", only_from={Status.READY})
     except lifecycle.TransitionRefused:
         raise Refused(_refusal(_status_now(store.pk))) from None
-    run = provisioning.Run(store.pk, token, status=Status.UPDATING)
+    run = runs.Run(store.pk, token, status=Status.UPDATING)
 
     def work():
         kube = clients.connect()
@@ -94,7 +94,7 @@ def upgrade(store_id: int) -> Store:
             ),
             lambda r: f"Helm release {RELEASE_NAME} revision {r.get('version', '?')} installed.",
         )
-        provisioning.wait_for_workloads(run, kube, store.namespace, replacing=True)
+        runs.wait_for_workloads(run, kube, store.namespace, replacing=True)
         version = releases.installed_chart_version(release, chart)
         lifecycle.finish_update(
             store.pk,
@@ -188,7 +188,7 @@ def rollback(store_id: int, *, force: bool = False) -> Store:
     except lifecycle.TransitionRefused:
         now = _status_now(store.pk)
         raise Refused(_refusal(now) if now != store.status else "it changed meanwhile; try again") from None
-    run = provisioning.Run(store.pk, token, status=Status.UPDATING)
+    run = runs.Run(store.pk, token, status=Status.UPDATING)
 
     def work():
         kube = clients.connect()
@@ -204,7 +204,7 @@ def rollback(store_id: int, *, force: bool = False) -> Store:
             ),
             f"Helm release {RELEASE_NAME} rolled back to revision {number}.",
         )
-        provisioning.wait_for_workloads(run, kube, store.namespace, replacing=True)
+        runs.wait_for_workloads(run, kube, store.namespace, replacing=True)
         now = helm.history(RELEASE_NAME, store.namespace)
         revision = max((int(r["revision"]) for r in now), default=0)
         images = registry.images_in_values(helm.get_values(RELEASE_NAME, store.namespace, revision))
@@ -251,7 +251,7 @@ def _run(run, work, what: str) -> None:
         log.exception("%s of store %s crashed during %s", what, run.store_id, run.step)
         _fail(
             run,
-            f"{what}: internal error during {provisioning.STEP_LABELS.get(run.step, run.step)}: {type(exc).__name__}",
+            f"{what}: internal error during {runs.STEP_LABELS.get(run.step, run.step)}: {type(exc).__name__}",
         )
 
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from stores import clients, cluster, isolation, lifecycle, notifications, provisioning
+from stores import clients, cluster, isolation, lifecycle, notifications, runs
 from stores.backups import jobs, storage
 from stores.engines import get_engine
 from stores.engines.base import BackupPlan
@@ -275,7 +275,7 @@ def restore(store_id: int, backup_id: int) -> Store:
     except lifecycle.TransitionRefused:
         status = Store.objects.filter(pk=store.pk).values_list("status", flat=True).first() or Status.DELETED
         raise Refused(f"A {Status(status).label.lower()} store cannot be restored now.") from None
-    job_run = provisioning.Run(store.pk, token, status=Status.RESTORING)
+    job_run = runs.Run(store.pk, token, status=Status.RESTORING)
     try:
         kube = clients.connect()
         name = f"restore-{backup.pk}-{secrets.token_hex(3)}"
@@ -287,8 +287,8 @@ def restore(store_id: int, backup_id: int) -> Store:
         restarted = kube.restart_workloads(store.namespace, plan.restart_components)
         if restarted:
             lifecycle.record(store.pk, f"Restarted {', '.join(restarted)} to drop what they cached.", step="restore")
-        provisioning.wait_for_workloads(job_run, kube, store.namespace, replacing=True)
-        unverified = provisioning.check_shop(job_run, store, engine, kube)
+        runs.wait_for_workloads(job_run, kube, store.namespace, replacing=True)
+        unverified = runs.check_shop(job_run, store, engine, kube)
         Store.objects.filter(pk=store.pk, restore_from=backup).update(restore_from=None)
         lifecycle.finish_restore(
             store.pk,
@@ -338,7 +338,7 @@ def _restore_job(
         raise cluster.ClusterError(f"the restore Job {outcome.state}: {outcome.message}")
 
 
-def _fail_restore(store_id: int, reason: str, job_run: provisioning.Run, token: str) -> None:
+def _fail_restore(store_id: int, reason: str, job_run: runs.Run, token: str) -> None:
     try:
         lifecycle.fail_restore(store_id, reason, step=job_run.step, token=token)
     except lifecycle.TransitionRefused:

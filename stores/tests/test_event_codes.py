@@ -14,7 +14,7 @@ def test_every_failure_code_is_an_event_code():
 
 
 def test_every_step_is_an_event_code():
-    from stores.provisioning import STEPS
+    from stores.runs import STEPS
 
     assert {key for key, _ in STEPS} <= set(EventCode.values)
 

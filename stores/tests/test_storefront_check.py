@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from stores import lifecycle, provisioning, storefront, tasks
+from stores import lifecycle, runs, storefront, tasks
 from stores.models import Status, Store, StoreEvent
 
 
@@ -72,7 +72,7 @@ def test_it_still_polls_a_host_that_resolves_until_it_answers(claimed_store, ans
     url, hits = answering_storefront
     monkeypatch.setattr(storefront, "STOREFRONT_POLL_SECONDS", 0.05)
     token = lifecycle.take_lease(claimed_store.pk, Status.PROVISIONING)
-    run = provisioning.Run(claimed_store.pk, token, status=Status.PROVISIONING)
+    run = runs.Run(claimed_store.pk, token, status=Status.PROVISIONING)
     run.step = "storefront"
 
     storefront.wait_for_storefront(url, run)
@@ -92,7 +92,7 @@ def test_it_leaves_the_name_to_an_http_proxy(claimed_store, answering_storefront
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.setattr(storefront, "STOREFRONT_POLL_SECONDS", 0.05)
     token = lifecycle.take_lease(claimed_store.pk, Status.PROVISIONING)
-    run = provisioning.Run(claimed_store.pk, token, status=Status.PROVISIONING)
+    run = runs.Run(claimed_store.pk, token, status=Status.PROVISIONING)
     run.step = "storefront"
 
     storefront.wait_for_storefront("http://store-acme.shops.example.invalid/", run)
@@ -147,7 +147,7 @@ def redirecting_storefront(internal_service):
 def test_a_redirect_is_an_answer_and_is_never_followed(claimed_store, redirecting_storefront, internal_service):
     _, internal_hits = internal_service
     token = lifecycle.take_lease(claimed_store.pk, Status.PROVISIONING)
-    run = provisioning.Run(claimed_store.pk, token, status=Status.PROVISIONING)
+    run = runs.Run(claimed_store.pk, token, status=Status.PROVISIONING)
     run.step = "storefront"
 
     storefront.wait_for_storefront(redirecting_storefront, run)
