@@ -86,8 +86,8 @@ def pytest_addoption(parser):
         "--database-or-realnode-tests-only",
         action="store_true",
         help=(
-            "run only the tests that use the database, and the real-node tests (the SQLite pass of "
-            "`make test`: the database-free tests run once, in its PostgreSQL pass)"
+            "run only the tests that use the database, the real-node tests and those marked sqlite_pass "
+            "(the SQLite pass of `make test`: the other database-free tests run once, in its PostgreSQL pass)"
         ),
     )
 
@@ -101,7 +101,9 @@ def pytest_collection_modifyitems(config, items):
     keep, skip = [], []
     for item in items:
         uses_db = item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
-        kept = uses_db or (with_realnode and item.get_closest_marker("realnode"))
+        kept = uses_db or (
+            with_realnode and (item.get_closest_marker("realnode") or item.get_closest_marker("sqlite_pass"))
+        )
         (keep if kept else skip).append(item)
     if skip:
         config.hook.pytest_deselected(items=skip)

@@ -5,7 +5,9 @@
 # one per machine), and what they check (pods, Services, NetworkPolicies on a
 # real kubelet) does not change with the database. The tests that never touch
 # the database (charts, engines, the cluster layer, scripts) run once, in the
-# PostgreSQL pass, which would otherwise end minutes before the other. Each
+# PostgreSQL pass, which would otherwise end minutes before the other; those
+# marked sqlite_pass (the backup scripts and the object store, about a minute)
+# run in the SQLite pass instead, which would otherwise end before it. Each
 # pass has its own local control plane (the same store names are created in
 # both) and its own database. Most of a pass is waiting (on the API server,
 # helm, a browser, worker processes), so the two overlap well on two cores.
@@ -132,7 +134,7 @@ echo "== the store images build beside the tests; their log: $images_log"
 
 echo "== the PostgreSQL pass runs beside this one; its output: $log"
 LOCALCLUSTER_DIR="$root/.localcluster-pg" LOCALCLUSTER_REAL_NODE=0 DATABASE_URL="$url" TEST_ARTIFACTS_DIR="$pg_artifacts" \
-  "$python" -m pytest -m "not realnode" -p no:cacheprovider "$@" > "$log" 2>&1 &
+  "$python" -m pytest -m "not realnode and not sqlite_pass" -p no:cacheprovider "$@" > "$log" 2>&1 &
 postgres_pass=$!
 # The PostgreSQL pass stops with this script.
 trap 'kill "$postgres_pass" 2> /dev/null' INT TERM

@@ -22,6 +22,10 @@ import pytest
 
 from stores.objectstore import ObjectStore, ObjectStoreError
 
+# It never touches the platform's database; `make test` runs it in its SQLite pass, to even out
+# the two passes (pytest.ini, scripts/test.sh).
+pytestmark = pytest.mark.sqlite_pass
+
 
 def http(method: str, url: str, data: bytes | None = None) -> tuple[int, bytes]:
     """The status and body of one plain HTTP request, as a store's job would send it."""

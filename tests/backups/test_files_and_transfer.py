@@ -20,6 +20,10 @@ import pytest
 
 from tests.backups.support import free_port, run_script
 
+# It never touches the platform's database; `make test` runs it in its SQLite pass, to even out
+# the two passes (pytest.ini, scripts/test.sh).
+pytestmark = pytest.mark.sqlite_pass
+
 # --- files-archive.sh and files-extract.sh -------------------------------------------------
 
 
