@@ -126,7 +126,7 @@ store-images:
 
 ## medusa-image: the Medusa store image with Docker (charts/medusa/image/Dockerfile), tagged as the chart's
 ## default; loaded into the kind cluster make run uses, when there is one
-MEDUSA_IMAGE := localhost/store-provisioner/medusa:$(shell awk '/^image:/ {i=1; next} /^[^ \#]/ {i=0} i && $$1 == "tag:" {gsub(/"/, "", $$2); print $$2; exit}' charts/medusa/values.yaml)
+MEDUSA_IMAGE := localhost/store-provisioner/medusa:$(shell awk '/^image:/ {i=1; next} /^[A-Za-z]/ {i=0} i && $$1 == "tag:" {gsub(/"/, "", $$2); print $$2; exit}' charts/medusa/values.yaml)
 medusa-image:
 	docker build -f charts/medusa/image/Dockerfile -t $(MEDUSA_IMAGE) .
 	if command -v kind >/dev/null && kind get clusters 2>/dev/null | grep -qx "$${KIND_CLUSTER_NAME:-store-provisioner}"; then \
