@@ -538,6 +538,13 @@ def gone_holders(status: str) -> list[Store]:
     return [store for store in held_here if _holder_of_is_gone(store)]
 
 
+def lost_work(status: str) -> list[tuple[Store, str]]:
+    """Stores in `status` whose worker was lost, each with the gone holder's token
+    ("" where the lease ran out instead): what the reconcile resumes or fails."""
+    expired = [(store, "") for store in stale_leases(status)]
+    return expired + [(store, store.lease_token) for store in gone_holders(status)]
+
+
 def overdue_provisions() -> StoreQuerySet:
     return Store.objects.filter(status=Status.PROVISIONING, deadline_at__lt=timezone.now())
 

@@ -204,13 +204,6 @@ def backup_round() -> dict:
     return dataclasses.asdict(nightly.run_round())
 
 
-def _lost_work(status: str) -> list[tuple[Store, str]]:
-    """Stores in `status` whose worker was lost, each with the gone holder's token
-    ("" where the lease ran out instead)."""
-    expired = [(store, "") for store in lifecycle.stale_leases(status)]
-    return expired + [(store, store.lease_token) for store in lifecycle.gone_holders(status)]
-
-
 def reconcile() -> dict[str, list[int]]:
     """Backstop for lost tasks: fail overdue provisions, resume orphaned work, fill free slots.
 
@@ -234,7 +227,7 @@ def reconcile() -> dict[str, list[int]]:
             report["timed_out"].append(store.pk)
         except lifecycle.TransitionRefused:
             pass
-    for store, gone in _lost_work(Status.PROVISIONING):
+    for store, gone in lifecycle.lost_work(Status.PROVISIONING):
         if lifecycle.reserve_for_resume(store.pk, Status.PROVISIONING, gone_token=gone):
             lifecycle.record(
                 store.pk,
@@ -245,7 +238,7 @@ def reconcile() -> dict[str, list[int]]:
             )
             transaction.on_commit(functools.partial(enqueue_provision, store.pk))
             report["resumed"].append(store.pk)
-    for store, gone in _lost_work(Status.DELETING):
+    for store, gone in lifecycle.lost_work(Status.DELETING):
         if store.delete_attempts >= settings.DELETE_MAX_ATTEMPTS and store.lease_token:
             # Its worker was lost on the last try (a try that ended by itself
             # already decided, in teardown, and left no token).

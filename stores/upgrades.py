@@ -267,8 +267,7 @@ def fail_abandoned() -> list[int]:
     terminal closed): their lease ran out, or their process on this host is gone.
     A rollback or a retry is the fix."""
     failed = []
-    expired = [(store, False) for store in lifecycle.stale_leases(Status.UPDATING)]
-    for store, gone in expired + [(store, True) for store in lifecycle.gone_holders(Status.UPDATING)]:
+    for store, gone in lifecycle.lost_work(Status.UPDATING):
         try:
             lifecycle.fail_update(
                 store.pk,

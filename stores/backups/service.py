@@ -310,8 +310,7 @@ def fail_abandoned_restores() -> list[int]:
     """Reconcile: fail the restores whose worker stopped reporting (its lease ran out, or its
     process on this host is gone); the owner restores again, or retries."""
     failed = []
-    expired = [(store, False) for store in lifecycle.stale_leases(Status.RESTORING)]
-    for store, _gone in expired + [(store, True) for store in lifecycle.gone_holders(Status.RESTORING)]:
+    for store, _ in lifecycle.lost_work(Status.RESTORING):
         try:
             lifecycle.fail_restore(
                 store.pk,
